@@ -1,0 +1,153 @@
+# ksight build. `make` builds ./ksight; `make demo` and `make test` install what is
+# missing first. V=1 shows the commands.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+OUT      := build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+TRIPLET  := $(shell $(CC) -dumpmachine 2>/dev/null)
+SYS_BTF  ?= /sys/kernel/btf/vmlinux
+UNISTD   := $(firstword $(wildcard /usr/include/$(TRIPLET)/asm/unistd_64.h /usr/include/asm/unistd_64.h))
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS   ?= -O2 -g
+WFLAGS   := -std=gnu11 -Wall -Wextra -Werror
+CPPFLAGS := -I. -I$(OUT) -D_GNU_SOURCE -DKSIGHT_VERSION='"$(VERSION)"'
+LDLIBS   := -lbpf -lelf -lz -llmdb -lzstd -lmsgpackc -lxxhash -ljansson -lpthread -lm
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+LIB_SRCS  := $(wildcard format/*.c store/*.c replay/*.c)
+REC_SRCS  := $(wildcard record/*.c)
+LIB_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+REC_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(REC_SRCS))
+ASAN_LIB_OBJS := $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS))
+GEN_HDRS  := $(OUT)/syscall_names.h $(BPF_SKELS)
+
+UNIT_SRCS := $(wildcard tests/test_*.c)
+UNIT_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+ASAN_BINS := $(patsubst tests/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+
+DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
+	libzstd-dev libmsgpack-dev libxxhash-dev libcmocka-dev libjansson-dev \
+	libclang-rt-14-dev linux-libc-dev pkg-config make gcc strace python3 sqlite3 \
+	libcap2-bin lmdb-utils
+BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
+
+.PHONY: all deps bench-deps demo test unit unit-asan integration fuzz bench clean
+all: ksight
+
+ksight: $(LIB_OBJS) $(REC_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/%.o: %.c $(GEN_HDRS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT)/asan/%.o: %.c $(GEN_HDRS) | $(OUT)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT):
+	$(Q)mkdir -p $(OUT)
+
+# vmlinux.h from the running kernel's BTF; the committed copy only when there is none.
+$(OUT)/vmlinux.h: | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)if [ -r $(SYS_BTF) ]; then $(BPFTOOL) btf dump file $(SYS_BTF) format c > $@; \
+	else echo "no $(SYS_BTF): using the committed bpf/vmlinux.h" >&2; cp bpf/vmlinux.h $@; fi
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/events.h $(wildcard bpf/*.bpf.h) $(OUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-I$(OUT) -Ibpf -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# Syscall names of this architecture, as the kernel headers spell them.
+$(OUT)/syscall_names.h: $(UNISTD) | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)awk '/^#define __NR_[a-z0-9_]+[ \t]+[0-9]+/ { printf "\t[%s] = \"%s\",\n", $$3, substr($$2, 6) }' $< > $@
+
+# Unit tests: each tests/test_X.c is its own cmocka binary linked with the libraries.
+$(OUT)/tests/%: tests/%.c $(LIB_OBJS)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(OUT)/asan/tests/%: tests/%.c $(ASAN_LIB_OBJS)
+	$(call msg,TEST-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(OUT)/fuzz/%: tests/%.c $(LIB_SRCS) $(GEN_HDRS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -std=gnu11 \
+		-o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+deps:
+	@missing=""; for p in $(DEB_DEPS) $(EXTRA_DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
+		{ echo "make deps: apt-get could not install:$$missing" >&2; exit 1; }; \
+	fi
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps EXTRA_DEPS="$(BENCH_DEPS)"
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/demo.sh
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+unit-asan: $(ASAN_BINS)
+	@for t in $(ASAN_BINS); do echo "== $$t (asan+ubsan)"; \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t || exit 1; done
+
+integration: ksight
+	@tests/integration.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all unit unit-asan
+	@$(MAKE) --no-print-directory integration
+
+FUZZ_SECONDS ?= 60
+fuzz: deps $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do mkdir -p $(OUT)/corpus/$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(OUT)/corpus/$$(basename $$f) tests/corpus/$$(basename $$f) || exit 1; done
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+clean:
+	rm -rf $(OUT) ksight
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -1,0 +1,58 @@
+/* The one ABI between the BPF probes and the recorder: plain structs, explicit
+ * padding, compiled by clang (BPF) and gcc alike. Bump KS_ABI_VERSION on change. */
+#ifndef KSIGHT_BPF_EVENTS_H
+#define KSIGHT_BPF_EVENTS_H
+
+#define KS_ABI_VERSION 1
+
+/* First __u32 of every ring-buffer record says what follows. */
+enum ks_ev_type {
+	KS_EV_SYSCALL = 1,
+	KS_EV_PROC = 2,
+};
+
+/* ks_ev_syscall.flags */
+#define KS_SYSF_NORET 0x1 /* exit/exit_group: the syscall never returned */
+
+struct ks_ev_syscall {
+	__u32 type;  /* KS_EV_SYSCALL */
+	__u32 nr;    /* syscall number */
+	__u64 ts;    /* entry, CLOCK_MONOTONIC ns */
+	__u64 dur;   /* ns from entry to exit; 0 with KS_SYSF_NORET */
+	__s64 ret;   /* return value */
+	__u32 pid;   /* thread group id */
+	__u32 tid;
+};
+
+/* ks_ev_proc.what */
+enum ks_proc_what {
+	KS_PROC_FORK = 1, /* new process or thread (tid != pid for threads) */
+	KS_PROC_EXEC = 2,
+	KS_PROC_EXIT = 3, /* a thread ended; the process ended when tid == pid */
+};
+
+#define KS_COMM_LEN 16
+#define KS_ARGV_LEN 256
+
+struct ks_ev_proc {
+	__u32 type; /* KS_EV_PROC */
+	__u32 what; /* enum ks_proc_what */
+	__u64 ts;
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__s32 exit_code; /* wait(2) status for KS_PROC_EXIT */
+	char comm[KS_COMM_LEN];
+	__u32 argv_len; /* bytes used in argv, NUL-separated */
+	__u32 _pad;
+	char argv[KS_ARGV_LEN];
+};
+
+/* Index of the per-CPU drop counters (map "drops"). */
+enum ks_drop_idx {
+	KS_DROP_SYSCALL = 0,
+	KS_DROP_PROC = 1,
+	KS_DROP_MAX = 8,
+};
+
+#endif

@@ -1,0 +1,86 @@
+/* The event schema: one row struct per event kind, and a table of fields per
+ * kind that the segment codec walks. New kinds or new fields append to the tables;
+ * decoders ignore columns they do not know and leave missing ones zero, so
+ * adding either is not a format break. */
+#ifndef KSIGHT_EVENT_H
+#define KSIGHT_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ks_kind {
+	KS_KIND_SYSCALL = 1,
+	KS_KIND_PROC = 2,   /* fork / exec / exit */
+	KS_KIND_SCHED = 3,  /* scheduler buckets or switches */
+	KS_KIND_SAMPLE = 4, /* /proc sampler */
+	KS_KIND_FILE = 5,   /* file operations under state dirs */
+	KS_KIND_MAX = 16,   /* kinds are < KS_KIND_MAX */
+};
+
+#define KS_SYSF_NORET 0x1 /* same value as in bpf/events.h */
+
+struct ks_syscall {
+	uint64_t ts;  /* entry, CLOCK_MONOTONIC ns (meta: mono_to_realtime_ns) */
+	uint64_t dur; /* ns; 0 when the syscall never returned */
+	int64_t ret;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t nr;
+	uint32_t flags; /* KS_SYSF_* */
+};
+
+enum ks_proc_what { KS_PROC_FORK = 1, KS_PROC_EXEC = 2, KS_PROC_EXIT = 3 };
+
+#define KS_COMM_MAX 16
+#define KS_ARGV_MAX 256
+
+struct ks_proc {
+	uint64_t ts;
+	uint32_t what; /* enum ks_proc_what */
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t ppid;
+	int32_t exit_code; /* wait(2) status on KS_PROC_EXIT */
+	uint32_t argv_len;
+	char comm[KS_COMM_MAX];  /* NUL-terminated unless full */
+	char argv[KS_ARGV_MAX];  /* argv_len bytes, NUL-separated */
+};
+
+enum ks_ftype {
+	KS_F_U32 = 1,
+	KS_F_S32,
+	KS_F_U64,
+	KS_F_S64,
+	KS_F_STR,   /* char[size], stored trimmed at its first NUL */
+	KS_F_BYTES, /* char[size] with its length in the field named by len_field */
+};
+
+enum ks_fenc {
+	KS_ENC_PLAIN = 0, /* varint (zigzag for signed) */
+	KS_ENC_DELTA = 1, /* zigzag varint of the difference to the previous row */
+};
+
+struct ks_field {
+	const char *name;    /* column name in the segment document */
+	uint16_t offset;     /* offsetof in the row struct */
+	uint16_t size;       /* sizeof the member */
+	uint8_t type;        /* enum ks_ftype */
+	uint8_t enc;         /* enum ks_fenc */
+	const char *len_field; /* KS_F_BYTES only: the U32 field holding the length */
+};
+
+struct ks_schema {
+	unsigned kind;
+	const char *name;   /* "syscall", "proc", ... */
+	size_t row_size;
+	const struct ks_field *fields;
+	size_t nfields;
+	uint16_t ts_offset; /* offset of the u64 timestamp used for first/last ts */
+};
+
+/* Returns the schema of kind, or NULL when the kind is unknown. */
+const struct ks_schema *ks_schema_get(unsigned kind);
+/* Returns the kind named name ("syscall", ...), or -KS_EKIND. */
+int ks_kind_from_name(const char *name);
+
+#endif

@@ -1,0 +1,62 @@
+/* Segment codec: a batch of rows of one kind <-> a self-checking byte string.
+ *
+ * Layout: a fixed little-endian header (struct ks_seg_header, KS_SEG_HDR_SIZE bytes)
+ * followed by one zstd frame. The frame holds a msgpack map: format version, kind,
+ * count, and one column per schema field ({name: bin}), each column the varint
+ * (delta) encoding of that field over all rows. The header checksum (XXH64) covers
+ * the header (with the checksum field zero) and the compressed payload. */
+#ifndef KSIGHT_SEGMENT_H
+#define KSIGHT_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KS_SEG_MAGIC 0x4745534bu /* "KSEG" little-endian */
+#define KS_FORMAT_VERSION 1
+#define KS_SEG_HDR_SIZE 48
+#define KS_SEG_MAX_EVENTS (1u << 20)
+#define KS_SEG_MAX_RAW (256u << 20) /* uncompressed payload limit */
+
+struct ks_seg_header {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t kind;
+	uint32_t count;     /* events */
+	uint32_t raw_size;  /* uncompressed msgpack bytes */
+	uint32_t comp_size; /* compressed bytes after the header */
+	uint32_t flags;     /* reserved, 0 */
+	uint64_t first_ts;  /* smallest timestamp in the segment */
+	uint64_t last_ts;   /* largest */
+	uint64_t checksum;
+};
+
+struct ks_seg_encoder;
+struct ks_seg_decoder;
+
+/* Creates an encoder with a reused zstd context at level (1..19; 0 = default).
+ * Returns 0, -ENOMEM. */
+int ks_seg_encoder_new(int level, struct ks_seg_encoder **out);
+void ks_seg_encoder_free(struct ks_seg_encoder *enc);
+
+/* Encodes n rows (an array of the kind's row struct) into a segment. *out points
+ * into the encoder's buffer, valid until the next call on enc.
+ * Returns 0, -KS_EKIND, -KS_ETOOBIG (n over KS_SEG_MAX_EVENTS), -KS_ECOMPRESS, -ENOMEM. */
+int ks_seg_encode(struct ks_seg_encoder *enc, unsigned kind, const void *rows,
+		  size_t n, const uint8_t **out, size_t *out_len);
+
+/* Parses and checks the header alone (magic, version, sizes against len; not the
+ * checksum). Returns 0 or -KS_EMAGIC, -KS_EVERSION, -KS_ETRUNC, -KS_ETOOBIG, -KS_EKIND. */
+int ks_seg_read_header(const void *buf, size_t len, struct ks_seg_header *hdr);
+
+/* Creates a decoder with a reused zstd context and row buffer. Returns 0, -ENOMEM. */
+int ks_seg_decoder_new(struct ks_seg_decoder **out);
+void ks_seg_decoder_free(struct ks_seg_decoder *dec);
+
+/* Verifies and decodes a segment. *rows points to hdr->count rows of the kind's
+ * struct, owned by dec and valid until the next call on dec. Trusts nothing: every
+ * size is checked before it is used. Returns 0 or a distinct negative code per
+ * failure (see kserr.h). */
+int ks_seg_decode(struct ks_seg_decoder *dec, const void *buf, size_t len,
+		  struct ks_seg_header *hdr, const void **rows);
+
+#endif

@@ -1,0 +1,84 @@
+/* The trace store: one LMDB file (MDB_NOSUBDIR) with named databases. Values are
+ * opaque to the store; it knows nothing of BPF or of the segment format. */
+#ifndef KSIGHT_STORE_H
+#define KSIGHT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ks_db {
+	KS_DB_META = 0,  /* key: string, value: bytes (strings are stored without NUL) */
+	KS_DB_SEGMENTS,  /* key: kind (u8) + sequence (u64 big-endian) */
+	KS_DB_PROCS,     /* key: pid (u32 big-endian) */
+	KS_DB_FILES,     /* key: file id (u64 big-endian) -> path */
+	KS_DB_DELTAS,    /* key: file id (u64 BE) + sequence (u64 BE) */
+	KS_DB_STATS,     /* key: string */
+	KS_DB_COUNT
+};
+
+#define KS_STORE_RDONLY 0x1
+#define KS_STORE_CREATE 0x2 /* writer: create the file; it must not exist */
+
+/* Defaults of the writer's commit policy. */
+#define KS_STORE_COMMIT_INTERVAL_NS (200ull * 1000 * 1000)
+
+struct ks_store;
+struct ks_seg_iter;
+
+/* Opens the trace at path. With KS_STORE_RDONLY the file is opened read-only (also
+ * when the file or its directory is not writable) and the format version stored in
+ * meta is checked. With KS_STORE_CREATE a new file is created mode 0600 without
+ * following symlinks. Returns 0 or -ENOENT, -EEXIST, -EACCES, -KS_ENOTTRACE,
+ * -KS_EVERSION, -KS_ECORRUPT, -KS_ESTORE. */
+int ks_store_open(const char *path, int flags, struct ks_store **out);
+
+/* Commits what is pending (writer), syncs and closes. Returns 0 or the commit's
+ * error; the handle is freed in every case. */
+int ks_store_close(struct ks_store *st);
+
+/* Writer: puts a key/value in db inside the open write transaction (started on
+ * demand). Grows the map when it is full. Returns 0, -ENOMEM, -KS_ESTORE. */
+int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
+		 const void *val, size_t vlen);
+/* Writer: puts a meta string. */
+int ks_store_put_meta(struct ks_store *st, const char *key, const char *val);
+/* Writer: appends a segment of kind with the next sequence number of that kind. */
+int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len);
+/* Writer: commits the open transaction. Returns 0, -KS_ESTORE. */
+int ks_store_commit(struct ks_store *st);
+/* Writer: commits when the last commit is older than KS_STORE_COMMIT_INTERVAL_NS
+ * (CLOCK_MONOTONIC now_ns). Returns 0 or ks_store_commit's errors. */
+int ks_store_maybe_commit(struct ks_store *st, uint64_t now_ns);
+
+/* Reader: gets a value. *val points into the map, valid until close (readers keep
+ * one read transaction). Returns 0, -KS_ENOTFOUND, -KS_ESTORE. */
+int ks_store_get(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
+		 const void **val, size_t *vlen);
+/* Reader: gets a meta string as a malloc'd NUL-terminated copy. */
+int ks_store_get_meta(struct ks_store *st, const char *key, char **val);
+
+/* Reader: iterates the segments of kind in sequence (time) order; kind 0 = all kinds. */
+int ks_store_iter_segments(struct ks_store *st, unsigned kind, struct ks_seg_iter **out);
+/* Returns 1 and the next segment, 0 at the end, or a negative error. *buf points
+ * into the map, valid until close. */
+int ks_seg_iter_next(struct ks_seg_iter *it, unsigned *kind, uint64_t *seq,
+		     const void **buf, size_t *len);
+void ks_seg_iter_free(struct ks_seg_iter *it);
+
+/* Generic cursor over any database, for dump/info. Same return convention. */
+struct ks_db_iter;
+int ks_store_iter(struct ks_store *st, enum ks_db db, struct ks_db_iter **out);
+int ks_db_iter_next(struct ks_db_iter *it, const void **key, size_t *klen,
+		    const void **val, size_t *vlen);
+void ks_db_iter_free(struct ks_db_iter *it);
+
+struct ks_store_info {
+	uint64_t file_size;   /* bytes on disk */
+	uint64_t map_size;
+	uint64_t entries[KS_DB_COUNT];
+	uint64_t value_bytes[KS_DB_COUNT]; /* sum of value sizes */
+};
+/* Fills info. Returns 0 or -KS_ESTORE. */
+int ks_store_stat(struct ks_store *st, struct ks_store_info *info);
+
+#endif
