@@ -2,6 +2,7 @@
 # missing first. V=1 shows the commands.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 OUT      := build
 CC       ?= gcc

@@ -3,32 +3,37 @@
 #ifndef KSIGHT_BPF_EVENTS_H
 #define KSIGHT_BPF_EVENTS_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
 #define KS_ABI_VERSION 1
 
-/* First __u32 of every ring-buffer record says what follows. */
+/* The low 16 bits of the first __u32 of every ring-buffer record say what
+ * follows; the high 16 bits carry the record's flags. */
 enum ks_ev_type {
 	KS_EV_SYSCALL = 1,
 	KS_EV_PROC = 2,
 };
 
 /* ks_ev_syscall.flags */
-#define KS_SYSF_NORET 0x1 /* exit/exit_group: the syscall never returned */
+#define KS_EV_SYSF_NORET 0x1 /* exit/exit_group: the syscall never returned */
 
 struct ks_ev_syscall {
-	__u32 type;  /* KS_EV_SYSCALL */
+	__u32 type;  /* KS_EV_SYSCALL | flags << 16 */
 	__u32 nr;    /* syscall number */
 	__u64 ts;    /* entry, CLOCK_MONOTONIC ns */
-	__u64 dur;   /* ns from entry to exit; 0 with KS_SYSF_NORET */
+	__u64 dur;   /* ns from entry to exit; 0 with KS_EV_SYSF_NORET */
 	__s64 ret;   /* return value */
 	__u32 pid;   /* thread group id */
 	__u32 tid;
 };
 
-/* ks_ev_proc.what */
-enum ks_proc_what {
-	KS_PROC_FORK = 1, /* new process or thread (tid != pid for threads) */
-	KS_PROC_EXEC = 2,
-	KS_PROC_EXIT = 3, /* a thread ended; the process ended when tid == pid */
+/* ks_ev_proc.what (same values as enum ks_proc_what in format/event.h) */
+enum ks_ev_proc_what {
+	KS_EV_FORK = 1, /* new process or thread (tid != pid for threads) */
+	KS_EV_EXEC = 2,
+	KS_EV_EXIT = 3, /* a thread ended; the process ended when tid == pid */
 };
 
 #define KS_COMM_LEN 16
@@ -36,12 +41,12 @@ enum ks_proc_what {
 
 struct ks_ev_proc {
 	__u32 type; /* KS_EV_PROC */
-	__u32 what; /* enum ks_proc_what */
+	__u32 what; /* enum ks_ev_proc_what */
 	__u64 ts;
 	__u32 pid;
 	__u32 tid;
 	__u32 ppid;
-	__s32 exit_code; /* wait(2) status for KS_PROC_EXIT */
+	__s32 exit_code; /* wait(2) status for KS_EV_EXIT */
 	char comm[KS_COMM_LEN];
 	__u32 argv_len; /* bytes used in argv, NUL-separated */
 	__u32 _pad;

@@ -1,0 +1,133 @@
+/* Launching the traced command: fork, hold on a pipe until the probes are ready,
+ * then exec; an exec failure comes back through a close-on-exec pipe. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "record/child.h"
+
+static int pidfd_open_compat(pid_t pid)
+{
+	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void child_main(int go_rd, int err_wr, char **argv, uid_t uid, gid_t gid)
+{
+	sigset_t none;
+	char b;
+	int e;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	if (gid != (gid_t)-1 && (setgroups(0, NULL) || setgid(gid)))
+		goto fail;
+	if (uid != (uid_t)-1 && setuid(uid))
+		goto fail;
+	/* held here until every probe is attached; EOF means the recorder gave up */
+	if (read(go_rd, &b, 1) != 1)
+		_exit(127);
+	close(go_rd);
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	if (write(err_wr, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+int child_start(struct child *c, char **argv, uid_t uid, gid_t gid)
+{
+	int go[2], er[2];
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC))
+		return -errno;
+	if (pipe2(er, O_CLOEXEC)) {
+		int e = -errno;
+
+		close(go[0]);
+		close(go[1]);
+		return e;
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+
+		close(go[0]); close(go[1]); close(er[0]); close(er[1]);
+		return e;
+	}
+	if (pid == 0) {
+		close(go[1]);
+		close(er[0]);
+		child_main(go[0], er[1], argv, uid, gid);
+	}
+	close(go[0]);
+	close(er[1]);
+	c->pid = pid;
+	c->go_fd = go[1];
+	c->err_fd = er[0];
+	c->pidfd = pidfd_open_compat(pid);
+	if (c->pidfd < 0) {
+		int e = -errno;
+
+		child_abort(c);
+		return e;
+	}
+	return 0;
+}
+
+int child_release(struct child *c)
+{
+	char b = 1;
+	int e = 0;
+	ssize_t n;
+
+	if (write(c->go_fd, &b, 1) != 1)
+		return -errno;
+	close(c->go_fd);
+	c->go_fd = -1;
+	do
+		n = read(c->err_fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(c->err_fd);
+	c->err_fd = -1;
+	return n == sizeof(e) ? -e : 0;
+}
+
+int child_wait(struct child *c, int *wstatus)
+{
+	int st = 0;
+
+	while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
+	if (wstatus)
+		*wstatus = st;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 1;
+}
+
+void child_abort(struct child *c)
+{
+	if (c->go_fd >= 0)
+		close(c->go_fd);
+	if (c->err_fd >= 0)
+		close(c->err_fd);
+	c->go_fd = c->err_fd = -1;
+	kill(c->pid, SIGKILL);
+	child_wait(c, NULL);
+}

@@ -1,0 +1,26 @@
+/* The traced command: started held before exec, released once every probe is
+ * attached, and reaped with its exit status. */
+#ifndef KSIGHT_CHILD_H
+#define KSIGHT_CHILD_H
+
+#include <sys/types.h>
+
+struct child {
+	pid_t pid;
+	int pidfd;      /* readable when the child has exited */
+	int go_fd;      /* write end: one byte releases the child */
+	int err_fd;     /* read end: errno of a failed exec, EOF on success */
+};
+
+/* Forks the command, which waits before exec until child_release. With uid/gid
+ * not (uid_t)-1 the child drops to them first (sudo's invoking user). The signal
+ * mask of the child is emptied. Returns 0 or a negative errno. */
+int child_start(struct child *c, char **argv, uid_t uid, gid_t gid);
+/* Lets the child exec. Returns 0, or the negative errno of a failed exec. */
+int child_release(struct child *c);
+/* Waits for the child and returns its shell-style exit code (128+signal). */
+int child_wait(struct child *c, int *wstatus);
+/* Kills and reaps a child that was never released. */
+void child_abort(struct child *c);
+
+#endif

@@ -1,0 +1,437 @@
+/* ksight record: run a command under the probes and write its trace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format/kserr.h"
+#include "record/child.h"
+#include "record/cli.h"
+#include "record/consumer.h"
+#include "record/probes.h"
+#include "store/store.h"
+
+#define DEFAULT_RING_BYTES (32ull << 20)
+#define DRAIN_INTERVAL_MS 20
+#define FLUSH_INTERVAL_NS (150ull * 1000 * 1000)
+
+struct record_opts {
+	const char *output;
+	uint64_t ring_bytes;
+	bool quiet;
+	char **argv;
+};
+
+struct recorder {
+	struct record_opts opts;
+	struct child child;
+	struct ks_store *store;
+	struct probes *probes;
+	struct consumer *consumer;
+	int sigfd;
+	uid_t run_uid;
+	gid_t run_gid;
+	uint64_t start_ns, end_ns;
+};
+
+static const char usage_text[] =
+	"usage: ksight record [-o FILE] [options] -- CMD [ARG...]\n"
+	"\n"
+	"Runs CMD under eBPF probes and writes every syscall (with its latency) and\n"
+	"every fork, exec and exit of its process tree to FILE.\n"
+	"\n"
+	"options:\n"
+	"  -o, --output FILE      trace to write (default trace.lmdb; an existing trace\n"
+	"                         is moved to FILE.old)\n"
+	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
+	"  -q, --quiet            no summary line\n"
+	"      --debug            explain what the loader does\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"examples:\n"
+	"  ksight record -- make -j2\n"
+	"  ksight record -o ls.lmdb -- ls -l /\n"
+	"  sudo ksight record -- ./server   # the command runs as the invoking user\n"
+	"\n"
+	"The exit status is the command's (128+N when killed by signal N).\n";
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int64_t mono_to_realtime_ns(void)
+{
+	struct timespec m, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return (int64_t)(r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+}
+
+/* Parses SIZE[K|M|G] into a power of two of at least one page. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t p = 4096;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || !v || v > (4ull << 30))
+		return -EINVAL;
+	while (p < v)
+		p <<= 1;
+	*out = p;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct record_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "buffer-size", required_argument, NULL, 'b' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	o->output = "trace.lmdb";
+	o->ring_bytes = DEFAULT_RING_BYTES;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'b':
+			if (parse_size(optarg, &o->ring_bytes)) {
+				ks_error("--buffer-size '%s' is not a size (e.g. 64K, 32M)", optarg);
+				return -1;
+			}
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'd':
+			ks_debug_enabled = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(KS_EXIT_OK);
+		default:
+			ks_error("bad option; 'ksight record --help' lists them");
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		ks_error("no command to record; usage: ksight record [-o FILE] -- CMD [ARG...]");
+		return -1;
+	}
+	o->argv = argv + optind;
+	return 0;
+}
+
+/* An existing trace is moved to FILE.old (as perf does); anything else is kept. */
+static int make_room(const char *path)
+{
+	struct ks_store *st;
+	char old[4096];
+	struct stat sb;
+	int err;
+
+	if (lstat(path, &sb)) {
+		if (errno == ENOENT)
+			return 0;
+		ks_error("cannot use %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		ks_error("%s exists and is not a regular file; remove it or choose another -o",
+			 path);
+		return -1;
+	}
+	err = ks_store_open(path, KS_STORE_RDONLY, &st);
+	if (err) {
+		ks_error("%s exists and is not a ksight trace (%s); remove it or choose another -o",
+			 path, ks_strerror(err));
+		return -1;
+	}
+	ks_store_close(st);
+	snprintf(old, sizeof(old), "%s.old", path);
+	if (rename(path, old)) {
+		ks_error("cannot move %s to %s: %s", path, old, strerror(errno));
+		return -1;
+	}
+	snprintf(old, sizeof(old), "%s-lock", path);
+	unlink(old);
+	return 0;
+}
+
+static int put_meta_u64(struct ks_store *st, const char *key, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return ks_store_put_meta(st, key, buf);
+}
+
+static int put_meta_s64(struct ks_store *st, const char *key, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRId64, v);
+	return ks_store_put_meta(st, key, buf);
+}
+
+static int write_start_meta(struct recorder *r)
+{
+	struct ks_store *st = r->store;
+	json_t *cmd = json_array();
+	struct utsname u;
+	char *s = NULL;
+	int err;
+
+	for (char **a = r->opts.argv; *a; a++)
+		json_array_append_new(cmd, json_string(*a));
+	s = json_dumps(cmd, JSON_COMPACT);
+	json_decref(cmd);
+	if (!s)
+		return -ENOMEM;
+	uname(&u);
+	err = ks_store_put_meta(st, "ksight_version", KSIGHT_VERSION);
+	err = err ?: ks_store_put_meta(st, "hostname", u.nodename);
+	err = err ?: ks_store_put_meta(st, "kernel_release", u.release);
+	err = err ?: ks_store_put_meta(st, "arch", u.machine);
+	err = err ?: ks_store_put_meta(st, "command", s);
+	err = err ?: ks_store_put_meta(st, "clock", "monotonic");
+	err = err ?: put_meta_s64(st, "mono_to_realtime_ns", mono_to_realtime_ns());
+	err = err ?: put_meta_u64(st, "ring_bytes", r->opts.ring_bytes);
+	err = err ?: ks_store_put_meta(st, "state", "recording");
+	err = err ?: ks_store_commit(st);
+	free(s);
+	return err;
+}
+
+static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *drops,
+			  const struct consumer_stats *cs)
+{
+	struct ks_store *st = r->store;
+	uint64_t lost = drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC];
+	int err;
+
+	err = put_meta_u64(st, "start_ns", r->start_ns);
+	err = err ?: put_meta_u64(st, "end_ns", r->end_ns);
+	err = err ?: put_meta_s64(st, "exit_code", exit_code);
+	err = err ?: put_meta_u64(st, "events_syscall", cs->events[KS_KIND_SYSCALL]);
+	err = err ?: put_meta_u64(st, "events_proc", cs->events[KS_KIND_PROC]);
+	err = err ?: put_meta_u64(st, "lost_syscall", drops[KS_DROP_SYSCALL]);
+	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
+	err = err ?: put_meta_u64(st, "lost_total", lost);
+	err = err ?: ks_store_put_meta(st, "state", "complete");
+	err = err ?: ks_store_commit(st);
+	return err;
+}
+
+static int setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void pick_user(struct recorder *r)
+{
+	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
+
+	r->run_uid = (uid_t)-1;
+	r->run_gid = (gid_t)-1;
+	if (getuid() != 0 || !u || !g)
+		return;
+	r->run_uid = strtoul(u, NULL, 10);
+	r->run_gid = strtoul(g, NULL, 10);
+}
+
+/* Polls until the command exits: drains the ring on a timer (wake-ups are
+ * batched), forwards signals, and flushes partial batches so they commit. */
+static int recorder_run(struct recorder *r)
+{
+	struct pollfd pfd[3] = {
+		{ .fd = r->child.pidfd, .events = POLLIN },
+		{ .fd = r->sigfd, .events = POLLIN },
+		{ .fd = consumer_epoll_fd(r->consumer), .events = POLLIN },
+	};
+	uint64_t last_flush = mono_ns();
+	int n;
+
+	for (;;) {
+		n = poll(pfd, 3, DRAIN_INTERVAL_MS);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		n = consumer_drain(r->consumer);
+		if (n < 0)
+			return n;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(r->sigfd, &si, sizeof(si)) == sizeof(si))
+				kill(r->child.pid, si.ssi_signo);
+		}
+		if (mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
+			consumer_flush(r->consumer);
+			last_flush = mono_ns();
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP))
+			return 0;
+	}
+}
+
+static void print_summary(struct recorder *r, const struct consumer_stats *cs,
+			  const uint64_t *drops)
+{
+	struct stat sb;
+
+	if (r->opts.quiet)
+		return;
+	if (stat(r->opts.output, &sb))
+		sb.st_size = 0;
+	fprintf(stderr, "ksight: %" PRIu64 " syscalls, %" PRIu64 " process events, %" PRIu64
+		" lost, %.3f s -> %s (%lld bytes)\n",
+		cs->events[KS_KIND_SYSCALL], cs->events[KS_KIND_PROC],
+		drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC],
+		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct recorder r = { .sigfd = -1, .child = { .pidfd = -1, .go_fd = -1, .err_fd = -1 } };
+	struct consumer_stats cs = { 0 };
+	struct probes_opts po;
+	uint64_t drops[KS_DROP_MAX] = { 0 };
+	const char *why = "";
+	bool child_started = false;
+	int exit_code = KS_EXIT_FAIL, wstatus, err;
+
+	if (parse_args(argc, argv, &r.opts))
+		return KS_EXIT_USAGE;
+	pick_user(&r);
+	if (make_room(r.opts.output))
+		return KS_EXIT_FAIL;
+	r.sigfd = setup_signals();
+	if (r.sigfd < 0) {
+		ks_error("cannot set up signal handling: %s", strerror(-r.sigfd));
+		return KS_EXIT_FAIL;
+	}
+	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
+	if (err) {
+		ks_error("cannot create %s: %s", r.opts.output, ks_strerror(err));
+		goto out;
+	}
+	if (r.run_uid != (uid_t)-1 && chown(r.opts.output, r.run_uid, r.run_gid))
+		ks_debug("cannot give %s to uid %u: %s", r.opts.output, r.run_uid, strerror(errno));
+	err = write_start_meta(&r);
+	if (err) {
+		ks_error("cannot write %s: %s", r.opts.output, ks_strerror(err));
+		goto out;
+	}
+	err = child_start(&r.child, r.opts.argv, r.run_uid, r.run_gid);
+	if (err) {
+		ks_error("cannot start %s: %s", r.opts.argv[0], strerror(-err));
+		goto out;
+	}
+	child_started = true;
+	po.ring_bytes = r.opts.ring_bytes;
+	po.trace_all = false;
+	err = probes_open(&po, &r.probes, &why);
+	if (err) {
+		ks_error("cannot %s: %s; run as root or give ksight cap_bpf,cap_perfmon "
+			 "(--debug says more)", why, strerror(-err));
+		goto out;
+	}
+	err = ks_store_put_meta(r.store, "probes", probes_describe(r.probes));
+	err = err ?: ks_store_put_meta(r.store, "btf_source", "/sys/kernel/btf/vmlinux");
+	err = err ?: ks_store_commit(r.store);
+	if (err) {
+		ks_error("cannot write %s: %s", r.opts.output, ks_strerror(err));
+		goto out;
+	}
+	err = probes_trace_task(r.probes, r.child.pidfd);
+	if (err) {
+		ks_error("cannot trace the command: %s", strerror(-err));
+		goto out;
+	}
+	err = consumer_start(probes_ring_fd(r.probes), r.store, &r.consumer);
+	if (err) {
+		ks_error("cannot start the event consumer: %s", strerror(-err));
+		goto out;
+	}
+	r.start_ns = mono_ns();
+	err = child_release(&r.child);
+	if (err) {
+		ks_error("cannot run %s: %s", r.opts.argv[0], strerror(-err));
+	} else {
+		err = recorder_run(&r);
+		if (err)
+			ks_error("recording stopped early: %s", strerror(-err));
+	}
+	r.end_ns = mono_ns();
+	err = consumer_finish(r.consumer, &cs);
+	r.consumer = NULL;
+	exit_code = child_wait(&r.child, &wstatus);
+	child_started = false;
+	if (err)
+		ks_error("events could not be written to %s: %s", r.opts.output, ks_strerror(err));
+	probes_read_drops(r.probes, drops);
+	err = write_end_meta(&r, exit_code, drops, &cs);
+	if (err)
+		ks_error("cannot finish %s: %s", r.opts.output, ks_strerror(err));
+	err = ks_store_close(r.store);
+	r.store = NULL;
+	if (err)
+		ks_error("cannot close %s: %s", r.opts.output, ks_strerror(err));
+	print_summary(&r, &cs, drops);
+out:
+	if (r.consumer)
+		consumer_finish(r.consumer, NULL);
+	if (child_started)
+		child_abort(&r.child);
+	probes_close(r.probes);
+	if (r.store)
+		ks_store_close(r.store);
+	if (r.sigfd >= 0)
+		close(r.sigfd);
+	return exit_code;
+}

@@ -1,0 +1,309 @@
+/* Ring buffer -> batches (drain thread) -> segments in the store (writer thread).
+ * The drain thread only copies rows; encoding, compression and LMDB commits happen
+ * on the writer thread so they never hold up draining. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/events.h"
+#include "format/segment.h"
+#include "record/consumer.h"
+#include "store/store.h"
+
+#define BATCH_ROWS 65536
+
+struct batch {
+	struct batch *next;
+	unsigned kind;
+	size_t n, cap, row_size;
+	void *rows;
+};
+
+struct consumer {
+	struct ring_buffer *rb;
+	struct ks_store *store;
+	struct ks_seg_encoder *enc;
+	struct batch *cur[KS_KIND_MAX];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct batch *head, *tail; /* full batches waiting for the writer */
+	struct batch *free_list;
+	bool stop;
+	int err; /* first writer error */
+	struct consumer_stats stats;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static struct batch *batch_get(struct consumer *c, unsigned kind)
+{
+	const struct ks_schema *s = ks_schema_get(kind);
+	struct batch *b;
+
+	pthread_mutex_lock(&c->lock);
+	b = c->free_list;
+	if (b && b->row_size == s->row_size)
+		c->free_list = b->next;
+	else
+		b = NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return NULL;
+		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS : BATCH_ROWS / 16;
+		b->row_size = s->row_size;
+		b->rows = malloc(b->cap * b->row_size);
+		if (!b->rows) {
+			free(b);
+			return NULL;
+		}
+	}
+	b->kind = kind;
+	b->n = 0;
+	b->next = NULL;
+	return b;
+}
+
+static void batch_free(struct batch *b)
+{
+	if (b)
+		free(b->rows);
+	free(b);
+}
+
+/* Queues the current batch of kind for the writer. */
+static int batch_submit(struct consumer *c, unsigned kind)
+{
+	struct batch *b = c->cur[kind];
+
+	if (!b || !b->n)
+		return 0;
+	c->cur[kind] = NULL;
+	pthread_mutex_lock(&c->lock);
+	if (c->tail)
+		c->tail->next = b;
+	else
+		c->head = b;
+	c->tail = b;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static void *batch_slot(struct consumer *c, unsigned kind)
+{
+	struct batch *b = c->cur[kind];
+
+	if (b && b->n == b->cap) {
+		batch_submit(c, kind);
+		b = NULL;
+	}
+	if (!b) {
+		b = c->cur[kind] = batch_get(c, kind);
+		if (!b)
+			return NULL;
+	}
+	c->stats.events[kind]++;
+	return (char *)b->rows + b->n++ * b->row_size;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct consumer *c = ctx;
+	uint32_t type = *(uint32_t *)data;
+
+	switch (type & 0xffff) {
+	case KS_EV_SYSCALL: {
+		const struct ks_ev_syscall *e = data;
+		struct ks_syscall *r;
+
+		if (size < sizeof(*e) || !(r = batch_slot(c, KS_KIND_SYSCALL)))
+			return size < sizeof(*e) ? 0 : -ENOMEM;
+		r->ts = e->ts;
+		r->dur = e->dur;
+		r->ret = e->ret;
+		r->pid = e->pid;
+		r->tid = e->tid;
+		r->nr = e->nr;
+		r->flags = type >> 16;
+		return 0;
+	}
+	case KS_EV_PROC: {
+		const struct ks_ev_proc *e = data;
+		struct ks_proc *r;
+
+		if (size < sizeof(*e) || !(r = batch_slot(c, KS_KIND_PROC)))
+			return size < sizeof(*e) ? 0 : -ENOMEM;
+		memset(r, 0, sizeof(*r));
+		r->ts = e->ts;
+		r->what = e->what;
+		r->pid = e->pid;
+		r->tid = e->tid;
+		r->ppid = e->ppid;
+		r->exit_code = e->exit_code;
+		memcpy(r->comm, e->comm, sizeof(r->comm));
+		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
+		memcpy(r->argv, e->argv, r->argv_len);
+		return 0;
+	}
+	}
+	return 0;
+}
+
+static int write_batch(struct consumer *c, struct batch *b)
+{
+	const uint8_t *seg;
+	size_t len;
+	int err;
+
+	err = ks_seg_encode(c->enc, b->kind, b->rows, b->n, &seg, &len);
+	if (err)
+		return err;
+	err = ks_store_put_segment(c->store, b->kind, seg, len);
+	if (err)
+		return err;
+	c->stats.segments++;
+	c->stats.segment_bytes += len;
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct consumer *c = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->head && !c->stop) {
+			clock_gettime(CLOCK_REALTIME, &deadline);
+			deadline.tv_nsec += 100 * 1000 * 1000;
+			if (deadline.tv_nsec >= 1000000000) {
+				deadline.tv_sec++;
+				deadline.tv_nsec -= 1000000000;
+			}
+			if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) == ETIMEDOUT)
+				break;
+		}
+		struct batch *b = c->head;
+
+		if (b) {
+			c->head = b->next;
+			if (!c->head)
+				c->tail = NULL;
+		}
+		bool stop = c->stop && !b;
+		pthread_mutex_unlock(&c->lock);
+		if (b) {
+			int err = c->err ? 0 : write_batch(c, b);
+
+			if (err)
+				c->err = err;
+		}
+		if (!c->err) {
+			int err = ks_store_maybe_commit(c->store, mono_ns());
+
+			if (err)
+				c->err = err;
+		}
+		pthread_mutex_lock(&c->lock);
+		if (b) {
+			b->next = c->free_list;
+			c->free_list = b;
+		}
+		if (stop)
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int consumer_start(int ring_fd, struct ks_store *store, struct consumer **out)
+{
+	struct consumer *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->store = store;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	err = ks_seg_encoder_new(0, &c->enc);
+	if (err)
+		goto fail;
+	c->rb = ring_buffer__new(ring_fd, on_event, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		goto fail;
+	}
+	err = -pthread_create(&c->thread, NULL, writer_main, c);
+	if (err)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	ring_buffer__free(c->rb);
+	ks_seg_encoder_free(c->enc);
+	free(c);
+	return err;
+}
+
+int consumer_epoll_fd(struct consumer *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
+int consumer_drain(struct consumer *c)
+{
+	return ring_buffer__consume(c->rb);
+}
+
+int consumer_flush(struct consumer *c)
+{
+	for (unsigned k = 0; k < KS_KIND_MAX; k++)
+		batch_submit(c, k);
+	return 0;
+}
+
+int consumer_finish(struct consumer *c, struct consumer_stats *stats)
+{
+	int err;
+
+	while (consumer_drain(c) > 0)
+		;
+	consumer_flush(c);
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	err = c->err;
+	if (stats)
+		*stats = c->stats;
+	while (c->free_list) {
+		struct batch *b = c->free_list;
+
+		c->free_list = b->next;
+		batch_free(b);
+	}
+	for (unsigned k = 0; k < KS_KIND_MAX; k++)
+		batch_free(c->cur[k]);
+	ring_buffer__free(c->rb);
+	ks_seg_encoder_free(c->enc);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+	return err;
+}
