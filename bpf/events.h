@@ -14,6 +14,7 @@
 enum ks_ev_type {
 	KS_EV_SYSCALL = 1,
 	KS_EV_PROC = 2,
+	KS_EV_SCHED = 3,
 };
 
 /* ks_ev_syscall.flags */
@@ -53,10 +54,32 @@ struct ks_ev_proc {
 	char argv[KS_ARGV_LEN];
 };
 
+/* ks_ev_sched: the high 16 bits of type */
+enum ks_ev_sched_what {
+	KS_EV_SWITCH = 1,
+	KS_EV_WAKEUP = 2,
+	KS_EV_WAKEUP_NEW = 3,
+};
+
+#define KS_EV_PREEMPTED 0x80000000u /* in prev_state: the leaving task was preempted */
+
+struct ks_ev_sched {
+	__u32 type; /* KS_EV_SCHED | what << 16 */
+	__u32 cpu;
+	__u64 ts;
+	__u32 prev_pid;   /* switch: the task leaving (0 when untraced); wakeup: the woken task */
+	__u32 prev_tid;
+	__u32 next_pid;   /* switch: the task coming in (0 when untraced) */
+	__u32 next_tid;
+	__u32 prev_state; /* switch: the leaving task's state | KS_EV_PREEMPTED */
+	__u32 faults;     /* switch: user page faults of the leaving task so far */
+};
+
 /* Index of the per-CPU drop counters (map "drops"). */
 enum ks_drop_idx {
 	KS_DROP_SYSCALL = 0,
 	KS_DROP_PROC = 1,
+	KS_DROP_SCHED = 2,
 	KS_DROP_MAX = 8,
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -44,6 +45,7 @@ struct recorder {
 	uid_t run_uid;
 	gid_t run_gid;
 	uint64_t start_ns, end_ns;
+	uint64_t cpu_ns, maxrss_kb; /* the recorder's own (threads included) */
 };
 
 static const char usage_text[] =
@@ -254,9 +256,22 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_syscall", drops[KS_DROP_SYSCALL]);
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
+	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
+	err = err ?: put_meta_u64(st, "recorder_maxrss_kb", r->maxrss_kb);
 	err = err ?: ks_store_put_meta(st, "state", "complete");
 	err = err ?: ks_store_commit(st);
 	return err;
+}
+
+static void measure_self(struct recorder *r)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return;
+	r->cpu_ns = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+	r->maxrss_kb = ru.ru_maxrss;
 }
 
 static int setup_signals(void)
@@ -329,10 +344,11 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 	if (stat(r->opts.output, &sb))
 		sb.st_size = 0;
 	fprintf(stderr, "ksight: %" PRIu64 " syscalls, %" PRIu64 " process events, %" PRIu64
-		" lost, %.3f s -> %s (%lld bytes)\n",
+		" lost, %.3f s -> %s (%lld bytes); recorder cpu %.1f ms, rss %" PRIu64 " KiB\n",
 		cs->events[KS_KIND_SYSCALL], cs->events[KS_KIND_PROC],
 		drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC],
-		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size);
+		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size,
+		r->cpu_ns / 1e6, r->maxrss_kb);
 }
 
 int cmd_record(int argc, char **argv)
@@ -375,6 +391,7 @@ int cmd_record(int argc, char **argv)
 	child_started = true;
 	po.ring_bytes = r.opts.ring_bytes;
 	po.trace_all = false;
+	po.sched = false;
 	err = probes_open(&po, &r.probes, &why);
 	if (err) {
 		ks_error("cannot %s: %s; run as root or give ksight cap_bpf,cap_perfmon "
@@ -415,6 +432,7 @@ int cmd_record(int argc, char **argv)
 	if (err)
 		ks_error("events could not be written to %s: %s", r.opts.output, ks_strerror(err));
 	probes_read_drops(r.probes, drops);
+	measure_self(&r);
 	err = write_end_meta(&r, exit_code, drops, &cs);
 	if (err)
 		ks_error("cannot finish %s: %s", r.opts.output, ks_strerror(err));

@@ -10,10 +10,12 @@
 
 #include "record/cli.h"
 #include "record/probes.h"
+#include "sched.skel.h"
 #include "syscalls.skel.h"
 
 struct probes {
 	struct syscalls_bpf *skel;
+	struct sched_bpf *sched;
 	char desc[256];
 };
 
@@ -23,6 +25,31 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 		return 0;
 	fputs("ksight: debug: libbpf: ", stderr);
 	return vfprintf(stderr, fmt, ap);
+}
+
+/* The scheduler family shares the first skeleton's traced set, ring and counters. */
+static int open_sched(struct probes *p, const struct probes_opts *o, const char **why)
+{
+	int err;
+
+	*why = "open the scheduler probes";
+	p->sched = sched_bpf__open();
+	if (!p->sched)
+		return -errno;
+	p->sched->rodata->self_tgid = getpid();
+	p->sched->rodata->trace_all = o->trace_all;
+	p->sched->rodata->wakeup_bytes = o->ring_bytes / 4;
+	err = bpf_map__reuse_fd(p->sched->maps.traced, bpf_map__fd(p->skel->maps.traced));
+	err = err ?: bpf_map__reuse_fd(p->sched->maps.events, bpf_map__fd(p->skel->maps.events));
+	err = err ?: bpf_map__reuse_fd(p->sched->maps.drops, bpf_map__fd(p->skel->maps.drops));
+	if (err)
+		return err;
+	*why = "load the scheduler probes";
+	err = sched_bpf__load(p->sched);
+	if (err)
+		return err;
+	*why = "attach the scheduler probes";
+	return sched_bpf__attach(p->sched);
 }
 
 int probes_open(const struct probes_opts *o, struct probes **out, const char **why)
@@ -58,6 +85,14 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 	snprintf(p->desc, sizeof(p->desc),
 		 "tp_btf/sys_enter,tp_btf/sys_exit,tp_btf/sched_process_fork,"
 		 "tp_btf/sched_process_exec,tp_btf/sched_process_exit");
+	if (o->sched) {
+		err = open_sched(p, o, why);
+		if (err)
+			goto fail;
+		strncat(p->desc, ",tp_btf/sched_switch,tp_btf/sched_wakeup,"
+			"tp_btf/sched_wakeup_new,tp_btf/page_fault_user",
+			sizeof(p->desc) - strlen(p->desc) - 1);
+	}
 	*out = p;
 	return 0;
 fail:
@@ -109,6 +144,7 @@ void probes_close(struct probes *p)
 {
 	if (!p)
 		return;
+	sched_bpf__destroy(p->sched);
 	syscalls_bpf__destroy(p->skel);
 	free(p);
 }

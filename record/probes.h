@@ -11,6 +11,7 @@
 struct probes_opts {
 	uint64_t ring_bytes; /* ring buffer size, a power of two >= page size */
 	bool trace_all;
+	bool sched; /* scheduler and page-fault probes too */
 };
 
 struct probes;

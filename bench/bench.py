@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: each workload untraced, under ksight and under the
+peers, alternating tools within each round, medians and min-max over the runs.
+
+    bench/bench.py [--runs N] [--workloads storm,tar,...] [--tools ...]
+
+Prints, per workload and tool: the command's own run time (measured inside the
+tracer by bench/timeit) and the wall time of the whole invocation as ratios to the
+untraced run; for ksight also events recorded and lost, bytes per event on disk,
+recorder CPU per event and peak RSS. Then replay speed: ksight report vs
+perf trace -i FILE -s on the same recording."""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KSIGHT = os.path.join(ROOT, "ksight")
+TIMEIT = os.path.join(ROOT, "build", "bench", "timeit")
+WORK = tempfile.mkdtemp(prefix="ksight-bench-")
+TIMEFILE = os.path.join(WORK, "t")
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True, **kw)
+
+
+def wait_child(p):
+    """Waits for p; returns (returncode, maxrss_kib)."""
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, ru.ru_maxrss
+
+
+# --- workloads: (setup, command) -------------------------------------------------
+
+def storm():
+    return None, ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"]
+
+
+def tar_extract():
+    tarball = os.path.join(WORK, "include.tar")
+    if not os.path.exists(tarball):
+        subprocess.run(["tar", "-C", "/usr", "-cf", tarball, "include"], check=True)
+    dest = os.path.join(WORK, "x")
+
+    def setup():
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest)
+    return setup, ["tar", "-C", dest, "-xf", tarball]
+
+
+def pipe_pingpong():
+    return None, ["sh", "-c", "yes | head -c 50000000 > /dev/null"]
+
+
+WORKLOADS = {"storm": storm, "tar": tar_extract, "pipe": pipe_pingpong}
+
+
+# --- tools: each returns (argv, cleanup) wrapped around the timed command ---------
+
+def t_untraced(cmd, out):
+    return [TIMEIT, *cmd]
+
+
+def t_ksight(cmd, out):
+    return [KSIGHT, "record", "-o", out, "--", TIMEIT, *cmd]
+
+
+def t_perf_trace(cmd, out):
+    return ["perf", "trace", "record", "-q", "-o", out, "--", TIMEIT, *cmd]
+
+
+def t_strace(cmd, out):
+    return ["strace", "-f", "-c", "-o", "/dev/null", TIMEIT, *cmd]
+
+
+BPFTRACE_PROG = ("tracepoint:raw_syscalls:sys_enter /pid == cpid/ { @s[tid] = nsecs; } "
+                 "tracepoint:raw_syscalls:sys_exit /@s[tid]/ "
+                 "{ @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }")
+
+
+def t_bpftrace(cmd, out):
+    return ["bpftrace", "-q", "-e", BPFTRACE_PROG, "-c", " ".join([TIMEIT, *cmd])]
+
+
+TOOLS = {
+    "untraced": t_untraced,
+    "ksight": t_ksight,
+    "perf-trace": t_perf_trace,
+    "strace-c": t_strace,
+    "bpftrace": t_bpftrace,
+    "syscount-L": None,  # system-wide in the background, see run_syscount
+}
+
+
+def run_syscount(cmd):
+    p = subprocess.Popen(["syscount", "-L"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(1.5)  # attached once it prints; give it time to load
+    t0 = time.monotonic()
+    r = subprocess.run([TIMEIT, *cmd], capture_output=True, env=env())
+    wall = time.monotonic() - t0
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=30)
+    return r.returncode, wall, 0
+
+
+def env():
+    e = dict(os.environ)
+    e["KSIGHT_TIMEIT_OUT"] = TIMEFILE
+    return e
+
+
+def one_run(tool, cmd, out):
+    if os.path.exists(out):
+        os.unlink(out)
+    for extra in (out + ".old", out + "-lock"):
+        if os.path.exists(extra):
+            os.unlink(extra)
+    if tool == "syscount-L":
+        rc, wall, rss = run_syscount(cmd)
+        stderr = ""
+    else:
+        argv = TOOLS[tool](cmd, out)
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=env())
+        stderr = p.stderr.read()
+        rc, rss = wait_child(p)
+        wall = time.monotonic() - t0
+    if rc != 0:
+        raise RuntimeError(f"{tool} failed ({rc}): {stderr.strip()[:300]}")
+    cmd_s = int(open(TIMEFILE).read()) / 1e9
+    return {"cmd_s": cmd_s, "wall_s": wall, "stderr": stderr, "rss": rss}
+
+
+SUMMARY = re.compile(r"ksight: (\d+) syscalls, (\d+) process events, (\d+) lost, .* \((\d+) bytes\); "
+                     r"recorder cpu ([\d.]+) ms, rss (\d+) KiB")
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt_range(xs, scale=1.0):
+    return f"{med(xs) * scale:.3f} [{min(xs) * scale:.3f}-{max(xs) * scale:.3f}]"
+
+
+def bench_workload(name, runs, tools, lines):
+    setup, cmd = WORKLOADS[name]()
+    res = {t: [] for t in tools}
+    out = os.path.join(WORK, "trace")
+    for r in range(runs):
+        order = tools if r % 2 == 0 else list(reversed(tools))  # alternate A/B
+        for t in order:
+            if setup:
+                setup()
+            o = out + (".lmdb" if t == "ksight" else ".data")
+            res[t].append(one_run(t, cmd, o))
+            if t == "ksight":
+                m = SUMMARY.search(res[t][-1]["stderr"])
+                if m:
+                    ev, pe, lost, size, cpu_ms, rss = m.groups()
+                    res[t][-1].update(events=int(ev), lost=int(lost), size=int(size),
+                                      cpu_ms=float(cpu_ms), rec_rss=int(rss))
+    base_cmd = med([x["cmd_s"] for x in res["untraced"]])
+    base_wall = med([x["wall_s"] for x in res["untraced"]])
+    lines.append(f"\n### {name}: `{' '.join(cmd)}` ({runs} runs each, alternating)\n")
+    lines.append("| tool | command time s, median [min-max] | ratio | wall s | wall ratio |")
+    lines.append("|---|---|---|---|---|")
+    for t in tools:
+        c = [x["cmd_s"] for x in res[t]]
+        w = [x["wall_s"] for x in res[t]]
+        lines.append(f"| {t} | {fmt_range(c)} | {med(c) / base_cmd:.2f}x | {fmt_range(w)} | "
+                     f"{med(w) / base_wall:.2f}x |")
+    k = [x for x in res.get("ksight", []) if "events" in x]
+    if k:
+        ev = med([x["events"] for x in k])
+        lines.append("")
+        lines.append(f"ksight: {int(ev)} syscalls recorded (median), lost {max(x['lost'] for x in k)} "
+                     f"(max over runs), {med([x['size'] / max(x['events'], 1) for x in k]):.2f} "
+                     f"bytes/event on disk (file size / events), recorder CPU "
+                     f"{med([x['cpu_ms'] * 1e6 / max(x['events'], 1) for x in k]):.0f} ns/event, "
+                     f"recorder peak RSS {med([x['rec_rss'] for x in k]) / 1024:.1f} MiB")
+    return res
+
+
+def bench_replay(runs, lines):
+    setup, cmd = WORKLOADS["tar"]()
+    kt, pt = os.path.join(WORK, "replay.lmdb"), os.path.join(WORK, "replay.data")
+    setup()
+    one_run("ksight", cmd, kt)
+    setup()
+    one_run("perf-trace", cmd, pt)
+    doc = json.loads(sh([KSIGHT, "report", kt, "--json"]).stdout)
+    events = doc["syscalls"]["total"]
+    kr, pr, krss = [], [], []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        p = subprocess.Popen([KSIGHT, "report", kt], stdout=subprocess.DEVNULL)
+        _, rss = wait_child(p)
+        kr.append(time.monotonic() - t0)
+        krss.append(rss)
+        t0 = time.monotonic()
+        p = subprocess.Popen(["perf", "trace", "-i", pt, "-s"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        wait_child(p)
+        pr.append(time.monotonic() - t0)
+    lines.append(f"\n### replay of the tar recording ({events} syscalls, {runs} runs)\n")
+    lines.append("| tool | time s, median [min-max] | events/s |")
+    lines.append("|---|---|---|")
+    lines.append(f"| ksight report | {fmt_range(kr)} | {events / med(kr) / 1e6:.1f} M |")
+    lines.append(f"| perf trace -i -s | {fmt_range(pr)} | {events / med(pr) / 1e6:.2f} M |")
+    lines.append(f"\nksight report peak RSS {med(krss) / 1024:.1f} MiB")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--workloads", default="storm,tar")
+    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--no-replay", action="store_true")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (the peers and ksight need BPF and perf)")
+    os.makedirs(os.path.dirname(TIMEIT), exist_ok=True)
+    subprocess.run(["gcc", "-O2", "-o", TIMEIT, os.path.join(ROOT, "bench", "timeit.c")], check=True)
+    tools = [t for t in a.tools.split(",") if t]
+    if "untraced" not in tools:
+        tools.insert(0, "untraced")
+    lines = [f"machine: {os.uname().release}, {os.cpu_count()} CPUs; "
+             f"{time.strftime('%Y-%m-%d')}; command: bench/bench.py --runs {a.runs} "
+             f"--workloads {a.workloads} --tools {','.join(tools)}"]
+    try:
+        for w in a.workloads.split(","):
+            bench_workload(w, a.runs, tools, lines)
+            print("\n".join(lines), flush=True)
+            lines.clear()
+        if not a.no_replay:
+            bench_replay(a.runs, lines)
+            print("\n".join(lines))
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
