@@ -20,6 +20,15 @@ enum ks_err {
 	KS_ECORRUPT,    /* trace database structure damaged */
 	KS_ESTORE,      /* other LMDB failure */
 	KS_ENOTFOUND,   /* key not present */
+	KS_EFLAGS,      /* reserved header flags set */
+	KS_ETRAILING,   /* bytes after the segment's declared end */
+	KS_ESIZES,      /* declared sizes contradict each other */
+	KS_ERAWSIZE,    /* decompressed size differs from the header's */
+	KS_ETYPE,       /* document element of the wrong msgpack type */
+	KS_EMISMATCH,   /* document version, kind or count differs from the header */
+	KS_EVARINT,     /* varint overlong or cut by the column end */
+	KS_ERANGE,      /* decoded value does not fit its field */
+	KS_ETIMESTAMP,  /* header first/last timestamp differs from the rows */
 	KS_ERR_END
 };
 

@@ -35,7 +35,8 @@ static void child_main(int go_rd, int err_wr, char **argv, uid_t uid, gid_t gid)
 	/* held here until every probe is attached; EOF means the recorder gave up */
 	if (read(go_rd, &b, 1) != 1)
 		_exit(127);
-	close(go_rd);
+	/* nothing between the release and exec: every syscall from here on is the
+	 * command's (the pipes are close-on-exec) */
 	execvp(argv[0], argv);
 fail:
 	e = errno;

@@ -7,6 +7,7 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* Prints "ksight: <message>\n" to stderr (one line; callers say what failed and
  * what to do). */

@@ -43,6 +43,7 @@ static const struct command commands[] = {
 	{ "report", cmd_report, "replay a trace into syscall, latency and behaviour statistics" },
 	{ "info", cmd_info, "show a trace's metadata, event counts, losses and sizes" },
 	{ "dump", cmd_dump, "print every event of a trace, one per line" },
+	{ "doctor", cmd_doctor, "check whether this machine can record, and why not" },
 };
 
 static void usage(FILE *f)

@@ -278,6 +278,197 @@ def info_and_dump_agree_with_the_workload():
     assert writes == N, writes
 
 
+# --- doctor and BTF discovery (record/doctor.c, record/btf.c) -------------------
+
+def doctor(*opts, env=None):
+    """Runs ksight doctor --json; returns (process, document, checks by name)."""
+    full = dict(os.environ)
+    full.update(env or {})
+    p = run([KSIGHT, "doctor", "--json", *opts], env=full)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        raise AssertionError(f"doctor --json printed no JSON ({p.returncode}): "
+                             f"{p.stdout[:200]!r} {p.stderr.strip()}")
+    return p, doc, {c["name"]: c for c in doc["checks"]}
+
+
+def bpftool_features():
+    """bpftool's own feature probe: an oracle independent of ksight's."""
+    if not shutil.which("bpftool"):
+        return {}
+    p = run(["bpftool", "feature", "probe", "kernel"])
+    found = {}
+    for m in re.finditer(r"eBPF (program|map)_type (\w+) is (NOT )?available", p.stdout):
+        found[f"{m.group(1)}.{m.group(2)}"] = m.group(3) is None
+    return found
+
+
+@test
+def doctor_tells_the_truth_about_this_machine():
+    needs_bpf()
+    p, doc, c = doctor()
+    assert p.returncode == 0, (p.returncode, p.stderr, [x for x in c.values() if not x["ok"]])
+    assert doc["can_record"] is True, doc.get("verdict")
+    for x in doc["checks"]:
+        assert set(x) >= {"name", "ok", "detail", "hint"}, x
+        assert isinstance(x["ok"], bool) and x["detail"], x
+        if not x["ok"]:
+            assert x["hint"], f"a failed check says what to do: {x}"
+    for name in ("btf", "prog.tp_btf", "map.ringbuf"):
+        assert c[name]["ok"], c[name]
+    # the kernel has a kprobe PMU exactly when kprobes exist
+    has_kprobes = os.path.exists("/sys/bus/event_source/devices/kprobe")
+    assert c["prog.kprobe"]["ok"] == has_kprobes, c["prog.kprobe"]
+    # bpftool probes tracing programs with fentry: both must agree
+    feats = bpftool_features()
+    fentry = feats.get("program.tracing", False)
+    assert c["prog.fentry"]["ok"] == fentry, (c["prog.fentry"], feats.get("program.tracing"))
+    for mine, theirs in (("map.ringbuf", "map.ringbuf"), ("map.task_storage", "map.task_storage")):
+        if theirs in feats:
+            assert c[mine]["ok"] == feats[theirs], (c[mine], theirs, feats[theirs])
+    # on the machines ksight targets (see DESIGN.md): no kprobes, no fentry
+    if not has_kprobes:
+        assert not c["prog.kprobe"]["ok"] and not c["prog.fentry"]["ok"]
+    btf_ok = os.access("/sys/kernel/btf/vmlinux", os.R_OK)
+    assert c["btf"]["ok"] == btf_ok and ("/sys/kernel/btf/vmlinux" in c["btf"]["detail"]) == btf_ok
+
+
+@test
+def doctor_text_matches_its_json():
+    p_json, doc, c = doctor()
+    p = run([KSIGHT, "doctor"])
+    assert p.returncode == p_json.returncode == (0 if doc["can_record"] else 1), (
+        p.returncode, p_json.returncode, doc["can_record"])
+    lines = p.stdout.rstrip("\n").split("\n")
+    assert lines[-1].startswith("verdict: ksight ca"), lines[-1]
+    assert ("can record" in lines[-1]) == doc["can_record"], lines[-1]
+    assert len(lines) == len(doc["checks"]) + 1, p.stdout
+    for line, x in zip(lines, doc["checks"]):
+        assert line.startswith(("ok   " if x["ok"] else "FAIL ") + x["name"] + ": "), (line, x)
+
+
+@test
+def doctor_without_btf_says_where_it_looked():
+    cache = os.path.join(TMP, "empty-btf-cache")
+    os.makedirs(cache, exist_ok=True)
+    p, doc, c = doctor(env={"KSIGHT_SYSFS_BTF": os.path.join(TMP, "no-vmlinux"),
+                            "KSIGHT_BTF_CACHE_DIR": cache, "KSIGHT_BTF_ALLOW_DOWNLOAD": "0"})
+    assert p.returncode == 1 and doc["can_record"] is False, (p.returncode, doc.get("verdict"))
+    b = c["btf"]
+    assert not b["ok"]
+    assert "no-vmlinux" in b["detail"], b
+    assert cache + "/" + os.uname().release + ".btf" in b["detail"], b
+    assert "download disabled" in b["detail"], b
+    assert cache in b["hint"], b
+    assert os.listdir(cache) == []
+
+
+def os_release():
+    fields = {}
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        if os.path.exists(path):
+            for line in open(path):
+                k, _, v = line.strip().partition("=")
+                fields[k] = v.strip("\"'")
+            break
+    return fields
+
+
+class Mirror:
+    """A BTFHub-shaped mirror on 127.0.0.1 (in-process http.server)."""
+
+    def __init__(self, root):
+        import functools
+        import http.server
+        import threading
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=root)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def btfhub_archive(root, member_bytes):
+    """Writes <root>/<ID>/<VERSION_ID>/<arch>/<release>.btf.tar.xz holding member_bytes."""
+    import io
+    import tarfile
+
+    osr = os_release()
+    arch = {"x86_64": "x86_64", "aarch64": "arm64"}.get(os.uname().machine)
+    if not arch or "ID" not in osr or "VERSION_ID" not in osr:
+        raise Skip(f"no BTFHub layout for this machine ({os.uname().machine}, {osr.get('ID')})")
+    release = os.uname().release
+    d = os.path.join(root, osr["ID"], osr["VERSION_ID"], arch)
+    os.makedirs(d, exist_ok=True)
+    with tarfile.open(os.path.join(d, release + ".btf.tar.xz"), "w:xz") as t:
+        info = tarfile.TarInfo("./" + release + ".btf")
+        info.size = len(member_bytes)
+        t.addfile(info, io.BytesIO(member_bytes))
+
+
+@test
+def doctor_downloads_btf_from_a_mirror_into_the_cache():
+    if not os.access("/sys/kernel/btf/vmlinux", os.R_OK):
+        raise Skip("no /sys/kernel/btf/vmlinux to serve")
+    vmlinux = open("/sys/kernel/btf/vmlinux", "rb").read()
+    root = os.path.join(TMP, "mirror")
+    cache = os.path.join(TMP, "btf-cache", "nested")
+    btfhub_archive(root, vmlinux)
+    hidden = {"KSIGHT_SYSFS_BTF": os.path.join(TMP, "no-vmlinux"), "KSIGHT_BTF_CACHE_DIR": cache}
+    cached = os.path.join(cache, os.uname().release + ".btf")
+    mirror = Mirror(root)
+    try:
+        # doctor alone never touches the network
+        p, doc, c = doctor(env=dict(hidden, KSIGHT_BTF_MIRROR=mirror.url))
+        assert not c["btf"]["ok"] and "download not tried: " + mirror.url in c["btf"]["detail"], c["btf"]
+        assert not os.path.exists(cached)
+        # a mirror without this kernel: HTTP 404, nothing left behind
+        p, doc, c = doctor("--download-btf", "--btfhub-mirror", mirror.url + "/elsewhere",
+                           env=hidden)
+        assert not c["btf"]["ok"] and "HTTP 404" in c["btf"]["detail"], c["btf"]
+        assert not os.path.exists(cached) and os.listdir(cache) == [], os.listdir(cache)
+        # --disable-btfhub-download wins over --download-btf
+        p, doc, c = doctor("--download-btf", "--disable-btfhub-download",
+                           env=dict(hidden, KSIGHT_BTF_MIRROR=mirror.url))
+        assert not c["btf"]["ok"] and "download disabled" in c["btf"]["detail"], c["btf"]
+        # the real thing
+        p, doc, c = doctor("--download-btf", env=dict(hidden, KSIGHT_BTF_MIRROR=mirror.url))
+        assert c["btf"]["ok"] and "download" in c["btf"]["detail"] and cached in c["btf"]["detail"], c["btf"]
+    finally:
+        mirror.close()
+    assert open(cached, "rb").read() == vmlinux
+    assert os.listdir(cache) == [os.path.basename(cached)], os.listdir(cache)
+    # next time it comes from the cache, with no mirror at all
+    p, doc, c = doctor(env=dict(hidden, KSIGHT_BTF_ALLOW_DOWNLOAD="0"))
+    assert c["btf"]["ok"] and c["btf"]["detail"].startswith("cache BTF at " + cached), c["btf"]
+
+
+@test
+def a_mirror_serving_junk_is_refused():
+    root = os.path.join(TMP, "junk-mirror")
+    cache = os.path.join(TMP, "junk-cache")
+    btfhub_archive(root, b"<html>this is an error page, not BTF</html>\n" * 50)
+    mirror = Mirror(root)
+    try:
+        p, doc, c = doctor("--download-btf", env={
+            "KSIGHT_SYSFS_BTF": os.path.join(TMP, "no-vmlinux"),
+            "KSIGHT_BTF_CACHE_DIR": cache, "KSIGHT_BTF_MIRROR": mirror.url})
+    finally:
+        mirror.close()
+    assert not c["btf"]["ok"] and "not BTF" in c["btf"]["detail"], c["btf"]
+    assert os.listdir(cache) == [], os.listdir(cache)
+
+
 def main():
     global BPF_PROBLEM
     if not os.access(KSIGHT, os.X_OK):

@@ -1,0 +1,80 @@
+/* The field tables of each event kind: what the segment codec walks to turn rows
+ * into columns and back. Adding a kind is adding a table and one line in kinds[]. */
+#include <errno.h>
+#include <string.h>
+
+#include "format/event.h"
+#include "format/kserr.h"
+
+#define FIELD(st, member, ftype, fenc)                                         \
+	{                                                                      \
+		.name = #member, .offset = offsetof(st, member),               \
+		.size = sizeof(((st *)0)->member), .type = (ftype),            \
+		.enc = (fenc),                                                 \
+	}
+
+/* pid/tid come in runs (one thread issues many syscalls in a row), so their
+ * deltas are mostly zero; ts deltas are small; the rest is small as it is. */
+static const struct ks_field syscall_fields[] = {
+	FIELD(struct ks_syscall, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_syscall, dur, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, ret, KS_F_S64, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_syscall, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_syscall, nr, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, flags, KS_F_U32, KS_ENC_PLAIN),
+};
+
+/* argv_len is carried by the argv column (its byte length), not stored apart. */
+static const struct ks_field proc_fields[] = {
+	FIELD(struct ks_proc, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_proc, what, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_proc, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_proc, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_proc, ppid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_proc, exit_code, KS_F_S32, KS_ENC_PLAIN),
+	FIELD(struct ks_proc, argv_len, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_proc, comm, KS_F_STR, KS_ENC_PLAIN),
+	{
+		.name = "argv",
+		.offset = offsetof(struct ks_proc, argv),
+		.size = KS_ARGV_MAX,
+		.type = KS_F_BYTES,
+		.enc = KS_ENC_PLAIN,
+		.len_field = "argv_len",
+	},
+};
+
+#define SCHEMA(k, nm, st, tbl)                                                 \
+	{                                                                      \
+		.kind = (k), .name = (nm), .row_size = sizeof(st),             \
+		.fields = (tbl), .nfields = sizeof(tbl) / sizeof((tbl)[0]),    \
+		.ts_offset = offsetof(st, ts),                                 \
+	}
+
+static const struct ks_schema syscall_schema =
+	SCHEMA(KS_KIND_SYSCALL, "syscall", struct ks_syscall, syscall_fields);
+static const struct ks_schema proc_schema =
+	SCHEMA(KS_KIND_PROC, "proc", struct ks_proc, proc_fields);
+
+static const struct ks_schema *const kinds[KS_KIND_MAX] = {
+	[KS_KIND_SYSCALL] = &syscall_schema,
+	[KS_KIND_PROC] = &proc_schema,
+};
+
+/* Returns the schema of kind, or NULL when the kind is unknown or has none yet. */
+const struct ks_schema *ks_schema_get(unsigned kind)
+{
+	return kind < KS_KIND_MAX ? kinds[kind] : NULL;
+}
+
+/* Returns the kind whose schema is named name, or -KS_EKIND. */
+int ks_kind_from_name(const char *name)
+{
+	if (!name)
+		return -KS_EKIND;
+	for (unsigned k = 0; k < KS_KIND_MAX; k++)
+		if (kinds[k] && strcmp(kinds[k]->name, name) == 0)
+			return (int)k;
+	return -KS_EKIND;
+}

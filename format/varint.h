@@ -1,0 +1,101 @@
+/* LEB128 varints and zigzag, the integer encoding of segment columns. Inline:
+ * the column loops run once per event on both the record and the report path. */
+#ifndef KSIGHT_VARINT_H
+#define KSIGHT_VARINT_H
+
+#include <endian.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "format/kserr.h"
+
+#define KS_VARINT_MAX 10 /* bytes of the longest 64-bit varint */
+
+static inline uint64_t ks_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t ks_unzigzag(uint64_t u)
+{
+	return (int64_t)((u >> 1) ^ -(u & 1));
+}
+
+/* Writes v at p (at most KS_VARINT_MAX bytes); returns the end of what it wrote. */
+static inline uint8_t *ks_uvarint_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)v | 0x80;
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* The slow path of ks_uvarint_get: byte by byte, near the end of a column or
+ * for values of 2^56 and more. */
+static inline int ks_uvarint_get_slow(const uint8_t **pp, const uint8_t *end,
+				      uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	size_t avail = (size_t)(end - p);
+	const uint8_t *lim = p + (avail < KS_VARINT_MAX ? avail : KS_VARINT_MAX);
+	uint64_t v = 0;
+	unsigned shift = 0;
+
+	while (p < lim) {
+		uint8_t b = *p++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (b < 0x80) {
+			if (shift == 63 && b > 1)
+				return -KS_EVARINT;
+			*out = v;
+			*pp = p;
+			return 0;
+		}
+		shift += 7;
+	}
+	return avail ? -KS_EVARINT : -KS_ECOUNT;
+}
+
+/* Reads one varint from [*pp, end) and advances *pp past it. Returns 0,
+ * -KS_ECOUNT when *pp is already at end (no value left), -KS_EVARINT when the
+ * varint runs into end, is longer than KS_VARINT_MAX bytes or overflows 64 bits.
+ *
+ * Varints of up to 8 bytes with 8 bytes to read are decoded without a branch
+ * on their length: the report decodes tens of millions of them per second, and
+ * lengths vary too much from one value to the next for a byte loop's branches
+ * to be predicted. */
+static inline int ks_uvarint_get(const uint8_t **pp, const uint8_t *end,
+				 uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	uint64_t x, stop;
+	unsigned bits;
+
+	if (__builtin_expect(end - p < 8, 0))
+		return ks_uvarint_get_slow(pp, end, out);
+	if (*p < 0x80) {
+		*out = *p;
+		*pp = p + 1;
+		return 0;
+	}
+	memcpy(&x, p, sizeof(x));
+	x = le64toh(x);
+	stop = ~x & 0x8080808080808080ull; /* bytes without a continuation bit */
+	if (__builtin_expect(!stop, 0))
+		return ks_uvarint_get_slow(pp, end, out);
+	bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8 * length */
+	x &= ~0ull >> (64 - bits);
+	/* gather the 7-bit groups: pairs, then quads, then all eight */
+	x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
+	x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
+	x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
+	*out = x;
+	*pp = p + bits / 8;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,402 @@
+/* `ksight dump`: every event of a trace, one per line, in segment order. The trace
+ * is verified in a first pass (every segment decoded) so that a damaged trace
+ * prints nothing rather than a prefix that looks whole. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "record/cli.h"
+#include "replay/procs.h"
+#include "replay/report.h"
+#include "replay/syscalls.h"
+
+static const char usage_text[] =
+	"usage: ksight dump FILE [--json]\n"
+	"\n"
+	"Prints every event of a trace, one per line, in the order it was stored.\n"
+	"Text lines are strace-like:\n"
+	"  SECONDS PID/TID name(NR) = RET <DURATION>     (a syscall)\n"
+	"  SECONDS PID/TID fork|exec|exit ...            (a process event)\n"
+	"where SECONDS counts from the trace start. With --json each line is one JSON\n"
+	"object with \"kind\" and the event's fields (\"ts\": CLOCK_MONOTONIC ns; 'ksight\n"
+	"info --json' gives meta.mono_to_realtime_ns to turn it into wall-clock time).\n"
+	"The whole trace is checked before the first line is printed.\n"
+	"\n"
+	"options:\n"
+	"  -j, --json   JSON lines instead of text\n"
+	"  -h, --help   this text\n"
+	"\n"
+	"Exit status: 0, 1 if the trace is damaged or unreadable, 2 for bad arguments.\n"
+	"\n"
+	"examples:\n"
+	"  ksight dump trace.lmdb | less\n"
+	"  ksight dump trace.lmdb | grep ' = -1 '\n"
+	"  ksight dump trace.lmdb --json | jq -c 'select(.name == \"openat\")'\n";
+
+struct dumper {
+	FILE *f;
+	bool json;
+	uint64_t base;
+	bool base_known;
+};
+
+static int bad_usage(const char *what)
+{
+	ks_error("dump: %s; 'ksight dump --help' describes the options", what);
+	return KS_EXIT_USAGE;
+}
+
+static void put_offset(FILE *f, uint64_t ts, uint64_t base)
+{
+	uint64_t d = ts >= base ? ts - base : base - ts;
+
+	fprintf(f, "%s%llu.%09llu", ts >= base ? "" : "-", (unsigned long long)(d / 1000000000),
+		(unsigned long long)(d % 1000000000));
+}
+
+/* Addresses read better in hex, as strace prints them. */
+static bool returns_address(uint32_t nr)
+{
+	const char *n = ks_syscall_known_name(nr);
+
+	return n && (!strcmp(n, "mmap") || !strcmp(n, "mremap") || !strcmp(n, "brk") ||
+		     !strcmp(n, "shmat"));
+}
+
+static void syscall_text(FILE *f, const struct dumper *d, const struct ks_syscall *r)
+{
+	char nb[KS_SYSCALL_NAME_MAX];
+	const char *en;
+
+	put_offset(f, r->ts, d->base);
+	fprintf(f, " %u/%u %s(%u) = ", r->pid, r->tid, ks_syscall_name(r->nr, nb), r->nr);
+	if (r->flags & KS_SYSF_NORET) {
+		fputs("?\n", f);
+		return;
+	}
+	if (r->ret < 0 && r->ret >= -4095 && (en = strerrorname_np((int)-r->ret)))
+		fprintf(f, "-1 %s", en);
+	else if (r->ret > 0xffff && returns_address(r->nr))
+		fprintf(f, "%#llx", (unsigned long long)r->ret);
+	else
+		fprintf(f, "%lld", (long long)r->ret);
+	fprintf(f, " <%llu.%09llu>\n", (unsigned long long)(r->dur / 1000000000),
+		(unsigned long long)(r->dur % 1000000000));
+}
+
+static void syscall_json(FILE *f, const struct ks_syscall *r)
+{
+	char nb[KS_SYSCALL_NAME_MAX];
+
+	fprintf(f, "{\"kind\":\"syscall\",\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"nr\":%u,"
+		"\"name\":\"%s\",\"ret\":%lld,\"dur_ns\":%llu,\"noret\":%s}\n",
+		(unsigned long long)r->ts, r->pid, r->tid, r->nr, ks_syscall_name(r->nr, nb),
+		(long long)r->ret, (unsigned long long)r->dur,
+		r->flags & KS_SYSF_NORET ? "true" : "false");
+}
+
+static void put_printable(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		fputc(!c ? ' ' : c >= 0x20 && c < 0x7f ? c : '?', f);
+	}
+}
+
+static void proc_text(FILE *f, const struct dumper *d, const struct ks_proc *p)
+{
+	size_t clen = strnlen(p->comm, KS_COMM_MAX);
+	size_t alen = p->argv_len < KS_ARGV_MAX ? p->argv_len : KS_ARGV_MAX;
+
+	put_offset(f, p->ts, d->base);
+	fprintf(f, " %u/%u ", p->pid, p->tid);
+	switch (p->what) {
+	case KS_PROC_FORK:
+		fprintf(f, "fork%s ppid=%u comm=", p->tid != p->pid ? " thread" : "", p->ppid);
+		put_printable(f, p->comm, clen);
+		break;
+	case KS_PROC_EXEC:
+		fputs("exec comm=", f);
+		put_printable(f, p->comm, clen);
+		fputs(" argv=", f);
+		while (alen && !p->argv[alen - 1])
+			alen--;
+		put_printable(f, p->argv, alen);
+		break;
+	case KS_PROC_EXIT:
+		fprintf(f, "exit%s code=%d", p->tid != p->pid ? " thread" : "",
+			replay_exit_code(p->exit_code));
+		if (WIFSIGNALED(p->exit_code))
+			fprintf(f, " (killed by SIG%s)", sigabbrev_np(WTERMSIG(p->exit_code)) ?: "?");
+		break;
+	default:
+		fprintf(f, "proc what=%u ppid=%u", p->what, p->ppid);
+	}
+	fputc('\n', f);
+}
+
+static const char *proc_what(uint32_t what)
+{
+	switch (what) {
+	case KS_PROC_FORK:
+		return "fork";
+	case KS_PROC_EXEC:
+		return "exec";
+	case KS_PROC_EXIT:
+		return "exit";
+	default:
+		return "unknown";
+	}
+}
+
+static uint64_t field_u(const void *row, const struct ks_field *fd)
+{
+	const char *p = (const char *)row + fd->offset;
+	uint32_t u32;
+	int32_t s32;
+	uint64_t u64;
+
+	switch (fd->type) {
+	case KS_F_U32:
+		memcpy(&u32, p, 4);
+		return u32;
+	case KS_F_S32:
+		memcpy(&s32, p, 4);
+		return (uint64_t)(int64_t)s32;
+	default:
+		memcpy(&u64, p, 8);
+		return u64;
+	}
+}
+
+static size_t bytes_len(const struct ks_schema *s, const void *row, const struct ks_field *fd)
+{
+	for (size_t i = 0; fd->len_field && i < s->nfields; i++) {
+		if (!strcmp(s->fields[i].name, fd->len_field)) {
+			uint64_t n = field_u(row, &s->fields[i]);
+
+			return n < fd->size ? (size_t)n : fd->size;
+		}
+	}
+	return fd->size;
+}
+
+/* One object with every schema field: proc events, and kinds added later. */
+static json_t *row_json(const struct ks_schema *s, const void *row)
+{
+	json_t *o = json_pack("{s:s}", "kind", s->name);
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && i < s->nfields; i++) {
+		const struct ks_field *fd = &s->fields[i];
+		const char *p = (const char *)row + fd->offset;
+		json_t *v;
+
+		switch (fd->type) {
+		case KS_F_STR:
+			v = report_json_text(p, strnlen(p, fd->size));
+			break;
+		case KS_F_BYTES:
+			v = report_json_text(p, bytes_len(s, row, fd));
+			break;
+		case KS_F_S32:
+		case KS_F_S64:
+			v = json_integer((json_int_t)field_u(row, fd));
+			break;
+		default:
+			v = json_integer((json_int_t)(field_u(row, fd) > INT64_MAX ? INT64_MAX :
+										 field_u(row, fd)));
+		}
+		ok = v && !json_object_set_new(o, fd->name, v);
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *proc_json(const struct ks_schema *s, const struct ks_proc *p)
+{
+	json_t *o = row_json(s, p), *argv = json_array();
+	size_t alen = p->argv_len < KS_ARGV_MAX ? p->argv_len : KS_ARGV_MAX, i = 0;
+	bool ok = o && argv;
+
+	/* argv as an array of strings, as in the report, and the event's name. */
+	while (ok && i < alen) {
+		size_t n = strnlen(p->argv + i, alen - i);
+		json_t *a = report_json_text(p->argv + i, n);
+
+		ok = a && !json_array_append_new(argv, a);
+		i += n + 1;
+	}
+	if (ok) {
+		ok = !json_object_set_new(o, "argv", argv); /* steals argv, also on failure */
+		argv = NULL;
+	}
+	ok = ok && !json_object_set_new(o, "event", json_string(proc_what(p->what)));
+	if (ok && p->what == KS_PROC_EXIT)
+		ok = !json_object_set_new(o, "exit_status", json_integer(replay_exit_code(p->exit_code)));
+	if (!ok) {
+		json_decref(o);
+		json_decref(argv);
+		return NULL;
+	}
+	return o;
+}
+
+static void generic_text(FILE *f, const struct dumper *d, const struct ks_schema *s,
+			 const void *row)
+{
+	uint64_t ts;
+
+	memcpy(&ts, (const char *)row + s->ts_offset, 8);
+	put_offset(f, ts, d->base);
+	fprintf(f, " %s", s->name);
+	for (size_t i = 0; i < s->nfields; i++) {
+		const struct ks_field *fd = &s->fields[i];
+		const char *p = (const char *)row + fd->offset;
+
+		if (fd->offset == s->ts_offset && !strcmp(fd->name, "ts"))
+			continue;
+		fprintf(f, " %s=", fd->name);
+		if (fd->type == KS_F_STR)
+			put_printable(f, p, strnlen(p, fd->size));
+		else if (fd->type == KS_F_BYTES)
+			put_printable(f, p, bytes_len(s, row, fd));
+		else if (fd->type == KS_F_S32 || fd->type == KS_F_S64)
+			fprintf(f, "%lld", (long long)field_u(row, fd));
+		else
+			fprintf(f, "%llu", (unsigned long long)field_u(row, fd));
+	}
+	fputc('\n', f);
+}
+
+static int put_json_line(FILE *f, json_t *o)
+{
+	if (!o || json_dumpf(o, f, JSON_COMPACT)) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	json_decref(o);
+	fputc('\n', f);
+	return 0;
+}
+
+static int dump_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+			const void *rows)
+{
+	struct dumper *d = ctx;
+	const struct ks_schema *s = ks_schema_get(hdr->kind);
+	int err = 0;
+
+	(void)seq;
+	if (hdr->kind == KS_KIND_SYSCALL) {
+		const struct ks_syscall *r = rows;
+
+		for (uint32_t i = 0; i < hdr->count; i++) {
+			if (d->json)
+				syscall_json(d->f, &r[i]);
+			else
+				syscall_text(d->f, d, &r[i]);
+		}
+	} else if (hdr->kind == KS_KIND_PROC) {
+		const struct ks_proc *p = rows;
+
+		for (uint32_t i = 0; i < hdr->count && !err; i++) {
+			if (d->json)
+				err = put_json_line(d->f, proc_json(s, &p[i]));
+			else
+				proc_text(d->f, d, &p[i]);
+		}
+	} else {
+		for (uint32_t i = 0; i < hdr->count && !err; i++) {
+			const void *row = (const char *)rows + (size_t)i * s->row_size;
+
+			if (d->json)
+				err = put_json_line(d->f, row_json(s, row));
+			else
+				generic_text(d->f, d, s, row);
+		}
+	}
+	if (!err && ferror(d->f))
+		err = -EIO;
+	return err;
+}
+
+static int verify_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+			  const void *rows)
+{
+	uint64_t *first = ctx;
+
+	(void)seq, (void)rows;
+	if (hdr->count && hdr->first_ts < *first)
+		*first = hdr->first_ts;
+	return 0;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct dumper d = { .f = stdout };
+	struct replay_trace *t = NULL;
+	uint64_t first = UINT64_MAX;
+	char msg[512];
+	int c, err, rc = KS_EXIT_FAIL;
+
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			d.json = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return KS_EXIT_OK;
+		default:
+			snprintf(msg, sizeof(msg), "unknown option '%s'", argv[optind - 1]);
+			return bad_usage(msg);
+		}
+	}
+	if (optind >= argc)
+		return bad_usage("give the trace file");
+	if (optind + 1 < argc) {
+		snprintf(msg, sizeof(msg), "one trace file only ('%s' is extra)", argv[optind + 1]);
+		return bad_usage(msg);
+	}
+	if (replay_open(argv[optind], &t, msg, sizeof(msg))) {
+		ks_error("%s", msg);
+		return KS_EXIT_FAIL;
+	}
+	err = replay_each_segment(t, 0, verify_segment, &first);
+	if (err) {
+		ks_error("%s", t->err);
+		goto out;
+	}
+	d.base = t->meta.have & RM_START ? t->meta.start_ns : first == UINT64_MAX ? 0 : first;
+	err = replay_each_segment(t, 0, dump_segment, &d);
+	if (!err && fflush(stdout))
+		err = -errno;
+	if (err) {
+		if (t->err[0])
+			ks_error("%s", t->err);
+		else
+			ks_error("dump: writing the output failed: %s", strerror(-err));
+		goto out;
+	}
+	rc = KS_EXIT_OK;
+out:
+	replay_close(t);
+	return rc;
+}

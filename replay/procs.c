@@ -1,0 +1,175 @@
+/* Process table from proc events, applied in the order the recorder stored them
+ * (fork, exec and exit of one process are causally ordered, so the ring buffer
+ * cannot swap them). Memory grows with the number of processes, not events. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "replay/procs.h"
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap = *cap ? *cap : 16;
+	void *nv;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+	const struct replay_comm_change *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return 0;
+}
+
+static void copy_comm(char dst[KS_COMM_MAX + 1], const char *src)
+{
+	memcpy(dst, src, KS_COMM_MAX);
+	dst[KS_COMM_MAX] = 0;
+}
+
+static int add_change(struct replay_procs *p, const struct ks_proc *e)
+{
+	struct replay_comm_change *c;
+	int err = grow((void **)&p->changes, &p->capchanges, p->nchanges + 1, sizeof(*c));
+
+	if (err)
+		return err;
+	c = &p->changes[p->nchanges++];
+	c->pid = e->pid;
+	c->ts = e->ts;
+	copy_comm(c->comm, e->comm);
+	return 0;
+}
+
+/* Returns the record an event of a process applies to, making one if needed. */
+static struct replay_proc *record_for(struct replay_procs *p, const struct ks_proc *e, int *err)
+{
+	uint32_t i = u32map_get(&p->current, e->pid);
+	struct replay_proc *r;
+
+	/* A fork of a pid whose last process has ended is a new process. */
+	if (i != U32MAP_NONE && !(e->what == KS_PROC_FORK && p->v[i].exited))
+		return &p->v[i];
+	*err = grow((void **)&p->v, &p->cap, p->n + 1, sizeof(*r));
+	*err = *err ?: u32map_put(&p->current, e->pid, (uint32_t)p->n);
+	if (*err)
+		return NULL;
+	r = &p->v[p->n++];
+	memset(r, 0, sizeof(*r));
+	r->pid = e->pid;
+	r->ppid = e->ppid;
+	r->start_ts = e->ts;
+	copy_comm(r->comm, e->comm);
+	return r;
+}
+
+static int apply(struct replay_procs *p, const struct ks_proc *e)
+{
+	struct replay_proc *r;
+	int err = 0;
+
+	/* Threads share their process's record; only a thread's exec matters (it
+	 * replaces the whole process). */
+	if (e->tid != e->pid && e->what != KS_PROC_EXEC)
+		return 0;
+	r = record_for(p, e, &err);
+	if (!r)
+		return err;
+	switch (e->what) {
+	case KS_PROC_FORK:
+		r->forked = true;
+		r->ppid = e->ppid;
+		r->start_ts = e->ts;
+		copy_comm(r->comm, e->comm);
+		return add_change(p, e);
+	case KS_PROC_EXEC:
+		r->execed = true;
+		copy_comm(r->comm, e->comm);
+		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
+		memcpy(r->argv, e->argv, r->argv_len);
+		if (e->ppid)
+			r->ppid = e->ppid;
+		return add_change(p, e);
+	case KS_PROC_EXIT:
+		r->exited = true;
+		r->exit_ts = e->ts;
+		r->wstatus = e->exit_code;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int replay_procs_add(struct replay_procs *p, const struct ks_proc *rows, size_t n)
+{
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		if ((err = apply(p, &rows[i])))
+			return err;
+	return 0;
+}
+
+int replay_procs_finish(struct replay_procs *p)
+{
+	if (p->nchanges > 1)
+		qsort(p->changes, p->nchanges, sizeof(*p->changes), change_cmp);
+	return 0;
+}
+
+const char *replay_procs_comm_at(const struct replay_procs *p, uint32_t pid, uint64_t ts)
+{
+	size_t lo = 0, hi = p->nchanges;
+	const struct replay_comm_change *best = NULL;
+
+	/* The last change with (pid, ts') <= (pid, ts). */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct replay_comm_change *c = &p->changes[mid];
+
+		if (c->pid < pid || (c->pid == pid && c->ts <= ts)) {
+			best = c;
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return best && best->pid == pid && best->comm[0] ? best->comm : "?";
+}
+
+const struct replay_proc *replay_procs_find(const struct replay_procs *p, uint32_t pid)
+{
+	uint32_t i = u32map_get(&p->current, pid);
+
+	return i == U32MAP_NONE ? NULL : &p->v[i];
+}
+
+int replay_exit_code(int32_t wstatus)
+{
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return WEXITSTATUS(wstatus);
+}
+
+void replay_procs_free(struct replay_procs *p)
+{
+	free(p->v);
+	free(p->changes);
+	u32map_free(&p->current);
+	memset(p, 0, sizeof(*p));
+}

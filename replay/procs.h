@@ -1,0 +1,57 @@
+/* The process table of a trace, rebuilt from its fork/exec/exit events: one
+ * record per process (pid reuse starts a new one) and each pid's comm over time. */
+#ifndef KSIGHT_REPLAY_PROCS_H
+#define KSIGHT_REPLAY_PROCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format/event.h"
+#include "replay/u32map.h"
+
+struct replay_proc {
+	uint32_t pid, ppid;
+	uint64_t start_ts; /* fork, else the first event seen */
+	uint64_t exit_ts;  /* valid when exited */
+	bool forked, execed, exited;
+	int32_t wstatus; /* wait(2) status, valid when exited */
+	char comm[KS_COMM_MAX + 1];
+	uint32_t argv_len; /* bytes of argv, NUL-separated */
+	char argv[KS_ARGV_MAX];
+};
+
+struct replay_comm_change {
+	uint32_t pid;
+	uint64_t ts;
+	char comm[KS_COMM_MAX + 1];
+};
+
+struct replay_procs {
+	struct replay_proc *v; /* in order of appearance */
+	size_t n, cap;
+	struct replay_comm_change *changes; /* sorted by pid, then time */
+	size_t nchanges, capchanges;
+	struct u32map current; /* pid -> index in v of its latest record */
+};
+
+/* Applies n proc events (in stored order). Returns 0 or -ENOMEM. */
+int replay_procs_add(struct replay_procs *p, const struct ks_proc *rows, size_t n);
+
+/* Makes the comm history searchable; call once after the last replay_procs_add.
+ * Returns 0. */
+int replay_procs_finish(struct replay_procs *p);
+
+/* Returns the comm pid had at ts (the last fork/exec at or before ts), or "?". */
+const char *replay_procs_comm_at(const struct replay_procs *p, uint32_t pid, uint64_t ts);
+
+/* Returns the latest record of pid, or NULL. */
+const struct replay_proc *replay_procs_find(const struct replay_procs *p, uint32_t pid);
+
+/* Converts a wait(2) status to a shell-style exit code (128 + signal if killed). */
+int replay_exit_code(int32_t wstatus);
+
+/* Frees the table's memory and empties it. */
+void replay_procs_free(struct replay_procs *p);
+
+#endif

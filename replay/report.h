@@ -1,0 +1,60 @@
+/* A computed report: the trace, its analysis and the derived figures, and the two
+ * writers (text tables and the JSON document of DESIGN.md). Writers only format;
+ * everything is computed by report_compute before the first byte is printed. */
+#ifndef KSIGHT_REPLAY_REPORT_H
+#define KSIGHT_REPLAY_REPORT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "replay/analyze.h"
+#include "replay/behavior.h"
+#include "replay/trace.h"
+
+struct report {
+	struct replay_trace *t;
+	struct analysis a;
+	struct behavior beh;
+	uint64_t start_ns, end_ns; /* the trace's (meta, else from its segments) */
+	uint64_t win_start, win_end; /* the part analysed */
+	uint64_t wall_ns;
+	uint64_t lost;
+	bool lost_known, clean, complete;
+	bool hist_per_syscall;     /* --hist */
+};
+
+/* Runs the whole analysis of t into r (which it initialises) with options o.
+ * Returns 0, or a negative error with t->err set (damaged trace) or -ENOMEM. */
+int report_compute(struct report *r, struct replay_trace *t, const struct analyze_opts *o);
+
+/* Returns the report as one JSON document (a new reference), or NULL on ENOMEM. */
+json_t *report_json(const struct report *r);
+
+/* Writes the text report to f. */
+void report_text(FILE *f, const struct report *r);
+
+/* Frees what report_compute allocated (not r, not r->t). */
+void report_free(struct report *r);
+
+/* Returns the pids that issued selected syscalls but have no process record (no
+ * fork/exec/exit seen: attached with -p, or their events were lost), sorted, as a
+ * malloc'd array of *n; NULL with *n 0 when there are none or on ENOMEM. */
+uint32_t *report_unrecorded_pids(const struct report *r, size_t *n);
+
+/* Helpers the writers and the other commands share. */
+
+/* Returns a JSON string of s[0..len), with bytes that are not valid UTF-8 replaced
+ * by '?'; NULL on ENOMEM. */
+json_t *report_json_text(const char *s, size_t len);
+
+/* Returns the recorded command line as "arg arg ..." (malloc'd), from the meta
+ * "command" JSON array, or a copy of the raw value, or NULL when absent. */
+char *report_command_line(const struct replay_meta *m);
+
+/* Returns epoch ns for a CLOCK_MONOTONIC ts, or ts itself when the trace has no
+ * clock offset (*known false). */
+int64_t report_epoch_ns(const struct replay_meta *m, uint64_t ts, bool *known);
+
+#endif

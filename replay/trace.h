@@ -1,0 +1,83 @@
+/* A trace opened for replay: the store, its metadata parsed once, and a segment
+ * walk that decodes (and so verifies) every segment and names the one that fails. */
+#ifndef KSIGHT_REPLAY_TRACE_H
+#define KSIGHT_REPLAY_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format/event.h"
+#include "format/segment.h"
+
+/* Which numeric meta values were present and well formed. */
+enum {
+	RM_START = 1 << 0,
+	RM_END = 1 << 1,
+	RM_MONO = 1 << 2,
+	RM_EXIT = 1 << 3,
+	RM_LOST_SYSCALL = 1 << 4,
+	RM_LOST_PROC = 1 << 5,
+	RM_LOST_TOTAL = 1 << 6,
+	RM_RING = 1 << 7,
+};
+
+struct replay_meta {
+	/* Strings as stored, or NULL when absent. */
+	char *format_version, *ksight_version, *hostname, *kernel_release;
+	char *command; /* a JSON array of argv strings */
+	char *state;   /* "complete", "recording" */
+	char *probes, *btf_source;
+	unsigned have; /* RM_* */
+	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC */
+	int64_t mono_to_realtime_ns;
+	int64_t exit_code; /* shell style */
+	uint64_t lost_syscall, lost_proc, lost_total, ring_bytes;
+};
+
+struct replay_trace {
+	const char *path;
+	struct ks_store *st;
+	struct ks_seg_decoder *dec;
+	struct replay_meta meta;
+	uint64_t skipped_segments; /* of kinds this build does not know */
+	char err[512];             /* set when a call fails: one line for ks_error */
+};
+
+/* Opens path read-only and reads its metadata. On failure *out is NULL and msg
+ * holds one line (what failed, what to do). Returns 0, or the store's error. */
+int replay_open(const char *path, struct replay_trace **out, char *msg, size_t msglen);
+/* Closes the store and frees t (NULL is fine). */
+void replay_close(struct replay_trace *t);
+
+/* Called per segment with its decoded rows (hdr->count rows of the kind's struct).
+ * A non-zero return stops the walk and is returned by replay_each_segment. */
+typedef int (*replay_seg_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+			     const void *rows);
+
+/* Decodes every segment of kind (0 = every kind) in store order and calls fn.
+ * Segments of kinds this build has no schema for are counted and skipped.
+ * Returns 0, fn's non-zero value, or a negative error with t->err set to
+ * "FILE: segment syscall#12: <what>; ...". */
+int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn, void *ctx);
+
+/* Like replay_each_segment, but reads headers only (no decode, no checksum). */
+typedef int (*replay_hdr_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+			     size_t len);
+int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, void *ctx);
+
+/* Returns the lost-event count the recorder stored; *known is false when the
+ * trace has no loss counters (an old or unfinished trace). */
+uint64_t replay_lost_events(const struct replay_meta *m, bool *known);
+
+/* Returns true when the trace was closed cleanly ("state" is "complete"). */
+bool replay_closed_cleanly(const struct replay_meta *m);
+
+/* Returns the schema name of kind, or "kindN" written into buf (16 bytes). */
+const char *replay_kind_name(unsigned kind, char buf[16]);
+
+/* Sets t->err to "FILE: " + the formatted message. Returns err. */
+int replay_fail(struct replay_trace *t, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,30 @@
+/* Durations and times as users type and read them: "2.5s", "10ms", "1.2us",
+ * "2025-01-31 12:00:00" (UTC). */
+#ifndef KSIGHT_REPLAY_UNITS_H
+#define KSIGHT_REPLAY_UNITS_H
+
+#include <stdint.h>
+
+/* Parses a duration: a decimal number with an ns, us, ms or s suffix ("0" alone is
+ * allowed). Exact for up to 9 decimals. Returns 0, or -EINVAL (no unit, garbage)
+ * or -ERANGE (over UINT64_MAX ns). */
+int replay_parse_duration(const char *s, uint64_t *ns);
+
+/* Parses "FROM,TO" (each a duration, either may be empty) into [*from, *to);
+ * an empty TO gives UINT64_MAX. Returns 0, -EINVAL (no comma, bad duration, or
+ * FROM >= TO), -ERANGE. */
+int replay_parse_range(const char *s, uint64_t *from, uint64_t *to);
+
+#define REPLAY_DUR_BUF 24
+/* Formats ns with an adaptive unit: "850ns", "12.3us", "4.56ms", "1.234s". */
+const char *replay_fmt_dur(char buf[REPLAY_DUR_BUF], uint64_t ns);
+
+#define REPLAY_TIME_BUF 32
+/* Formats nanoseconds since the epoch as "YYYY-MM-DD HH:MM:SS" in UTC. */
+const char *replay_fmt_utc(char buf[REPLAY_TIME_BUF], int64_t epoch_ns);
+
+/* Parses a whole string as a decimal u64 / s64. Returns 0 or -EINVAL/-ERANGE. */
+int replay_parse_u64(const char *s, uint64_t *v);
+int replay_parse_s64(const char *s, int64_t *v);
+
+#endif

@@ -1,0 +1,87 @@
+/* Private to store/: the handle shared by open/close (store.c), the writer
+ * (write.c), the reader (read.c) and the file checks done before LMDB (check.c). */
+#ifndef KSIGHT_STORE_PRIV_H
+#define KSIGHT_STORE_PRIV_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <lmdb.h>
+
+#include "store/store.h"
+
+#define KS_STORE_FORMAT_VERSION "1"
+#define KS_STORE_INITIAL_MAPSIZE (64ull << 20)
+#define KS_STORE_MAX_MAPSIZE (1ull << 42) /* 4 TiB: a map bigger than this is a bug */
+#define KS_SEG_KEY_LEN 9                  /* kind (1 byte) + sequence (8 bytes BE) */
+#define KS_SEG_KINDS 256
+
+/* The puts of the open write transaction, copied, so that the transaction can be
+ * rebuilt after LMDB made us abort it (MDB_MAP_FULL). */
+struct ks_pending {
+	unsigned char *buf;
+	size_t len, cap;
+	size_t count;
+};
+
+/* What check.c read from the two LMDB meta pages. */
+struct ks_geom {
+	uint32_t psize;
+	uint64_t last_pg; /* of the newer meta */
+	uint64_t txnid;
+};
+
+/* An open iterator, linked into its store so close can retire it safely. */
+struct ks_iter_link {
+	struct ks_iter_link *prev, *next;
+	struct ks_store *st;
+	MDB_cursor *cur;
+};
+
+struct ks_store {
+	MDB_env *env;
+	MDB_txn *txn;          /* writer: open write txn or NULL; reader: the read txn */
+	MDB_dbi dbi[KS_DB_COUNT];
+	MDB_dbi main_dbi;
+	int rdonly;
+	char *path;
+	char *lockpath;
+	/* writer */
+	struct ks_pending pending;
+	uint64_t next_seq[KS_SEG_KINDS];
+	uint64_t last_commit_ns;
+	size_t mapsize;
+	size_t psize;
+	/* reader: values handed out must lie inside [map, map + map_valid) */
+	const unsigned char *map;
+	size_t map_valid;
+	struct ks_iter_link iters; /* list head */
+};
+
+extern const char *const ks_db_names[KS_DB_COUNT];
+
+/* LMDB and system results to our convention, once, here. */
+int ks_mdb_err(int rc);
+
+/* check.c: validates the two meta pages of the file open at fd (size bytes) before
+ * LMDB maps it. Returns 0, -KS_ENOTTRACE, -KS_ECORRUPT, -KS_EVERSION or -errno. */
+int ks_check_file(int fd, uint64_t size, struct ks_geom *geom);
+/* check.c: validates a named database's record read from the main database. */
+int ks_check_db_record(const MDB_val *rec, uint64_t last_pg);
+
+/* store.c: opens every named database in txn. */
+int ks_dbis_open(struct ks_store *st, MDB_txn *txn, unsigned flags);
+
+/* write.c: opens (create: makes) the databases and the version, recovers the
+ * per-kind sequences. */
+int ks_write_init(struct ks_store *st, int create);
+void ks_pending_free(struct ks_pending *p);
+/* write.c: opens the write txn if none is, replaying the pending puts. */
+int ks_write_txn(struct ks_store *st);
+uint64_t ks_now_ns(void);
+
+/* read.c */
+int ks_read_check_range(const struct ks_store *st, const MDB_val *v);
+void ks_iters_retire(struct ks_store *st);
+
+#endif

@@ -1,0 +1,386 @@
+/* The writer side of the store: puts into one open write transaction, each put
+ * also copied until its commit so MDB_MAP_FULL is met by growing the map and
+ * replaying the transaction, with nothing lost. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "format/kserr.h"
+#include "store/store_priv.h"
+
+#define PENDING_MIN_CAP (64u << 10)
+#define PENDING_KEEP_CAP (16u << 20) /* larger buffers are freed at commit */
+#define MAX_VALUE_SIZE 0xffffffffull /* LMDB's MAXDATASIZE */
+
+/* One pending put: this header, the key, the value, padded to 8 bytes. */
+struct pent {
+	uint32_t db;
+	uint32_t klen;
+	uint64_t vlen;
+};
+
+uint64_t ks_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static size_t pent_size(size_t klen, size_t vlen)
+{
+	return (sizeof(struct pent) + klen + vlen + 7) & ~(size_t)7;
+}
+
+static int pending_reserve(struct ks_pending *p, size_t need)
+{
+	size_t cap = p->cap ? p->cap : PENDING_MIN_CAP;
+	unsigned char *nb;
+
+	if (p->cap - p->len >= need)
+		return 0;
+	while (cap - p->len < need)
+		cap *= 2;
+	nb = realloc(p->buf, cap);
+	if (!nb)
+		return -ENOMEM;
+	p->buf = nb;
+	p->cap = cap;
+	return 0;
+}
+
+/* Appends a copy of the put; *mark lets a failed put take it back. */
+static int pending_add(struct ks_pending *p, enum ks_db db, const void *key, size_t klen,
+		       const void *val, size_t vlen, size_t *mark)
+{
+	struct pent h = { .db = db, .klen = (uint32_t)klen, .vlen = vlen };
+	size_t need = pent_size(klen, vlen);
+	unsigned char *at;
+	int err = pending_reserve(p, need);
+
+	if (err)
+		return err;
+	*mark = p->len;
+	at = p->buf + p->len;
+	memcpy(at, &h, sizeof(h));
+	memcpy(at + sizeof(h), key, klen);
+	if (vlen)
+		memcpy(at + sizeof(h) + klen, val, vlen);
+	p->len += need;
+	p->count++;
+	return 0;
+}
+
+static void pending_truncate(struct ks_pending *p, size_t mark)
+{
+	p->len = mark;
+	p->count--;
+}
+
+static void pending_clear(struct ks_pending *p)
+{
+	p->len = 0;
+	p->count = 0;
+	if (p->cap > PENDING_KEEP_CAP) {
+		free(p->buf);
+		p->buf = NULL;
+		p->cap = 0;
+	}
+}
+
+void ks_pending_free(struct ks_pending *p)
+{
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Puts every pending entry into the open txn. Returns LMDB's code. */
+static int pending_replay(struct ks_store *st)
+{
+	const struct ks_pending *p = &st->pending;
+
+	for (size_t off = 0; off < p->len;) {
+		struct pent h;
+		MDB_val k, v;
+		int rc;
+
+		memcpy(&h, p->buf + off, sizeof(h));
+		k.mv_size = h.klen;
+		k.mv_data = p->buf + off + sizeof(h);
+		v.mv_size = h.vlen;
+		v.mv_data = p->buf + off + sizeof(h) + h.klen;
+		rc = mdb_put(st->txn, st->dbi[h.db], &k, &v, 0);
+		if (rc)
+			return rc;
+		off += pent_size(h.klen, h.vlen);
+	}
+	return 0;
+}
+
+static void txn_drop(struct ks_store *st)
+{
+	if (st->txn)
+		mdb_txn_abort(st->txn);
+	st->txn = NULL;
+}
+
+/* Doubles the map. Only with no transaction open. Returns 0, -EFBIG, -KS_ESTORE. */
+static int map_grow(struct ks_store *st)
+{
+	size_t size = st->mapsize * 2;
+	int err;
+
+	if (size > KS_STORE_MAX_MAPSIZE)
+		return -EFBIG;
+	err = ks_mdb_err(mdb_env_set_mapsize(st->env, size));
+	if (!err)
+		st->mapsize = size;
+	return err;
+}
+
+/* Grows ahead of need when the committed pages plus what waits to be replayed come
+ * near the map's end: cheaper than meeting MDB_MAP_FULL inside a transaction. */
+static int map_grow_if_near_full(struct ks_store *st)
+{
+	MDB_envinfo info;
+	int err = ks_mdb_err(mdb_env_info(st->env, &info));
+
+	while (!err) {
+		size_t used = (info.me_last_pgno + 1) * st->psize + st->pending.len;
+
+		if (used <= st->mapsize / 4 * 3)
+			break;
+		err = map_grow(st);
+	}
+	return err;
+}
+
+/* Makes sure a write txn is open and holds every pending put (after an abort the
+ * pending puts are replayed). */
+int ks_write_txn(struct ks_store *st)
+{
+	int rc, err;
+
+	if (st->txn)
+		return 0;
+	for (;;) {
+		err = map_grow_if_near_full(st);
+		if (err)
+			return err;
+		rc = mdb_txn_begin(st->env, NULL, 0, &st->txn);
+		if (rc) {
+			st->txn = NULL;
+			return ks_mdb_err(rc);
+		}
+		rc = pending_replay(st);
+		if (!rc)
+			return 0;
+		txn_drop(st);
+		if (rc != MDB_MAP_FULL)
+			return ks_mdb_err(rc);
+		err = map_grow(st);
+		if (err)
+			return err;
+	}
+}
+
+int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
+		 const void *val, size_t vlen)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	size_t mark;
+	int rc, err;
+
+	if (!st || (unsigned)db >= KS_DB_COUNT || !key || !klen || (!val && vlen))
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	if (klen > (size_t)mdb_env_get_maxkeysize(st->env) || vlen > MAX_VALUE_SIZE)
+		return -EINVAL;
+	err = ks_write_txn(st);
+	if (err)
+		return err;
+	err = pending_add(&st->pending, db, key, klen, val, vlen, &mark);
+	if (err)
+		return err;
+	rc = mdb_put(st->txn, st->dbi[db], &k, &v, 0);
+	if (!rc)
+		return 0;
+	txn_drop(st);
+	if (rc == MDB_MAP_FULL) {
+		err = map_grow(st);
+		if (!err)
+			err = ks_write_txn(st);
+	} else {
+		err = ks_mdb_err(rc);
+	}
+	if (err) {
+		/* The put failed: it must not reappear in a later replay. */
+		pending_truncate(&st->pending, mark);
+		txn_drop(st);
+	}
+	return err;
+}
+
+int ks_store_put_meta(struct ks_store *st, const char *key, const char *val)
+{
+	if (!key || !val)
+		return -EINVAL;
+	return ks_store_put(st, KS_DB_META, key, strlen(key), val, strlen(val));
+}
+
+static void seg_key(unsigned char *k, unsigned kind, uint64_t seq)
+{
+	k[0] = (unsigned char)kind;
+	for (int i = 0; i < 8; i++)
+		k[1 + i] = (unsigned char)(seq >> (56 - 8 * i));
+}
+
+int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len)
+{
+	unsigned char key[KS_SEG_KEY_LEN];
+	int err;
+
+	if (!st || kind == 0 || kind >= KS_SEG_KINDS)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	seg_key(key, kind, st->next_seq[kind]);
+	err = ks_store_put(st, KS_DB_SEGMENTS, key, sizeof(key), buf, len);
+	if (!err)
+		st->next_seq[kind]++;
+	return err;
+}
+
+int ks_store_commit(struct ks_store *st)
+{
+	int rc, err;
+
+	if (!st)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	while (st->txn || st->pending.count) {
+		err = ks_write_txn(st);
+		if (err)
+			return err;
+		rc = mdb_txn_commit(st->txn);
+		st->txn = NULL; /* freed by LMDB, committed or not */
+		if (!rc) {
+			pending_clear(&st->pending);
+			break;
+		}
+		if (rc != MDB_MAP_FULL)
+			return ks_mdb_err(rc);
+		err = map_grow(st);
+		if (err)
+			return err;
+	}
+	st->last_commit_ns = ks_now_ns();
+	return 0;
+}
+
+int ks_store_maybe_commit(struct ks_store *st, uint64_t now_ns)
+{
+	if (!st)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	if (!st->txn && !st->pending.count)
+		return 0;
+	if (now_ns < st->last_commit_ns ||
+	    now_ns - st->last_commit_ns < KS_STORE_COMMIT_INTERVAL_NS)
+		return 0;
+	return ks_store_commit(st);
+}
+
+static int version_put(struct ks_store *st, MDB_txn *txn)
+{
+	MDB_val k = { strlen("format_version"), "format_version" };
+	MDB_val v = { strlen(KS_STORE_FORMAT_VERSION), KS_STORE_FORMAT_VERSION };
+
+	return ks_mdb_err(mdb_put(txn, st->dbi[KS_DB_META], &k, &v, 0));
+}
+
+static int version_check(struct ks_store *st, MDB_txn *txn)
+{
+	MDB_val k = { strlen("format_version"), "format_version" }, v;
+	int rc = mdb_get(txn, st->dbi[KS_DB_META], &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return -KS_ENOTTRACE;
+	if (rc)
+		return ks_mdb_err(rc);
+	if (v.mv_size != strlen(KS_STORE_FORMAT_VERSION) ||
+	    memcmp(v.mv_data, KS_STORE_FORMAT_VERSION, v.mv_size) != 0)
+		return -KS_EVERSION;
+	return 0;
+}
+
+/* Next sequence of each kind from its last key: jump from the last key of one kind
+ * to the last key of the kind before it. */
+static int seqs_recover(struct ks_store *st, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, st->dbi[KS_DB_SEGMENTS], &cur);
+
+	if (rc)
+		return ks_mdb_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	while (!rc) {
+		const unsigned char *kb = k.mv_data;
+		unsigned char probe[KS_SEG_KEY_LEN];
+		uint64_t seq = 0;
+
+		if (k.mv_size != KS_SEG_KEY_LEN || kb[0] == 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		for (int i = 0; i < 8; i++)
+			seq = seq << 8 | kb[1 + i];
+		st->next_seq[kb[0]] = seq + 1;
+		seg_key(probe, kb[0], 0);
+		k.mv_size = sizeof(probe);
+		k.mv_data = probe;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (!rc)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : ks_mdb_err(rc);
+}
+
+int ks_write_init(struct ks_store *st, int create)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	int err;
+
+	if (rc)
+		return ks_mdb_err(rc);
+	err = ks_dbis_open(st, txn, create ? MDB_CREATE : 0);
+	if (!err)
+		err = create ? version_put(st, txn) : version_check(st, txn);
+	if (!err && !create)
+		err = seqs_recover(st, txn);
+	if (err) {
+		mdb_txn_abort(txn);
+		return err;
+	}
+	/* Committed even when nothing changed: the database handles live on. */
+	err = ks_mdb_err(mdb_txn_commit(txn));
+	if (!err)
+		err = ks_mdb_err(mdb_env_info(st->env, &info));
+	if (!err)
+		err = ks_mdb_err(mdb_env_stat(st->env, &ms));
+	if (err)
+		return err;
+	st->mapsize = info.me_mapsize;
+	st->psize = ms.ms_psize;
+	st->last_commit_ns = ks_now_ns();
+	return 0;
+}

@@ -1,0 +1,1339 @@
+/* Unit tests of store/: round trips, segment order, append after reopen, a writer
+ * killed mid-run, map growth, read-only opening, and damaged or foreign files
+ * (each damaged open runs in a child so a crash is seen and counted). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "format/kserr.h"
+#include "store/store.h"
+
+#define MiB (1024u * 1024u)
+
+struct fixture {
+	char dir[512];
+	char path[600];
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* snprintf for paths; a path that does not fit is cut, and then not found. */
+static void pathf(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+}
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/ks_store_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	pathf(fx->path, sizeof(fx->path), "%s/trace.lmdb", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(p);
+	return unlink(p);
+}
+
+static int chmod_dirs(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D || flag == FTW_DNR)
+		chmod(p, 0700);
+	else if (flag == FTW_F && !(sb->st_mode & S_IWUSR))
+		chmod(p, 0600);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	chmod(fx->dir, 0700);
+	nftw(fx->dir, chmod_dirs, 16, FTW_PHYS);
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static void path_in(const struct fixture *fx, const char *name, char *out, size_t n)
+{
+	pathf(out, n, "%s/%s", fx->dir, name);
+}
+
+static int exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+static int lock_exists(const char *path)
+{
+	char lp[PATH_MAX];
+
+	pathf(lp, sizeof(lp), "%s-lock", path);
+	return exists(lp);
+}
+
+/* The content of segment (kind, seq): its length and bytes are derived from both,
+ * so a segment read back in the wrong place or damaged does not compare equal. */
+static size_t seg_len(unsigned kind, uint64_t seq)
+{
+	uint64_t h = (seq + 1) * 2654435761u + kind * 40503u;
+
+	if (seq % 13 == 5)
+		return 3000 + h % 20000; /* overflow pages */
+	return 1 + h % 1500;
+}
+
+static void seg_fill(unsigned char *b, size_t len, unsigned kind, uint64_t seq)
+{
+	uint32_t x = (uint32_t)(seq * 0x9E3779B9u) ^ (kind << 24) ^ 0x5bd1e995u;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		b[i] = (unsigned char)x;
+	}
+}
+
+static int seg_matches(const void *buf, size_t len, unsigned kind, uint64_t seq)
+{
+	static unsigned char want[64 * 1024];
+	size_t wlen = seg_len(kind, seq);
+
+	if (len != wlen || wlen > sizeof(want))
+		return 0;
+	seg_fill(want, wlen, kind, seq);
+	return memcmp(buf, want, len) == 0;
+}
+
+static int put_seg(struct ks_store *st, unsigned kind, uint64_t seq)
+{
+	static unsigned char b[64 * 1024];
+	size_t len = seg_len(kind, seq);
+
+	seg_fill(b, len, kind, seq);
+	return ks_store_put_segment(st, kind, b, len);
+}
+
+static void be32(unsigned char *k, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		k[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+static void be64(unsigned char *k, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		k[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+/* A trace with every database used, committed over several transactions so it has
+ * branch pages, overflow pages and a free list. */
+static int build_trace(const char *path, unsigned nseg)
+{
+	struct ks_store *st;
+	char val[128];
+	int err = ks_store_open(path, KS_STORE_CREATE, &st);
+
+	if (err)
+		return err;
+	err = ks_store_put_meta(st, "host", "testhost");
+	if (!err)
+		err = ks_store_put_meta(st, "kernel", "6.1.0-test");
+	for (unsigned i = 0; i < nseg && !err; i++) {
+		err = put_seg(st, 1 + i % 3, i / 3);
+		if (!err && i % 20 == 19)
+			err = ks_store_commit(st);
+	}
+	for (uint32_t pid = 100; pid < 160 && !err; pid++) {
+		unsigned char k[4];
+
+		be32(k, pid);
+		snprintf(val, sizeof(val), "proc %u comm=cmd%u argv=a b c", pid, pid);
+		err = ks_store_put(st, KS_DB_PROCS, k, sizeof(k), val, strlen(val));
+	}
+	for (uint64_t id = 1; id <= 40 && !err; id++) {
+		unsigned char k[16];
+
+		be64(k, id);
+		snprintf(val, sizeof(val), "/state/dir/file-%03llu", (unsigned long long)id);
+		err = ks_store_put(st, KS_DB_FILES, k, 8, val, strlen(val));
+		be64(k + 8, id * 3);
+		if (!err)
+			err = ks_store_put(st, KS_DB_DELTAS, k, 16, val, strlen(val));
+	}
+	if (!err)
+		err = ks_store_put(st, KS_DB_STATS, "drops.cpu0", 10, "0", 1);
+	if (err) {
+		ks_store_close(st);
+		return err;
+	}
+	return ks_store_close(st);
+}
+
+static int read_file(const char *path, unsigned char **buf, size_t *len)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err = 0;
+
+	*buf = NULL;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		err = -errno;
+		goto out;
+	}
+	*len = (size_t)sb.st_size;
+	*buf = malloc(*len ? *len : 1);
+	if (!*buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (pread(fd, *buf, *len, 0) != (ssize_t)*len)
+		err = -EIO;
+out:
+	close(fd);
+	return err;
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	int fd;
+	int err = 0;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (len && write(fd, buf, len) != (ssize_t)len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/* Opens path read-only and reads everything in it, touching every byte handed
+ * out. Returns 0 or the first error. Used by children on damaged files. */
+static int read_everything(const char *path)
+{
+	struct ks_store *st;
+	struct ks_store_info info;
+	volatile unsigned sum = 0;
+	char *v = NULL;
+	int err = ks_store_open(path, KS_STORE_RDONLY, &st);
+
+	if (err)
+		return err;
+	for (int db = 0; db < KS_DB_COUNT && !err; db++) {
+		struct ks_db_iter *it;
+		const void *k, *val;
+		size_t kl, vl;
+		int r;
+
+		err = ks_store_iter(st, db, &it);
+		if (err)
+			break;
+		while ((r = ks_db_iter_next(it, &k, &kl, &val, &vl)) == 1) {
+			for (size_t i = 0; i < kl; i++)
+				sum += ((const unsigned char *)k)[i];
+			for (size_t i = 0; i < vl; i++)
+				sum += ((const unsigned char *)val)[i];
+		}
+		ks_db_iter_free(it);
+		err = r;
+	}
+	for (unsigned kind = 0; kind <= 3 && !err; kind++) {
+		struct ks_seg_iter *it;
+		const void *b;
+		size_t len;
+		int r;
+
+		err = ks_store_iter_segments(st, kind, &it);
+		if (err)
+			break;
+		while ((r = ks_seg_iter_next(it, NULL, NULL, &b, &len)) == 1)
+			for (size_t i = 0; i < len; i++)
+				sum += ((const unsigned char *)b)[i];
+		ks_seg_iter_free(it);
+		err = r;
+	}
+	if (!err)
+		err = ks_store_get_meta(st, "format_version", &v);
+	free(v);
+	if (!err)
+		err = ks_store_stat(st, &info);
+	ks_store_close(st);
+	return err;
+}
+
+/* Outcome of a child that opened a damaged file. */
+enum outcome { OUT_OK, OUT_ERROR, OUT_LMDB_CRASH, OUT_CRASH, OUT_HANG };
+
+#define CHILD_OK 100
+#define CHILD_ERROR 101
+#define CHILD_LMDB_CRASH 102
+
+static int in_lmdb(void *addr)
+{
+	Dl_info di;
+
+	return dladdr(addr, &di) && di.dli_fname && strstr(di.dli_fname, "liblmdb");
+}
+
+static int in_libc(void *addr)
+{
+	Dl_info di;
+
+	return dladdr(addr, &di) && di.dli_fname && strstr(di.dli_fname, "libc.so");
+}
+
+/* A fatal signal in a reading child: whose fault? Frames 0 and 1 are this handler
+ * and the signal trampoline; the first frame after them outside libc (memcmp,
+ * abort...) is the culprit. LMDB's own crashes exit CHILD_LMDB_CRASH, any other
+ * dies of the signal. */
+static void child_crash(int sig)
+{
+	void *frames[64];
+	int n = backtrace(frames, 64);
+
+	for (int i = 2; i < n; i++) {
+		if (in_libc(frames[i]))
+			continue;
+		if (in_lmdb(frames[i]))
+			_exit(CHILD_LMDB_CRASH);
+		break;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+	_exit(1);
+}
+
+/* Runs read_everything(path) in a child. *err gets the clean error, if any. */
+static enum outcome read_in_child(const char *path, int *err)
+{
+	int pfd[2];
+	int status, e = 0;
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		return OUT_CRASH;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return OUT_CRASH;
+	}
+	if (pid == 0) {
+		int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+		int devnull = open("/dev/null", O_WRONLY);
+
+		/* cmocka (and ASan) catch these to report and go on: here they are
+		 * classified and kill the child */
+		for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+			signal(fatal[i], child_crash);
+		close(pfd[0]);
+		if (devnull >= 0)
+			dup2(devnull, STDERR_FILENO);
+		alarm(20);
+		e = read_everything(path);
+		if (write(pfd[1], &e, sizeof(e)) != sizeof(e))
+			_exit(1);
+		_exit(e ? CHILD_ERROR : CHILD_OK);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &e, sizeof(e)) != sizeof(e))
+		e = 0;
+	close(pfd[0]);
+	*err = e;
+	if (waitpid(pid, &status, 0) < 0)
+		return OUT_CRASH;
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status) == SIGALRM ? OUT_HANG : OUT_CRASH;
+	switch (WEXITSTATUS(status)) {
+	case CHILD_OK:
+		return OUT_OK;
+	case CHILD_ERROR:
+		return OUT_ERROR;
+	case CHILD_LMDB_CRASH:
+		return OUT_LMDB_CRASH;
+	default:
+		return OUT_CRASH;
+	}
+}
+
+/* ---- round trips ------------------------------------------------------------ */
+
+static void test_put_commit_reopen(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	struct ks_store_info info;
+	unsigned char k[8];
+	const void *v;
+	size_t vl;
+	char *s;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	assert_true(lock_exists(fx->path));
+	assert_int_equal(ks_store_put_meta(st, "host", "box1"), 0);
+	assert_int_equal(ks_store_put_meta(st, "empty", ""), 0);
+	be32(k, 4242);
+	assert_int_equal(ks_store_put(st, KS_DB_PROCS, k, 4, "proc-a", 6), 0);
+	assert_int_equal(ks_store_commit(st), 0);
+	/* the writer reads its own uncommitted puts */
+	be64(k, 7);
+	assert_int_equal(ks_store_put(st, KS_DB_FILES, k, 8, "/a/b", 4), 0);
+	assert_int_equal(ks_store_get(st, KS_DB_FILES, k, 8, &v, &vl), 0);
+	assert_int_equal(vl, 4);
+	assert_memory_equal(v, "/a/b", 4);
+	/* overwrite, then close commits */
+	assert_int_equal(ks_store_put_meta(st, "host", "box2"), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_false(lock_exists(fx->path));
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), 0);
+	assert_false(lock_exists(fx->path));
+	assert_int_equal(ks_store_get_meta(st, "host", &s), 0);
+	assert_string_equal(s, "box2");
+	free(s);
+	assert_int_equal(ks_store_get_meta(st, "empty", &s), 0);
+	assert_string_equal(s, "");
+	free(s);
+	assert_int_equal(ks_store_get_meta(st, "format_version", &s), 0);
+	assert_string_equal(s, "1");
+	free(s);
+	assert_int_equal(ks_store_get_meta(st, "nope", &s), -KS_ENOTFOUND);
+	assert_null(s);
+	be32(k, 4242);
+	assert_int_equal(ks_store_get(st, KS_DB_PROCS, k, 4, &v, &vl), 0);
+	assert_int_equal(vl, 6);
+	assert_memory_equal(v, "proc-a", 6);
+	be64(k, 7);
+	assert_int_equal(ks_store_get(st, KS_DB_FILES, k, 8, &v, &vl), 0);
+	assert_memory_equal(v, "/a/b", 4);
+	be64(k, 8);
+	assert_int_equal(ks_store_get(st, KS_DB_FILES, k, 8, &v, &vl), -KS_ENOTFOUND);
+	assert_int_equal(ks_store_stat(st, &info), 0);
+	assert_int_equal(info.entries[KS_DB_META], 3);
+	assert_int_equal(info.value_bytes[KS_DB_META], 1 + 4 + 0);
+	assert_int_equal(info.entries[KS_DB_PROCS], 1);
+	assert_int_equal(info.entries[KS_DB_FILES], 1);
+	assert_int_equal(info.entries[KS_DB_SEGMENTS], 0);
+	assert_true(info.file_size >= 8192);
+	assert_true(info.map_size >= info.file_size);
+	/* writer calls on a reader */
+	assert_int_equal(ks_store_put_meta(st, "x", "y"), -EBADF);
+	assert_int_equal(ks_store_commit(st), -EBADF);
+	assert_int_equal(ks_store_put_segment(st, 1, "x", 1), -EBADF);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
+static void test_db_iter_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	struct ks_db_iter *it;
+	const void *k, *v;
+	size_t kl, vl;
+	uint32_t pids[] = { 70000, 5, 300, 1, 65536 };
+	uint32_t prev = 0;
+	int n = 0;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	for (size_t i = 0; i < sizeof(pids) / sizeof(pids[0]); i++) {
+		unsigned char kb[4];
+
+		be32(kb, pids[i]);
+		assert_int_equal(ks_store_put(st, KS_DB_PROCS, kb, 4, &pids[i], 4), 0);
+	}
+	/* iterators are for readers */
+	assert_int_equal(ks_store_iter(st, KS_DB_PROCS, &it), -EBADF);
+	assert_null(it);
+	assert_int_equal(ks_store_close(st), 0);
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_iter(st, KS_DB_PROCS, &it), 0);
+	while (ks_db_iter_next(it, &k, &kl, &v, &vl) == 1) {
+		const unsigned char *kb = k;
+		uint32_t pid = (uint32_t)kb[0] << 24 | kb[1] << 16 | kb[2] << 8 | kb[3];
+		uint32_t val;
+
+		assert_int_equal(kl, 4);
+		assert_int_equal(vl, 4);
+		memcpy(&val, v, 4);
+		assert_int_equal(val, pid);
+		assert_true(pid > prev);
+		prev = pid;
+		n++;
+	}
+	assert_int_equal(n, 5);
+	assert_int_equal(ks_db_iter_next(it, &k, &kl, &v, &vl), 0);
+	ks_db_iter_free(it);
+	/* an iterator that outlives its store fails cleanly */
+	assert_int_equal(ks_store_iter(st, KS_DB_PROCS, &it), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_int_equal(ks_db_iter_next(it, &k, &kl, &v, &vl), -EBADF);
+	ks_db_iter_free(it);
+	ks_db_iter_free(NULL);
+	ks_seg_iter_free(NULL);
+}
+
+/* ---- segments --------------------------------------------------------------- */
+
+/* Checks that the kind's segments (0 = all) come back in kind, then sequence order,
+ * with the expected count per kind and intact bytes. */
+static void check_segments(const char *path, unsigned kind, const uint64_t *count, unsigned nkinds)
+{
+	struct ks_store *st;
+	struct ks_seg_iter *it;
+	unsigned k, last_kind = 0;
+	uint64_t seq, next = 0, seen[256] = { 0 };
+	const void *b;
+	size_t len;
+	int r;
+
+	assert_int_equal(ks_store_open(path, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_iter_segments(st, kind, &it), 0);
+	while ((r = ks_seg_iter_next(it, &k, &seq, &b, &len)) == 1) {
+		if (kind)
+			assert_int_equal(k, kind);
+		assert_true(k >= last_kind);
+		if (k != last_kind)
+			next = 0;
+		assert_int_equal(seq, next);
+		assert_true(seg_matches(b, len, k, seq));
+		last_kind = k;
+		next++;
+		seen[k]++;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(ks_seg_iter_next(it, &k, &seq, &b, &len), 0);
+	ks_seg_iter_free(it);
+	for (unsigned i = 1; i < nkinds; i++)
+		if (!kind || i == kind)
+			assert_int_equal(seen[i], count[i]);
+		else
+			assert_int_equal(seen[i], 0);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
+static void test_segments_order_and_kind(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	struct ks_seg_iter *it;
+	uint64_t count[256] = { 0 };
+	unsigned order[] = { 3, 1, 2, 3, 3, 5, 1, 2, 3, 1 };
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	for (int round = 0; round < 40; round++)
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			unsigned kind = order[i];
+
+			assert_int_equal(put_seg(st, kind, count[kind]), 0);
+			count[kind]++;
+			if ((round * 10 + i) % 37 == 0)
+				assert_int_equal(ks_store_commit(st), 0);
+		}
+	assert_int_equal(ks_store_put_segment(st, 0, "x", 1), -EINVAL);
+	assert_int_equal(ks_store_put_segment(st, 256, "x", 1), -EINVAL);
+	/* kind 255 is the last valid one, and sorts last */
+	assert_int_equal(put_seg(st, 255, count[255]++), 0);
+	assert_int_equal(ks_store_iter_segments(st, 0, &it), -EBADF);
+	assert_int_equal(ks_store_close(st), 0);
+
+	check_segments(fx->path, 0, count, 256);
+	for (unsigned kind = 1; kind < 8; kind++)
+		check_segments(fx->path, kind, count, 256);
+	check_segments(fx->path, 255, count, 256);
+
+	struct ks_store *rd;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &rd), 0);
+	assert_int_equal(ks_store_iter_segments(rd, 256, &it), -EINVAL);
+	assert_int_equal(ks_store_close(rd), 0);
+}
+
+static void test_reopen_append(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	uint64_t count[6] = { 0 };
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(put_seg(st, 1, count[1]++), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(put_seg(st, 2, count[2]++), 0);
+	assert_int_equal(ks_store_close(st), 0);
+
+	/* flags 0: the existing trace, appended to */
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(put_seg(st, 1, count[1]++), 0);
+	assert_int_equal(put_seg(st, 4, count[4]++), 0);
+	assert_int_equal(put_seg(st, 2, count[2]++), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_false(lock_exists(fx->path));
+
+	/* and once more, with nothing written */
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(put_seg(st, 1, count[1]++), 0);
+	assert_int_equal(ks_store_close(st), 0);
+
+	check_segments(fx->path, 0, count, 6);
+	assert_int_equal(count[1], 11);
+}
+
+static void test_commit_policy(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st, *rd;
+	uint64_t t0;
+	struct timespec ts;
+	char *v;
+	pid_t pid;
+	int status;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	assert_int_equal(ks_store_put_meta(st, "a", "1"), 0);
+	assert_int_equal(ks_store_maybe_commit(st, t0), 0);
+	/* not committed yet: a reader in another process does not see it */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int e = ks_store_open(fx->path, KS_STORE_RDONLY, &rd);
+
+		if (!e)
+			e = ks_store_get_meta(rd, "a", &v);
+		_exit(e == -KS_ENOTFOUND ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* an interval later it is */
+	assert_int_equal(ks_store_maybe_commit(st, t0 + KS_STORE_COMMIT_INTERVAL_NS + 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int e = ks_store_open(fx->path, KS_STORE_RDONLY, &rd);
+
+		if (!e)
+			e = ks_store_get_meta(rd, "a", &v);
+		_exit(e == 0 && strcmp(v, "1") == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
+/* ---- a writer killed with SIGKILL ---------------------------------------------- */
+
+/* The child appends segment i (kind 1 + i % 3, sequence i / 3), commits, and tells
+ * the parent how many commits it completed, until it is killed. */
+static void killed_writer_child(const char *path, int wfd, uint32_t start)
+{
+	struct ks_store *st;
+
+	if (ks_store_open(path, start ? 0 : KS_STORE_CREATE, &st))
+		_exit(2);
+	for (uint32_t i = start;; i++) {
+		if (put_seg(st, 1 + i % 3, i / 3) || ks_store_commit(st))
+			_exit(3);
+		uint32_t done = i + 1;
+
+		if (write(wfd, &done, sizeof(done)) != sizeof(done))
+			_exit(4);
+	}
+}
+
+/* Returns how many segments the child reported committed before it was killed. */
+static uint32_t run_killed_writer(const char *path, uint32_t start, uint32_t kill_after)
+{
+	uint32_t done = start, n;
+	int pfd[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		killed_writer_child(path, pfd[1], start);
+	}
+	close(pfd[1]);
+	while (done < start + kill_after && read(pfd[0], &n, sizeof(n)) == sizeof(n))
+		done = n;
+	kill(pid, SIGKILL);
+	while (read(pfd[0], &n, sizeof(n)) == sizeof(n))
+		done = n;
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	return done;
+}
+
+/* Every reported segment is there and intact; at most one more (committed, then
+ * killed before it could report) and it too is intact; nothing else. */
+static uint32_t check_after_kill(const char *path, uint32_t done)
+{
+	struct ks_store *st;
+	struct ks_seg_iter *it;
+	uint64_t per_kind[4] = { 0 };
+	unsigned k;
+	uint64_t seq;
+	const void *b;
+	size_t len;
+	uint32_t total = 0;
+	int r;
+
+	assert_int_equal(ks_store_open(path, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_iter_segments(st, 0, &it), 0);
+	while ((r = ks_seg_iter_next(it, &k, &seq, &b, &len)) == 1) {
+		assert_true(k >= 1 && k <= 3);
+		assert_int_equal(seq, per_kind[k]);
+		assert_true(seg_matches(b, len, k, seq));
+		per_kind[k]++;
+		total++;
+	}
+	assert_int_equal(r, 0);
+	ks_seg_iter_free(it);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_true(total == done || total == done + 1);
+	/* no gap: the segments are exactly 0..total-1 in the writer's order */
+	for (unsigned kind = 1; kind <= 3; kind++)
+		assert_int_equal(per_kind[kind], (total + 3 - kind) / 3);
+	return total;
+}
+
+static void test_killed_writer(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t total = 0;
+
+	for (int round = 0; round < 4; round++) {
+		uint32_t done = run_killed_writer(fx->path, total, 150 + 97 * (uint32_t)round);
+
+		assert_true(done >= total + 150);
+		/* the killed writer leaves its lock file: the reader uses it */
+		assert_true(lock_exists(fx->path));
+		total = check_after_kill(fx->path, done);
+		assert_int_equal(read_everything(fx->path), 0);
+	}
+	/* a writer reopens the killed trace and appends after the last sequence */
+	struct ks_store *st;
+
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	for (uint32_t i = total; i < total + 7; i++)
+		assert_int_equal(put_seg(st, 1 + i % 3, i / 3), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_false(lock_exists(fx->path));
+	assert_int_equal(check_after_kill(fx->path, total + 7), total + 7);
+}
+
+/* ---- map growth ------------------------------------------------------------- */
+
+static int put_big(struct ks_store *st, unsigned kind, uint64_t seq, unsigned char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = seq * 0x100000001b3ull ^ (i * 0x9E3779B97F4A7C15ull) ^ kind;
+
+		memcpy(b + i, &w, 8);
+	}
+	return ks_store_put_segment(st, kind, b, len);
+}
+
+static int big_ok(const unsigned char *got, unsigned kind, uint64_t seq, unsigned char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = seq * 0x100000001b3ull ^ (i * 0x9E3779B97F4A7C15ull) ^ kind;
+
+		memcpy(b + i, &w, 8);
+	}
+	return memcmp(got, b, len) == 0;
+}
+
+static void test_map_growth(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t len = 1 * MiB;
+	unsigned char *b = malloc(len);
+	struct ks_store *st;
+	struct ks_seg_iter *it;
+	struct ks_store_info info;
+	unsigned k;
+	uint64_t seq, n1 = 100, n2 = 150;
+	const void *got;
+	size_t gl;
+
+	assert_non_null(b);
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	/* one transaction of 100 MiB: the initial 64 MiB map fills inside it */
+	for (uint64_t i = 0; i < n1; i++)
+		assert_int_equal(put_big(st, 1, i, b, len), 0);
+	assert_int_equal(ks_store_commit(st), 0);
+	/* and 150 MiB more over transactions of 30 MiB */
+	for (uint64_t i = 0; i < n2; i++) {
+		assert_int_equal(put_big(st, 2, i, b, len), 0);
+		if (i % 30 == 29)
+			assert_int_equal(ks_store_commit(st), 0);
+	}
+	assert_int_equal(ks_store_stat(st, &info), 0);
+	assert_int_equal(info.entries[KS_DB_SEGMENTS], n1 + n2);
+	assert_int_equal(ks_store_close(st), 0);
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_stat(st, &info), 0);
+	assert_true(info.map_size > 64ull * MiB);
+	assert_true(info.file_size > 250ull * MiB);
+	assert_int_equal(info.value_bytes[KS_DB_SEGMENTS], (n1 + n2) * len);
+	uint64_t seen[3] = { 0 };
+	unsigned char *want = malloc(len);
+
+	assert_non_null(want);
+	assert_int_equal(ks_store_iter_segments(st, 0, &it), 0);
+	while (ks_seg_iter_next(it, &k, &seq, &got, &gl) == 1) {
+		assert_true(k == 1 || k == 2);
+		assert_int_equal(seq, seen[k]);
+		assert_int_equal(gl, len);
+		assert_true(big_ok(got, k, seq, want, len));
+		seen[k]++;
+	}
+	ks_seg_iter_free(it);
+	assert_int_equal(seen[1], n1);
+	assert_int_equal(seen[2], n2);
+	assert_int_equal(ks_store_close(st), 0);
+	free(want);
+	free(b);
+}
+
+/* ---- read-only files and directories ---------------------------------------------- */
+
+/* Every descriptor this process has on path is open read-only. Returns how many
+ * there are, or -1 when one is writable. */
+static int fds_on_file_rdonly(const char *path)
+{
+	struct stat want, sb;
+	int n = 0;
+
+	if (stat(path, &want) < 0)
+		return -1;
+	for (int fd = 0; fd < 1024; fd++) {
+		char fi[64], line[128];
+		FILE *f;
+		unsigned flags = 0;
+
+		if (fstat(fd, &sb) < 0 || sb.st_dev != want.st_dev || sb.st_ino != want.st_ino)
+			continue;
+		snprintf(fi, sizeof(fi), "/proc/self/fdinfo/%d", fd);
+		f = fopen(fi, "re");
+		if (!f)
+			return -1;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "flags: %o", &flags) == 1)
+				break;
+		fclose(f);
+		if ((flags & O_ACCMODE) != O_RDONLY)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+/* In a child without privileges (nobody, when we are root): the reader opens the
+ * 0400 file in the 0500 directory, creates no lock file and writes nothing; a
+ * writer is refused. Exit 0 on success, the failed step's number otherwise. */
+static int readonly_child(const char *dir, const char *path, int drop)
+{
+	struct ks_store *st;
+	char newp[PATH_MAX];
+
+	if (drop && (setgroups(0, NULL) || setgid(65534) || setuid(65534)))
+		return 10;
+	/* a process that changed its uid loses /proc/self to root; take it back */
+	if (drop && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		return 10;
+	if (drop && access(path, W_OK) == 0)
+		return 11; /* still privileged: the check would prove nothing */
+	if (ks_store_open(path, KS_STORE_RDONLY, &st))
+		return 12;
+	if (lock_exists(path))
+		return 13;
+	if (fds_on_file_rdonly(path) != 1)
+		return 14;
+	if (ks_store_close(st))
+		return 15;
+	if (read_everything(path))
+		return 16;
+	if (ks_store_open(path, 0, &st) != -EACCES)
+		return 17;
+	pathf(newp, sizeof(newp), "%s/new.lmdb", dir);
+	if (ks_store_open(newp, KS_STORE_CREATE, &st) != -EACCES)
+		return 18;
+	if (lock_exists(path) || exists(newp))
+		return 19;
+	return 0;
+}
+
+static void test_readonly_open(void **state)
+{
+	struct fixture *fx = *state;
+	char ro[PATH_MAX], path[PATH_MAX];
+	struct ks_store *st;
+	int status;
+	pid_t pid;
+	int root = geteuid() == 0;
+
+	path_in(fx, "ro", ro, sizeof(ro));
+	pathf(path, sizeof(path), "%s/t.lmdb", ro);
+	assert_int_equal(mkdir(ro, 0700), 0);
+	assert_int_equal(build_trace(path, 60), 0);
+	if (root) {
+		assert_int_equal(chown(ro, 65534, 65534), 0);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(chmod(fx->dir, 0711), 0);
+	}
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(chmod(ro, 0500), 0);
+
+	/* here (root or not): no lock file, and LMDB's descriptor is read-only */
+	assert_int_equal(ks_store_open(path, KS_STORE_RDONLY, &st), 0);
+	assert_false(lock_exists(path));
+	assert_int_equal(fds_on_file_rdonly(path), 1);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_false(lock_exists(path));
+
+	/* and where the permission bits bind */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(readonly_child(ro, path, root));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 10) {
+		print_message("  cannot drop to uid 65534 here: checked as root only\n");
+		return;
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- errors at open --------------------------------------------------------- */
+
+static void test_open_errors(void **state)
+{
+	struct fixture *fx = *state;
+	char victim[PATH_MAX], link[PATH_MAX], lockp[PATH_MAX];
+	char dangling[PATH_MAX], fifo[PATH_MAX], dangling_target[PATH_MAX];
+	struct ks_store *st = (struct ks_store *)1;
+	unsigned char *buf;
+	size_t len;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), -ENOENT);
+	assert_null(st);
+	assert_int_equal(ks_store_open(fx->path, 0, &st), -ENOENT);
+	assert_false(exists(fx->path));
+	assert_false(lock_exists(fx->path));
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY | KS_STORE_CREATE, &st), -EINVAL);
+	assert_int_equal(ks_store_open("", KS_STORE_RDONLY, &st), -EINVAL);
+	assert_int_equal(ks_store_open(fx->path, 0x80, &st), -EINVAL);
+
+	/* existing file */
+	assert_int_equal(build_trace(fx->path, 10), 0);
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), -EEXIST);
+	assert_int_equal(read_everything(fx->path), 0);
+
+	/* a symlink at the path, to an existing file: refused, target untouched */
+	path_in(fx, "victim", victim, sizeof(victim));
+	path_in(fx, "link.lmdb", link, sizeof(link));
+	assert_int_equal(write_file(victim, "precious\n", 9), 0);
+	assert_int_equal(symlink(victim, link), 0);
+	assert_int_equal(ks_store_open(link, KS_STORE_CREATE, &st), -EEXIST);
+	assert_int_equal(ks_store_open(link, 0, &st), -ELOOP);
+	assert_int_equal(read_file(victim, &buf, &len), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(buf, "precious\n", 9);
+	free(buf);
+	/* a dangling symlink: nothing created at its target */
+	path_in(fx, "dangling.lmdb", dangling, sizeof(dangling));
+	path_in(fx, "made-through-link", dangling_target, sizeof(dangling_target));
+	assert_int_equal(symlink(dangling_target, dangling), 0);
+	assert_int_equal(ks_store_open(dangling, KS_STORE_CREATE, &st), -EEXIST);
+	assert_false(exists(dangling_target));
+
+	/* a symlink where the writer's lock file goes: not followed, victim untouched,
+	 * and no half-made trace left */
+	char fresh[PATH_MAX];
+
+	path_in(fx, "fresh.lmdb", fresh, sizeof(fresh));
+	pathf(lockp, sizeof(lockp), "%s-lock", fresh);
+	assert_int_equal(symlink(victim, lockp), 0);
+	assert_int_equal(ks_store_open(fresh, KS_STORE_CREATE, &st), -EEXIST);
+	assert_false(exists(fresh));
+	assert_int_equal(read_file(victim, &buf, &len), 0);
+	assert_int_equal(len, 9);
+	free(buf);
+	/* a stale regular lock file is replaced */
+	unlink(lockp);
+	assert_int_equal(write_file(lockp, "stale", 5), 0);
+	assert_int_equal(ks_store_open(fresh, KS_STORE_CREATE, &st), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_false(exists(lockp));
+	struct stat sb;
+
+	assert_int_equal(stat(fresh, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+
+	/* a directory, a FIFO (must not hang) */
+	assert_int_equal(ks_store_open(fx->dir, KS_STORE_RDONLY, &st), -EISDIR);
+	path_in(fx, "fifo", fifo, sizeof(fifo));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(ks_store_open(fifo, KS_STORE_RDONLY, &st), -KS_ENOTTRACE);
+	assert_int_equal(ks_store_open(fifo, 0, &st), -KS_ENOTTRACE);
+
+	/* bad arguments on a writer */
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_put(st, KS_DB_COUNT, "k", 1, "v", 1), -EINVAL);
+	assert_int_equal(ks_store_put(st, KS_DB_META, "k", 0, "v", 1), -EINVAL);
+	char bigkey[600];
+
+	memset(bigkey, 'k', sizeof(bigkey));
+	assert_int_equal(ks_store_put(st, KS_DB_META, bigkey, sizeof(bigkey), "v", 1), -EINVAL);
+	assert_int_equal(ks_store_put(st, KS_DB_META, "k", 1, NULL, 1), -EINVAL);
+	assert_int_equal(ks_store_put(st, KS_DB_META, "k", 1, NULL, 0), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_int_equal(read_everything(fx->path), 0);
+}
+
+/* ---- files that are not traces ------------------------------------------------- */
+
+static void expect_open_error(const char *path, int want)
+{
+	int err = 0;
+
+	assert_int_equal(read_in_child(path, &err), OUT_ERROR);
+	assert_int_equal(err, want);
+}
+
+/* Makes an LMDB environment with LMDB directly: one named database "meta"
+ * holding format_version = version (NULL: none), or no databases at all. */
+static void make_raw_lmdb(const char *path, int with_meta, const char *version)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	if (with_meta) {
+		const char *names[] = { "meta", "segments", "procs", "files", "deltas", "stats" };
+
+		for (int i = 0; i < 6; i++) {
+			assert_int_equal(mdb_dbi_open(txn, names[i], MDB_CREATE, &dbi), 0);
+			if (i == 0 && version) {
+				MDB_val k = { 14, "format_version" }, v = { strlen(version), (void *)version };
+
+				assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+			}
+		}
+	} else {
+		MDB_val k = { 3, "abc" }, v = { 3, "def" };
+
+		assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void test_not_traces(void **state)
+{
+	struct fixture *fx = *state;
+	char p[PATH_MAX];
+	unsigned char *rnd = malloc(MiB);
+	const char *text = "this is not a trace\n";
+
+	assert_non_null(rnd);
+	path_in(fx, "empty", p, sizeof(p));
+	assert_int_equal(write_file(p, "", 0), 0);
+	expect_open_error(p, -KS_ENOTTRACE);
+	path_in(fx, "text", p, sizeof(p));
+	assert_int_equal(write_file(p, text, strlen(text)), 0);
+	expect_open_error(p, -KS_ENOTTRACE);
+	for (size_t i = 0; i < MiB; i++)
+		rnd[i] = (unsigned char)(rand() >> 7);
+	path_in(fx, "random", p, sizeof(p));
+	assert_int_equal(write_file(p, rnd, MiB), 0);
+	expect_open_error(p, -KS_ENOTTRACE);
+	path_in(fx, "zeros", p, sizeof(p));
+	memset(rnd, 0, MiB);
+	assert_int_equal(write_file(p, rnd, MiB), 0);
+	expect_open_error(p, -KS_ENOTTRACE);
+	free(rnd);
+
+	/* LMDB files that are not ksight traces, or of another version */
+	path_in(fx, "plain.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 0, NULL);
+	expect_open_error(p, -KS_ENOTTRACE);
+	path_in(fx, "nover.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, NULL);
+	expect_open_error(p, -KS_ENOTTRACE);
+	path_in(fx, "v2.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, "2");
+	expect_open_error(p, -KS_EVERSION);
+	path_in(fx, "v1.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, "1");
+	assert_int_equal(read_everything(p), 0);
+}
+
+static void test_truncated(void **state)
+{
+	struct fixture *fx = *state;
+	char p[PATH_MAX];
+	unsigned char *buf;
+	size_t len;
+	int err;
+
+	assert_int_equal(build_trace(fx->path, 400), 0);
+	assert_int_equal(read_file(fx->path, &buf, &len), 0);
+	assert_true(len > 64 * 4096);
+	size_t cuts[] = { 1, 16, 19, 20, 100, 151, 152, 4095, 4096, 4096 + 151, 4096 + 152,
+			  8191, 8192, 8193, 3 * 4096, len / 2, len / 2 + 7, len - 4096,
+			  len - 1 };
+
+	path_in(fx, "cut.lmdb", p, sizeof(p));
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		assert_int_equal(write_file(p, buf, cuts[i]), 0);
+		assert_int_equal(read_in_child(p, &err), OUT_ERROR);
+		if (cuts[i] < 20)
+			assert_int_equal(err, -KS_ENOTTRACE);
+		else
+			assert_int_equal(err, -KS_ECORRUPT);
+	}
+	/* padded with zeros it still opens (LMDB never shrinks its file) */
+	unsigned char *more = calloc(1, len + 3 * 4096);
+
+	assert_non_null(more);
+	memcpy(more, buf, len);
+	assert_int_equal(write_file(p, more, len + 3 * 4096), 0);
+	assert_int_equal(read_in_child(p, &err), OUT_OK);
+	free(more);
+	free(buf);
+}
+
+/* ---- bit flips ---------------------------------------------------------------- */
+
+struct flip_stats {
+	unsigned trials, ok, error, lmdb_crash, crash, hang;
+};
+
+static void flip_count(struct flip_stats *fs, enum outcome o)
+{
+	fs->trials++;
+	if (o == OUT_OK)
+		fs->ok++;
+	else if (o == OUT_ERROR)
+		fs->error++;
+	else if (o == OUT_LMDB_CRASH)
+		fs->lmdb_crash++;
+	else if (o == OUT_CRASH)
+		fs->crash++;
+	else
+		fs->hang++;
+}
+
+static enum outcome flip_trial(const char *p, unsigned char *buf, size_t len, size_t bit)
+{
+	enum outcome o;
+	int err;
+
+	buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+	if (write_file(p, buf, len))
+		o = OUT_CRASH;
+	else
+		o = read_in_child(p, &err);
+	buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+	return o;
+}
+
+static void flip_report(const char *what, const struct flip_stats *fs)
+{
+	print_message("  %s: %u trials: %u opened and read, %u clean errors, "
+		      "%u crashes in LMDB (%.2f%%), %u other crashes, %u hangs\n", what,
+		      fs->trials, fs->ok, fs->error, fs->lmdb_crash,
+		      fs->trials ? 100.0 * fs->lmdb_crash / fs->trials : 0.0, fs->crash,
+		      fs->hang);
+}
+
+/* Every bit of both LMDB meta structures: never a crash. */
+static void test_meta_bitflips(void **state)
+{
+	struct fixture *fx = *state;
+	struct flip_stats fs = { 0 };
+	char p[PATH_MAX];
+	unsigned char *buf;
+	size_t len;
+
+	assert_int_equal(build_trace(fx->path, 60), 0);
+	assert_int_equal(read_file(fx->path, &buf, &len), 0);
+	path_in(fx, "flip.lmdb", p, sizeof(p));
+	for (size_t page = 0; page < 2; page++)
+		for (size_t bit = 0; bit < 152 * 8; bit++)
+			flip_count(&fs, flip_trial(p, buf, len, page * 4096 * 8 + bit));
+	flip_report("meta page bit flips", &fs);
+	assert_int_equal(fs.crash + fs.lmdb_crash, 0);
+	assert_int_equal(fs.hang, 0);
+	assert_true(fs.error > fs.trials / 4);
+	free(buf);
+}
+
+static unsigned env_uint(const char *name, unsigned def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? (unsigned)strtoul(v, NULL, 0) : def;
+}
+
+static uint16_t rd16(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+/* A bit of LMDB's structure in a branch or leaf page: its header, its node
+ * pointer array, or the 8-byte header of one of its nodes. */
+static size_t structural_bit(const unsigned char *page)
+{
+	size_t lower = rd16(page + 12), nkeys = lower > 16 ? (lower - 16) / 2 : 0;
+	size_t byte = (size_t)rand() % 16;
+	int where = rand() % 3;
+
+	if (where == 1 && nkeys)
+		byte = 16 + (size_t)rand() % (nkeys * 2);
+	if (where == 2 && nkeys) {
+		size_t off = rd16(page + 16 + 2 * ((size_t)rand() % nkeys));
+
+		if (off >= 16 && off + 8 <= 4096)
+			byte = off + (size_t)rand() % 8;
+	}
+	return byte * 8 + (size_t)rand() % 8;
+}
+
+/* Random single-bit flips in the B-tree pages (page 2 on): anywhere in the file,
+ * anywhere in branch and leaf pages, and in their structure only. LMDB does not
+ * check its pages, so some flips crash it: those are counted and reported (the
+ * run fails when there are more than KS_FLIP_MAX_CRASH); a crash anywhere else
+ * fails. KS_FLIP_TRIALS sets the trials per kind, KS_FLIP_SEED the seed. */
+static void test_btree_bitflips(void **state)
+{
+	struct fixture *fx = *state;
+	struct flip_stats any = { 0 }, tree = { 0 }, structure = { 0 };
+	unsigned trials = env_uint("KS_FLIP_TRIALS", 1000);
+	unsigned seed = env_uint("KS_FLIP_SEED", 12345);
+	unsigned max_crash = env_uint("KS_FLIP_MAX_CRASH", UINT_MAX);
+	size_t tree_pages[4096], ntree = 0;
+	char p[PATH_MAX];
+	unsigned char *buf;
+	size_t len, npages;
+
+	assert_int_equal(build_trace(fx->path, 400), 0);
+	assert_int_equal(read_file(fx->path, &buf, &len), 0);
+	npages = len / 4096;
+	for (size_t pg = 2; pg < npages && ntree < 4096; pg++)
+		if (rd16(buf + pg * 4096 + 10) & 0x03) /* P_BRANCH | P_LEAF */
+			tree_pages[ntree++] = pg;
+	assert_true(ntree >= 8);
+	srand(seed);
+	path_in(fx, "flip.lmdb", p, sizeof(p));
+	for (unsigned t = 0; t < trials; t++) {
+		size_t pg = 2 + (size_t)rand() % (npages - 2);
+
+		flip_count(&any, flip_trial(p, buf, len, pg * 4096 * 8 + (size_t)rand() % 32768));
+		pg = tree_pages[(size_t)rand() % ntree];
+		flip_count(&tree, flip_trial(p, buf, len, pg * 4096 * 8 + (size_t)rand() % 32768));
+		pg = tree_pages[(size_t)rand() % ntree];
+		flip_count(&structure, flip_trial(p, buf, len,
+						  pg * 4096 * 8 + structural_bit(buf + pg * 4096)));
+	}
+	print_message("  trace of %zu pages, %zu of them branch or leaf, seed %u\n",
+		      npages, ntree, seed);
+	flip_report("B-tree bit flips, any page", &any);
+	flip_report("B-tree bit flips, branch/leaf pages", &tree);
+	flip_report("B-tree bit flips, page structure", &structure);
+	assert_int_equal(any.crash + tree.crash + structure.crash, 0);
+	assert_int_equal(any.hang + tree.hang + structure.hang, 0);
+	assert_true(any.lmdb_crash + tree.lmdb_crash + structure.lmdb_crash <= max_crash);
+	/* the checks at the module edge turn some structure damage into errors */
+	assert_true(structure.error > 0);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_commit_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_iter_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segments_order_and_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_traces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_bitflips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_btree_bitflips, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
