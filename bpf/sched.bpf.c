@@ -38,14 +38,24 @@ int BPF_PROG(ks_switch, bool preempt, struct task_struct *prev, struct task_stru
 	     unsigned int prev_state)
 {
 	struct task_ctx *pc = bpf_task_storage_get(&traced, prev, 0, 0);
-	struct task_ctx *nc = bpf_task_storage_get(&traced, next, 0, 0);
+	struct task_ctx *nc;
+	__u32 ppid = 0, ptid = 0, npid = 0, ntid = 0, faults = 0;
 
-	if (!pc && !nc)
+	/* scalars, not pointers, are compared: the verifier refuses pointer arithmetic */
+	if (pc) {
+		ppid = prev->tgid;
+		ptid = prev->pid;
+		faults = pc->faults;
+	}
+	nc = bpf_task_storage_get(&traced, next, 0, 0);
+	if (nc) {
+		npid = next->tgid;
+		ntid = next->pid;
+	}
+	if (!ptid && !ntid) /* tid 0 is the idle task, never traced */
 		return 0;
-	emit_sched(KS_EV_SWITCH,
-		   pc ? prev->tgid : 0, pc ? prev->pid : 0,
-		   nc ? next->tgid : 0, nc ? next->pid : 0,
-		   prev_state | (preempt ? KS_EV_PREEMPTED : 0), pc ? pc->faults : 0);
+	emit_sched(KS_EV_SWITCH, ppid, ptid, npid, ntid,
+		   prev_state | (preempt ? KS_EV_PREEMPTED : 0), faults);
 	return 0;
 }
 

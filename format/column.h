@@ -18,12 +18,28 @@ size_t ks_col_bound(const struct ks_field *f, size_t n);
 size_t ks_col_encode(const struct ks_field *f, const struct ks_field *len_f,
 		     const void *rows, size_t n, size_t row_size, uint8_t *out);
 
-/* Decodes exactly n values of f from col[0, len) into rows, and for KS_F_BYTES
- * their lengths into len_f. Returns 0, -KS_ECOUNT (fewer or more than n values),
- * -KS_EVARINT, -KS_ERANGE (a value or length does not fit the field),
+/* Where the decoding of one column stands: rows are decoded a block at a time
+ * across all columns, so the block stays in cache while each column fills it. */
+struct ks_col_cursor {
+	const uint8_t *p;
+	const uint8_t *end;
+	uint64_t prev; /* last value of a delta column */
+};
+
+static inline void ks_col_cursor_init(struct ks_col_cursor *c, const void *col,
+				      size_t len)
+{
+	c->p = col;
+	c->end = c->p + len;
+	c->prev = 0;
+}
+
+/* Decodes the next n values of f from c into rows, and for KS_F_BYTES their
+ * lengths into len_f. The column must end exactly after its last row's value:
+ * the caller checks c->p == c->end. Returns 0, -KS_ECOUNT (the column ends
+ * early), -KS_EVARINT, -KS_ERANGE (a value or length does not fit the field),
  * -KS_ESCHEMA (a NUL inside a string, an unknown field type). */
 int ks_col_decode(const struct ks_field *f, const struct ks_field *len_f,
-		  const uint8_t *col, size_t len, void *rows, size_t n,
-		  size_t row_size);
+		  struct ks_col_cursor *c, void *rows, size_t n, size_t row_size);
 
 #endif

@@ -46,6 +46,41 @@ struct ks_proc {
 	char argv[KS_ARGV_MAX];  /* argv_len bytes, NUL-separated */
 };
 
+enum ks_sched_what { KS_SCHED_SWITCH = 1, KS_SCHED_WAKEUP = 2, KS_SCHED_WAKEUP_NEW = 3 };
+
+#define KS_SCHED_PREEMPTED 0x80000000u /* in prev_state: the leaving task was preempted */
+
+/* One scheduler event of a traced task. A switch names the task leaving (prev_*,
+ * zero when it is not traced) and the one coming in (next_*); a wake-up names the
+ * woken task in prev_*. */
+struct ks_sched {
+	uint64_t ts;
+	uint32_t what; /* enum ks_sched_what */
+	uint32_t cpu;
+	uint32_t prev_pid;
+	uint32_t prev_tid;
+	uint32_t next_pid;
+	uint32_t next_tid;
+	uint32_t prev_state; /* task state of the leaving task | KS_SCHED_PREEMPTED */
+	uint32_t faults;     /* user page faults of the leaving thread so far */
+};
+
+/* One /proc sample of a traced process. */
+struct ks_sample {
+	uint64_t ts;
+	uint32_t pid;
+	uint32_t threads;
+	uint64_t rss_kb;
+	uint64_t vsz_kb;
+	uint64_t read_bytes;  /* /proc/PID/io read_bytes (storage) */
+	uint64_t write_bytes; /* /proc/PID/io write_bytes */
+	uint64_t rchar;       /* /proc/PID/io rchar (every read) */
+	uint64_t wchar;
+	uint64_t cpu_ns;      /* utime + stime from /proc/PID/stat */
+	uint64_t minflt;
+	uint64_t majflt;
+};
+
 enum ks_ftype {
 	KS_F_U32 = 1,
 	KS_F_S32,

@@ -45,6 +45,35 @@ static const struct ks_field proc_fields[] = {
 	},
 };
 
+/* Switches of one task come in pairs on a CPU: tids repeat, deltas stay small. */
+static const struct ks_field sched_fields[] = {
+	FIELD(struct ks_sched, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sched, what, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_sched, cpu, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_sched, prev_pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_sched, prev_tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_sched, next_pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_sched, next_tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_sched, prev_state, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_sched, faults, KS_F_U32, KS_ENC_DELTA),
+};
+
+/* Samples of a process change slowly: deltas of counters are small. */
+static const struct ks_field sample_fields[] = {
+	FIELD(struct ks_sample, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_sample, threads, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_sample, rss_kb, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, vsz_kb, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, read_bytes, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, write_bytes, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, rchar, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, wchar, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, cpu_ns, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, minflt, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sample, majflt, KS_F_U64, KS_ENC_DELTA),
+};
+
 #define SCHEMA(k, nm, st, tbl)                                                 \
 	{                                                                      \
 		.kind = (k), .name = (nm), .row_size = sizeof(st),             \
@@ -57,9 +86,16 @@ static const struct ks_schema syscall_schema =
 static const struct ks_schema proc_schema =
 	SCHEMA(KS_KIND_PROC, "proc", struct ks_proc, proc_fields);
 
+static const struct ks_schema sched_schema =
+	SCHEMA(KS_KIND_SCHED, "sched", struct ks_sched, sched_fields);
+static const struct ks_schema sample_schema =
+	SCHEMA(KS_KIND_SAMPLE, "sample", struct ks_sample, sample_fields);
+
 static const struct ks_schema *const kinds[KS_KIND_MAX] = {
 	[KS_KIND_SYSCALL] = &syscall_schema,
 	[KS_KIND_PROC] = &proc_schema,
+	[KS_KIND_SCHED] = &sched_schema,
+	[KS_KIND_SAMPLE] = &sample_schema,
 };
 
 /* Returns the schema of kind, or NULL when the kind is unknown or has none yet. */

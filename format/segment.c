@@ -694,10 +694,17 @@ static int match_columns(const struct ks_schema *s, const msgpack_object *cols,
 	return 0;
 }
 
+/* Rows decoded across all columns before moving on: a block stays in L1/L2
+ * while every column writes its field, instead of the whole row array going
+ * through the cache once per column. */
+#define DECODE_BLOCK_BYTES (32u << 10)
+
 static int decode_columns(struct ks_seg_decoder *dec, const struct ks_schema *s,
 			  const msgpack_object *cols, size_t count)
 {
 	const msgpack_object_bin *col[MAX_FIELDS] = { NULL };
+	struct ks_col_cursor cur[MAX_FIELDS];
+	size_t block = DECODE_BLOCK_BYTES / s->row_size + 1;
 	bool zero = row_has_gaps(s);
 	int err;
 
@@ -706,26 +713,37 @@ static int decode_columns(struct ks_seg_decoder *dec, const struct ks_schema *s,
 	err = match_columns(s, cols, col);
 	if (err)
 		return err;
-	if (count == 0)
-		return 0;
-	err = buf_reserve(&dec->rows, &dec->rows_cap, count * s->row_size);
-	if (err)
-		return err;
-	for (size_t i = 0; i < s->nfields; i++)
-		zero |= !col[i] && !field_derived(s, &s->fields[i]);
-	if (zero) /* missing columns (an older writer's) and padding read as zero */
-		memset(dec->rows, 0, count * s->row_size);
 	for (size_t i = 0; i < s->nfields; i++) {
-		const struct ks_field *f = &s->fields[i];
-
-		if (!col[i])
-			continue;
-		err = ks_col_decode(f, len_field_of(s, f),
-				    (const uint8_t *)col[i]->ptr, col[i]->size,
-				    dec->rows, count, s->row_size);
+		if (col[i])
+			ks_col_cursor_init(&cur[i], col[i]->ptr, col[i]->size);
+		else
+			zero |= !field_derived(s, &s->fields[i]);
+	}
+	if (count) {
+		err = buf_reserve(&dec->rows, &dec->rows_cap, count * s->row_size);
 		if (err)
 			return err;
 	}
+	if (count && zero) /* missing columns (an older writer's), padding: zero */
+		memset(dec->rows, 0, count * s->row_size);
+	for (size_t first = 0; first < count; first += block) {
+		size_t n = count - first < block ? count - first : block;
+		uint8_t *rows = (uint8_t *)dec->rows + first * s->row_size;
+
+		for (size_t i = 0; i < s->nfields; i++) {
+			const struct ks_field *f = &s->fields[i];
+
+			if (!col[i])
+				continue;
+			err = ks_col_decode(f, len_field_of(s, f), &cur[i], rows, n,
+					    s->row_size);
+			if (err)
+				return err;
+		}
+	}
+	for (size_t i = 0; i < s->nfields; i++)
+		if (col[i] && cur[i].p != cur[i].end)
+			return -KS_ECOUNT; /* values left over */
 	return 0;
 }
 

@@ -68,34 +68,10 @@ static inline int ks_uvarint_get_slow(const uint8_t **pp, const uint8_t *end,
  * on their length: the report decodes tens of millions of them per second, and
  * lengths vary too much from one value to the next for a byte loop's branches
  * to be predicted. */
-static inline int ks_uvarint_get(const uint8_t **pp, const uint8_t *end,
-				 uint64_t *out)
+static inline int ks_uvarint_get(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
 	const uint8_t *p = *pp;
-	uint64_t x, stop;
-	unsigned bits;
-
-	if (__builtin_expect(end - p < 8, 0))
-		return ks_uvarint_get_slow(pp, end, out);
-	if (*p < 0x80) {
-		*out = *p;
-		*pp = p + 1;
-		return 0;
-	}
-	memcpy(&x, p, sizeof(x));
-	x = le64toh(x);
-	stop = ~x & 0x8080808080808080ull; /* bytes without a continuation bit */
-	if (__builtin_expect(!stop, 0))
-		return ks_uvarint_get_slow(pp, end, out);
-	bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8 * length */
-	x &= ~0ull >> (64 - bits);
-	/* gather the 7-bit groups: pairs, then quads, then all eight */
-	x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
-	x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
-	x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
-	*out = x;
-	*pp = p + bits / 8;
-	return 0;
+	if (p < end && *p < 0x80) { *out = *p; *pp = p + 1; return 0; }
+	return ks_uvarint_get_slow(pp, end, out);
 }
-
 #endif

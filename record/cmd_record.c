@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "format/kserr.h"
+#include "record/btf.h"
 #include "record/child.h"
 #include "record/cli.h"
 #include "record/consumer.h"
@@ -32,6 +34,8 @@ struct record_opts {
 	const char *output;
 	uint64_t ring_bytes;
 	bool quiet;
+	bool sched;
+	struct btf_opts btf;
 	char **argv;
 };
 
@@ -58,6 +62,11 @@ static const char usage_text[] =
 	"  -o, --output FILE      trace to write (default trace.lmdb; an existing trace\n"
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
+	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --btf-cache-dir DIR      where to look for <release>.btf when the kernel\n"
+	"                               has no BTF (env KSIGHT_BTF_CACHE_DIR)\n"
+	"      --btfhub-mirror URL      where to download it from (env KSIGHT_BTF_MIRROR)\n"
+	"      --disable-btfhub-download  never download (env KSIGHT_BTF_ALLOW_DOWNLOAD=0)\n"
 	"  -q, --quiet            no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
@@ -119,6 +128,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "buffer-size", required_argument, NULL, 'b' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "no-sched", no_argument, NULL, 'S' },
+		{ "btf-cache-dir", required_argument, NULL, 'C' },
+		{ "btfhub-mirror", required_argument, NULL, 'M' },
+		{ "disable-btfhub-download", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -126,6 +139,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 
 	o->output = "trace.lmdb";
 	o->ring_bytes = DEFAULT_RING_BYTES;
+	o->sched = true;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -143,6 +157,18 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'd':
 			ks_debug_enabled = 1;
+			break;
+		case 'S':
+			o->sched = false;
+			break;
+		case 'C':
+			o->btf.cache_dir = optarg;
+			break;
+		case 'M':
+			o->btf.mirror = optarg;
+			break;
+		case 'D':
+			o->btf.disable_download = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -245,7 +271,7 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 			  const struct consumer_stats *cs)
 {
 	struct ks_store *st = r->store;
-	uint64_t lost = drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC];
+	uint64_t lost = drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC] + drops[KS_DROP_SCHED];
 	int err;
 
 	err = put_meta_u64(st, "start_ns", r->start_ns);
@@ -255,6 +281,8 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "events_proc", cs->events[KS_KIND_PROC]);
 	err = err ?: put_meta_u64(st, "lost_syscall", drops[KS_DROP_SYSCALL]);
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
+	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
+	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
 	err = err ?: put_meta_u64(st, "recorder_maxrss_kb", r->maxrss_kb);
@@ -346,7 +374,7 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 	fprintf(stderr, "ksight: %" PRIu64 " syscalls, %" PRIu64 " process events, %" PRIu64
 		" lost, %.3f s -> %s (%lld bytes); recorder cpu %.1f ms, rss %" PRIu64 " KiB\n",
 		cs->events[KS_KIND_SYSCALL], cs->events[KS_KIND_PROC],
-		drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC],
+		drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC] + drops[KS_DROP_SCHED],
 		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size,
 		r->cpu_ns / 1e6, r->maxrss_kb);
 }
@@ -358,7 +386,9 @@ int cmd_record(int argc, char **argv)
 	struct probes_opts po;
 	uint64_t drops[KS_DROP_MAX] = { 0 };
 	const char *why = "";
-	bool child_started = false;
+	struct btf_choice btf;
+	char btf_why[PATH_MAX + 512];
+	bool child_started = false, released = false;
 	int exit_code = KS_EXIT_FAIL, wstatus, err;
 
 	if (parse_args(argc, argv, &r.opts))
@@ -389,9 +419,16 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	child_started = true;
+	err = btf_discover(&r.opts.btf, &btf, btf_why, sizeof(btf_why));
+	if (err) {
+		ks_error("%s", btf_why);
+		goto out;
+	}
+	ks_debug("BTF: %s (%s)", btf.path, btf.source);
 	po.ring_bytes = r.opts.ring_bytes;
 	po.trace_all = false;
-	po.sched = false;
+	po.sched = r.opts.sched;
+	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
 	err = probes_open(&po, &r.probes, &why);
 	if (err) {
 		ks_error("cannot %s: %s; run as root or give ksight cap_bpf,cap_perfmon "
@@ -399,7 +436,8 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	err = ks_store_put_meta(r.store, "probes", probes_describe(r.probes));
-	err = err ?: ks_store_put_meta(r.store, "btf_source", "/sys/kernel/btf/vmlinux");
+	snprintf(btf_why, sizeof(btf_why), "%s %s", btf.source, btf.path);
+	err = err ?: ks_store_put_meta(r.store, "btf_source", btf_why);
 	err = err ?: ks_store_commit(r.store);
 	if (err) {
 		ks_error("cannot write %s: %s", r.opts.output, ks_strerror(err));
@@ -416,6 +454,7 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	r.start_ns = mono_ns();
+	released = true;
 	err = child_release(&r.child);
 	if (err) {
 		ks_error("cannot run %s: %s", r.opts.argv[0], strerror(-err));
@@ -442,6 +481,12 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot close %s: %s", r.opts.output, ks_strerror(err));
 	print_summary(&r, &cs, drops);
 out:
+	if (!released && r.store) {
+		/* nothing was recorded: leave no trace file that looks like one */
+		ks_store_close(r.store);
+		r.store = NULL;
+		unlink(r.opts.output);
+	}
 	if (r.consumer)
 		consumer_finish(r.consumer, NULL);
 	if (child_started)

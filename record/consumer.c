@@ -158,6 +158,23 @@ static int on_event(void *ctx, void *data, size_t size)
 		memcpy(r->argv, e->argv, r->argv_len);
 		return 0;
 	}
+	case KS_EV_SCHED: {
+		const struct ks_ev_sched *e = data;
+		struct ks_sched *r;
+
+		if (size < sizeof(*e) || !(r = batch_slot(c, KS_KIND_SCHED)))
+			return size < sizeof(*e) ? 0 : -ENOMEM;
+		r->ts = e->ts;
+		r->what = type >> 16;
+		r->cpu = e->cpu;
+		r->prev_pid = e->prev_pid;
+		r->prev_tid = e->prev_tid;
+		r->next_pid = e->next_pid;
+		r->next_tid = e->next_tid;
+		r->prev_state = e->prev_state;
+		r->faults = e->faults;
+		return 0;
+	}
 	}
 	return 0;
 }

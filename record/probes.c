@@ -30,10 +30,11 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 /* The scheduler family shares the first skeleton's traced set, ring and counters. */
 static int open_sched(struct probes *p, const struct probes_opts *o, const char **why)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
 	int err;
 
 	*why = "open the scheduler probes";
-	p->sched = sched_bpf__open();
+	p->sched = sched_bpf__open_opts(&oo);
 	if (!p->sched)
 		return -errno;
 	p->sched->rodata->self_tgid = getpid();
@@ -54,6 +55,7 @@ static int open_sched(struct probes *p, const struct probes_opts *o, const char 
 
 int probes_open(const struct probes_opts *o, struct probes **out, const char **why)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
 	struct probes *p;
 	int err;
 
@@ -62,7 +64,7 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 	if (!p)
 		return -ENOMEM;
 	*why = "open the BPF object";
-	p->skel = syscalls_bpf__open();
+	p->skel = syscalls_bpf__open_opts(&oo);
 	if (!p->skel) {
 		err = -errno;
 		goto fail;

@@ -12,6 +12,7 @@ struct probes_opts {
 	uint64_t ring_bytes; /* ring buffer size, a power of two >= page size */
 	bool trace_all;
 	bool sched; /* scheduler and page-fault probes too */
+	const char *btf_path; /* BTF for CO-RE relocations; NULL: the system's */
 };
 
 struct probes;

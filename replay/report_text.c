@@ -240,19 +240,13 @@ static void proc_table(FILE *f, const struct report *r)
 {
 	const struct replay_procs *ps = &r->a.procs;
 	char d1[REPLAY_DUR_BUF], d2[REPLAY_DUR_BUF];
-	size_t shown = 0;
-
-	size_t nextra;
+	size_t shown = 0, nextra;
 	uint32_t *extra = report_unrecorded_pids(r, &nextra);
 
 	if (!ps->n && !nextra)
 		return;
 	fprintf(f, "\nPROCESSES\n%8s %8s %-16s %5s %10s %10s  %s\n", "pid", "ppid", "comm", "exit",
 		"start", "lifetime", "argv");
-	for (size_t i = 0; i < nextra && i < PROCS_SHOWN; i++)
-		fprintf(f, "%8u %8s %-16s %5s %10s %10s  (no process events in the trace)\n",
-			extra[i], "?", "?", "-", "-", "-");
-	free(extra);
 	for (size_t i = 0; i < ps->n; i++) {
 		const struct replay_proc *p = &ps->v[i];
 
@@ -274,6 +268,10 @@ static void proc_table(FILE *f, const struct report *r)
 		print_argv(f, p);
 		fputc('\n', f);
 	}
+	for (size_t i = 0; i < nextra && shown++ < PROCS_SHOWN; i++)
+		fprintf(f, "%8u %8s %-16s %5s %10s %10s  (no process events in the trace)\n",
+			extra[i], "?", "?", "-", "-", "-");
+	free(extra);
 }
 
 static void histograms(FILE *f, const struct report *r)
