@@ -1,7 +1,6 @@
 /* Column codec: turns one field of a batch of rows into LEB128 varints (zigzag
  * for signed and delta fields) or length-prefixed strings, and back. The loops are
  * specialised per field type and encoding: they run once per event. */
-#include <endian.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -103,35 +102,16 @@ ALWAYS_INLINE int decode_ints(struct ks_col_cursor *c, uint8_t *row, size_t n,
 {
 	const uint8_t *p = c->p, *end = c->end;
 	uint64_t prev = c->prev;
-	size_t i = 0;
 	int err = 0;
 
-	while (i < n) {
-		uint64_t u, x;
+	for (size_t i = 0; i < n; i++, row += stride) {
+		uint64_t u;
 
-		/* Runs of one-byte values (pid, tid and flags are mostly that) go
-		 * eight at a time, without a branch per value. */
-		if (n - i >= 8 && end - p >= 8) {
-			memcpy(&x, p, sizeof(x));
-			x = le64toh(x);
-			if (!(x & 0x8080808080808080ull)) {
-				for (unsigned k = 0; k < 8; k++, row += stride)
-					err |= put_value(row, (x >> (8 * k)) & 0xff,
-							 &prev, type, enc);
-				if (err)
-					break;
-				p += 8;
-				i += 8;
-				continue;
-			}
-		}
 		err = ks_uvarint_get(&p, end, &u);
 		if (!err)
 			err = put_value(row, u, &prev, type, enc);
 		if (err)
 			break;
-		i++;
-		row += stride;
 	}
 	c->p = p;
 	c->prev = prev;

@@ -3,10 +3,8 @@
 #ifndef KSIGHT_VARINT_H
 #define KSIGHT_VARINT_H
 
-#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "format/kserr.h"
 
@@ -33,8 +31,7 @@ static inline uint8_t *ks_uvarint_put(uint8_t *p, uint64_t v)
 	return p;
 }
 
-/* The slow path of ks_uvarint_get: byte by byte, near the end of a column or
- * for values of 2^56 and more. */
+/* ks_uvarint_get near the end of a column: byte by byte, bounds checked. */
 static inline int ks_uvarint_get_slow(const uint8_t **pp, const uint8_t *end,
 				      uint64_t *out)
 {
@@ -68,10 +65,53 @@ static inline int ks_uvarint_get_slow(const uint8_t **pp, const uint8_t *end,
  * on their length: the report decodes tens of millions of them per second, and
  * lengths vary too much from one value to the next for a byte loop's branches
  * to be predicted. */
-static inline int ks_uvarint_get(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+#define KS_VARINT_STEP(i)                                                      \
+	do {                                                                   \
+		b = p[i];                                                      \
+		v |= (b & 0x7f) << (7 * (i));                                  \
+		if (b < 0x80) {                                                \
+			*out = v;                                              \
+			*pp = p + (i) + 1;                                     \
+			return 0;                                              \
+		}                                                              \
+	} while (0)
+
+/* Reads one varint from [*pp, end) and advances *pp past it. Returns 0,
+ * -KS_ECOUNT when *pp is already at end (no value left), -KS_EVARINT when the
+ * varint runs into end, is longer than KS_VARINT_MAX bytes or overflows 64 bits.
+ * Unrolled, without a bounds check per byte, while a whole varint fits before
+ * end: it runs once per value of every column the report reads. */
+static inline int ks_uvarint_get(const uint8_t **pp, const uint8_t *end,
+				 uint64_t *out)
 {
 	const uint8_t *p = *pp;
-	if (p < end && *p < 0x80) { *out = *p; *pp = p + 1; return 0; }
-	return ks_uvarint_get_slow(pp, end, out);
+	uint64_t v, b;
+
+	if (__builtin_expect(end - p < KS_VARINT_MAX, 0))
+		return ks_uvarint_get_slow(pp, end, out);
+	b = p[0];
+	if (b < 0x80) {
+		*out = b;
+		*pp = p + 1;
+		return 0;
+	}
+	v = b & 0x7f;
+	KS_VARINT_STEP(1);
+	KS_VARINT_STEP(2);
+	KS_VARINT_STEP(3);
+	KS_VARINT_STEP(4);
+	KS_VARINT_STEP(5);
+	KS_VARINT_STEP(6);
+	KS_VARINT_STEP(7);
+	KS_VARINT_STEP(8);
+	b = p[9];
+	if (b > 1) /* a continuation bit, or bits past 64 */
+		return -KS_EVARINT;
+	*out = v | b << 63;
+	*pp = p + KS_VARINT_MAX;
+	return 0;
 }
+
+#undef KS_VARINT_STEP
+
 #endif

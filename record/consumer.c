@@ -16,11 +16,16 @@
 
 #define BATCH_ROWS 65536
 
+#define MAX_HANDLERS 64
+
 struct batch {
 	struct batch *next;
-	unsigned kind;
+	unsigned kind;  /* 0: a put of key/val into db */
 	size_t n, cap, row_size;
 	void *rows;
+	enum ks_db db;
+	size_t klen, vlen;
+	void *kv;       /* key then value, for a put */
 };
 
 struct consumer {
@@ -36,6 +41,10 @@ struct consumer {
 	bool stop;
 	int err; /* first writer error */
 	struct consumer_stats stats;
+	struct {
+		consumer_handler_fn fn;
+		void *ctx;
+	} handlers[MAX_HANDLERS];
 };
 
 static uint64_t mono_ns(void)
@@ -78,9 +87,23 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 
 static void batch_free(struct batch *b)
 {
-	if (b)
+	if (b) {
 		free(b->rows);
+		free(b->kv);
+	}
 	free(b);
+}
+
+static void enqueue(struct consumer *c, struct batch *b)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->tail)
+		c->tail->next = b;
+	else
+		c->head = b;
+	c->tail = b;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Queues the current batch of kind for the writer. */
@@ -91,14 +114,7 @@ static int batch_submit(struct consumer *c, unsigned kind)
 	if (!b || !b->n)
 		return 0;
 	c->cur[kind] = NULL;
-	pthread_mutex_lock(&c->lock);
-	if (c->tail)
-		c->tail->next = b;
-	else
-		c->head = b;
-	c->tail = b;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	enqueue(c, b);
 	return 0;
 }
 
@@ -175,7 +191,55 @@ static int on_event(void *ctx, void *data, size_t size)
 		r->faults = e->faults;
 		return 0;
 	}
+	default:
+		if ((type & 0xffff) < MAX_HANDLERS && c->handlers[type & 0xffff].fn)
+			return c->handlers[type & 0xffff].fn(c->handlers[type & 0xffff].ctx,
+							     data, size);
 	}
+	return 0;
+}
+
+int consumer_set_handler(struct consumer *c, unsigned type, consumer_handler_fn fn, void *ctx)
+{
+	if (type < 16 || type >= MAX_HANDLERS)
+		return -EINVAL;
+	c->handlers[type].fn = fn;
+	c->handlers[type].ctx = ctx;
+	return 0;
+}
+
+int consumer_add_row(struct consumer *c, unsigned kind, const void *row)
+{
+	const struct ks_schema *s = ks_schema_get(kind);
+	void *slot;
+
+	if (!s)
+		return -EINVAL;
+	slot = batch_slot(c, kind);
+	if (!slot)
+		return -ENOMEM;
+	memcpy(slot, row, s->row_size);
+	return 0;
+}
+
+int consumer_put(struct consumer *c, enum ks_db db, const void *key, size_t klen,
+		 const void *val, size_t vlen)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->kv = malloc(klen + vlen + 1);
+	if (!b->kv) {
+		free(b);
+		return -ENOMEM;
+	}
+	memcpy(b->kv, key, klen);
+	memcpy((char *)b->kv + klen, val, vlen);
+	b->db = db;
+	b->klen = klen;
+	b->vlen = vlen;
+	enqueue(c, b);
 	return 0;
 }
 
@@ -185,6 +249,9 @@ static int write_batch(struct consumer *c, struct batch *b)
 	size_t len;
 	int err;
 
+	if (!b->kind)
+		return ks_store_put(c->store, b->db, b->kv, b->klen, (char *)b->kv + b->klen,
+				    b->vlen);
 	err = ks_seg_encode(c->enc, b->kind, b->rows, b->n, &seg, &len);
 	if (err)
 		return err;
@@ -233,6 +300,10 @@ static void *writer_main(void *arg)
 
 			if (err)
 				c->err = err;
+		}
+		if (b && !b->kind) {
+			batch_free(b);
+			b = NULL;
 		}
 		pthread_mutex_lock(&c->lock);
 		if (b) {

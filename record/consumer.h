@@ -7,9 +7,14 @@
 #include <stdint.h>
 
 #include "format/event.h"
+#include "store/store.h"
 
-struct ks_store;
 struct consumer;
+
+/* A handler for ring-buffer records of a type the consumer does not decode
+ * itself (probe families added later register theirs). Runs on the drain
+ * thread; returns 0 or a negative errno. */
+typedef int (*consumer_handler_fn)(void *ctx, const void *data, size_t size);
 
 struct consumer_stats {
 	uint64_t events[KS_KIND_MAX];
@@ -27,6 +32,16 @@ int consumer_flush(struct consumer *c);
 /* Drains everything, flushes, stops the writer thread and frees the consumer.
  * Returns 0 or the first error of the writer thread. */
 int consumer_finish(struct consumer *c, struct consumer_stats *stats);
+/* Routes ring records whose type (low 16 bits) is type to fn. Types below 16
+ * are the consumer's own. Returns 0, -EINVAL. */
+int consumer_set_handler(struct consumer *c, unsigned type, consumer_handler_fn fn, void *ctx);
+/* Appends a copy of row (the kind's row struct) to the kind's batch: for
+ * producers that are not probes (the /proc sampler). Drain thread only. */
+int consumer_add_row(struct consumer *c, unsigned kind, const void *row);
+/* Queues a put of key/val into db, done by the writer thread in order with the
+ * segments (both are copied). Any thread. Returns 0, -ENOMEM. */
+int consumer_put(struct consumer *c, enum ks_db db, const void *key, size_t klen,
+		 const void *val, size_t vlen);
 /* The ring buffer's epoll fd (readable on a forced wake-up). */
 int consumer_epoll_fd(struct consumer *c);
 

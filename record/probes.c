@@ -116,6 +116,13 @@ int probes_ring_fd(struct probes *p)
 	return bpf_map__fd(p->skel->maps.events);
 }
 
+void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd)
+{
+	*traced_fd = bpf_map__fd(p->skel->maps.traced);
+	*ring_fd = bpf_map__fd(p->skel->maps.events);
+	*drops_fd = bpf_map__fd(p->skel->maps.drops);
+}
+
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();

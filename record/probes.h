@@ -24,6 +24,9 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 int probes_trace_task(struct probes *p, int pidfd);
 /* The ring buffer map's fd, for the consumer. */
 int probes_ring_fd(struct probes *p);
+/* The maps every probe family shares, for families loaded elsewhere
+ * (bpf_map__reuse_fd before their load). */
+void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd);
 /* Sums the per-CPU drop counters into drops[KS_DROP_MAX]. */
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX]);
 /* A comma-separated list of the attached probes, for the trace metadata. */
