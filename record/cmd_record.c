@@ -24,17 +24,21 @@
 #include "record/cli.h"
 #include "record/consumer.h"
 #include "record/probes.h"
+#include "record/sampler.h"
+#include "replay/units.h"
 #include "store/store.h"
 
 #define DEFAULT_RING_BYTES (32ull << 20)
 #define DRAIN_INTERVAL_MS 20
 #define FLUSH_INTERVAL_NS (150ull * 1000 * 1000)
+#define DEFAULT_SAMPLE_NS (100ull * 1000 * 1000)
 
 struct record_opts {
 	const char *output;
 	uint64_t ring_bytes;
 	bool quiet;
 	bool sched;
+	uint64_t sample_ns; /* 0: no /proc sampling */
 	struct btf_opts btf;
 	char **argv;
 };
@@ -45,6 +49,7 @@ struct recorder {
 	struct ks_store *store;
 	struct probes *probes;
 	struct consumer *consumer;
+	struct sampler *sampler;
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -63,6 +68,7 @@ static const char usage_text[] =
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --sample-interval DUR  /proc sampling period (default 100ms; 0: off)\n"
 	"      --btf-cache-dir DIR      where to look for <release>.btf when the kernel\n"
 	"                               has no BTF (env KSIGHT_BTF_CACHE_DIR)\n"
 	"      --btfhub-mirror URL      where to download it from (env KSIGHT_BTF_MIRROR)\n"
@@ -129,6 +135,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
+		{ "sample-interval", required_argument, NULL, 'I' },
 		{ "btf-cache-dir", required_argument, NULL, 'C' },
 		{ "btfhub-mirror", required_argument, NULL, 'M' },
 		{ "disable-btfhub-download", no_argument, NULL, 'D' },
@@ -140,6 +147,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	o->output = "trace.lmdb";
 	o->ring_bytes = DEFAULT_RING_BYTES;
 	o->sched = true;
+	o->sample_ns = DEFAULT_SAMPLE_NS;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -160,6 +168,15 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'S':
 			o->sched = false;
+			break;
+		case 'I':
+			if (strcmp(optarg, "0") && replay_parse_duration(optarg, &o->sample_ns)) {
+				ks_error("--sample-interval '%s' is not a duration (e.g. 100ms, 1s)",
+					 optarg);
+				return -1;
+			}
+			if (!strcmp(optarg, "0"))
+				o->sample_ns = 0;
 			break;
 		case 'C':
 			o->btf.cache_dir = optarg;
@@ -353,6 +370,11 @@ static int recorder_run(struct recorder *r)
 			while (read(r->sigfd, &si, sizeof(si)) == sizeof(si))
 				kill(r->child.pid, si.ssi_signo);
 		}
+		if (r->sampler) {
+			n = sampler_tick(r->sampler, mono_ns(), r->consumer);
+			if (n < 0)
+				return n;
+		}
 		if (mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
 			consumer_flush(r->consumer);
 			last_flush = mono_ns();
@@ -360,6 +382,19 @@ static int recorder_run(struct recorder *r)
 		if (pfd[0].revents & (POLLIN | POLLHUP))
 			return 0;
 	}
+}
+
+/* Follows processes (not threads) as they appear and end, for the sampler. */
+static void follow_proc(void *ctx, const struct ks_proc *p)
+{
+	struct sampler *s = ctx;
+
+	if (p->pid != p->tid)
+		return;
+	if (p->what == KS_PROC_FORK)
+		sampler_track(s, p->pid);
+	else if (p->what == KS_PROC_EXIT)
+		sampler_untrack(s, p->pid);
 }
 
 static void print_summary(struct recorder *r, const struct consumer_stats *cs,
@@ -453,6 +488,15 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
 	}
+	if (r.opts.sample_ns) {
+		err = sampler_new(r.opts.sample_ns, &r.sampler);
+		if (err) {
+			ks_error("cannot start the /proc sampler: %s", strerror(-err));
+			goto out;
+		}
+		sampler_track(r.sampler, r.child.pid);
+		consumer_on_proc(r.consumer, follow_proc, r.sampler);
+	}
 	r.start_ns = mono_ns();
 	released = true;
 	err = child_release(&r.child);
@@ -492,6 +536,7 @@ out:
 	if (child_started)
 		child_abort(&r.child);
 	probes_close(r.probes);
+	sampler_free(r.sampler);
 	if (r.store)
 		ks_store_close(r.store);
 	if (r.sigfd >= 0)

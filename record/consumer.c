@@ -45,6 +45,8 @@ struct consumer {
 		consumer_handler_fn fn;
 		void *ctx;
 	} handlers[MAX_HANDLERS];
+	void (*on_proc)(void *ctx, const struct ks_proc *p);
+	void *on_proc_ctx;
 };
 
 static uint64_t mono_ns(void)
@@ -172,6 +174,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		memcpy(r->comm, e->comm, sizeof(r->comm));
 		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
 		memcpy(r->argv, e->argv, r->argv_len);
+		if (c->on_proc)
+			c->on_proc(c->on_proc_ctx, r);
 		return 0;
 	}
 	case KS_EV_SCHED: {
@@ -197,6 +201,13 @@ static int on_event(void *ctx, void *data, size_t size)
 							     data, size);
 	}
 	return 0;
+}
+
+void consumer_on_proc(struct consumer *c, void (*fn)(void *ctx, const struct ks_proc *p),
+		      void *ctx)
+{
+	c->on_proc = fn;
+	c->on_proc_ctx = ctx;
 }
 
 int consumer_set_handler(struct consumer *c, unsigned type, consumer_handler_fn fn, void *ctx)

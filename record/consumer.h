@@ -35,6 +35,9 @@ int consumer_finish(struct consumer *c, struct consumer_stats *stats);
 /* Routes ring records whose type (low 16 bits) is type to fn. Types below 16
  * are the consumer's own. Returns 0, -EINVAL. */
 int consumer_set_handler(struct consumer *c, unsigned type, consumer_handler_fn fn, void *ctx);
+/* Calls fn for every process event drained (drain thread), after it is stored. */
+void consumer_on_proc(struct consumer *c, void (*fn)(void *ctx, const struct ks_proc *p),
+		      void *ctx);
 /* Appends a copy of row (the kind's row struct) to the kind's batch: for
  * producers that are not probes (the /proc sampler). Drain thread only. */
 int consumer_add_row(struct consumer *c, unsigned kind, const void *row);
