@@ -1,6 +1,12 @@
-/* Maps and helpers every probe family shares: the traced set (task storage), the
- * one ring buffer and the per-CPU drop counters. Each skeleton declares them from
- * here; the loader makes the later skeletons reuse the first one's maps. */
+/* Maps and helpers every probe family shares: the traced set, the event
+ * transport and the per-CPU drop counters. Each skeleton declares them from here;
+ * the loader makes later skeletons reuse the first one's maps.
+ *
+ * Fallbacks, chosen by the loader through rodata (dead branches are pruned by the
+ * verifier, so the fast path pays nothing for them):
+ *  - the traced set lives in task storage, or in a tid-keyed hash map (use_hash)
+ *    where task storage or BTF task pointers are missing;
+ *  - events go through the ring buffer, or a perf buffer (use_perfbuf). */
 #ifndef KSIGHT_COMMON_BPF_H
 #define KSIGHT_COMMON_BPF_H
 
@@ -16,13 +22,16 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 self_tgid = 0;     /* the recorder itself: never traced */
-const volatile bool trace_all = false;  /* -a: every task */
+const volatile bool use_hash = false;   /* traced set in traced_tids, not task storage */
+const volatile bool use_perfbuf = false; /* perf buffer instead of the ring buffer */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the consumer past this backlog */
 
 struct task_ctx {
 	__u64 enter_ts; /* 0 when no syscall is in flight */
 	__u32 nr;
 	__u32 faults;   /* user page faults so far */
+	__u32 tgid;     /* hash mode: 0 until the new task's fork is announced */
+	__u32 ppid;     /* hash mode: the parent process, for that announcement */
 };
 
 struct {
@@ -33,9 +42,23 @@ struct {
 } traced SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct task_ctx);
+} traced_tids SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 20); /* resized by the loader (--buffer-size) */
 } events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} pb SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -60,13 +83,34 @@ static __always_inline __u64 wakeup_flag(void)
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline struct task_ctx *traced_ctx(struct task_struct *task)
+/* Sends the event e (on the stack) to userspace; a failure is a counted drop. */
+static __always_inline void output(void *ctx, void *e, __u32 size, __u32 drop_idx)
 {
-	struct task_ctx *c = bpf_task_storage_get(&traced, task, 0, 0);
+	long err;
 
-	if (!c && trace_all && (bpf_get_current_pid_tgid() >> 32) != self_tgid)
-		c = bpf_task_storage_get(&traced, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	return c;
+	if (use_perfbuf)
+		err = bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, e, size);
+	else
+		err = bpf_ringbuf_output(&events, e, size, wakeup_flag());
+	if (err)
+		count_drop(drop_idx);
+}
+
+/* The running task's state when it is traced, else NULL. */
+static __always_inline struct task_ctx *current_ctx(void)
+{
+	if (use_hash) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+		return bpf_map_lookup_elem(&traced_tids, &tid);
+	}
+	return bpf_task_storage_get(&traced, bpf_get_current_task_btf(), 0, 0);
+}
+
+/* Hash mode: another task's state by tid. */
+static __always_inline struct task_ctx *tid_ctx(__u32 tid)
+{
+	return bpf_map_lookup_elem(&traced_tids, &tid);
 }
 
 #endif

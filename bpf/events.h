@@ -80,6 +80,8 @@ enum ks_drop_idx {
 	KS_DROP_SYSCALL = 0,
 	KS_DROP_PROC = 1,
 	KS_DROP_SCHED = 2,
+	KS_DROP_FILE = 3,
+	KS_DROP_TRANSPORT = 7, /* perf buffer losses, counted by userspace */
 	KS_DROP_MAX = 8,
 };
 

@@ -1,90 +1,62 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Syscall and process-lifecycle probes: every syscall of the traced process tree
- * with its latency, and fork/exec/exit. The traced set is task storage, seeded by
- * the recorder for the command and inherited at fork, so untraced tasks pay one
- * storage lookup per syscall and nothing else. */
+ * with its latency, and fork/exec/exit. The traced set is seeded by the recorder
+ * for the command and inherited at fork, so untraced tasks pay one lookup per
+ * syscall and nothing else.
+ *
+ * Each hook exists three times: BTF tracepoint (tp_btf, the default), raw
+ * tracepoint and classic tracepoint; the loader keeps the first kind this kernel
+ * accepts. The bodies are shared. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "events.h"
-
 #include "common.bpf.h"
 
-static __always_inline void emit_syscall(__u32 nr, __u64 ts, __u64 dur, long ret,
+static __always_inline void emit_syscall(void *ctx, __u32 nr, __u64 ts, __u64 dur, long ret,
 					  __u32 flags)
 {
-	struct ks_ev_syscall *e;
-	__u64 id;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_ev_syscall e = {
+		.type = KS_EV_SYSCALL | (flags << 16),
+		.nr = nr,
+		.ts = ts,
+		.dur = dur,
+		.ret = ret,
+		.pid = id >> 32,
+		.tid = (__u32)id,
+	};
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop(KS_DROP_SYSCALL);
-		return;
-	}
-	id = bpf_get_current_pid_tgid();
-	e->type = KS_EV_SYSCALL | (flags << 16);
-	e->nr = nr;
-	e->ts = ts;
-	e->dur = dur;
-	e->ret = ret;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	bpf_ringbuf_submit(e, wakeup_flag());
+	output(ctx, &e, sizeof(e), KS_DROP_SYSCALL);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(ks_sys_enter, struct pt_regs *regs, long id)
-{
-	struct task_ctx *c = traced_ctx(bpf_get_current_task_btf());
+/* The event is built in a per-CPU slot: it is too large for the stack budget. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_ev_proc);
+} proc_scratch SEC(".maps");
 
-	if (!c)
-		return 0;
-	if (id == NR_EXIT || id == NR_EXIT_GROUP) {
-		/* never returns: one event now, with no duration */
-		emit_syscall(id, bpf_ktime_get_ns(), 0, 0, KS_EV_SYSF_NORET);
-		return 0;
-	}
-	c->nr = id;
-	c->enter_ts = bpf_ktime_get_ns();
-	return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(ks_sys_exit, struct pt_regs *regs, long ret)
-{
-	struct task_ctx *c = bpf_task_storage_get(&traced, bpf_get_current_task_btf(), 0, 0);
-	__u64 now, ts;
-
-	/* no entry seen: a new child returning from fork, or tracing began mid-call */
-	if (!c || !c->enter_ts)
-		return 0;
-	now = bpf_ktime_get_ns();
-	ts = c->enter_ts;
-	c->enter_ts = 0;
-	emit_syscall(c->nr, ts, now - ts, ret, 0);
-	return 0;
-}
-
-static __always_inline void emit_proc(__u32 what, struct task_struct *task, __u32 ppid,
+static __always_inline void emit_proc(void *ctx, __u32 what, __u32 pid, __u32 tid, __u32 ppid,
 				       __s32 code, bool with_argv)
 {
-	struct ks_ev_proc *e;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 zero = 0;
+	struct ks_ev_proc *e = bpf_map_lookup_elem(&proc_scratch, &zero);
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop(KS_DROP_PROC);
+	if (!e)
 		return;
-	}
 	e->type = KS_EV_PROC;
 	e->what = what;
 	e->ts = bpf_ktime_get_ns();
-	e->pid = BPF_CORE_READ(task, tgid);
-	e->tid = BPF_CORE_READ(task, pid);
+	e->pid = pid;
+	e->tid = tid;
 	e->ppid = ppid;
 	e->exit_code = code;
 	e->_pad = 0;
-	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	e->argv_len = 0;
 	if (with_argv) {
 		unsigned long start = BPF_CORE_READ(task, mm, arg_start);
@@ -95,35 +67,195 @@ static __always_inline void emit_proc(__u32 what, struct task_struct *task, __u3
 		if (end > start && !bpf_probe_read_user(e->argv, KS_ARGV_LEN, (void *)start))
 			e->argv_len = end - start > KS_ARGV_LEN ? KS_ARGV_LEN : end - start;
 	}
-	bpf_ringbuf_submit(e, wakeup_flag());
+	output(ctx, e, sizeof(*e), KS_DROP_PROC);
+}
+
+/* Hash mode: a new task announces its own fork at its first syscall event, where
+ * its thread group is known in every kind of probe. */
+static __always_inline void announce_fork(void *ctx, struct task_ctx *c)
+{
+	__u64 id;
+
+	if (!use_hash || c->tgid)
+		return;
+	id = bpf_get_current_pid_tgid();
+	c->tgid = id >> 32;
+	emit_proc(ctx, KS_EV_FORK, id >> 32, (__u32)id, c->ppid, 0, false);
+}
+
+static __always_inline int on_sys_enter(void *ctx, long id)
+{
+	struct task_ctx *c = current_ctx();
+
+	if (!c)
+		return 0;
+	announce_fork(ctx, c);
+	if (id == NR_EXIT || id == NR_EXIT_GROUP) {
+		/* never returns: one event now, with no duration */
+		emit_syscall(ctx, id, bpf_ktime_get_ns(), 0, 0, KS_EV_SYSF_NORET);
+		return 0;
+	}
+	c->nr = id;
+	c->enter_ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int on_sys_exit(void *ctx, long ret)
+{
+	struct task_ctx *c = current_ctx();
+	__u64 now, ts;
+
+	if (!c)
+		return 0;
+	announce_fork(ctx, c);
+	/* no entry seen: a new child returning from fork, or tracing began mid-call */
+	if (!c->enter_ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	ts = c->enter_ts;
+	c->enter_ts = 0;
+	emit_syscall(ctx, c->nr, ts, now - ts, ret, 0);
+	return 0;
+}
+
+/* Hash mode: the child joins the traced set when its parent (the running task)
+ * is traced. */
+static __always_inline int fork_hash(__u32 child_tid)
+{
+	struct task_ctx v = { .ppid = bpf_get_current_pid_tgid() >> 32 };
+
+	if (!current_ctx())
+		return 0;
+	bpf_map_update_elem(&traced_tids, &child_tid, &v, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_exec(void *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!current_ctx())
+		return 0;
+	emit_proc(ctx, KS_EV_EXEC, id >> 32, (__u32)id, BPF_CORE_READ(task, real_parent, tgid),
+		  0, true);
+	return 0;
+}
+
+static __always_inline int on_exit(void *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+
+	if (!current_ctx())
+		return 0;
+	emit_proc(ctx, KS_EV_EXIT, id >> 32, tid, BPF_CORE_READ(task, real_parent, tgid),
+		  BPF_CORE_READ(task, exit_code), false);
+	if (use_hash)
+		bpf_map_delete_elem(&traced_tids, &tid);
+	return 0;
+}
+
+/* --- BTF tracepoints ------------------------------------------------------ */
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ks_sys_enter, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(ctx, id);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(ks_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx, ret);
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ks_fork, struct task_struct *parent, struct task_struct *child)
 {
+	if (use_hash)
+		return fork_hash(child->pid);
 	if (!bpf_task_storage_get(&traced, parent, 0, 0))
 		return 0;
 	if (!bpf_task_storage_get(&traced, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
 		return 0;
-	emit_proc(KS_EV_FORK, child, BPF_CORE_READ(parent, tgid), 0, false);
+	emit_proc(ctx, KS_EV_FORK, child->tgid, child->pid, parent->tgid, 0, false);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ks_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	if (!bpf_task_storage_get(&traced, p, 0, 0))
-		return 0;
-	emit_proc(KS_EV_EXEC, p, BPF_CORE_READ(p, real_parent, tgid), 0, true);
-	return 0;
+	return on_exec(ctx);
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ks_exit, struct task_struct *p)
 {
-	if (!bpf_task_storage_get(&traced, p, 0, 0))
-		return 0;
-	emit_proc(KS_EV_EXIT, p, BPF_CORE_READ(p, real_parent, tgid),
-		  BPF_CORE_READ(p, exit_code), false);
-	return 0;
+	return on_exit(ctx);
+}
+
+/* --- raw tracepoints (no BTF task pointers: hash mode) -------------------- */
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(ks_sys_enter_raw, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(ctx, id);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(ks_sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx, ret);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(ks_fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return fork_hash(BPF_CORE_READ(child, pid));
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(ks_exec_raw)
+{
+	return on_exec(ctx);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(ks_exit_raw)
+{
+	return on_exit(ctx);
+}
+
+/* --- classic tracepoints (tracefs; hash mode) ----------------------------- */
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int ks_sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_sys_enter(ctx, ctx->id);
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int ks_sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_sys_exit(ctx, ctx->ret);
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int ks_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
+{
+	return fork_hash(ctx->child_pid);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int ks_exec_tp(void *ctx)
+{
+	return on_exec(ctx);
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int ks_exit_tp(void *ctx)
+{
+	return on_exit(ctx);
 }

@@ -8,6 +8,8 @@ int cmd_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_timeline(int argc, char **argv);
 
 /* Prints "ksight: <message>\n" to stderr (one line; callers say what failed and
  * what to do). */

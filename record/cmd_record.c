@@ -23,6 +23,7 @@
 #include "record/child.h"
 #include "record/cli.h"
 #include "record/consumer.h"
+#include "record/privs.h"
 #include "record/probes.h"
 #include "record/sampler.h"
 #include "replay/units.h"
@@ -39,6 +40,10 @@ struct record_opts {
 	bool quiet;
 	bool sched;
 	uint64_t sample_ns; /* 0: no /proc sampling */
+	const char *ebpf_program;
+	enum probe_attach attach;
+	enum probe_set set;
+	enum probe_transport transport;
 	struct btf_opts btf;
 	char **argv;
 };
@@ -48,6 +53,7 @@ struct recorder {
 	struct child child;
 	struct ks_store *store;
 	struct probes *probes;
+	struct probes_mode mode;
 	struct consumer *consumer;
 	struct sampler *sampler;
 	int sigfd;
@@ -68,6 +74,12 @@ static const char usage_text[] =
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --ebpf-program PATH  load this BPF object instead of the embedded syscall\n"
+	"                         probes (built from bpf/syscalls.bpf.c)\n"
+	"      --probe-kind K     tp_btf, raw_tp or tracepoint (default: the first that\n"
+	"                         loads, in that order)\n"
+	"      --traced-set S     task_storage or hash (default: task storage with tp_btf)\n"
+	"      --transport T      ringbuf or perfbuf (default: ringbuf when available)\n"
 	"      --sample-interval DUR  /proc sampling period (default 100ms; 0: off)\n"
 	"      --btf-cache-dir DIR      where to look for <release>.btf when the kernel\n"
 	"                               has no BTF (env KSIGHT_BTF_CACHE_DIR)\n"
@@ -127,6 +139,19 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Sets *out to 1 + the index of arg in names (0 is "auto"). */
+static int pick(const char *arg, const char *flag, const char **names, int *out)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(arg, names[i])) {
+			*out = i + 1;
+			return 0;
+		}
+	ks_error("%s '%s' is not one of the choices; 'ksight record --help' lists them",
+		 flag, arg);
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
 	static const struct option longopts[] = {
@@ -136,6 +161,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
 		{ "sample-interval", required_argument, NULL, 'I' },
+		{ "ebpf-program", required_argument, NULL, 'E' },
+		{ "probe-kind", required_argument, NULL, 'K' },
+		{ "traced-set", required_argument, NULL, 'T' },
+		{ "transport", required_argument, NULL, 'P' },
 		{ "btf-cache-dir", required_argument, NULL, 'C' },
 		{ "btfhub-mirror", required_argument, NULL, 'M' },
 		{ "disable-btfhub-download", no_argument, NULL, 'D' },
@@ -180,6 +209,24 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'C':
 			o->btf.cache_dir = optarg;
+			break;
+		case 'E':
+			o->ebpf_program = optarg;
+			break;
+		case 'K':
+			if (pick(optarg, "--probe-kind", (const char *[]){ "tp_btf", "raw_tp",
+				 "tracepoint", NULL }, (int *)&o->attach))
+				return -1;
+			break;
+		case 'T':
+			if (pick(optarg, "--traced-set", (const char *[]){ "task_storage", "hash",
+				 NULL }, (int *)&o->set))
+				return -1;
+			break;
+		case 'P':
+			if (pick(optarg, "--transport", (const char *[]){ "ringbuf", "perfbuf",
+				 NULL }, (int *)&o->transport))
+				return -1;
 			break;
 		case 'M':
 			o->btf.mirror = optarg;
@@ -288,9 +335,11 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 			  const struct consumer_stats *cs)
 {
 	struct ks_store *st = r->store;
-	uint64_t lost = drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC] + drops[KS_DROP_SCHED];
+	uint64_t lost = 0;
 	int err;
 
+	for (int k = 0; k < KS_DROP_MAX; k++)
+		lost += drops[k];
 	err = put_meta_u64(st, "start_ns", r->start_ns);
 	err = err ?: put_meta_u64(st, "end_ns", r->end_ns);
 	err = err ?: put_meta_s64(st, "exit_code", exit_code);
@@ -299,6 +348,7 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_syscall", drops[KS_DROP_SYSCALL]);
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
+	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
@@ -397,6 +447,15 @@ static void follow_proc(void *ctx, const struct ks_proc *p)
 		sampler_untrack(s, p->pid);
 }
 
+static uint64_t lost_total(const uint64_t *drops)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < KS_DROP_MAX; k++)
+		n += drops[k];
+	return n;
+}
+
 static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 			  const uint64_t *drops)
 {
@@ -409,20 +468,79 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 	fprintf(stderr, "ksight: %" PRIu64 " syscalls, %" PRIu64 " process events, %" PRIu64
 		" lost, %.3f s -> %s (%lld bytes); recorder cpu %.1f ms, rss %" PRIu64 " KiB\n",
 		cs->events[KS_KIND_SYSCALL], cs->events[KS_KIND_PROC],
-		drops[KS_DROP_SYSCALL] + drops[KS_DROP_PROC] + drops[KS_DROP_SCHED],
+		lost_total(drops),
 		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size,
 		r->cpu_ns / 1e6, r->maxrss_kb);
+}
+
+/* Finds BTF, loads and attaches the probes, seeds the traced set and notes what
+ * was chosen in the trace. Returns 0; 1 when the probes cannot be loaded for lack
+ * of privilege (the recording goes on without them, said on stderr); or -1 after
+ * printing why recording cannot go on. */
+static int recorder_attach(struct recorder *r)
+{
+	struct probes_opts po = {
+		.ring_bytes = r->opts.ring_bytes, .sched = r->opts.sched,
+		.custom_obj = r->opts.ebpf_program, .attach = r->opts.attach,
+		.set = r->opts.set, .transport = r->opts.transport,
+	};
+	char line[PATH_MAX + 512];
+	struct btf_choice btf;
+	const char *why = "";
+	int err;
+
+	err = btf_discover(&r->opts.btf, &btf, line, sizeof(line));
+	if (err) {
+		ks_error("%s", line);
+		return -1;
+	}
+	ks_debug("BTF: %s (%s)", btf.path, btf.source);
+	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
+	err = probes_open(&po, &r->probes, &why);
+	if (err == -EPERM || err == -EACCES) {
+		ks_error("cannot load the BPF probes (%s): recording no syscall, process or "
+			 "scheduler events, only /proc samples of the command; to record them run "
+			 "as root or 'setcap cap_bpf,cap_perfmon+ep ksight'", strerror(-err));
+		err = ks_store_put_meta(r->store, "probes", "none: no privilege to load BPF");
+		err = err ?: ks_store_commit(r->store);
+		return err ? -1 : 1;
+	}
+	if (err == -ENOENT && r->opts.ebpf_program) {
+		ks_error("cannot %s", why);
+		return -1;
+	}
+	if (err) {
+		ks_error("cannot %s: %s (--debug says more)", why, strerror(-err));
+		return -1;
+	}
+	probes_get_mode(r->probes, &r->mode);
+	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
+	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
+	err = err ?: ks_store_put_meta(r->store, "btf_source", line);
+	if (r->opts.ebpf_program)
+		err = err ?: ks_store_put_meta(r->store, "ebpf_program", r->opts.ebpf_program);
+	err = err ?: ks_store_put_meta(r->store, "probe_kind", probe_attach_name(r->mode.attach));
+	err = err ?: ks_store_put_meta(r->store, "traced_set", probe_set_name(r->mode.set));
+	err = err ?: ks_store_put_meta(r->store, "transport",
+				       probe_transport_name(r->mode.transport));
+	err = err ?: ks_store_commit(r->store);
+	if (err) {
+		ks_error("cannot write %s: %s", r->opts.output, ks_strerror(err));
+		return -1;
+	}
+	err = probes_trace_task(r->probes, r->child.pid, r->child.pidfd);
+	if (err) {
+		ks_error("cannot trace the command: %s", strerror(-err));
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_record(int argc, char **argv)
 {
 	struct recorder r = { .sigfd = -1, .child = { .pidfd = -1, .go_fd = -1, .err_fd = -1 } };
 	struct consumer_stats cs = { 0 };
-	struct probes_opts po;
 	uint64_t drops[KS_DROP_MAX] = { 0 };
-	const char *why = "";
-	struct btf_choice btf;
-	char btf_why[PATH_MAX + 512];
 	bool child_started = false, released = false;
 	int exit_code = KS_EXIT_FAIL, wstatus, err;
 
@@ -454,36 +572,16 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	child_started = true;
-	err = btf_discover(&r.opts.btf, &btf, btf_why, sizeof(btf_why));
-	if (err) {
-		ks_error("%s", btf_why);
+	err = recorder_attach(&r);
+	if (err < 0)
 		goto out;
-	}
-	ks_debug("BTF: %s (%s)", btf.path, btf.source);
-	po.ring_bytes = r.opts.ring_bytes;
-	po.trace_all = false;
-	po.sched = r.opts.sched;
-	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
-	err = probes_open(&po, &r.probes, &why);
-	if (err) {
-		ks_error("cannot %s: %s; run as root or give ksight cap_bpf,cap_perfmon "
-			 "(--debug says more)", why, strerror(-err));
-		goto out;
-	}
-	err = ks_store_put_meta(r.store, "probes", probes_describe(r.probes));
-	snprintf(btf_why, sizeof(btf_why), "%s %s", btf.source, btf.path);
-	err = err ?: ks_store_put_meta(r.store, "btf_source", btf_why);
-	err = err ?: ks_store_commit(r.store);
-	if (err) {
-		ks_error("cannot write %s: %s", r.opts.output, ks_strerror(err));
-		goto out;
-	}
-	err = probes_trace_task(r.probes, r.child.pidfd);
-	if (err) {
-		ks_error("cannot trace the command: %s", strerror(-err));
-		goto out;
-	}
-	err = consumer_start(probes_ring_fd(r.probes), r.store, &r.consumer);
+	if (err == 0)
+		err = consumer_start(&(struct consumer_opts){
+			.fd = probes_event_fd(r.probes),
+			.perfbuf = r.mode.transport == TRANSPORT_PERFBUF,
+			.perf_bytes = r.opts.ring_bytes }, r.store, &r.consumer);
+	else
+		err = consumer_start(&(struct consumer_opts){ .fd = -1 }, r.store, &r.consumer);
 	if (err) {
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
@@ -495,8 +593,13 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 		sampler_track(r.sampler, r.child.pid);
-		consumer_on_proc(r.consumer, follow_proc, r.sampler);
+		if (r.probes)
+			consumer_on_proc(r.consumer, follow_proc, r.sampler);
+		else
+			sampler_discover_children(r.sampler, true);
 	}
+	if (r.probes && (err = privs_drop_after_attach()))
+		ks_debug("cannot drop capabilities: %s", strerror(-err));
 	r.start_ns = mono_ns();
 	released = true;
 	err = child_release(&r.child);
@@ -514,7 +617,9 @@ int cmd_record(int argc, char **argv)
 	child_started = false;
 	if (err)
 		ks_error("events could not be written to %s: %s", r.opts.output, ks_strerror(err));
-	probes_read_drops(r.probes, drops);
+	if (r.probes)
+		probes_read_drops(r.probes, drops);
+	drops[KS_DROP_TRANSPORT] = cs.perf_lost;
 	measure_self(&r);
 	err = write_end_meta(&r, exit_code, drops, &cs);
 	if (err)

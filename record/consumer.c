@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "bpf/events.h"
@@ -30,6 +31,7 @@ struct batch {
 
 struct consumer {
 	struct ring_buffer *rb;
+	struct perf_buffer *pb;
 	struct ks_store *store;
 	struct ks_seg_encoder *enc;
 	struct batch *cur[KS_KIND_MAX];
@@ -328,7 +330,34 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int consumer_start(int ring_fd, struct ks_store *store, struct consumer **out)
+static void on_perf_sample(void *ctx, int cpu, void *data, __u32 size)
+{
+	(void)cpu;
+	on_event(ctx, data, size);
+}
+
+static void on_perf_lost(void *ctx, int cpu, __u64 cnt)
+{
+	struct consumer *c = ctx;
+
+	(void)cpu;
+	c->stats.perf_lost += cnt;
+}
+
+/* Per-CPU pages for a perf buffer of about total bytes: a power of two. */
+static size_t perf_pages(uint64_t total)
+{
+	long ncpu = libbpf_num_possible_cpus();
+	uint64_t per = total / (ncpu > 0 ? ncpu : 1) / sysconf(_SC_PAGESIZE);
+	size_t pages = 1;
+
+	while (pages * 2 <= per)
+		pages *= 2;
+	return pages;
+}
+
+int consumer_start(const struct consumer_opts *o, struct ks_store *store,
+		   struct consumer **out)
 {
 	struct consumer *c;
 	int err;
@@ -342,8 +371,14 @@ int consumer_start(int ring_fd, struct ks_store *store, struct consumer **out)
 	err = ks_seg_encoder_new(0, &c->enc);
 	if (err)
 		goto fail;
-	c->rb = ring_buffer__new(ring_fd, on_event, c, NULL);
-	if (!c->rb) {
+	if (o->fd < 0) /* no probes: rows come from userspace producers only */
+		;
+	else if (o->perfbuf)
+		c->pb = perf_buffer__new(o->fd, perf_pages(o->perf_bytes), on_perf_sample,
+					 on_perf_lost, c, NULL);
+	else
+		c->rb = ring_buffer__new(o->fd, on_event, c, NULL);
+	if (o->fd >= 0 && !c->rb && !c->pb) {
 		err = -errno;
 		goto fail;
 	}
@@ -354,6 +389,7 @@ int consumer_start(int ring_fd, struct ks_store *store, struct consumer **out)
 	return 0;
 fail:
 	ring_buffer__free(c->rb);
+	perf_buffer__free(c->pb);
 	ks_seg_encoder_free(c->enc);
 	free(c);
 	return err;
@@ -361,12 +397,26 @@ fail:
 
 int consumer_epoll_fd(struct consumer *c)
 {
-	return ring_buffer__epoll_fd(c->rb);
+	if (c->pb)
+		return perf_buffer__epoll_fd(c->pb);
+	return c->rb ? ring_buffer__epoll_fd(c->rb) : -1;
 }
 
 int consumer_drain(struct consumer *c)
 {
-	return ring_buffer__consume(c->rb);
+	uint64_t before = c->stats.events[KS_KIND_SYSCALL] + c->stats.events[KS_KIND_PROC] +
+			  c->stats.events[KS_KIND_SCHED];
+	int err;
+
+	if (c->rb)
+		return ring_buffer__consume(c->rb);
+	if (!c->pb)
+		return 0;
+	err = perf_buffer__consume(c->pb);
+	if (err < 0)
+		return err;
+	return c->stats.events[KS_KIND_SYSCALL] + c->stats.events[KS_KIND_PROC] +
+	       c->stats.events[KS_KIND_SCHED] - before;
 }
 
 int consumer_flush(struct consumer *c)
@@ -400,6 +450,7 @@ int consumer_finish(struct consumer *c, struct consumer_stats *stats)
 	for (unsigned k = 0; k < KS_KIND_MAX; k++)
 		batch_free(c->cur[k]);
 	ring_buffer__free(c->rb);
+	perf_buffer__free(c->pb);
 	ks_seg_encoder_free(c->enc);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

@@ -4,6 +4,7 @@
 #ifndef KSIGHT_CONSUMER_H
 #define KSIGHT_CONSUMER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "format/event.h"
@@ -20,11 +21,19 @@ struct consumer_stats {
 	uint64_t events[KS_KIND_MAX];
 	uint64_t segments;
 	uint64_t segment_bytes; /* encoded, compressed */
+	uint64_t perf_lost;     /* records the perf buffer reported lost */
+};
+
+struct consumer_opts {
+	int fd;             /* ring buffer map, or perf event array with perfbuf */
+	bool perfbuf;
+	uint64_t perf_bytes; /* perf buffer: total size, split over the CPUs */
 };
 
 /* Starts the writer thread on store (which it owns for writing until
  * consumer_finish). Returns 0 or a negative errno. */
-int consumer_start(int ring_fd, struct ks_store *store, struct consumer **out);
+int consumer_start(const struct consumer_opts *o, struct ks_store *store,
+		   struct consumer **out);
 /* Drains what the ring buffer holds now. Returns events drained or a negative errno. */
 int consumer_drain(struct consumer *c);
 /* Hands partial batches to the writer (so they commit within the commit interval). */

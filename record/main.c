@@ -44,6 +44,8 @@ static const struct command commands[] = {
 	{ "info", cmd_info, "show a trace's metadata, event counts, losses and sizes" },
 	{ "dump", cmd_dump, "print every event of a trace, one per line" },
 	{ "doctor", cmd_doctor, "check whether this machine can record, and why not" },
+	{ "restore", cmd_restore, "rebuild the recorded state directories, at the end or at a time" },
+	{ "timeline", cmd_timeline, "list each recorded file's versions over time" },
 };
 
 static void usage(FILE *f)

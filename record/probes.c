@@ -1,9 +1,14 @@
-/* The loader: skeleton open -> set rodata and ring size -> load -> attach. */
+/* The loader: skeleton open -> choose the probe kind, traced-set and transport
+ * the kernel supports -> set rodata and map sizes -> load -> attach; the
+ * scheduler family reuses the syscall family's maps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -16,8 +21,23 @@
 struct probes {
 	struct syscalls_bpf *skel;
 	struct sched_bpf *sched;
-	char desc[256];
+	void *custom_buf; /* --ebpf-program's bytes, alive as long as the object */
+	size_t custom_len;
+	struct probes_mode mode;
+	char desc[512];
+	char why[512];
 };
+
+static const char *const attach_names[] = { "auto", "tp_btf", "raw_tp", "tracepoint" };
+static const char *const set_names[] = { "auto", "task_storage", "hash" };
+static const char *const transport_names[] = { "auto", "ringbuf", "perfbuf" };
+
+const char *probe_attach_name(enum probe_attach a) { return attach_names[a]; }
+const char *probe_set_name(enum probe_set s) { return set_names[s]; }
+const char *probe_transport_name(enum probe_transport t) { return transport_names[t]; }
+
+/* Maps shared by the families, by name in both objects. */
+static const char *const shared_maps[] = { "traced", "traced_tids", "events", "pb", "drops" };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -27,22 +47,202 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* The scheduler family shares the first skeleton's traced set, ring and counters. */
+/* The program's hook kind from its name: ks_x (tp_btf), ks_x_raw, ks_x_tp. */
+static enum probe_attach prog_attach(const struct bpf_program *prog)
+{
+	const char *n = bpf_program__name(prog);
+	size_t len = strlen(n);
+
+	if (len > 4 && !strcmp(n + len - 4, "_raw"))
+		return ATTACH_RAW_TP;
+	if (len > 3 && !strcmp(n + len - 3, "_tp"))
+		return ATTACH_TRACEPOINT;
+	return ATTACH_TP_BTF;
+}
+
+/* A map type the kernel lacks becomes a tiny hash: it is referenced only from
+ * code the verifier prunes under the chosen rodata. */
+static int neuter_map(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+	int err;
+
+	if (!m)
+		return -ENOENT;
+	err = bpf_map__set_type(m, BPF_MAP_TYPE_HASH);
+	err = err ?: bpf_map__set_map_flags(m, 0);
+	err = err ?: bpf_map__set_key_size(m, 4);
+	err = err ?: bpf_map__set_value_size(m, 4);
+	err = err ?: bpf_map__set_max_entries(m, 1);
+	return err;
+}
+
+/* Everything before load that both families share. */
+static int configure(struct bpf_object *obj, const struct probes_opts *o,
+		     const struct probes_mode *m)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err = 0;
+
+	bpf_object__for_each_program(prog, obj) {
+		err = bpf_program__set_autoload(prog, prog_attach(prog) == m->attach);
+		if (err)
+			return err;
+	}
+	map = bpf_object__find_map_by_name(obj, "events");
+	if (m->transport == TRANSPORT_RINGBUF && map)
+		err = bpf_map__set_max_entries(map, o->ring_bytes);
+	else if (m->transport == TRANSPORT_PERFBUF && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0)
+		err = neuter_map(obj, "events");
+	if (!err && m->set == SET_HASH &&
+	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) <= 0)
+		err = neuter_map(obj, "traced");
+	return err;
+}
+
+#define SET_RODATA(skel, m)                                                    \
+	do {                                                                   \
+		(skel)->rodata->self_tgid = getpid();                          \
+		(skel)->rodata->use_hash = (m)->set == SET_HASH;               \
+		(skel)->rodata->use_perfbuf = (m)->transport == TRANSPORT_PERFBUF; \
+		(skel)->rodata->wakeup_bytes = o->ring_bytes / 4;              \
+	} while (0)
+
+/* Libbpf needs tracefs for classic tracepoints: mount it if nobody has. */
+static void ensure_tracefs(void)
+{
+	struct stat sb;
+
+	if (!stat("/sys/kernel/tracing/events", &sb) || !stat("/sys/kernel/debug/tracing/events", &sb))
+		return;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		ks_debug("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
+	else
+		ks_debug("mounted tracefs on /sys/kernel/tracing");
+}
+
+static int read_file(const char *path, void **buf, size_t *len)
+{
+	struct stat sb;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size <= 0 || sb.st_size > (64 << 20)) {
+		err = -EINVAL;
+		goto out;
+	}
+	*buf = malloc(sb.st_size);
+	if (!*buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n = read(fd, *buf, sb.st_size);
+	if (n != sb.st_size) {
+		free(*buf);
+		*buf = NULL;
+		err = n < 0 ? -errno : -EIO;
+		goto out;
+	}
+	*len = n;
+out:
+	close(fd);
+	return err;
+}
+
+/* --ebpf-program: the object must have every program and map of the embedded
+ * one; the first missing one is named. */
+static int check_custom(struct probes *p, const char *path, void *buf, size_t len,
+			const struct bpf_object_skeleton *s)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = s->name);
+	struct bpf_object *obj = bpf_object__open_mem(buf, len, &oo);
+	int err = 0;
+
+	if (!obj) {
+		snprintf(p->why, sizeof(p->why), "open %s as a BPF object", path);
+		return -errno;
+	}
+	for (int i = 0; i < s->prog_cnt && !err; i++)
+		if (!bpf_object__find_program_by_name(obj, s->progs[i].name)) {
+			snprintf(p->why, sizeof(p->why),
+				 "use %s: it has no program '%s' (build it from bpf/syscalls.bpf.c)",
+				 path, s->progs[i].name);
+			err = -ENOENT;
+		}
+	for (int i = 0; i < s->map_cnt && !err; i++)
+		if (!bpf_object__find_map_by_name(obj, s->maps[i].name)) {
+			snprintf(p->why, sizeof(p->why),
+				 "use %s: it has no map '%s' (build it from bpf/syscalls.bpf.c)",
+				 path, s->maps[i].name);
+			err = -ENOENT;
+		}
+	bpf_object__close(obj);
+	return err;
+}
+
+static struct syscalls_bpf *open_syscalls(struct probes *p, const struct probes_opts *o,
+					  const struct bpf_object_open_opts *oo, int *err)
+{
+	struct syscalls_bpf *s;
+
+	if (!o->custom_obj) {
+		s = syscalls_bpf__open_opts(oo);
+		*err = s ? 0 : -errno;
+		return s;
+	}
+	if (!p->custom_buf) {
+		*err = read_file(o->custom_obj, &p->custom_buf, &p->custom_len);
+		if (*err) {
+			snprintf(p->why, sizeof(p->why), "read %s", o->custom_obj);
+			return NULL;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = syscalls_bpf__create_skeleton(s);
+	if (*err)
+		goto fail;
+	s->skeleton->data = p->custom_buf;
+	s->skeleton->data_sz = p->custom_len;
+	*err = check_custom(p, o->custom_obj, p->custom_buf, p->custom_len, s->skeleton);
+	if (*err)
+		goto fail;
+	*err = bpf_object__open_skeleton(s->skeleton, oo);
+	if (!*err)
+		return s;
+fail:
+	syscalls_bpf__destroy(s);
+	return NULL;
+}
+
+/* The scheduler family shares the syscall family's maps. */
 static int open_sched(struct probes *p, const struct probes_opts *o, const char **why)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	const struct probes_mode *m = &p->mode;
 	int err;
 
 	*why = "open the scheduler probes";
 	p->sched = sched_bpf__open_opts(&oo);
 	if (!p->sched)
 		return -errno;
-	p->sched->rodata->self_tgid = getpid();
-	p->sched->rodata->trace_all = o->trace_all;
-	p->sched->rodata->wakeup_bytes = o->ring_bytes / 4;
-	err = bpf_map__reuse_fd(p->sched->maps.traced, bpf_map__fd(p->skel->maps.traced));
-	err = err ?: bpf_map__reuse_fd(p->sched->maps.events, bpf_map__fd(p->skel->maps.events));
-	err = err ?: bpf_map__reuse_fd(p->sched->maps.drops, bpf_map__fd(p->skel->maps.drops));
+	SET_RODATA(p->sched, m);
+	for (size_t i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
+		struct bpf_map *mine = bpf_object__find_map_by_name(p->sched->obj, shared_maps[i]);
+		struct bpf_map *theirs = bpf_object__find_map_by_name(p->skel->obj, shared_maps[i]);
+
+		err = mine && theirs ? bpf_map__reuse_fd(mine, bpf_map__fd(theirs)) : -ENOENT;
+		if (err)
+			return err;
+	}
+	err = configure(p->sched->obj, o, m);
 	if (err)
 		return err;
 	*why = "load the scheduler probes";
@@ -53,27 +253,25 @@ static int open_sched(struct probes *p, const struct probes_opts *o, const char 
 	return sched_bpf__attach(p->sched);
 }
 
-int probes_open(const struct probes_opts *o, struct probes **out, const char **why)
+/* One attempt with one mode; leaves p clean on failure. */
+static int try_mode(struct probes *p, const struct probes_opts *o, const char **why)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
-	struct probes *p;
+	const struct probes_mode *m = &p->mode;
 	int err;
 
-	libbpf_set_print(libbpf_log);
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
+	if (m->attach == ATTACH_TRACEPOINT)
+		ensure_tracefs();
 	*why = "open the BPF object";
-	p->skel = syscalls_bpf__open_opts(&oo);
+	p->skel = open_syscalls(p, o, &oo, &err);
 	if (!p->skel) {
-		err = -errno;
-		goto fail;
+		if (p->why[0])
+			*why = p->why;
+		return err ? err : -EINVAL;
 	}
-	p->skel->rodata->self_tgid = getpid();
-	p->skel->rodata->trace_all = o->trace_all;
-	p->skel->rodata->wakeup_bytes = o->ring_bytes / 4;
-	*why = "size the ring buffer";
-	err = bpf_map__set_max_entries(p->skel->maps.events, o->ring_bytes);
+	SET_RODATA(p->skel, m);
+	*why = "configure the BPF object";
+	err = configure(p->skel->obj, o, m);
 	if (err)
 		goto fail;
 	*why = "load the BPF programs";
@@ -84,36 +282,111 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 	err = syscalls_bpf__attach(p->skel);
 	if (err)
 		goto fail;
-	snprintf(p->desc, sizeof(p->desc),
-		 "tp_btf/sys_enter,tp_btf/sys_exit,tp_btf/sched_process_fork,"
-		 "tp_btf/sched_process_exec,tp_btf/sched_process_exit");
 	if (o->sched) {
 		err = open_sched(p, o, why);
 		if (err)
 			goto fail;
-		strncat(p->desc, ",tp_btf/sched_switch,tp_btf/sched_wakeup,"
-			"tp_btf/sched_wakeup_new,tp_btf/page_fault_user",
-			sizeof(p->desc) - strlen(p->desc) - 1);
 	}
-	*out = p;
 	return 0;
 fail:
+	sched_bpf__destroy(p->sched);
+	syscalls_bpf__destroy(p->skel);
+	p->sched = NULL;
+	p->skel = NULL;
+	return err;
+}
+
+static void describe(struct probes *p, const struct probes_opts *o)
+{
+	static const char *const sys[] = { "sys_enter", "sys_exit", "sched_process_fork",
+					   "sched_process_exec", "sched_process_exit" };
+	static const char *const sch[] = { "sched_switch", "sched_wakeup", "sched_wakeup_new",
+					   "page_fault_user" };
+	const char *kind = attach_names[p->mode.attach];
+	size_t n = 0;
+
+	for (size_t i = 0; i < 5; i++)
+		n += snprintf(p->desc + n, sizeof(p->desc) - n, "%s%s/%s", n ? "," : "", kind, sys[i]);
+	for (size_t i = 0; o->sched && i < 4 && n < sizeof(p->desc); i++)
+		n += snprintf(p->desc + n, sizeof(p->desc) - n, ",%s/%s", kind, sch[i]);
+}
+
+int probes_open(const struct probes_opts *o, struct probes **out, const char **why)
+{
+	static const enum probe_attach order[] = { ATTACH_TP_BTF, ATTACH_RAW_TP, ATTACH_TRACEPOINT };
+	bool has_ring = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) > 0;
+	bool has_tstore = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) > 0;
+	struct probes *p;
+	int err = -EINVAL;
+
+	libbpf_set_print(libbpf_log);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ks_debug("kernel: ring buffer %s, task storage %s", has_ring ? "yes" : "no",
+		 has_tstore ? "yes" : "no");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (o->attach != ATTACH_AUTO && o->attach != order[i])
+			continue;
+		p->mode.attach = order[i];
+		/* task storage needs the BTF task pointers of tp_btf */
+		p->mode.set = o->set != SET_AUTO ? o->set :
+			      order[i] == ATTACH_TP_BTF && has_tstore ? SET_TASK_STORAGE : SET_HASH;
+		if (order[i] != ATTACH_TP_BTF)
+			p->mode.set = SET_HASH;
+		p->mode.transport = o->transport != TRANSPORT_AUTO ? o->transport :
+				    has_ring ? TRANSPORT_RINGBUF : TRANSPORT_PERFBUF;
+		ks_debug("trying %s probes, %s traced set, %s transport",
+			 attach_names[p->mode.attach], set_names[p->mode.set],
+			 transport_names[p->mode.transport]);
+		err = try_mode(p, o, why);
+		if (!err) {
+			describe(p, o);
+			*out = p;
+			return 0;
+		}
+		ks_debug("%s probes: cannot %s: %s", attach_names[p->mode.attach], *why,
+			 strerror(-err));
+		/* a custom object that does not match will not match in another mode */
+		if (err == -ENOENT && o->custom_obj)
+			break;
+	}
+	if (*why == p->why) {
+		/* the message lives in p: keep it for the caller in a static copy */
+		static char why_copy[sizeof(p->why)];
+
+		memcpy(why_copy, p->why, sizeof(why_copy));
+		*why = why_copy;
+	}
 	probes_close(p);
 	return err < 0 ? err : -EINVAL;
 }
 
-int probes_trace_task(struct probes *p, int pidfd)
+int probes_trace_task(struct probes *p, pid_t pid, int pidfd)
 {
-	struct { uint64_t enter_ts; uint32_t nr, pad; } v = { 0 };
+	struct { uint64_t enter_ts; uint32_t nr, faults, tgid, ppid; } v = {
+		.tgid = pid, .ppid = getpid(),
+	};
+	uint32_t key = pid;
 
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.traced), &pidfd, &v, BPF_NOEXIST))
+	if (p->mode.set == SET_TASK_STORAGE) {
+		if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.traced), &pidfd, &v, BPF_NOEXIST))
+			return -errno;
+	} else if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.traced_tids), &key, &v, BPF_NOEXIST)) {
 		return -errno;
+	}
 	return 0;
 }
 
-int probes_ring_fd(struct probes *p)
+int probes_event_fd(struct probes *p)
 {
-	return bpf_map__fd(p->skel->maps.events);
+	return p->mode.transport == TRANSPORT_PERFBUF ? bpf_map__fd(p->skel->maps.pb) :
+							bpf_map__fd(p->skel->maps.events);
+}
+
+void probes_get_mode(struct probes *p, struct probes_mode *m)
+{
+	*m = p->mode;
 }
 
 void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd)
@@ -155,5 +428,6 @@ void probes_close(struct probes *p)
 		return;
 	sched_bpf__destroy(p->sched);
 	syscalls_bpf__destroy(p->skel);
+	free(p->custom_buf);
 	free(p);
 }

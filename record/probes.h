@@ -1,4 +1,5 @@
-/* Loading and attaching the BPF probes (the embedded skeleton). */
+/* Loading and attaching the BPF probes (the embedded skeletons, or a custom
+ * object), with fallbacks for kernels that lack a feature. */
 #ifndef KSIGHT_PROBES_H
 #define KSIGHT_PROBES_H
 
@@ -8,22 +9,41 @@
 
 #include "bpf/events.h"
 
+enum probe_attach { ATTACH_AUTO = 0, ATTACH_TP_BTF, ATTACH_RAW_TP, ATTACH_TRACEPOINT };
+enum probe_set { SET_AUTO = 0, SET_TASK_STORAGE, SET_HASH };
+enum probe_transport { TRANSPORT_AUTO = 0, TRANSPORT_RINGBUF, TRANSPORT_PERFBUF };
+
 struct probes_opts {
-	uint64_t ring_bytes; /* ring buffer size, a power of two >= page size */
-	bool trace_all;
-	bool sched; /* scheduler and page-fault probes too */
-	const char *btf_path; /* BTF for CO-RE relocations; NULL: the system's */
+	uint64_t ring_bytes;    /* event buffer size, a power of two >= page size */
+	bool sched;             /* scheduler and page-fault probes too */
+	const char *btf_path;   /* BTF for CO-RE relocations; NULL: the system's */
+	const char *custom_obj; /* --ebpf-program: load this object for the syscall family */
+	enum probe_attach attach;
+	enum probe_set set;
+	enum probe_transport transport;
+};
+
+/* What was chosen, for the trace metadata and the consumer. */
+struct probes_mode {
+	enum probe_attach attach;
+	enum probe_set set;
+	enum probe_transport transport;
 };
 
 struct probes;
 
-/* Opens, loads and attaches every probe. On failure *why names the step that
- * failed. Returns 0 or a negative errno. */
+/* Opens, loads and attaches every probe, falling back tp_btf -> raw tracepoint
+ * -> classic tracepoint, task storage -> hash map, ring buffer -> perf buffer
+ * where the kernel lacks the first (each step logged under --debug). On failure
+ * *why names the step that failed (static or in p's buffer). Returns 0 or a
+ * negative errno. */
 int probes_open(const struct probes_opts *o, struct probes **out, const char **why);
-/* Adds the task behind pidfd to the traced set (its children follow). */
-int probes_trace_task(struct probes *p, int pidfd);
-/* The ring buffer map's fd, for the consumer. */
-int probes_ring_fd(struct probes *p);
+/* Adds the command (pid, and pidfd for task storage) to the traced set; its
+ * children follow. */
+int probes_trace_task(struct probes *p, pid_t pid, int pidfd);
+/* The event transport's map fd (ring buffer or perf event array). */
+int probes_event_fd(struct probes *p);
+void probes_get_mode(struct probes *p, struct probes_mode *m);
 /* The maps every probe family shares, for families loaded elsewhere
  * (bpf_map__reuse_fd before their load). */
 void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd);
@@ -31,6 +51,9 @@ void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drop
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX]);
 /* A comma-separated list of the attached probes, for the trace metadata. */
 const char *probes_describe(struct probes *p);
+const char *probe_attach_name(enum probe_attach a);
+const char *probe_set_name(enum probe_set s);
+const char *probe_transport_name(enum probe_transport t);
 void probes_close(struct probes *p);
 
 #endif

@@ -1,6 +1,7 @@
 /* Reads /proc/PID/{stat,statm,io} of the followed processes. A process that is
  * gone between two rounds is simply not sampled. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ struct sampler {
 	pid_t *pids;
 	size_t n, cap;
 	long page_kb, tick_hz;
+	bool discover;
 };
 
 int sampler_new(uint64_t interval_ns, struct sampler **out)
@@ -130,6 +132,42 @@ static int sample_one(struct sampler *s, pid_t pid, uint64_t now_ns, struct ks_s
 	return 0;
 }
 
+void sampler_discover_children(struct sampler *s, bool on)
+{
+	s->discover = on;
+}
+
+/* Follows the children of every thread of pid (/proc/PID/task/TID/children). */
+static void discover(struct sampler *s, pid_t pid)
+{
+	char path[64], buf[4096];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		char file[300];
+		char *p, *end;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "task/%s/children", d->d_name);
+		if (read_proc(pid, file, buf, sizeof(buf)) <= 0)
+			continue;
+		for (p = buf;; p = end) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			sampler_track(s, child);
+		}
+	}
+	closedir(dir);
+}
+
 int sampler_tick(struct sampler *s, uint64_t now_ns, struct consumer *c)
 {
 	struct ks_sample r;
@@ -138,9 +176,14 @@ int sampler_tick(struct sampler *s, uint64_t now_ns, struct consumer *c)
 	if (now_ns - s->last_ns < s->interval_ns)
 		return 0;
 	s->last_ns = now_ns;
+	for (size_t i = 0; s->discover && i < s->n; i++)
+		discover(s, s->pids[i]);
 	for (size_t i = 0; i < s->n; i++) {
-		if (sample_one(s, s->pids[i], now_ns, &r))
+		if (sample_one(s, s->pids[i], now_ns, &r)) {
+			if (s->discover)
+				s->pids[i--] = s->pids[--s->n]; /* gone */
 			continue;
+		}
 		err = consumer_add_row(c, KS_KIND_SAMPLE, &r);
 		if (err)
 			return err;
