@@ -282,6 +282,202 @@ def info_and_dump_agree_with_the_workload():
 
 # --- doctor and BTF discovery (record/doctor.c, record/btf.c) -------------------
 
+# --- kernels that differ: fallbacks, custom objects, BTF sources, privileges ----
+
+PROBE_MODES = [
+    ["--traced-set", "hash"],
+    ["--probe-kind", "raw_tp"],
+    ["--probe-kind", "tracepoint"],
+    ["--transport", "perfbuf"],
+    ["--probe-kind", "raw_tp", "--transport", "perfbuf"],
+]
+
+
+def count_diffs(mine, oracle):
+    diffs = []
+    for name, (calls, errors) in oracle.items():
+        if name == "execve":
+            continue
+        got = mine.get(name, {"count": 0, "errors": 0})
+        if got["count"] != calls or got["errors"] != errors:
+            diffs.append(f"{name}: ksight {got['count']}/{got['errors']} strace {calls}/{errors}")
+    return diffs
+
+
+def meta_of(trace):
+    p = run([KSIGHT, "info", trace, "--json"])
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["meta"]
+
+
+@test
+def every_probe_fallback_matches_strace():
+    needs_bpf()
+    oracle = strace_counts(COUNTS_CMD)
+    for mode in PROBE_MODES:
+        t = os.path.join(TMP, "mode.lmdb")
+        p = record(t, COUNTS_CMD, *mode)
+        assert p.returncode == 0, (mode, p.stderr)
+        doc = report_json(t)
+        diffs = count_diffs(by_name(doc), oracle)
+        assert not diffs, (mode, diffs)
+        procs = {x["pid"]: x for x in doc["processes"]}
+        assert len(procs) == K + 1, (mode, procs.keys())
+        m = meta_of(t)
+        want = dict(zip(mode[::2], mode[1::2]))
+        if "--probe-kind" in want:
+            assert m["probe_kind"] == want["--probe-kind"], (mode, m)
+        if "--transport" in want:
+            assert m["transport"] == want["--transport"], (mode, m)
+        if m["probe_kind"] != "tp_btf":
+            assert m["traced_set"] == "hash", m
+
+
+@test
+def custom_ebpf_program_is_loaded_or_refused_clearly():
+    needs_bpf()
+    good, bad = os.path.abspath("build/syscalls.bpf.o"), os.path.abspath("build/sched.bpf.o")
+    t = os.path.join(TMP, "custom.lmdb")
+    p = record(t, COUNTS_CMD, "--ebpf-program", good)
+    assert p.returncode == 0, p.stderr
+    assert by_name(report_json(t))["write"]["count"] == N
+    assert meta_of(t)["ebpf_program"] == good
+    p = record(os.path.join(TMP, "custom-bad.lmdb"), COUNTS_CMD, "--ebpf-program", bad)
+    assert p.returncode != 0
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ks_sys_enter" in lines[0] and bad in lines[0], p.stderr
+    assert not os.path.exists(os.path.join(TMP, "custom-bad.lmdb"))
+
+
+def hidden_btf_env(cache):
+    e = dict(os.environ)
+    e.update(KSIGHT_SYSFS_BTF=os.path.join(TMP, "no-such-btf"), KSIGHT_BTF_CACHE_DIR=cache)
+    return e
+
+
+@test
+def records_with_btf_from_the_cache():
+    needs_bpf()
+    cache = os.path.join(TMP, "btf-cache")
+    os.makedirs(cache, exist_ok=True)
+    shutil.copy("/sys/kernel/btf/vmlinux", os.path.join(cache, os.uname().release + ".btf"))
+    env = hidden_btf_env(cache)
+    env["KSIGHT_BTF_ALLOW_DOWNLOAD"] = "0"
+    t = os.path.join(TMP, "btf-cache.lmdb")
+    p = run([KSIGHT, "record", "-q", "-o", t, "--", *COUNTS_CMD], env=env)
+    assert p.returncode == 0, p.stderr
+    assert meta_of(t)["btf_source"].startswith("cache "), meta_of(t)
+    assert by_name(report_json(t))["write"]["count"] == N
+
+
+@test
+def records_with_btf_downloaded_from_a_mirror():
+    needs_bpf()
+    root = os.path.join(TMP, "rec-mirror")
+    btfhub_archive(root, open("/sys/kernel/btf/vmlinux", "rb").read())
+    cache = os.path.join(TMP, "rec-mirror-cache")
+    env = hidden_btf_env(cache)
+    mirror = Mirror(root)
+    try:
+        env["KSIGHT_BTF_MIRROR"] = mirror.url
+        t = os.path.join(TMP, "btf-dl.lmdb")
+        p = run([KSIGHT, "record", "-q", "-o", t, "--", *COUNTS_CMD], env=env)
+    finally:
+        mirror.close()
+    assert p.returncode == 0, p.stderr
+    assert meta_of(t)["btf_source"].startswith("download "), meta_of(t)
+    assert os.path.exists(os.path.join(cache, os.uname().release + ".btf"))
+    assert by_name(report_json(t))["write"]["count"] == N
+
+
+@test
+def record_without_any_btf_is_one_clear_error():
+    env = hidden_btf_env(os.path.join(TMP, "empty-cache"))
+    env["KSIGHT_BTF_ALLOW_DOWNLOAD"] = "0"
+    t = os.path.join(TMP, "nobtf.lmdb")
+    p = run([KSIGHT, "record", "-q", "-o", t, "--", "true"], env=env)
+    assert p.returncode != 0
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert "no-such-btf" in lines[0] and "empty-cache" in lines[0], lines[0]
+    assert not os.path.exists(t)
+
+
+TEST_USER = "ksight-test"
+
+
+def test_user():
+    if os.geteuid() != 0:
+        raise Skip("needs root to create a test user and set capabilities")
+    if run(["id", TEST_USER]).returncode != 0:
+        p = run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", TEST_USER])
+        assert p.returncode == 0, p.stderr
+    d = tempfile.mkdtemp(prefix="ksight-user-")
+    os.chmod(d, 0o755)
+    shutil.chown(d, TEST_USER)
+    for f in (KSIGHT, WORKLOAD):
+        shutil.copy(f, d)
+    return d
+
+
+def as_user(d, *args):
+    return run(["runuser", "-u", TEST_USER, "--", *args], cwd=d)
+
+
+@test
+def capabilities_let_a_user_record_like_root():
+    needs_bpf()
+    d = test_user()
+    try:
+        ks = os.path.join(d, "ksight")
+        p = run(["setcap", "cap_bpf,cap_perfmon+ep", ks])
+        assert p.returncode == 0, p.stderr
+        t = os.path.join(d, "user.lmdb")
+        p = as_user(d, ks, "record", "-q", "-o", t, "--", "./workload", *COUNTS_CMD[1:])
+        assert p.returncode == 0, p.stderr
+        assert os.stat(t).st_uid == int(run(["id", "-u", TEST_USER]).stdout)
+        user = by_name(report_json(t))
+        rt = os.path.join(TMP, "root-same.lmdb")
+        assert record(rt, COUNTS_CMD).returncode == 0
+        root = by_name(report_json(rt))
+        for name in ("write", "openat", "getpid", "clone", "wait4", "nanosleep", "exit_group"):
+            assert user[name]["count"] == root[name]["count"], (name, user[name], root[name])
+            assert user[name]["errors"] == root[name]["errors"], (name, user[name], root[name])
+        # without the capabilities: the command still runs, the loss is explained
+        plain = os.path.join(d, "plain")
+        shutil.copy(KSIGHT, plain)
+        t = os.path.join(d, "plain.lmdb")
+        p = as_user(d, plain, "record", "-q", "-o", t, "--", "./workload", "spin", "300")
+        assert p.returncode == 0, p.stderr
+        assert "cannot load the BPF probes" in p.stderr and "setcap" in p.stderr, p.stderr
+        m = meta_of(t)
+        assert m["probes"].startswith("none"), m
+        info = json.loads(run([KSIGHT, "info", t, "--json"]).stdout)
+        kinds = {k["kind"]: k["events"] for k in info["kinds"]}
+        assert kinds.get("sample", 0) >= 2, kinds
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test
+def recorder_gives_up_capabilities_once_attached():
+    needs_bpf()
+    t = os.path.join(TMP, "caps.lmdb")
+    proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--", "sleep", "1.5"])
+    try:
+        time.sleep(0.8)
+        status = open(f"/proc/{proc.pid}/status").read()
+    finally:
+        proc.wait(timeout=30)
+    eff = int(re.search(r"CapEff:\s*([0-9a-f]+)", status).group(1), 16)
+    prm = int(re.search(r"CapPrm:\s*([0-9a-f]+)", status).group(1), 16)
+    for cap, bit in (("CAP_SYS_ADMIN", 21), ("CAP_PERFMON", 38), ("CAP_BPF", 39),
+                     ("CAP_SETUID", 7), ("CAP_NET_ADMIN", 12)):
+        assert not (eff >> bit) & 1 and not (prm >> bit) & 1, (cap, hex(eff), hex(prm))
+    assert proc.returncode == 0
+    assert report_json(t)["syscalls"]["total"] > 0
+
+
 def doctor(*opts, env=None):
     """Runs ksight doctor --json; returns (process, document, checks by name)."""
     full = dict(os.environ)
