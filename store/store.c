@@ -207,11 +207,11 @@ static int map_locate(struct ks_store *st, const void *inside)
 		return 0;
 	}
 	while (err && getline(&line, &cap, f) > 0) {
-		unsigned long lo, hi, off, ino;
+		unsigned long lo, hi, off;
 
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %lu", &lo, &hi, &off, &ino) != 4)
+		if (sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &off) != 3)
 			continue;
-		if (p < lo || p >= hi || off != 0 || ino == 0 || hi - lo < st->map_valid)
+		if (p < lo || p >= hi || off != 0 || hi - lo < st->map_valid)
 			continue;
 		st->map = (const unsigned char *)lo;
 		err = 0;
@@ -462,11 +462,15 @@ int ks_store_close(struct ks_store *st)
 		if (st->txn)
 			mdb_txn_abort(st->txn);
 	} else {
+		int serr;
+
 		err = ks_store_commit(st);
 		if (st->txn)
 			mdb_txn_abort(st->txn);
+		/* what earlier commits wrote reaches the disk even if this one failed */
+		serr = ks_mdb_err(mdb_env_sync(st->env, 1));
 		if (!err)
-			err = ks_mdb_err(mdb_env_sync(st->env, 1));
+			err = serr;
 	}
 	mdb_env_close(st->env);
 	if (!st->rdonly)

@@ -26,46 +26,66 @@ struct ks_store;
 struct ks_seg_iter;
 
 /* Opens the trace at path. With KS_STORE_RDONLY the file is opened read-only (also
- * when the file or its directory is not writable) and the format version stored in
- * meta is checked. With KS_STORE_CREATE a new file is created mode 0600 without
- * following symlinks. Returns 0 or -ENOENT, -EEXIST, -EACCES, -KS_ENOTTRACE,
- * -KS_EVERSION, -KS_ECORRUPT, -KS_ESTORE. */
+ * when the file or its directory is not writable; no lock file is ever created),
+ * its LMDB meta pages are checked by hand before LMDB maps it, and the format
+ * version stored in meta is checked. With KS_STORE_CREATE a new file is created
+ * mode 0600 without following symlinks (nor at PATH-lock). With neither flag an
+ * existing trace is opened for appending (not through a symlink: -ELOOP). Do not
+ * open the same file twice in one process (an LMDB rule). Returns 0 or -EINVAL
+ * (bad flags or path), -ENOENT, -EEXIST, -EACCES, -ELOOP, -EISDIR, -ENOMEM,
+ * -KS_ENOTTRACE, -KS_EVERSION, -KS_ECORRUPT, -KS_ESTORE; *out is NULL on error. */
 int ks_store_open(const char *path, int flags, struct ks_store **out);
 
-/* Commits what is pending (writer), syncs and closes. Returns 0 or the commit's
- * error; the handle is freed in every case. */
+/* Commits what is pending (writer), syncs, removes the writer's PATH-lock (when no
+ * other process uses it) and closes. Iterators still open fail with -EBADF from
+ * then on (free them still). Returns 0 or the commit's or sync's error; the handle
+ * is freed in every case. */
 int ks_store_close(struct ks_store *st);
 
 /* Writer: puts a key/value in db inside the open write transaction (started on
- * demand). Grows the map when it is full. Returns 0, -ENOMEM, -KS_ESTORE. */
+ * demand). A copy of each put is kept until its commit, so the map grows (doubles)
+ * on MDB_MAP_FULL with nothing lost. Keys are 1..511 bytes, values up to 4 GiB.
+ * Returns 0, -EINVAL, -EBADF (a reader), -ENOMEM, -EFBIG (map past 4 TiB),
+ * -KS_ESTORE; a failed put is not part of the transaction. */
 int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
 		 const void *val, size_t vlen);
-/* Writer: puts a meta string. */
+/* Writer: puts a meta string (stored without its NUL). As ks_store_put. */
 int ks_store_put_meta(struct ks_store *st, const char *key, const char *val);
-/* Writer: appends a segment of kind with the next sequence number of that kind. */
+/* Writer: appends a segment of kind (1..255) with the next sequence number of that
+ * kind (after a reopen: the last stored one + 1). As ks_store_put, and -EINVAL for
+ * a bad kind. */
 int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len);
-/* Writer: commits the open transaction. Returns 0, -KS_ESTORE. */
+/* Writer: commits the open transaction, growing the map if the commit needs it.
+ * On failure the puts stay pending and the next put or commit retries them.
+ * Returns 0, -EBADF, -EFBIG, a negative errno (I/O), -KS_ESTORE. */
 int ks_store_commit(struct ks_store *st);
 /* Writer: commits when the last commit is older than KS_STORE_COMMIT_INTERVAL_NS
  * (CLOCK_MONOTONIC now_ns). Returns 0 or ks_store_commit's errors. */
 int ks_store_maybe_commit(struct ks_store *st, uint64_t now_ns);
 
-/* Reader: gets a value. *val points into the map, valid until close (readers keep
- * one read transaction). Returns 0, -KS_ENOTFOUND, -KS_ESTORE. */
+/* Gets a value. Reader: *val points into the map, valid until close (readers keep
+ * one read transaction). A writer reads through its write transaction, its own
+ * puts included: *val is valid until its next put or commit. Returns 0, -EINVAL,
+ * -KS_ENOTFOUND, -KS_ECORRUPT (value outside the file), -KS_ESTORE. */
 int ks_store_get(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
 		 const void **val, size_t *vlen);
-/* Reader: gets a meta string as a malloc'd NUL-terminated copy. */
+/* Gets a meta string as a malloc'd NUL-terminated copy (*val NULL on error). As
+ * ks_store_get, and -ENOMEM. */
 int ks_store_get_meta(struct ks_store *st, const char *key, char **val);
 
-/* Reader: iterates the segments of kind in sequence (time) order; kind 0 = all kinds. */
+/* Reader: iterates the segments of kind in sequence (time) order; kind 0 = all
+ * kinds, by kind then sequence. Returns 0, -EINVAL (kind > 255), -EBADF (a writer:
+ * its cursors die at each commit), -ENOMEM, -KS_ESTORE. */
 int ks_store_iter_segments(struct ks_store *st, unsigned kind, struct ks_seg_iter **out);
-/* Returns 1 and the next segment, 0 at the end, or a negative error. *buf points
- * into the map, valid until close. */
+/* Returns 1 and the next segment, 0 at the end, or a negative error (-KS_ECORRUPT,
+ * -EBADF once the store is closed), which repeats on later calls. *buf points into
+ * the map, valid until close. Any output pointer may be NULL. */
 int ks_seg_iter_next(struct ks_seg_iter *it, unsigned *kind, uint64_t *seq,
 		     const void **buf, size_t *len);
 void ks_seg_iter_free(struct ks_seg_iter *it);
 
-/* Generic cursor over any database, for dump/info. Same return convention. */
+/* Generic cursor over any database in key order, for dump/info. Readers only; same
+ * return conventions as the segment iterator. */
 struct ks_db_iter;
 int ks_store_iter(struct ks_store *st, enum ks_db db, struct ks_db_iter **out);
 int ks_db_iter_next(struct ks_db_iter *it, const void **key, size_t *klen,
@@ -78,7 +98,8 @@ struct ks_store_info {
 	uint64_t entries[KS_DB_COUNT];
 	uint64_t value_bytes[KS_DB_COUNT]; /* sum of value sizes */
 };
-/* Fills info. Returns 0 or -KS_ESTORE. */
+/* Fills info (readers and writers; value_bytes walks every database). Returns 0,
+ * -EINVAL, -KS_ECORRUPT, -KS_ESTORE. */
 int ks_store_stat(struct ks_store *st, struct ks_store_info *info);
 
 #endif
