@@ -24,6 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KSIGHT = os.path.join(ROOT, "ksight")
 TIMEIT = os.path.join(ROOT, "build", "bench", "timeit")
+TCPXFER = os.path.join(ROOT, "build", "bench", "tcpxfer")
 WORK = tempfile.mkdtemp(prefix="ksight-bench-")
 TIMEFILE = os.path.join(WORK, "t")
 
@@ -61,7 +62,42 @@ def pipe_pingpong():
     return None, ["sh", "-c", "yes | head -c 50000000 > /dev/null"]
 
 
-WORKLOADS = {"storm": storm, "tar": tar_extract, "pipe": pipe_pingpong}
+def build():
+    """Compiles the project's own library sources (what `make` does, without make's
+    dependency checks, so every run does the same work)."""
+    src = [os.path.join(d, f) for d in ("format", "store", "replay")
+           for f in sorted(os.listdir(os.path.join(ROOT, d))) if f.endswith(".c")]
+    out = os.path.join(WORK, "objs")
+    os.makedirs(out, exist_ok=True)
+    cmds = " && ".join(f"gcc -std=gnu11 -O2 -D_GNU_SOURCE -I{ROOT} -I{ROOT}/build -c {ROOT}/{f} "
+                       f"-o {out}/{i}.o" for i, f in enumerate(src))
+    return None, ["sh", "-c", cmds]
+
+
+def tcp():
+    return None, [TCPXFER, str(1 << 30)]
+
+
+def sqlite():
+    """fsync-heavy: 300 single-row transactions with synchronous=FULL, recorded
+    with --state-dir on the database's directory where ksight supports it."""
+    d = os.path.join(WORK, "sq")
+    sql = os.path.join(WORK, "load.sql")
+    with open(sql, "w") as f:
+        f.write("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;\n"
+                "CREATE TABLE IF NOT EXISTS t(k INTEGER PRIMARY KEY, v BLOB);\n")
+        for i in range(300):
+            f.write(f"BEGIN; INSERT INTO t(v) VALUES(randomblob(2000)); COMMIT;\n")
+
+    def setup():
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+    return setup, ["sh", "-c", f"sqlite3 {d}/db.sqlite < {sql}"]
+
+
+WORKLOADS = {"storm": storm, "tar": tar_extract, "build": build, "tcp": tcp,
+             "sqlite": sqlite, "pipe": pipe_pingpong}
+STATE_DIRS = {"sqlite": "sq"}
 
 
 # --- tools: each returns (argv, cleanup) wrapped around the timed command ---------
@@ -70,8 +106,11 @@ def t_untraced(cmd, out):
     return [TIMEIT, *cmd]
 
 
+KSIGHT_EXTRA = []
+
+
 def t_ksight(cmd, out):
-    return [KSIGHT, "record", "-o", out, "--", TIMEIT, *cmd]
+    return [KSIGHT, "record", "-o", out, *KSIGHT_EXTRA, "--", TIMEIT, *cmd]
 
 
 def t_perf_trace(cmd, out):
@@ -156,6 +195,9 @@ def fmt_range(xs, scale=1.0):
 
 def bench_workload(name, runs, tools, lines):
     setup, cmd = WORKLOADS[name]()
+    KSIGHT_EXTRA.clear()
+    if name in STATE_DIRS and "--state-dir" in sh([KSIGHT, "record", "--help"]).stdout:
+        KSIGHT_EXTRA.extend(["--state-dir", os.path.join(WORK, STATE_DIRS[name])])
     res = {t: [] for t in tools}
     out = os.path.join(WORK, "trace")
     for r in range(runs):
@@ -173,7 +215,9 @@ def bench_workload(name, runs, tools, lines):
                                       cpu_ms=float(cpu_ms), rec_rss=int(rss))
     base_cmd = med([x["cmd_s"] for x in res["untraced"]])
     base_wall = med([x["wall_s"] for x in res["untraced"]])
-    lines.append(f"\n### {name}: `{' '.join(cmd)}` ({runs} runs each, alternating)\n")
+    shown = " ".join(cmd) if len(" ".join(cmd)) < 120 else " ".join(cmd)[:117] + "..."
+    extra = f" (ksight {' '.join(KSIGHT_EXTRA)})" if KSIGHT_EXTRA else ""
+    lines.append(f"\n### {name}: `{shown}`{extra} ({runs} runs each, alternating)\n")
     lines.append("| tool | command time s, median [min-max] | ratio | wall s | wall ratio |")
     lines.append("|---|---|---|---|---|")
     for t in tools:
@@ -225,7 +269,7 @@ def bench_replay(runs, lines):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--workloads", default="storm,tar")
+    ap.add_argument("--workloads", default="storm,tar,build,tcp,sqlite")
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--no-replay", action="store_true")
     a = ap.parse_args()
@@ -233,6 +277,7 @@ def main():
         sys.exit("bench: run as root (the peers and ksight need BPF and perf)")
     os.makedirs(os.path.dirname(TIMEIT), exist_ok=True)
     subprocess.run(["gcc", "-O2", "-o", TIMEIT, os.path.join(ROOT, "bench", "timeit.c")], check=True)
+    subprocess.run(["gcc", "-O2", "-o", TCPXFER, os.path.join(ROOT, "bench", "tcpxfer.c")], check=True)
     tools = [t for t in a.tools.split(",") if t]
     if "untraced" not in tools:
         tools.insert(0, "untraced")
