@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 self_tgid = 0;     /* the recorder itself: never traced */
+const volatile bool trace_all = false;  /* -a: every task but the recorder's */
 const volatile bool use_hash = false;   /* traced set in traced_tids, not task storage */
 const volatile bool use_perfbuf = false; /* perf buffer instead of the ring buffer */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the consumer past this backlog */
@@ -96,15 +97,37 @@ static __always_inline void output(void *ctx, void *e, __u32 size, __u32 drop_id
 		count_drop(drop_idx);
 }
 
+/* -a: a task seen for the first time joins the traced set. */
+static __always_inline struct task_ctx *adopt_current(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_ctx v = { .tgid = id >> 32 };
+	__u32 tid = (__u32)id;
+
+	if (id >> 32 == self_tgid)
+		return NULL;
+	if (!use_hash)
+		return bpf_task_storage_get(&traced, bpf_get_current_task_btf(), &v,
+					    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	bpf_map_update_elem(&traced_tids, &tid, &v, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&traced_tids, &tid);
+}
+
 /* The running task's state when it is traced, else NULL. */
 static __always_inline struct task_ctx *current_ctx(void)
 {
+	struct task_ctx *c;
+
 	if (use_hash) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-		return bpf_map_lookup_elem(&traced_tids, &tid);
+		c = bpf_map_lookup_elem(&traced_tids, &tid);
+	} else {
+		c = bpf_task_storage_get(&traced, bpf_get_current_task_btf(), 0, 0);
 	}
-	return bpf_task_storage_get(&traced, bpf_get_current_task_btf(), 0, 0);
+	if (!c && trace_all)
+		c = adopt_current();
+	return c;
 }
 
 /* Hash mode: another task's state by tid. */

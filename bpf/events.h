@@ -75,6 +75,74 @@ struct ks_ev_sched {
 	__u32 faults;     /* switch: user page faults of the leaving task so far */
 };
 
+/* File changes under the state dirs (bpf/files.bpf.c): record types from 16 on
+ * are routed by the consumer to the state dir capture (record/statedir.c). */
+enum ks_ev_file_type {
+	KS_EV_FILE = 16,
+};
+
+/* ks_ev_file: the high 16 bits of type */
+enum ks_ev_file_what {
+	KS_EVF_WRITE = 1,     /* bytes written: one piece (off, len, data) of a syscall */
+	KS_EVF_DIRTY = 2,     /* bytes written that the probe could not take: off, len */
+	KS_EVF_TRUNCATE = 3,  /* ftruncate: len */
+	KS_EVF_FALLOCATE = 4, /* arg: mode; off, len */
+	KS_EVF_CHMOD = 5,     /* fchmod: mode (after) */
+	KS_EVF_CHOWN = 6,     /* fchown: uid, gid (after) */
+	KS_EVF_OPEN = 7,      /* an open with O_CREAT or O_TRUNC: arg = flags; mode, uid, gid */
+	KS_EVF_CLOSE = 8,     /* close of a file open for writing */
+	KS_EVF_MMAP = 9,      /* a shared writable mapping: off, len */
+	KS_EVF_MSYNC = 10,    /* msync or munmap by a process that mapped a state-dir file */
+	KS_EVF_NAME = 11,     /* a namespace operation (nr says which) by its path strings */
+	KS_EVF_EXIT = 12,     /* a traced process ended */
+};
+
+/* ks_ev_file.flags */
+#define KS_EVF_F_MORE 0x01  /* more pieces of this syscall follow */
+#define KS_EVF_F_ABS1 0x02  /* s1 is absolute (from the root), not under state dir dir */
+#define KS_EVF_F_ABS3 0x04  /* s3 likewise */
+#define KS_EVF_F_LONG 0x08  /* a path was too deep or too long to resolve */
+#define KS_EVF_F_FAULT 0x10 /* user memory could not be read */
+
+#define KS_EVF_PATH_MAX 1024 /* bytes of each string (s1..s4) */
+#define KS_EVF_PIECE 8192    /* data bytes per record */
+
+/* Followed by len1..len4 bytes of the strings s1..s4 (no NULs) and dlen bytes of
+ * data. fd operations: s1 is the file's path under state dir dir. KS_EVF_NAME:
+ * s1 is the directory the first path argument is relative to (its dirfd, the
+ * cwd, or the root for an absolute one), s2 that argument as passed; s3 and s4
+ * the same for a second path (rename, link); symlink: s4 is the target. */
+struct ks_ev_file {
+	__u32 type;  /* KS_EV_FILE | what << 16 */
+	__u32 pid;
+	__u32 tid;
+	__u32 nr;    /* the syscall */
+	__u64 ts;    /* completion, CLOCK_MONOTONIC ns */
+	__u64 ino;   /* fd operations: the file's inode */
+	__u64 off;
+	__u64 len;
+	__u64 total; /* WRITE, DIRTY: bytes the whole syscall wrote */
+	__u32 dev;   /* the inode's device, kernel encoding (major << 20 | minor) */
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 arg;
+	__u32 flags; /* KS_EVF_F_* */
+	__u32 dir;   /* state dir index s1 is relative to */
+	__u32 dir3;  /* same for s3 */
+	__u16 len1, len2, len3, len4;
+	__u32 dlen;
+	__u32 _pad;
+};
+
+/* Keys and values of the state dir map ("statedirs") the loader fills. */
+struct ks_statedir_key {
+	__u64 ino;
+	__u32 dev;  /* kernel encoding */
+	__u32 _pad;
+};
+#define KS_STATEDIR_ANCESTOR 0x80000000u /* value: an ancestor of a state dir, not one */
+
 /* Index of the per-CPU drop counters (map "drops"). */
 enum ks_drop_idx {
 	KS_DROP_SYSCALL = 0,

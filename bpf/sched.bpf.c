@@ -47,7 +47,7 @@ static __always_inline int switch_hash(void *ctx, __u32 next_tid, __u32 state)
 		faults = pc->faults;
 	}
 	if (nc) {
-		npid = nc->tgid;
+		npid = nc->tgid ?: next_tid; /* not announced yet: most likely a process */
 		ntid = next_tid;
 	}
 	if (!ptid && !ntid)
@@ -61,7 +61,7 @@ static __always_inline int wakeup_hash(void *ctx, __u32 tid, __u32 what)
 	struct task_ctx *c = tid_ctx(tid);
 
 	if (c)
-		emit_sched(ctx, what, c->tgid, tid, 0, 0, 0, 0);
+		emit_sched(ctx, what, c->tgid ?: tid, tid, 0, 0, 0, 0);
 	return 0;
 }
 

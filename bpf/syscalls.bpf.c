@@ -119,14 +119,18 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 }
 
 /* Hash mode: the child joins the traced set when its parent (the running task)
- * is traced. */
-static __always_inline int fork_hash(__u32 child_tid)
+ * is traced. With child_tgid known (BTF and raw tracepoints) the fork is
+ * announced now; a classic tracepoint does not tell it, so the child announces
+ * itself at its first syscall event. */
+static __always_inline int fork_hash(void *ctx, __u32 child_tid, __u32 child_tgid)
 {
-	struct task_ctx v = { .ppid = bpf_get_current_pid_tgid() >> 32 };
+	struct task_ctx v = { .ppid = bpf_get_current_pid_tgid() >> 32, .tgid = child_tgid };
 
 	if (!current_ctx())
 		return 0;
 	bpf_map_update_elem(&traced_tids, &child_tid, &v, BPF_ANY);
+	if (child_tgid)
+		emit_proc(ctx, KS_EV_FORK, child_tgid, child_tid, v.ppid, 0, false);
 	return 0;
 }
 
@@ -175,7 +179,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ks_fork, struct task_struct *parent, struct task_struct *child)
 {
 	if (use_hash)
-		return fork_hash(child->pid);
+		return fork_hash(ctx, child->pid, child->tgid);
 	if (!bpf_task_storage_get(&traced, parent, 0, 0))
 		return 0;
 	if (!bpf_task_storage_get(&traced, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
@@ -213,7 +217,7 @@ int BPF_PROG(ks_sys_exit_raw, struct pt_regs *regs, long ret)
 SEC("raw_tp/sched_process_fork")
 int BPF_PROG(ks_fork_raw, struct task_struct *parent, struct task_struct *child)
 {
-	return fork_hash(BPF_CORE_READ(child, pid));
+	return fork_hash(ctx, BPF_CORE_READ(child, pid), BPF_CORE_READ(child, tgid));
 }
 
 SEC("raw_tp/sched_process_exec")
@@ -245,7 +249,7 @@ int ks_sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/sched/sched_process_fork")
 int ks_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
 {
-	return fork_hash(ctx->child_pid);
+	return fork_hash(ctx, ctx->child_pid, 0);
 }
 
 SEC("tracepoint/sched/sched_process_exec")

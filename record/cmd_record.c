@@ -26,6 +26,8 @@
 #include "record/privs.h"
 #include "record/probes.h"
 #include "record/sampler.h"
+#include "record/statedir.h"
+#include "record/targets.h"
 #include "replay/units.h"
 #include "store/store.h"
 
@@ -41,10 +43,16 @@ struct record_opts {
 	bool sched;
 	uint64_t sample_ns; /* 0: no /proc sampling */
 	const char *ebpf_program;
+	const char *attach_list; /* -p PID[,PID] */
+	bool all;                /* -a */
+	uint64_t duration_ns;    /* --duration with -p/-a; 0: until they exit or SIGINT */
 	enum probe_attach attach;
 	enum probe_set set;
 	enum probe_transport transport;
 	struct btf_opts btf;
+	char **state_dirs;       /* --state-dir, repeatable */
+	int nstate;
+	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
 	char **argv;
 };
 
@@ -56,6 +64,8 @@ struct recorder {
 	struct probes_mode mode;
 	struct consumer *consumer;
 	struct sampler *sampler;
+	struct targets targets;
+	struct statedir *statedir;
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -65,9 +75,11 @@ struct recorder {
 
 static const char usage_text[] =
 	"usage: ksight record [-o FILE] [options] -- CMD [ARG...]\n"
+	"       ksight record [-o FILE] [options] -p PID[,PID] | -a [--duration DUR]\n"
 	"\n"
-	"Runs CMD under eBPF probes and writes every syscall (with its latency) and\n"
-	"every fork, exec and exit of its process tree to FILE.\n"
+	"Runs CMD under eBPF probes (or attaches to running processes, or to every\n"
+	"process) and writes every syscall with its latency, every fork, exec and exit\n"
+	"of the process tree, scheduler events and /proc samples to FILE.\n"
 	"\n"
 	"options:\n"
 	"  -o, --output FILE      trace to write (default trace.lmdb; an existing trace\n"
@@ -85,6 +97,14 @@ static const char usage_text[] =
 	"                               has no BTF (env KSIGHT_BTF_CACHE_DIR)\n"
 	"      --btfhub-mirror URL      where to download it from (env KSIGHT_BTF_MIRROR)\n"
 	"      --disable-btfhub-download  never download (env KSIGHT_BTF_ALLOW_DOWNLOAD=0)\n"
+	"  -p, --pid PID[,PID]    attach to running processes (and their new children)\n"
+	"  -a, --all              record every process until SIGINT or --duration\n"
+	"      --duration DUR     with -p or -a: stop after DUR (e.g. 10s; a bare number\n"
+	"                         is seconds)\n"
+	"      --state-dir DIR    capture DIR's files: a baseline now, then every change\n"
+	"                         (repeatable); 'ksight restore' rebuilds them\n"
+	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
+	"                         of using inotify (--fallback-fsnotify, the default)\n"
 	"  -q, --quiet            no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
@@ -92,6 +112,7 @@ static const char usage_text[] =
 	"examples:\n"
 	"  ksight record -- make -j2\n"
 	"  ksight record -o ls.lmdb -- ls -l /\n"
+	"  ksight record --state-dir /srv/db -- ./app   # then: ksight restore trace.lmdb --to DIR\n"
 	"  sudo ksight record -- ./server   # the command runs as the invoking user\n"
 	"\n"
 	"The exit status is the command's (128+N when killed by signal N).\n";
@@ -139,6 +160,22 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A duration with a unit, or a bare number of seconds. */
+static int parse_seconds(const char *arg, uint64_t *ns)
+{
+	char *end;
+	double v;
+
+	if (!replay_parse_duration(arg, ns) && *ns)
+		return 0;
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || v <= 0 || v > 1e9)
+		return -EINVAL;
+	*ns = v * 1e9;
+	return 0;
+}
+
 /* Sets *out to 1 + the index of arg in names (0 is "auto"). */
 static int pick(const char *arg, const char *flag, const char **names, int *out)
 {
@@ -158,6 +195,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "buffer-size", required_argument, NULL, 'b' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "duration", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
 		{ "sample-interval", required_argument, NULL, 'I' },
@@ -168,6 +208,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "btf-cache-dir", required_argument, NULL, 'C' },
 		{ "btfhub-mirror", required_argument, NULL, 'M' },
 		{ "disable-btfhub-download", no_argument, NULL, 'D' },
+		{ "state-dir", required_argument, NULL, 'W' },
+		{ "fallback-fsnotify", no_argument, NULL, 'F' },
+		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -177,8 +220,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	o->ring_bytes = DEFAULT_RING_BYTES;
 	o->sched = true;
 	o->sample_ns = DEFAULT_SAMPLE_NS;
+	o->fallback_fsnotify = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:qhp:a", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -191,6 +235,18 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'p':
+			o->attach_list = optarg;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 'u':
+			if (parse_seconds(optarg, &o->duration_ns)) {
+				ks_error("--duration '%s' is not a duration (e.g. 10s, 2.5)", optarg);
+				return -1;
+			}
 			break;
 		case 'd':
 			ks_debug_enabled = 1;
@@ -234,6 +290,21 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'D':
 			o->btf.disable_download = true;
 			break;
+		case 'W': {
+			char **d = realloc(o->state_dirs, (o->nstate + 1) * sizeof(*d));
+
+			if (!d) {
+				ks_error("out of memory");
+				return -1;
+			}
+			o->state_dirs = d;
+			o->state_dirs[o->nstate++] = optarg;
+			break;
+		}
+		case 'F':
+		case 'N':
+			o->fallback_fsnotify = c == 'F';
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(KS_EXIT_OK);
@@ -242,8 +313,14 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			return -1;
 		}
 	}
-	if (optind >= argc) {
-		ks_error("no command to record; usage: ksight record [-o FILE] -- CMD [ARG...]");
+	if ((optind < argc) + !!o->attach_list + o->all != 1) {
+		ks_error(optind < argc || o->attach_list || o->all ?
+			 "give one of a command, -p PID or -a, not several" :
+			 "no command to record; usage: ksight record [-o FILE] -- CMD [ARG...]");
+		return -1;
+	}
+	if (o->duration_ns && optind < argc) {
+		ks_error("--duration goes with -p or -a; a command is recorded until it exits");
 		return -1;
 	}
 	o->argv = argv + optind;
@@ -310,6 +387,12 @@ static int write_start_meta(struct recorder *r)
 	char *s = NULL;
 	int err;
 
+	if (r->opts.attach_list) {
+		json_array_append_new(cmd, json_string("-p"));
+		json_array_append_new(cmd, json_string(r->opts.attach_list));
+	} else if (r->opts.all) {
+		json_array_append_new(cmd, json_string("-a"));
+	}
 	for (char **a = r->opts.argv; *a; a++)
 		json_array_append_new(cmd, json_string(*a));
 	s = json_dumps(cmd, JSON_COMPACT);
@@ -395,41 +478,54 @@ static void pick_user(struct recorder *r)
 	r->run_gid = strtoul(g, NULL, 10);
 }
 
-/* Polls until the command exits: drains the ring on a timer (wake-ups are
- * batched), forwards signals, and flushes partial batches so they commit. */
+/* Polls until the command exits (or, with -p, every target has; with -a or
+ * --duration, until SIGINT/SIGTERM or the time is up): drains the ring on a timer
+ * (wake-ups are batched), forwards signals to a command, and flushes partial
+ * batches so they commit. */
 static int recorder_run(struct recorder *r)
 {
-	struct pollfd pfd[3] = {
-		{ .fd = r->child.pidfd, .events = POLLIN },
+	bool cmd = !r->opts.attach_list && !r->opts.all;
+	struct pollfd pfd[4] = {
 		{ .fd = r->sigfd, .events = POLLIN },
 		{ .fd = consumer_epoll_fd(r->consumer), .events = POLLIN },
+		{ .fd = cmd ? r->child.pidfd : -1, .events = POLLIN },
+		{ .fd = statedir_poll_fd(r->statedir), .events = POLLIN },
 	};
 	uint64_t last_flush = mono_ns();
 	int n;
 
 	for (;;) {
-		n = poll(pfd, 3, DRAIN_INTERVAL_MS);
+		n = poll(pfd, 4, DRAIN_INTERVAL_MS);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		n = consumer_drain(r->consumer);
 		if (n < 0)
 			return n;
-		if (pfd[1].revents & POLLIN) {
+		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			while (read(r->sigfd, &si, sizeof(si)) == sizeof(si))
+			while (read(r->sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (!cmd)
+					return 0; /* attached: a signal ends the recording */
 				kill(r->child.pid, si.ssi_signo);
+			}
 		}
 		if (r->sampler) {
 			n = sampler_tick(r->sampler, mono_ns(), r->consumer);
 			if (n < 0)
 				return n;
 		}
+		if (r->statedir && (n = statedir_tick(r->statedir, mono_ns())) < 0)
+			return n;
 		if (mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
 			consumer_flush(r->consumer);
 			last_flush = mono_ns();
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP))
+		if (cmd && (pfd[2].revents & (POLLIN | POLLHUP)))
+			return 0;
+		if (r->opts.attach_list && targets_all_exited(&r->targets))
+			return 0;
+		if (r->opts.duration_ns && mono_ns() - r->start_ns >= r->opts.duration_ns)
 			return 0;
 	}
 }
@@ -481,6 +577,7 @@ static int recorder_attach(struct recorder *r)
 {
 	struct probes_opts po = {
 		.ring_bytes = r->opts.ring_bytes, .sched = r->opts.sched,
+		.trace_all = r->opts.all,
 		.custom_obj = r->opts.ebpf_program, .attach = r->opts.attach,
 		.set = r->opts.set, .transport = r->opts.transport,
 	};
@@ -528,12 +625,62 @@ static int recorder_attach(struct recorder *r)
 		ks_error("cannot write %s: %s", r->opts.output, ks_strerror(err));
 		return -1;
 	}
-	err = probes_trace_task(r->probes, r->child.pid, r->child.pidfd);
+	if (r->opts.attach_list) {
+		err = targets_seed(&r->targets, r->probes);
+		if (err < 0) {
+			ks_error("cannot trace process %s: %s", r->opts.attach_list, strerror(-err));
+			return -1;
+		}
+		ks_debug("tracing %d threads of %s", err, r->opts.attach_list);
+		return 0;
+	}
+	if (r->opts.all)
+		return 0;
+	err = probes_trace_task(r->probes, r->child.pid, r->child.pid, r->child.pidfd);
 	if (err) {
 		ks_error("cannot trace the command: %s", strerror(-err));
 		return -1;
 	}
 	return 0;
+}
+
+/* --state-dir: the baseline (while the command waits to start) and the capture,
+ * by the probes when they are loaded, else inotify. Returns 0 or -1 (said). */
+static int recorder_statedirs(struct recorder *r, bool probes)
+{
+	struct statedir_opts so = {
+		.dirs = r->opts.state_dirs, .ndirs = r->opts.nstate,
+		.fallback = r->opts.fallback_fsnotify, .ring_bytes = r->opts.ring_bytes,
+	};
+	char msg[PATH_MAX + 256];
+	int err;
+
+	err = statedir_start(&so, r->store, probes ? r->probes : NULL, &r->statedir, msg,
+			     sizeof(msg));
+	if (err)
+		ks_error("%s", msg);
+	return err ? -1 : 0;
+}
+
+/* With the command gone: the ring drained, the state dirs verified whole. */
+static void recorder_statedirs_finish(struct recorder *r)
+{
+	struct statedir_stats st;
+	int err;
+
+	while (consumer_drain(r->consumer) > 0)
+		;
+	err = statedir_finish(r->statedir);
+	if (err)
+		ks_error("the state dirs could not be verified in full: %s", ks_strerror(err));
+	statedir_get_stats(r->statedir, &st);
+	if (!r->opts.quiet)
+		fprintf(stderr, "ksight: state dirs (%s): %llu changes, %llu bytes written, "
+			"%llu bytes stored (%.2f per byte written), %llu corrections\n",
+			st.fsnotify ? "inotify" : "bpf", (unsigned long long)st.deltas,
+			(unsigned long long)st.syscall_bytes, (unsigned long long)st.stored_bytes,
+			st.syscall_bytes ? (double)st.stored_bytes / st.syscall_bytes : 0.0,
+			(unsigned long long)st.corrections);
 }
 
 int cmd_record(int argc, char **argv)
@@ -566,14 +713,27 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot write %s: %s", r.opts.output, ks_strerror(err));
 		goto out;
 	}
-	err = child_start(&r.child, r.opts.argv, r.run_uid, r.run_gid);
-	if (err) {
-		ks_error("cannot start %s: %s", r.opts.argv[0], strerror(-err));
-		goto out;
+	if (r.opts.attach_list) {
+		const char *bad;
+
+		err = targets_open(r.opts.attach_list, &r.targets, &bad);
+		if (err) {
+			ks_error(err == -EINVAL ? "-p: '%s' is not a process id" :
+				 "-p: cannot attach to process %s: %s", bad, strerror(-err));
+			goto out;
+		}
+	} else if (!r.opts.all) {
+		err = child_start(&r.child, r.opts.argv, r.run_uid, r.run_gid);
+		if (err) {
+			ks_error("cannot start %s: %s", r.opts.argv[0], strerror(-err));
+			goto out;
+		}
+		child_started = true;
 	}
-	child_started = true;
 	err = recorder_attach(&r);
 	if (err < 0)
+		goto out;
+	if (r.opts.nstate && recorder_statedirs(&r, err == 0))
 		goto out;
 	if (err == 0)
 		err = consumer_start(&(struct consumer_opts){
@@ -586,13 +746,20 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
 	}
+	if (r.statedir && (err = statedir_attach(r.statedir, r.consumer))) {
+		ks_error("cannot follow the state dirs: %s", strerror(-err));
+		goto out;
+	}
 	if (r.opts.sample_ns) {
 		err = sampler_new(r.opts.sample_ns, &r.sampler);
 		if (err) {
 			ks_error("cannot start the /proc sampler: %s", strerror(-err));
 			goto out;
 		}
-		sampler_track(r.sampler, r.child.pid);
+		if (child_started)
+			sampler_track(r.sampler, r.child.pid);
+		for (size_t i = 0; i < r.targets.n; i++)
+			sampler_track(r.sampler, r.targets.pids[i]);
 		if (r.probes)
 			consumer_on_proc(r.consumer, follow_proc, r.sampler);
 		else
@@ -602,7 +769,7 @@ int cmd_record(int argc, char **argv)
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
 	r.start_ns = mono_ns();
 	released = true;
-	err = child_release(&r.child);
+	err = child_started ? child_release(&r.child) : 0;
 	if (err) {
 		ks_error("cannot run %s: %s", r.opts.argv[0], strerror(-err));
 	} else {
@@ -611,9 +778,11 @@ int cmd_record(int argc, char **argv)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
 	r.end_ns = mono_ns();
+	if (r.statedir)
+		recorder_statedirs_finish(&r);
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
-	exit_code = child_wait(&r.child, &wstatus);
+	exit_code = child_started ? child_wait(&r.child, &wstatus) : 0;
 	child_started = false;
 	if (err)
 		ks_error("events could not be written to %s: %s", r.opts.output, ks_strerror(err));
@@ -642,6 +811,9 @@ out:
 		child_abort(&r.child);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
+	statedir_free(r.statedir);
+	free(r.opts.state_dirs);
+	targets_close(&r.targets);
 	if (r.store)
 		ks_store_close(r.store);
 	if (r.sigfd >= 0)

@@ -104,6 +104,7 @@ static int configure(struct bpf_object *obj, const struct probes_opts *o,
 #define SET_RODATA(skel, m)                                                    \
 	do {                                                                   \
 		(skel)->rodata->self_tgid = getpid();                          \
+		(skel)->rodata->trace_all = o->trace_all;                      \
 		(skel)->rodata->use_hash = (m)->set == SET_HASH;               \
 		(skel)->rodata->use_perfbuf = (m)->transport == TRANSPORT_PERFBUF; \
 		(skel)->rodata->wakeup_bytes = o->ring_bytes / 4;              \
@@ -362,12 +363,12 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 	return err < 0 ? err : -EINVAL;
 }
 
-int probes_trace_task(struct probes *p, pid_t pid, int pidfd)
+int probes_trace_task(struct probes *p, pid_t tgid, pid_t tid, int pidfd)
 {
 	struct { uint64_t enter_ts; uint32_t nr, faults, tgid, ppid; } v = {
-		.tgid = pid, .ppid = getpid(),
+		.tgid = tgid, .ppid = getpid(),
 	};
-	uint32_t key = pid;
+	uint32_t key = tid;
 
 	if (p->mode.set == SET_TASK_STORAGE) {
 		if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.traced), &pidfd, &v, BPF_NOEXIST))
@@ -394,6 +395,13 @@ void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drop
 	*traced_fd = bpf_map__fd(p->skel->maps.traced);
 	*ring_fd = bpf_map__fd(p->skel->maps.events);
 	*drops_fd = bpf_map__fd(p->skel->maps.drops);
+}
+
+int probes_map_fd(struct probes *p, const char *name)
+{
+	int fd = bpf_object__find_map_fd_by_name(p->skel->obj, name);
+
+	return fd < 0 ? -ENOENT : fd;
 }
 
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX])

@@ -16,6 +16,7 @@ enum probe_transport { TRANSPORT_AUTO = 0, TRANSPORT_RINGBUF, TRANSPORT_PERFBUF 
 struct probes_opts {
 	uint64_t ring_bytes;    /* event buffer size, a power of two >= page size */
 	bool sched;             /* scheduler and page-fault probes too */
+	bool trace_all;         /* -a: every task but the recorder's */
 	const char *btf_path;   /* BTF for CO-RE relocations; NULL: the system's */
 	const char *custom_obj; /* --ebpf-program: load this object for the syscall family */
 	enum probe_attach attach;
@@ -38,15 +39,18 @@ struct probes;
  * *why names the step that failed (static or in p's buffer). Returns 0 or a
  * negative errno. */
 int probes_open(const struct probes_opts *o, struct probes **out, const char **why);
-/* Adds the command (pid, and pidfd for task storage) to the traced set; its
- * children follow. */
-int probes_trace_task(struct probes *p, pid_t pid, int pidfd);
+/* Adds a thread (its process tgid, its tid, and a pidfd of the thread for task
+ * storage) to the traced set; its children follow. */
+int probes_trace_task(struct probes *p, pid_t tgid, pid_t tid, int pidfd);
 /* The event transport's map fd (ring buffer or perf event array). */
 int probes_event_fd(struct probes *p);
 void probes_get_mode(struct probes *p, struct probes_mode *m);
 /* The maps every probe family shares, for families loaded elsewhere
  * (bpf_map__reuse_fd before their load). */
 void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd);
+/* The fd of the syscall family's map named name ("traced", "traced_tids",
+ * "events", "pb", "drops"), for families loaded elsewhere; -ENOENT. */
+int probes_map_fd(struct probes *p, const char *name);
 /* Sums the per-CPU drop counters into drops[KS_DROP_MAX]. */
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX]);
 /* A comma-separated list of the attached probes, for the trace metadata. */

@@ -403,6 +403,40 @@ def record_without_any_btf_is_one_clear_error():
     assert not os.path.exists(t)
 
 
+@test
+def attaches_to_a_running_process_with_p():
+    needs_bpf()
+    t = os.path.join(TMP, "attach.lmdb")
+    target = subprocess.Popen(["sh", "-c", f"sleep 1.5; exec {' '.join(COUNTS_CMD)}"])
+    try:
+        time.sleep(0.3)
+        p = run([KSIGHT, "record", "-q", "-o", t, "-p", str(target.pid)])
+    finally:
+        target.wait(timeout=30)
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    s = by_name(doc)
+    assert s["write"]["count"] == N, s["write"]
+    assert s["getpid"]["count"] == K * L, s["getpid"]
+    assert doc["complete"] is True
+
+
+@test
+def records_every_process_with_a():
+    needs_bpf()
+    t = os.path.join(TMP, "all.lmdb")
+    rec = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "-a", "--duration", "3"],
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    w = subprocess.Popen(COUNTS_CMD)
+    w.wait(timeout=30)
+    _, err = rec.communicate(timeout=30)
+    assert rec.returncode == 0, err
+    s = by_name(report_json(t, "--pid", str(w.pid)))
+    assert s["write"]["count"] == N, s["write"]
+    assert s["nanosleep"]["count"] == S, s["nanosleep"]
+
+
 TEST_USER = "ksight-test"
 
 
