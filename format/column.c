@@ -1,7 +1,9 @@
 /* Column codec: turns one field of a batch of rows into LEB128 varints (zigzag
- * for signed and delta fields) or length-prefixed strings, and back. The loops are
+ * for signed, delta and gap fields) or fixed-width byte planes, or
+ * length-prefixed strings, and back. The loops are
  * specialised per field type and encoding: they run once per event. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "format/column.h"
@@ -58,37 +60,80 @@ ALWAYS_INLINE bool is_signed(unsigned type)
 	return type == KS_F_S32 || type == KS_F_S64;
 }
 
+/* v[i] -> the unsigned number stored for it, per the field's base encoding.
+ * prev carries the previous value (delta) or previous value + ref (gap). */
+ALWAYS_INLINE uint64_t to_stored(uint64_t v, const uint8_t *row, ptrdiff_t ref_off,
+				 uint64_t *prev, unsigned type, unsigned base)
+{
+	uint64_t u;
+
+	switch (base) {
+	case KS_ENC_DELTA:
+		u = ks_zigzag((int64_t)(v - *prev));
+		*prev = v;
+		return u;
+	case KS_ENC_GAP:
+		u = ks_zigzag((int64_t)(v - *prev));
+		*prev = v + load_int(row + ref_off, KS_F_U64);
+		return u;
+	default:
+		return is_signed(type) ? ks_zigzag((int64_t)v) : v;
+	}
+}
+
 ALWAYS_INLINE size_t encode_ints(const uint8_t *row, size_t n, size_t stride,
-				 unsigned type, unsigned enc, uint8_t *out)
+				 ptrdiff_t ref_off, unsigned type, unsigned base,
+				 uint8_t *out)
 {
 	uint8_t *p = out;
 	uint64_t prev = 0;
 
-	for (size_t i = 0; i < n; i++, row += stride) {
-		uint64_t v = load_int(row, type);
-		uint64_t u;
-
-		if (enc == KS_ENC_DELTA) {
-			u = ks_zigzag((int64_t)(v - prev));
-			prev = v;
-		} else {
-			u = is_signed(type) ? ks_zigzag((int64_t)v) : v;
-		}
-		p = ks_uvarint_put(p, u);
-	}
+	for (size_t i = 0; i < n; i++, row += stride)
+		p = ks_uvarint_put(p, to_stored(load_int(row, type), row, ref_off, &prev,
+						type, base));
 	return (size_t)(p - out);
 }
 
-/* One decoded value into its row: undo delta and zigzag, check the width. */
-ALWAYS_INLINE int put_value(uint8_t *row, uint64_t u, uint64_t *prev,
-			    unsigned type, unsigned enc)
+/* Byte planes: one pass for the width, one to scatter the bytes. */
+ALWAYS_INLINE size_t encode_planes(const uint8_t *row, size_t n, size_t stride,
+				   ptrdiff_t ref_off, unsigned type, unsigned base,
+				   uint8_t *out)
+{
+	const uint8_t *r = row;
+	uint64_t prev = 0, all = 0;
+	unsigned width = 0;
+
+	for (size_t i = 0; i < n; i++, r += stride)
+		all |= to_stored(load_int(r, type), r, ref_off, &prev, type, base);
+	while (width < 8 && (all >> (8 * width)))
+		width++;
+	out[0] = (uint8_t)width;
+	prev = 0;
+	for (size_t i = 0; i < n; i++, row += stride) {
+		uint64_t u = to_stored(load_int(row, type), row, ref_off, &prev, type, base);
+
+		for (unsigned j = 0; j < width; j++)
+			out[1 + j * n + i] = (uint8_t)(u >> (8 * j));
+	}
+	return 1 + (size_t)width * n;
+}
+
+/* One decoded value into its row: undo delta, gap and zigzag, check the width. */
+ALWAYS_INLINE int put_value(uint8_t *row, uint64_t u, uint64_t *prev, ptrdiff_t ref_off,
+			    unsigned type, unsigned base)
 {
 	uint64_t v;
 
-	if (enc == KS_ENC_DELTA) {
+	switch (base) {
+	case KS_ENC_DELTA:
 		v = *prev + (uint64_t)ks_unzigzag(u);
 		*prev = v;
-	} else {
+		break;
+	case KS_ENC_GAP:
+		v = *prev + (uint64_t)ks_unzigzag(u);
+		*prev = v + load_int(row + ref_off, KS_F_U64);
+		break;
+	default:
 		v = is_signed(type) ? (uint64_t)ks_unzigzag(u) : u;
 	}
 	if (!fits_int(v, type))
@@ -98,7 +143,8 @@ ALWAYS_INLINE int put_value(uint8_t *row, uint64_t u, uint64_t *prev,
 }
 
 ALWAYS_INLINE int decode_ints(struct ks_col_cursor *c, uint8_t *row, size_t n,
-			      size_t stride, unsigned type, unsigned enc)
+			      size_t stride, ptrdiff_t ref_off, unsigned type,
+			      unsigned base)
 {
 	const uint8_t *p = c->p, *end = c->end;
 	uint64_t prev = c->prev;
@@ -109,11 +155,37 @@ ALWAYS_INLINE int decode_ints(struct ks_col_cursor *c, uint8_t *row, size_t n,
 
 		err = ks_uvarint_get(&p, end, &u);
 		if (!err)
-			err = put_value(row, u, &prev, type, enc);
+			err = put_value(row, u, &prev, ref_off, type, base);
 		if (err)
 			break;
 	}
 	c->p = p;
+	c->prev = prev;
+	return err;
+}
+
+ALWAYS_INLINE int decode_planes(struct ks_col_cursor *c, uint8_t *row, size_t n,
+				size_t stride, ptrdiff_t ref_off, unsigned type,
+				unsigned base)
+{
+	const uint8_t *plane = c->plane + c->idx;
+	uint64_t prev = c->prev;
+	int err = 0;
+
+	if (n > c->count - c->idx)
+		return -KS_ECOUNT;
+	for (size_t i = 0; i < n; i++, row += stride) {
+		uint64_t u = 0;
+
+		for (unsigned j = 0; j < c->width; j++)
+			u |= (uint64_t)plane[j * c->count + i] << (8 * j);
+		err = put_value(row, u, &prev, ref_off, type, base);
+		if (err)
+			break;
+	}
+	c->idx += n;
+	if (c->idx == c->count)
+		c->p = c->end; /* the whole column is used */
 	c->prev = prev;
 	return err;
 }
@@ -190,68 +262,100 @@ size_t ks_col_bound(const struct ks_field *f, size_t n)
 {
 	if (f->type == KS_F_STR || f->type == KS_F_BYTES)
 		return n * (KS_VARINT_MAX + (size_t)f->size);
-	return n * KS_VARINT_MAX;
+	return 1 + n * KS_VARINT_MAX;
 }
 
-#define CASE(t, e) ((t) * 2 + (e))
+/* One case per integer type, base encoding and layout, so that each loop is
+ * compiled with its constants. */
+#define CASE(t, e) ((t) * 32 + (e))
+#define INT_CASES(X, t)                                                        \
+	X(t, KS_ENC_PLAIN) X(t, KS_ENC_DELTA) X(t, KS_ENC_GAP)                 \
+	X(t, KS_ENC_PLAIN | KS_ENC_PLANES) X(t, KS_ENC_DELTA | KS_ENC_PLANES)  \
+	X(t, KS_ENC_GAP | KS_ENC_PLANES)
+#define ALL_INT_CASES(X)                                                       \
+	INT_CASES(X, KS_F_U32) INT_CASES(X, KS_F_S32) INT_CASES(X, KS_F_U64)   \
+	INT_CASES(X, KS_F_S64)
+
+#define ENCODE_CASE(t, e)                                                      \
+	case CASE(t, e):                                                       \
+		return ((e) & KS_ENC_PLANES) ?                                 \
+			encode_planes(row, n, row_size, ref_off, t, (e) & KS_ENC_BASE_MASK, out) : \
+			encode_ints(row, n, row_size, ref_off, t, (e) & KS_ENC_BASE_MASK, out);
+
+#define DECODE_CASE(t, e)                                                      \
+	case CASE(t, e):                                                       \
+		return ((e) & KS_ENC_PLANES) ?                                 \
+			decode_planes(c, row, n, row_size, ref_off, t, (e) & KS_ENC_BASE_MASK) : \
+			decode_ints(c, row, n, row_size, ref_off, t, (e) & KS_ENC_BASE_MASK);
+
+/* The ref field's place relative to the field (gap encoding), else 0. */
+static ptrdiff_t ref_offset(const struct ks_field *f, const struct ks_field *aux)
+{
+	if ((f->enc & KS_ENC_BASE_MASK) != KS_ENC_GAP || !aux)
+		return 0;
+	return (ptrdiff_t)aux->offset - (ptrdiff_t)f->offset;
+}
 
 /* Encodes field f of n rows into out; returns the bytes written. */
-size_t ks_col_encode(const struct ks_field *f, const struct ks_field *len_f,
+size_t ks_col_encode(const struct ks_field *f, const struct ks_field *aux,
 		     const void *rows, size_t n, size_t row_size, uint8_t *out)
 {
 	const uint8_t *row = (const uint8_t *)rows + f->offset;
+	ptrdiff_t ref_off = ref_offset(f, aux);
 
+	if ((f->enc & KS_ENC_BASE_MASK) == KS_ENC_GAP && !aux)
+		return 0; /* not a field of any table: tests/test_schema.c */
 	switch (CASE(f->type, f->enc)) {
-	case CASE(KS_F_U32, KS_ENC_PLAIN):
-		return encode_ints(row, n, row_size, KS_F_U32, KS_ENC_PLAIN, out);
-	case CASE(KS_F_U32, KS_ENC_DELTA):
-		return encode_ints(row, n, row_size, KS_F_U32, KS_ENC_DELTA, out);
-	case CASE(KS_F_S32, KS_ENC_PLAIN):
-		return encode_ints(row, n, row_size, KS_F_S32, KS_ENC_PLAIN, out);
-	case CASE(KS_F_S32, KS_ENC_DELTA):
-		return encode_ints(row, n, row_size, KS_F_S32, KS_ENC_DELTA, out);
-	case CASE(KS_F_U64, KS_ENC_PLAIN):
-		return encode_ints(row, n, row_size, KS_F_U64, KS_ENC_PLAIN, out);
-	case CASE(KS_F_U64, KS_ENC_DELTA):
-		return encode_ints(row, n, row_size, KS_F_U64, KS_ENC_DELTA, out);
-	case CASE(KS_F_S64, KS_ENC_PLAIN):
-		return encode_ints(row, n, row_size, KS_F_S64, KS_ENC_PLAIN, out);
-	case CASE(KS_F_S64, KS_ENC_DELTA):
-		return encode_ints(row, n, row_size, KS_F_S64, KS_ENC_DELTA, out);
+	ALL_INT_CASES(ENCODE_CASE)
 	case CASE(KS_F_STR, KS_ENC_PLAIN):
 	case CASE(KS_F_BYTES, KS_ENC_PLAIN):
-		return encode_bytes(f, len_f, rows, n, row_size, out);
+		return encode_bytes(f, aux, rows, n, row_size, out);
 	default:
 		return 0; /* not a field of any table: tests/test_schema.c */
 	}
 }
 
+int ks_col_cursor_init(struct ks_col_cursor *c, const struct ks_field *f, const void *col,
+		       size_t len, size_t count)
+{
+	c->p = col;
+	c->end = c->p + len;
+	c->prev = 0;
+	c->plane = NULL;
+	c->count = count;
+	c->idx = 0;
+	c->width = 0;
+	if (!(f->enc & KS_ENC_PLANES))
+		return 0;
+	if (!count)
+		return len ? -KS_ECOUNT : 0;
+	if (!len)
+		return -KS_ECOUNT;
+	c->width = c->p[0];
+	if (c->width > 8 || (c->width > 4 && f->size == 4))
+		return -KS_ERANGE;
+	if ((len - 1) / count != c->width || (len - 1) % count)
+		return -KS_ECOUNT;
+	c->plane = c->p + 1;
+	if (!c->width) /* every value is 0: nothing after the width */
+		c->p = c->end;
+	return 0;
+}
+
 /* Decodes the next n values of f from c into rows. */
-int ks_col_decode(const struct ks_field *f, const struct ks_field *len_f,
+int ks_col_decode(const struct ks_field *f, const struct ks_field *aux,
 		  struct ks_col_cursor *c, void *rows, size_t n, size_t row_size)
 {
 	uint8_t *row = (uint8_t *)rows + f->offset;
+	ptrdiff_t ref_off = ref_offset(f, aux);
 
+	if ((f->enc & KS_ENC_BASE_MASK) == KS_ENC_GAP && !aux)
+		return -KS_ESCHEMA;
 	switch (CASE(f->type, f->enc)) {
-	case CASE(KS_F_U32, KS_ENC_PLAIN):
-		return decode_ints(c, row, n, row_size, KS_F_U32, KS_ENC_PLAIN);
-	case CASE(KS_F_U32, KS_ENC_DELTA):
-		return decode_ints(c, row, n, row_size, KS_F_U32, KS_ENC_DELTA);
-	case CASE(KS_F_S32, KS_ENC_PLAIN):
-		return decode_ints(c, row, n, row_size, KS_F_S32, KS_ENC_PLAIN);
-	case CASE(KS_F_S32, KS_ENC_DELTA):
-		return decode_ints(c, row, n, row_size, KS_F_S32, KS_ENC_DELTA);
-	case CASE(KS_F_U64, KS_ENC_PLAIN):
-		return decode_ints(c, row, n, row_size, KS_F_U64, KS_ENC_PLAIN);
-	case CASE(KS_F_U64, KS_ENC_DELTA):
-		return decode_ints(c, row, n, row_size, KS_F_U64, KS_ENC_DELTA);
-	case CASE(KS_F_S64, KS_ENC_PLAIN):
-		return decode_ints(c, row, n, row_size, KS_F_S64, KS_ENC_PLAIN);
-	case CASE(KS_F_S64, KS_ENC_DELTA):
-		return decode_ints(c, row, n, row_size, KS_F_S64, KS_ENC_DELTA);
+	ALL_INT_CASES(DECODE_CASE)
 	case CASE(KS_F_STR, KS_ENC_PLAIN):
 	case CASE(KS_F_BYTES, KS_ENC_PLAIN):
-		return decode_bytes(f, len_f, c, rows, n, row_size);
+		return decode_bytes(f, aux, c, rows, n, row_size);
 	default:
 		return -KS_ESCHEMA;
 	}

@@ -12,10 +12,10 @@
 size_t ks_col_bound(const struct ks_field *f, size_t n);
 
 /* Encodes field f of n rows (row_size apart) into out, which holds at least
- * ks_col_bound(f, n) bytes. len_f is the length field of a KS_F_BYTES field
- * (lengths over the field size are clamped to it), NULL otherwise.
- * Returns the bytes written. */
-size_t ks_col_encode(const struct ks_field *f, const struct ks_field *len_f,
+ * ks_col_bound(f, n) bytes. aux is the length field of a KS_F_BYTES field
+ * (lengths over the field size are clamped to it) or the ref field of a
+ * KS_ENC_GAP field, NULL otherwise. Returns the bytes written. */
+size_t ks_col_encode(const struct ks_field *f, const struct ks_field *aux,
 		     const void *rows, size_t n, size_t row_size, uint8_t *out);
 
 /* Where the decoding of one column stands: rows are decoded a block at a time
@@ -23,23 +23,26 @@ size_t ks_col_encode(const struct ks_field *f, const struct ks_field *len_f,
 struct ks_col_cursor {
 	const uint8_t *p;
 	const uint8_t *end;
-	uint64_t prev; /* last value of a delta column */
+	uint64_t prev;        /* last value (delta), last value + ref (gap) */
+	const uint8_t *plane; /* KS_ENC_PLANES: plane 0 */
+	size_t count;         /* rows in the column */
+	size_t idx;           /* next row */
+	unsigned width;       /* planes */
 };
 
-static inline void ks_col_cursor_init(struct ks_col_cursor *c, const void *col,
-				      size_t len)
-{
-	c->p = col;
-	c->end = c->p + len;
-	c->prev = 0;
-}
+/* Starts decoding a column of count rows of f held in col[0..len). Returns 0,
+ * or -KS_ECOUNT / -KS_ERANGE when a byte-plane column's size or width does not
+ * fit count rows of the field. */
+int ks_col_cursor_init(struct ks_col_cursor *c, const struct ks_field *f, const void *col,
+		       size_t len, size_t count);
 
 /* Decodes the next n values of f from c into rows, and for KS_F_BYTES their
- * lengths into len_f. The column must end exactly after its last row's value:
- * the caller checks c->p == c->end. Returns 0, -KS_ECOUNT (the column ends
- * early), -KS_EVARINT, -KS_ERANGE (a value or length does not fit the field),
- * -KS_ESCHEMA (a NUL inside a string, an unknown field type). */
-int ks_col_decode(const struct ks_field *f, const struct ks_field *len_f,
+ * lengths into aux (the length field; for KS_ENC_GAP aux is the ref field,
+ * already decoded for these rows). The column must end exactly after its last
+ * row's value: the caller checks c->p == c->end. Returns 0, -KS_ECOUNT (the
+ * column ends early), -KS_EVARINT, -KS_ERANGE (a value or length does not fit
+ * the field), -KS_ESCHEMA (a NUL inside a string, an unknown field type). */
+int ks_col_decode(const struct ks_field *f, const struct ks_field *aux,
 		  struct ks_col_cursor *c, void *rows, size_t n, size_t row_size);
 
 #endif

@@ -81,6 +81,20 @@ struct ks_sample {
 	uint64_t majflt;
 };
 
+/* One change under a state dir (its bytes are in the deltas database: file +
+ * seq is the delta's key), for dump and report. */
+struct ks_file {
+	uint64_t ts;     /* when the change was complete */
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t op;     /* enum ks_delta_op (format/delta.h) */
+	uint32_t flags;  /* KS_DF_* (format/delta.h) */
+	uint64_t file;   /* path id: the files database */
+	uint64_t seq;    /* the delta's sequence */
+	uint64_t offset;
+	uint64_t bytes;  /* bytes written, new size, ... as the op has it */
+};
+
 enum ks_ftype {
 	KS_F_U32 = 1,
 	KS_F_S32,
@@ -93,6 +107,14 @@ enum ks_ftype {
 enum ks_fenc {
 	KS_ENC_PLAIN = 0, /* varint (zigzag for signed) */
 	KS_ENC_DELTA = 1, /* zigzag varint of the difference to the previous row */
+	KS_ENC_GAP = 2,   /* zigzag varint of v[i] - (v[i-1] + ref[i-1]): a start time
+			   * against the previous row's end (ref_field: its duration,
+			   * a U64 field listed earlier in the table) */
+	KS_ENC_BASE_MASK = 0x0f,
+	KS_ENC_PLANES = 0x10, /* flag: the values above as fixed-width little-endian
+			       * byte planes (a width byte, then plane 0 of every row,
+			       * plane 1, ...) instead of varints: noisy numbers such as
+			       * nanosecond durations compress far better this way */
 };
 
 struct ks_field {
@@ -102,6 +124,7 @@ struct ks_field {
 	uint8_t type;        /* enum ks_ftype */
 	uint8_t enc;         /* enum ks_fenc */
 	const char *len_field; /* KS_F_BYTES only: the U32 field holding the length */
+	const char *ref_field; /* KS_ENC_GAP only: the field added to the previous value */
 };
 
 struct ks_schema {

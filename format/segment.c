@@ -40,38 +40,39 @@ enum hdr_off {
 
 _Static_assert(OFF_CSUM + 8 == KS_SEG_HDR_SIZE, "header layout");
 
+/* A buffer reused from call to call: it grows, never shrinks. */
+struct buf {
+	uint8_t *p;
+	size_t cap;
+};
+
 struct ks_seg_encoder {
 	ZSTD_CCtx *cctx;
 	msgpack_sbuffer doc; /* the document, reused */
-	uint8_t *col;        /* one encoded column before it joins the document */
-	size_t col_cap;
-	uint8_t *out; /* header + compressed document */
-	size_t out_cap;
+	struct buf col;      /* one encoded column before it joins the document */
+	struct buf out;      /* header + compressed document */
 };
 
 struct ks_seg_decoder {
 	ZSTD_DCtx *dctx;
 	msgpack_unpacked doc; /* its bins point into raw */
-	uint8_t *raw;
-	size_t raw_cap;
-	void *rows;
-	size_t rows_cap;
+	struct buf raw;
+	struct buf rows;
 };
 
-/* Makes *bufp hold at least need bytes. Grows only; contents are not kept. */
-static int buf_reserve(void *bufp, size_t *cap, size_t need)
+/* Makes b hold at least need bytes; its contents are not kept. */
+static int buf_reserve(struct buf *b, size_t need)
 {
-	void **buf = bufp;
-	void *p;
+	uint8_t *p;
 
-	if (need <= *cap)
+	if (need <= b->cap)
 		return 0;
 	p = malloc(need);
 	if (!p)
 		return -ENOMEM;
-	free(*buf);
-	*buf = p;
-	*cap = need;
+	free(b->p);
+	b->p = p;
+	b->cap = need;
 	return 0;
 }
 
@@ -103,9 +104,12 @@ static bool field_derived(const struct ks_schema *s, const struct ks_field *f)
 	return false;
 }
 
+/* The length field of a KS_F_BYTES field, the ref field of a gap field. */
 static const struct ks_field *len_field_of(const struct ks_schema *s,
 					   const struct ks_field *f)
 {
+	if ((f->enc & KS_ENC_BASE_MASK) == KS_ENC_GAP && f->ref_field)
+		return field_named(s, f->ref_field, strlen(f->ref_field));
 	if (f->type != KS_F_BYTES || !f->len_field)
 		return NULL;
 	return field_named(s, f->len_field, strlen(f->len_field));
@@ -245,7 +249,8 @@ static int check_sizes(const struct ks_schema *s, const struct ks_seg_header *h)
 {
 	if (h->raw_size == 0 || h->comp_size == 0)
 		return -KS_ESIZES;
-	if (h->count > h->raw_size) /* every row takes a byte in each column */
+	/* an encoder writes at least one column, of at least a byte per row */
+	if (h->count > h->raw_size)
 		return -KS_ESIZES;
 	if (h->raw_size > DOC_SLACK + (uint64_t)h->count * 2 * row_doc_max(s))
 		return -KS_ESIZES;
@@ -332,8 +337,8 @@ void ks_seg_encoder_free(struct ks_seg_encoder *enc)
 		return;
 	ZSTD_freeCCtx(enc->cctx);
 	msgpack_sbuffer_destroy(&enc->doc);
-	free(enc->col);
-	free(enc->out);
+	free(enc->col.p);
+	free(enc->out.p);
 	free(enc);
 }
 
@@ -351,14 +356,14 @@ static int pack_column(struct ks_seg_encoder *enc, msgpack_packer *pk,
 	size_t len;
 	int err;
 
-	err = buf_reserve(&enc->col, &enc->col_cap, ks_col_bound(f, n));
+	err = buf_reserve(&enc->col, ks_col_bound(f, n));
 	if (err)
 		return err;
-	len = n ? ks_col_encode(f, len_field_of(s, f), rows, n, s->row_size, enc->col)
+	len = n ? ks_col_encode(f, len_field_of(s, f), rows, n, s->row_size, enc->col.p)
 		: 0;
 	err = pack_key(pk, f->name) | msgpack_pack_bin(pk, len);
 	if (len) /* an empty body would make the sbuffer memcpy from NULL */
-		err |= msgpack_pack_bin_body(pk, enc->col, len);
+		err |= msgpack_pack_bin_body(pk, enc->col.p, len);
 	return err ? -ENOMEM : 0;
 }
 
@@ -396,10 +401,10 @@ static int compress_doc(struct ks_seg_encoder *enc, size_t *comp_size)
 	size_t r;
 	int err;
 
-	err = buf_reserve(&enc->out, &enc->out_cap, KS_SEG_HDR_SIZE + bound);
+	err = buf_reserve(&enc->out, KS_SEG_HDR_SIZE + bound);
 	if (err)
 		return err;
-	r = ZSTD_compress2(enc->cctx, enc->out + KS_SEG_HDR_SIZE, bound,
+	r = ZSTD_compress2(enc->cctx, enc->out.p + KS_SEG_HDR_SIZE, bound,
 			   enc->doc.data, enc->doc.size);
 	if (ZSTD_isError(r))
 		return -KS_ECOMPRESS;
@@ -440,10 +445,10 @@ int ks_seg_encode(struct ks_seg_encoder *enc, unsigned kind, const void *rows,
 	h.raw_size = (uint32_t)enc->doc.size;
 	h.comp_size = (uint32_t)comp_size;
 	ts_range(s, rows, n, &h.first_ts, &h.last_ts);
-	header_put(&h, enc->out);
-	put64(enc->out + OFF_CSUM,
-	      seg_checksum(enc->out, enc->out + KS_SEG_HDR_SIZE, comp_size));
-	*out = enc->out;
+	header_put(&h, enc->out.p);
+	put64(enc->out.p + OFF_CSUM,
+	      seg_checksum(enc->out.p, enc->out.p + KS_SEG_HDR_SIZE, comp_size));
+	*out = enc->out.p;
 	*out_len = KS_SEG_HDR_SIZE + comp_size;
 	return 0;
 }
@@ -481,8 +486,8 @@ void ks_seg_decoder_free(struct ks_seg_decoder *dec)
 		return;
 	ZSTD_freeDCtx(dec->dctx);
 	msgpack_unpacked_destroy(&dec->doc);
-	free(dec->raw);
-	free(dec->rows);
+	free(dec->raw.p);
+	free(dec->rows.p);
 	free(dec);
 }
 
@@ -504,10 +509,10 @@ static int decompress(struct ks_seg_decoder *dec, const uint8_t *src,
 	r = ZSTD_findFrameCompressedSize(src, h->comp_size);
 	if (ZSTD_isError(r) || r != h->comp_size)
 		return -KS_EDECOMPRESS;
-	err = buf_reserve(&dec->raw, &dec->raw_cap, h->raw_size);
+	err = buf_reserve(&dec->raw, h->raw_size);
 	if (err)
 		return err;
-	r = ZSTD_decompressDCtx(dec->dctx, dec->raw, h->raw_size, src, h->comp_size);
+	r = ZSTD_decompressDCtx(dec->dctx, dec->raw.p, h->raw_size, src, h->comp_size);
 	if (ZSTD_isError(r))
 		return -KS_EDECOMPRESS;
 	return r == h->raw_size ? 0 : -KS_ERAWSIZE;
@@ -545,22 +550,26 @@ static int mp_item(const uint8_t **pp, const uint8_t *end, uint64_t *items,
 {
 	const uint8_t *p = *pp;
 	uint8_t t = *p++;
+	unsigned shape, n = 0;
 	uint64_t v = 0;
-	unsigned shape, n;
 
-	*items = *skip = 0;
-	if (t <= 0x7f || t >= 0xe0) {
-		shape = MP_SKIP, n = 0; /* fixints */
+	if (t <= 0x7f || t >= 0xe0) { /* fixints */
+		shape = MP_SKIP;
 	} else if (t <= 0x8f) {
-		shape = MP_MAP, n = 0, v = t & 0x0f;
+		shape = MP_MAP;
+		v = t & 0x0f;
 	} else if (t <= 0x9f) {
-		shape = MP_ARRAY, n = 0, v = t & 0x0f;
+		shape = MP_ARRAY;
+		v = t & 0x0f;
 	} else if (t <= 0xbf) {
-		shape = MP_LEN, n = 0, v = t & 0x1f;
+		shape = MP_LEN;
+		v = t & 0x1f;
 	} else {
 		shape = mp_types[t - 0xc0].shape;
 		n = mp_types[t - 0xc0].n;
-		if (shape != MP_SKIP) {
+		if (shape == MP_BAD)
+			return -KS_EMSGPACK;
+		if (shape != MP_SKIP) { /* a big-endian length or count */
 			if ((size_t)(end - p) < n)
 				return -KS_EMSGPACK;
 			for (unsigned i = 0; i < n; i++)
@@ -568,22 +577,8 @@ static int mp_item(const uint8_t **pp, const uint8_t *end, uint64_t *items,
 			n = mp_types[t - 0xc0].extra;
 		}
 	}
-	switch (shape) {
-	case MP_SKIP:
-		*skip = n;
-		break;
-	case MP_LEN:
-		*skip = v + n;
-		break;
-	case MP_ARRAY:
-		*items = v;
-		break;
-	case MP_MAP:
-		*items = 2 * v;
-		break;
-	default:
-		return -KS_EMSGPACK;
-	}
+	*items = shape == MP_ARRAY ? v : shape == MP_MAP ? 2 * v : 0;
+	*skip = shape == MP_SKIP ? n : shape == MP_LEN ? v + n : 0;
 	*pp = p;
 	return 0;
 }
@@ -614,7 +609,7 @@ static int doc_guard(const uint8_t *p, size_t len)
 			return -KS_ETOOBIG;
 		pending += items;
 	}
-	return 0;
+	return p == end ? 0 : -KS_EMSGPACK; /* one document, nothing after it */
 }
 
 static bool key_is(const msgpack_object *k, const char *name)
@@ -635,10 +630,10 @@ static int parse_doc(struct ks_seg_decoder *dec, const struct ks_seg_header *h,
 	size_t off = 0;
 	int err;
 
-	err = doc_guard(dec->raw, h->raw_size);
+	err = doc_guard(dec->raw.p, h->raw_size);
 	if (err)
 		return err;
-	if (msgpack_unpack_next(&dec->doc, (const char *)dec->raw, h->raw_size,
+	if (msgpack_unpack_next(&dec->doc, (const char *)dec->raw.p, h->raw_size,
 				&off) != MSGPACK_UNPACK_SUCCESS ||
 	    off != h->raw_size)
 		return -KS_EMSGPACK;
@@ -699,36 +694,46 @@ static int match_columns(const struct ks_schema *s, const msgpack_object *cols,
  * through the cache once per column. */
 #define DECODE_BLOCK_BYTES (32u << 10)
 
+/* Decodes the columns into count rows and finds their first and last
+ * timestamps, block by block while each block is in cache. */
 static int decode_columns(struct ks_seg_decoder *dec, const struct ks_schema *s,
-			  const msgpack_object *cols, size_t count)
+			  const msgpack_object *cols, size_t count,
+			  uint64_t *first_ts, uint64_t *last_ts)
 {
 	const msgpack_object_bin *col[MAX_FIELDS] = { NULL };
 	struct ks_col_cursor cur[MAX_FIELDS];
 	size_t block = DECODE_BLOCK_BYTES / s->row_size + 1;
 	bool zero = row_has_gaps(s);
+	uint64_t lo = UINT64_MAX, hi = 0;
 	int err;
 
+	*first_ts = *last_ts = 0;
 	if (s->nfields > MAX_FIELDS)
 		return -KS_ESCHEMA;
 	err = match_columns(s, cols, col);
 	if (err)
 		return err;
 	for (size_t i = 0; i < s->nfields; i++) {
-		if (col[i])
-			ks_col_cursor_init(&cur[i], col[i]->ptr, col[i]->size);
-		else
+		if (col[i]) {
+			err = ks_col_cursor_init(&cur[i], &s->fields[i], col[i]->ptr,
+						 col[i]->size, count);
+			if (err)
+				return err;
+		} else {
 			zero |= !field_derived(s, &s->fields[i]);
+		}
 	}
 	if (count) {
-		err = buf_reserve(&dec->rows, &dec->rows_cap, count * s->row_size);
+		err = buf_reserve(&dec->rows, count * s->row_size);
 		if (err)
 			return err;
 	}
 	if (count && zero) /* missing columns (an older writer's), padding: zero */
-		memset(dec->rows, 0, count * s->row_size);
-	for (size_t first = 0; first < count; first += block) {
-		size_t n = count - first < block ? count - first : block;
-		uint8_t *rows = (uint8_t *)dec->rows + first * s->row_size;
+		memset(dec->rows.p, 0, count * s->row_size);
+	for (size_t start = 0; start < count; start += block) {
+		size_t n = count - start < block ? count - start : block;
+		uint8_t *rows = dec->rows.p + start * s->row_size;
+		uint64_t first, last;
 
 		for (size_t i = 0; i < s->nfields; i++) {
 			const struct ks_field *f = &s->fields[i];
@@ -740,10 +745,17 @@ static int decode_columns(struct ks_seg_decoder *dec, const struct ks_schema *s,
 			if (err)
 				return err;
 		}
+		ts_range(s, rows, n, &first, &last);
+		lo = first < lo ? first : lo;
+		hi = last > hi ? last : hi;
 	}
 	for (size_t i = 0; i < s->nfields; i++)
 		if (col[i] && cur[i].p != cur[i].end)
 			return -KS_ECOUNT; /* values left over */
+	if (count) {
+		*first_ts = lo;
+		*last_ts = hi;
+	}
 	return 0;
 }
 
@@ -777,13 +789,12 @@ int ks_seg_decode(struct ks_seg_decoder *dec, const void *buf, size_t len,
 	err = parse_doc(dec, &h, &cols);
 	if (err)
 		return err;
-	err = decode_columns(dec, s, cols, h.count);
+	err = decode_columns(dec, s, cols, h.count, &first, &last);
 	if (err)
 		return err;
-	ts_range(s, dec->rows, h.count, &first, &last);
 	if (first != h.first_ts || last != h.last_ts)
 		return -KS_ETIMESTAMP;
 	*hdr = h;
-	*rows = dec->rows;
+	*rows = dec->rows.p;
 	return 0;
 }

@@ -33,7 +33,7 @@
 
 #define DEFAULT_RING_BYTES (32ull << 20)
 #define DRAIN_INTERVAL_MS 20
-#define FLUSH_INTERVAL_NS (150ull * 1000 * 1000)
+#define FLUSH_INTERVAL_NS (400ull * 1000 * 1000) /* with the 200 ms commit: under 1 s at risk */
 #define DEFAULT_SAMPLE_NS (100ull * 1000 * 1000)
 
 struct record_opts {
