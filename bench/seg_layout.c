@@ -299,7 +299,7 @@ struct result {
 	double bytes_per_event, raw_per_event, enc_s, dec_s;
 };
 
-#define ROUNDS 5
+#define ROUNDS 20
 
 static void bench_column(const struct ks_syscall *rows, size_t n, int level,
 			 struct result *res)

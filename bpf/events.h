@@ -103,6 +103,7 @@ enum ks_ev_file_what {
 #define KS_EVF_F_ABS3 0x04  /* s3 likewise */
 #define KS_EVF_F_LONG 0x08  /* a path was too deep or too long to resolve */
 #define KS_EVF_F_FAULT 0x10 /* user memory could not be read */
+#define KS_EVF_F_BUSY 0x20  /* the ring was filling: bytes left to be read back */
 
 #define KS_EVF_PATH_MAX 1024 /* bytes of each string (s1..s4) */
 #define KS_EVF_PIECE 8192    /* data bytes per record */

@@ -488,6 +488,19 @@ static long piece(__u64 i, void *unused)
 	return 0;
 }
 
+/* The ring is a quarter full: bytes would crowd out the other events (and be
+ * lost with them); a dirty range, read back from the file, costs a record. */
+static __always_inline bool ring_busy(void)
+{
+	__u64 avail, size;
+
+	if (use_perfbuf)
+		return true;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	return avail * 4 > size;
+}
+
 static __always_inline int on_write(void *ctx, struct pt_regs *regs, long nr, long ret)
 {
 	struct work *wk = bpf_map_lookup_elem(&works, &zero);
@@ -531,8 +544,10 @@ static __always_inline int on_write(void *ctx, struct pt_regs *regs, long nr, lo
 		w->off = BPF_CORE_READ(f, f_pos) - ret;
 	r->e.total = ret;
 	w->left = ret;
-	w->carry = use_perfbuf ? 0 : (__u64)ret < max_payload ? (__u64)ret : max_payload;
-	if (w->carry)
+	w->carry = ring_busy() ? 0 : (__u64)ret < max_payload ? (__u64)ret : max_payload;
+	if (!w->carry)
+		r->e.flags |= KS_EVF_F_BUSY;
+	if (!use_perfbuf && w->carry)
 		bpf_loop(max_payload / KS_EVF_PIECE + MAX_IOV + 2, piece, NULL, 0);
 	if (w->left) {
 		/* too much to carry, or unreadable: userspace reads it back */
@@ -540,7 +555,9 @@ static __always_inline int on_write(void *ctx, struct pt_regs *regs, long nr, lo
 		r->e.off = w->off;
 		r->e.len = w->left;
 		r->e.dlen = 0;
-		r->e.flags = (r->e.flags & ~KS_EVF_F_MORE) | (w->fault ? KS_EVF_F_FAULT : 0);
+		r->e.flags &= ~KS_EVF_F_MORE;
+		if (w->fault)
+			r->e.flags |= KS_EVF_F_FAULT;
 		rec_send(ctx, r, w->hlen);
 	}
 	return 0;

@@ -33,19 +33,23 @@ struct ks_seg_header {
 struct ks_seg_encoder;
 struct ks_seg_decoder;
 
-/* Creates an encoder with a reused zstd context at level (1..19; 0 = default).
- * Returns 0, -ENOMEM. */
+/* Creates an encoder with a reused zstd context at level (1..19; 0 = default, 3).
+ * Returns 0, -EINVAL (level out of range), -ENOMEM. */
 int ks_seg_encoder_new(int level, struct ks_seg_encoder **out);
 void ks_seg_encoder_free(struct ks_seg_encoder *enc);
 
 /* Encodes n rows (an array of the kind's row struct) into a segment. *out points
- * into the encoder's buffer, valid until the next call on enc.
- * Returns 0, -KS_EKIND, -KS_ETOOBIG (n over KS_SEG_MAX_EVENTS), -KS_ECOMPRESS, -ENOMEM. */
+ * into the encoder's buffer, valid until the next call on enc. Strings are cut
+ * at their first NUL, KS_F_BYTES lengths over the field are clamped to it.
+ * Returns 0, -EINVAL (rows NULL with n > 0), -KS_EKIND, -KS_ETOOBIG (n over
+ * KS_SEG_MAX_EVENTS, or the document over KS_SEG_MAX_RAW), -KS_ECOMPRESS, -ENOMEM. */
 int ks_seg_encode(struct ks_seg_encoder *enc, unsigned kind, const void *rows,
 		  size_t n, const uint8_t **out, size_t *out_len);
 
-/* Parses and checks the header alone (magic, version, sizes against len; not the
- * checksum). Returns 0 or -KS_EMAGIC, -KS_EVERSION, -KS_ETRUNC, -KS_ETOOBIG, -KS_EKIND. */
+/* Parses and checks the header alone (magic, version, sizes against len and
+ * against each other; not the checksum). hdr may be NULL. Returns 0 or
+ * -KS_EMAGIC, -KS_EVERSION, -KS_EFLAGS, -KS_ETRUNC, -KS_ETRAILING, -KS_ETOOBIG,
+ * -KS_ESIZES, -KS_EKIND, -KS_ETIMESTAMP. */
 int ks_seg_read_header(const void *buf, size_t len, struct ks_seg_header *hdr);
 
 /* Creates a decoder with a reused zstd context and row buffer. Returns 0, -ENOMEM. */
@@ -53,9 +57,13 @@ int ks_seg_decoder_new(struct ks_seg_decoder **out);
 void ks_seg_decoder_free(struct ks_seg_decoder *dec);
 
 /* Verifies and decodes a segment. *rows points to hdr->count rows of the kind's
- * struct, owned by dec and valid until the next call on dec. Trusts nothing: every
- * size is checked before it is used. Returns 0 or a distinct negative code per
- * failure (see kserr.h). */
+ * struct (maybe NULL when there are none), owned by dec and valid until the next
+ * call on dec. Trusts nothing: every size is checked before it is used. Columns the
+ * schema does not know are skipped; fields without a column read as zero.
+ * Returns 0, -EINVAL, -ENOMEM, or a distinct negative code per failure:
+ * ks_seg_read_header()'s, -KS_ECHECKSUM, -KS_EDECOMPRESS, -KS_ERAWSIZE,
+ * -KS_EMSGPACK, -KS_ETOOBIG (document declares too many elements), -KS_ETYPE,
+ * -KS_ESCHEMA, -KS_EMISMATCH, -KS_ECOUNT, -KS_EVARINT, -KS_ERANGE, -KS_ETIMESTAMP. */
 int ks_seg_decode(struct ks_seg_decoder *dec, const void *buf, size_t len,
 		  struct ks_seg_header *hdr, const void **rows);
 

@@ -20,7 +20,9 @@ static inline int64_t ks_unzigzag(uint64_t u)
 	return (int64_t)((u >> 1) ^ -(u & 1));
 }
 
-/* Writes v at p (at most KS_VARINT_MAX bytes); returns the end of what it wrote. */
+/* Writes v at p (at most KS_VARINT_MAX bytes); returns the end of what it
+ * wrote. (A branch-free version that spreads the 7-bit groups with shifts and
+ * one 8-byte store measured slower on syscall columns: bench/SEGMENT_LAYOUT.md.) */
 static inline uint8_t *ks_uvarint_put(uint8_t *p, uint64_t v)
 {
 	while (v >= 0x80) {
@@ -57,14 +59,6 @@ static inline int ks_uvarint_get_slow(const uint8_t **pp, const uint8_t *end,
 	return avail ? -KS_EVARINT : -KS_ECOUNT;
 }
 
-/* Reads one varint from [*pp, end) and advances *pp past it. Returns 0,
- * -KS_ECOUNT when *pp is already at end (no value left), -KS_EVARINT when the
- * varint runs into end, is longer than KS_VARINT_MAX bytes or overflows 64 bits.
- *
- * Varints of up to 8 bytes with 8 bytes to read are decoded without a branch
- * on their length: the report decodes tens of millions of them per second, and
- * lengths vary too much from one value to the next for a byte loop's branches
- * to be predicted. */
 #define KS_VARINT_STEP(i)                                                      \
 	do {                                                                   \
 		b = p[i];                                                      \
@@ -76,26 +70,14 @@ static inline int ks_uvarint_get_slow(const uint8_t **pp, const uint8_t *end,
 		}                                                              \
 	} while (0)
 
-/* Reads one varint from [*pp, end) and advances *pp past it. Returns 0,
- * -KS_ECOUNT when *pp is already at end (no value left), -KS_EVARINT when the
- * varint runs into end, is longer than KS_VARINT_MAX bytes or overflows 64 bits.
- * Unrolled, without a bounds check per byte, while a whole varint fits before
- * end: it runs once per value of every column the report reads. */
-static inline int ks_uvarint_get(const uint8_t **pp, const uint8_t *end,
-				 uint64_t *out)
+/* A varint of two bytes or more, with KS_VARINT_MAX bytes readable at *pp:
+ * unrolled, without a bounds check per byte. */
+static inline __attribute__((always_inline)) int
+ks_uvarint_get_long(const uint8_t **pp, uint64_t *out)
 {
 	const uint8_t *p = *pp;
-	uint64_t v, b;
+	uint64_t v = p[0] & 0x7f, b;
 
-	if (__builtin_expect(end - p < KS_VARINT_MAX, 0))
-		return ks_uvarint_get_slow(pp, end, out);
-	b = p[0];
-	if (b < 0x80) {
-		*out = b;
-		*pp = p + 1;
-		return 0;
-	}
-	v = b & 0x7f;
 	KS_VARINT_STEP(1);
 	KS_VARINT_STEP(2);
 	KS_VARINT_STEP(3);
@@ -110,6 +92,25 @@ static inline int ks_uvarint_get(const uint8_t **pp, const uint8_t *end,
 	*out = v | b << 63;
 	*pp = p + KS_VARINT_MAX;
 	return 0;
+}
+
+/* Reads one varint from [*pp, end) and advances *pp past it. Returns 0,
+ * -KS_ECOUNT when *pp is already at end (no value left), -KS_EVARINT when the
+ * varint runs into end, is longer than KS_VARINT_MAX bytes or overflows 64 bits.
+ * Inlined into every column loop: it runs once per value the report reads. */
+static inline __attribute__((always_inline)) int
+ks_uvarint_get(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+	const uint8_t *p = *pp;
+
+	if (__builtin_expect(end - p < KS_VARINT_MAX, 0))
+		return ks_uvarint_get_slow(pp, end, out);
+	if (p[0] < 0x80) {
+		*out = p[0];
+		*pp = p + 1;
+		return 0;
+	}
+	return ks_uvarint_get_long(pp, out);
 }
 
 #undef KS_VARINT_STEP

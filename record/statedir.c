@@ -44,7 +44,9 @@
 #define MAX_PENDING 64              /* threads with a write in pieces */
 #define PENDING_TIMEOUT_NS (200ull * 1000 * 1000)
 #define VERIFY_DELAY_NS (100ull * 1000 * 1000)   /* a closed file: verified after this */
+#define VERIFY_MAX_WAIT_NS (5000ull * 1000 * 1000) /* ... or this, when never quiet */
 #define INOTIFY_QUIET_NS (50ull * 1000 * 1000)   /* fallback: a change settles */
+#define PACK_FLUSH_NS (100ull * 1000 * 1000)     /* deltas wait for their pack at most */
 #define INOTIFY_MAX_WAIT_NS (500ull * 1000 * 1000)
 
 struct sd_dir {
@@ -62,6 +64,9 @@ struct track {
 	uint64_t changed_ns;
 	uint64_t due_ns;   /* verify from then on; 0: not due */
 	bool mapped;       /* shared writable mapping: verify on msync, munmap, exit */
+	bool expected;     /* the probes could not carry the change: reading it back is
+			      the capture, not a correction */
+	uint64_t event_ts; /* expected: when the change happened (the deltas' time) */
 	char path[];
 };
 
@@ -73,6 +78,17 @@ struct pending {
 	char *path;
 	uint8_t *buf;
 	size_t len, cap;
+};
+
+/* Dirty ranges of a file the probes left to be read back while the ring was
+ * busy: merged, and read back once per tick. */
+struct deferred {
+	struct deferred *next;
+	uint64_t ts;   /* the last of its writes */
+	uint32_t pid;
+	size_t n, cap;
+	uint64_t (*r)[2]; /* [start, end) */
+	char path[];
 };
 
 /* Live (dev, ino) -> a path, for hard links found by verification. */
@@ -97,6 +113,7 @@ struct statedir {
 	struct track **tracks;
 	size_t tcap, ntracks;
 	struct pending pend[MAX_PENDING];
+	struct deferred *deferred;
 	struct ino_ent **inos;
 	size_t icap;
 	bool sweep_due;          /* fallback: an overflow; everything is verified */
@@ -105,6 +122,10 @@ struct statedir {
 	uint64_t baseline_stored;
 	uint8_t flags;           /* KS_DF_* of the deltas being made now */
 	bool verifying;          /* reconciling: what it emits is not a change to verify */
+	uint64_t verify_ts;      /* the time of what verification emits (0: now) */
+	uint64_t last_record_ns; /* the last record of the probes */
+	uint64_t last_flush_ns;
+	uint64_t last_verify_ns;
 	bool fsnotify;
 	struct statedir_stats st;
 };
@@ -260,20 +281,36 @@ static void track_drop(struct statedir *sd, struct track *t)
 		}
 }
 
+/* A verification waits until its path has been quiet for VERIFY_DELAY_NS: the
+ * live file is then what the drained records say, not ahead of them. */
 static void changed(struct statedir *sd, const char *path)
 {
 	struct track *t = track_get(sd, path, true);
+	uint64_t now = mono_ns();
 
-	if (t)
-		t->changed_ns = mono_ns();
+	if (!t)
+		return;
+	t->changed_ns = now;
+	if (t->due_ns && t->due_ns < now + VERIFY_DELAY_NS)
+		t->due_ns = now + VERIFY_DELAY_NS;
 }
 
-static void make_due(struct statedir *sd, const char *path, uint64_t when)
+/* ts: when the change that could not be carried happened (expected), or 0. */
+static void make_due_at(struct statedir *sd, const char *path, bool expected, uint64_t ts)
 {
 	struct track *t = track_get(sd, path, true);
 
-	if (t && (!t->due_ns || when < t->due_ns))
-		t->due_ns = when;
+	if (!t)
+		return;
+	t->due_ns = mono_ns() + VERIFY_DELAY_NS;
+	t->expected |= expected;
+	if (expected && ts && (!t->event_ts || ts < t->event_ts))
+		t->event_ts = ts;
+}
+
+static void make_due(struct statedir *sd, const char *path, bool expected)
+{
+	make_due_at(sd, path, expected, 0);
 }
 
 /* ---- hard links ----------------------------------------------------------- */
@@ -375,7 +412,7 @@ static int shadow_apply(struct statedir *sd, const struct ks_delta *d, const cha
 	case KS_DOP_SYMLINK:
 		memcpy(target, data, len);
 		target[len] = '\0';
-		err = rs_symlink(sd->shadow, r, target);
+		err = rs_symlink(sd->shadow, r, target, UINT32_MAX, UINT32_MAX);
 		break;
 	case KS_DOP_LINK:
 		err = rs_link(sd->shadow, r, r2);
@@ -406,9 +443,9 @@ static int emit(struct statedir *sd, struct ks_delta *d, uint32_t tid, const cha
 		return 0;
 	d->flags |= sd->flags;
 	if (shadow_apply(sd, d, path, path2, data, len)) {
-		make_due(sd, path, mono_ns());
+		make_due(sd, path, false);
 		if (path2)
-			make_due(sd, path2, mono_ns());
+			make_due(sd, path2, false);
 		return 0;
 	}
 	err = ks_dw_file(sd->w, path, strlen(path), &d->file);
@@ -461,38 +498,45 @@ static int emit_content(struct statedir *sd, const char *path, int fd, const str
 	if (err)
 		return err;
 	if (rs_content_begin(sd->shadow, path + 1, &sfd)) {
+		/* what the shadow refuses restore would: no delta */
 		ks_debug("state dir shadow: %s", rs_tree_error(sd->shadow));
-		sfd = -1;
+		ks_dw_content_abort(sd->w);
+		return 0;
 	}
 	while ((n = pread(fd, sd->buf, IO_BUF, (off_t)total)) > 0) {
 		err = ks_dw_content_data(sd->w, sd->buf, (size_t)n);
 		if (err)
 			break;
-		if (sfd >= 0 && pwrite(sfd, sd->buf, (size_t)n, (off_t)total) != n) {
+		if (pwrite(sfd, sd->buf, (size_t)n, (off_t)total) != n) {
+			ks_debug("state dir shadow: cannot write %s: %s", path, strerror(errno));
+			ks_dw_content_abort(sd->w);
 			close(sfd);
-			sfd = -1;
+			return 0;
 		}
 		total += (uint64_t)n;
 	}
 	if (n < 0 && !err)
 		ks_debug("cannot read %s: %s", path, strerror(errno));
 	if (err) {
-		ks_dw_content_end(sd->w, total, &d.seq);
-		if (sfd >= 0)
-			close(sfd);
+		ks_dw_content_abort(sd->w);
+		close(sfd);
 		return err;
+	}
+	if (rs_content_finish(sd->shadow, path + 1, sfd, total, d.mode, UINT32_MAX, UINT32_MAX)) {
+		ks_debug("state dir shadow: %s", rs_tree_error(sd->shadow));
+		ks_dw_content_abort(sd->w);
+		return 0;
 	}
 	err = ks_dw_content_end(sd->w, total, &d.seq);
 	d.length = total;
-	if (sfd >= 0 && rs_content_finish(sd->shadow, path + 1, sfd, total, d.mode, UINT32_MAX,
-					  UINT32_MAX))
-		ks_debug("state dir shadow: %s", rs_tree_error(sd->shadow));
 	if (err)
 		return err;
 	add_row(sd, &d, 0, total);
 	sd->st.deltas++;
 	if (d.flags & KS_DF_CORRECTION)
 		sd->st.corrections++;
+	if (d.flags & KS_DF_READBACK)
+		sd->st.readback_bytes += total;
 	return 0;
 }
 
@@ -542,9 +586,14 @@ static bool supported(mode_t m)
 static int reconcile(struct statedir *sd, const char *path, bool recursive, int depth);
 
 /* Removes path from the shadow (and the deltas): it is gone from the live tree. */
+static uint64_t verify_now(struct statedir *sd)
+{
+	return sd->verify_ts ? sd->verify_ts : mono_ns();
+}
+
 static int remove_entry(struct statedir *sd, const char *path, const struct stat *ss)
 {
-	uint64_t ts = mono_ns();
+	uint64_t ts = verify_now(sd);
 
 	if (S_ISDIR(ss->st_mode))
 		return emit_simple(sd, KS_DOP_RMDIR, ts, 0, 0, path, NULL, NULL);
@@ -619,10 +668,26 @@ static int reconcile(struct statedir *sd, const char *path, bool recursive, int 
 	struct stat ls, ss;
 	int i = dir_of(sd, path), lfd, sfd, err = 0, same;
 	bool have_s;
-	uint64_t ts = mono_ns();
+	uint64_t ts = verify_now(sd);
 
 	if (i < 0 || depth > 256)
 		return 0;
+	if (!depth && strcmp(path, sd->dirs[i].path)) {
+		/* an entry of a directory the shadow lacks: the directory first */
+		char parent[PATH_MAX];
+		char *slash;
+		int pfd;
+
+		snprintf(parent, sizeof(parent), "%s", path);
+		slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = '\0';
+			pfd = open_shadow(sd, parent, O_PATH | O_DIRECTORY);
+			if (pfd < 0)
+				return reconcile(sd, parent, true, 0);
+			close(pfd);
+		}
+	}
 	lfd = open_live(sd, i, path, O_PATH);
 	if (lfd >= 0 && (fstat(lfd, &ls) || !supported(ls.st_mode))) {
 		close(lfd);
@@ -768,6 +833,9 @@ static int finish_write(struct statedir *sd, struct pending *p, uint64_t rb_off,
 		want = rb_len > IO_BUF ? IO_BUF : (size_t)rb_len;
 		if (read_back(sd, p->path, rb_off, want, sd->buf, &got))
 			got = 0;
+		/* gone, moved or cut short since: what is there is verified */
+		if (got < want)
+			make_due_at(sd, p->path, true, p->ts);
 	}
 	if (p->len) {
 		d.length = p->len;
@@ -823,7 +891,7 @@ static struct pending *pending_new(struct statedir *sd, const struct ks_ev_file 
 		for (int i = 1; i < MAX_PENDING; i++)
 			if (sd->pend[i].seen_ns < p->seen_ns)
 				p = &sd->pend[i];
-		make_due(sd, p->path, mono_ns() + VERIFY_DELAY_NS);
+		make_due_at(sd, p->path, true, p->ts);
 		finish_write(sd, p, 0, 0);
 	}
 	p->path = strdup(path);
@@ -839,6 +907,90 @@ static struct pending *pending_new(struct statedir *sd, const struct ks_ev_file 
 	return p;
 }
 
+static int defer_range(struct statedir *sd, const struct ks_ev_file *e, const char *path)
+{
+	struct deferred *d;
+
+	for (d = sd->deferred; d && strcmp(d->path, path); d = d->next)
+		;
+	if (!d) {
+		size_t n = strlen(path);
+
+		d = calloc(1, sizeof(*d) + n + 1);
+		if (!d)
+			return -ENOMEM;
+		memcpy(d->path, path, n + 1);
+		d->next = sd->deferred;
+		sd->deferred = d;
+	}
+	if (d->n && d->r[d->n - 1][1] == e->off) {
+		d->r[d->n - 1][1] = e->off + e->len; /* an append to the last one */
+	} else {
+		if (d->n == d->cap) {
+			size_t nc = d->cap ? d->cap * 2 : 16;
+			uint64_t (*nr)[2] = realloc(d->r, nc * sizeof(*nr));
+
+			if (!nr)
+				return -ENOMEM;
+			d->r = nr;
+			d->cap = nc;
+		}
+		d->r[d->n][0] = e->off;
+		d->r[d->n][1] = e->off + e->len;
+		d->n++;
+	}
+	if (e->ts > d->ts)
+		d->ts = e->ts;
+	d->pid = e->pid;
+	sd->st.syscall_bytes += e->total;
+	return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Reads back the deferred ranges, merged: the bytes they have now, at the time
+ * of the last write (later than some of them were: an overload costs precision
+ * in time, never bytes). */
+static int flush_deferred(struct statedir *sd)
+{
+	int err = 0;
+
+	while (sd->deferred) {
+		struct deferred *d = sd->deferred;
+		size_t m = 0;
+
+		sd->deferred = d->next;
+		qsort(d->r, d->n, sizeof(*d->r), range_cmp);
+		for (size_t i = 1; i < d->n; i++) {
+			if (d->r[i][0] <= d->r[m][1]) {
+				if (d->r[i][1] > d->r[m][1])
+					d->r[m][1] = d->r[i][1];
+			} else {
+				m++;
+				d->r[m][0] = d->r[i][0];
+				d->r[m][1] = d->r[i][1];
+			}
+		}
+		for (size_t i = 0; d->n && i <= m && !err; i++) {
+			struct pending p = { .used = true, .ts = d->ts, .pid = d->pid,
+					     .off = d->r[i][0], .path = strdup(d->path) };
+
+			if (!p.path)
+				err = -ENOMEM;
+			else
+				err = finish_write(sd, &p, d->r[i][0], d->r[i][1] - d->r[i][0]);
+		}
+		free(d->r);
+		free(d);
+	}
+	return err;
+}
+
 static int on_write(struct statedir *sd, const struct ks_ev_file *e, const char *path,
 		    const uint8_t *data)
 {
@@ -848,15 +1000,17 @@ static int on_write(struct statedir *sd, const struct ks_ev_file *e, const char 
 
 	if (p && (p->ts != e->ts || strcmp(p->path, path) || p->off + p->len != e->off)) {
 		/* the rest of p was lost: what came is stored, the file verified */
-		make_due(sd, p->path, mono_ns() + VERIFY_DELAY_NS);
+		make_due_at(sd, p->path, true, p->ts);
 		err = finish_write(sd, p, 0, 0);
 		p = NULL;
 	}
+	if (!p && what == KS_EVF_DIRTY && (e->flags & KS_EVF_F_BUSY) && !(e->flags & KS_EVF_F_FAULT))
+		return defer_range(sd, e, path) ?: err;
 	if (!p && !(p = pending_new(sd, e, path)))
 		return -ENOMEM;
 	if (what == KS_EVF_DIRTY) {
 		if (e->flags & KS_EVF_F_FAULT)
-			make_due(sd, path, mono_ns() + VERIFY_DELAY_NS);
+			make_due_at(sd, path, true, e->ts);
 		return finish_write(sd, p, e->off, e->len) ?: err;
 	}
 	if (p->len + e->dlen > p->cap) {
@@ -904,9 +1058,9 @@ static bool name_path(struct statedir *sd, uint32_t dir, bool abs, const char *b
 	return normalize(b, a, out, PATH_MAX);
 }
 
-static bool nr_is(long nr, long a, long b, long c)
+static bool nr_is(long nr, long a, long b)
 {
-	return nr == a || nr == b || nr == c;
+	return nr == a || nr == b;
 }
 
 #ifndef SYS_rename
@@ -957,13 +1111,18 @@ static int on_name(struct statedir *sd, const struct ks_ev_file *e, const char *
 	struct ks_delta a = { .mode = e->mode & 07777, .uid = e->uid, .gid = e->gid,
 			      .length = e->len };
 	long nr = e->nr;
-	bool two = nr_is(nr, SYS_rename, SYS_renameat, SYS_renameat2) ||
-		   nr_is(nr, SYS_link, SYS_linkat, -1000);
+	bool two = nr_is(nr, SYS_rename, SYS_renameat) || nr == SYS_renameat2 ||
+		   nr_is(nr, SYS_link, SYS_linkat);
 	bool in1, in2 = false;
-	uint64_t now = mono_ns();
 
-	if (!name_path(sd, e->dir, e->flags & KS_EVF_F_ABS1, s1, e->len1, s2, e->len2, p1))
+	if (!name_path(sd, e->dir, e->flags & KS_EVF_F_ABS1, s1, e->len1, s2, e->len2, p1)) {
+		/* linkat(fd, "", ..., AT_EMPTY_PATH), an O_TMPFILE given a name: what
+		 * appeared is read */
+		if (two && name_path(sd, e->dir3, e->flags & KS_EVF_F_ABS3, s3, e->len3, s4,
+				     e->len4, p2) && dir_of(sd, p2) >= 0)
+			make_due_at(sd, p2, true, e->ts);
 		return 0;
+	}
 	in1 = dir_of(sd, p1) >= 0;
 	if (two) {
 		if (!name_path(sd, e->dir3, e->flags & KS_EVF_F_ABS3, s3, e->len3, s4, e->len4, p2))
@@ -974,13 +1133,13 @@ static int on_name(struct statedir *sd, const struct ks_ev_file *e, const char *
 		return 0;
 	if (e->flags & KS_EVF_F_LONG) {
 		if (in1)
-			make_due(sd, p1, now);
+			make_due_at(sd, p1, true, e->ts);
 		if (in2)
-			make_due(sd, p2, now);
+			make_due_at(sd, p2, true, e->ts);
 		return 0;
 	}
 	if (two) {
-		bool link = nr_is(nr, SYS_link, SYS_linkat, -1000);
+		bool link = nr_is(nr, SYS_link, SYS_linkat);
 
 		/* linkat with AT_SYMLINK_FOLLOW links what a symlink points to */
 		if (in1 && in2 && shadow_has(sd, p1) &&
@@ -991,18 +1150,18 @@ static int on_name(struct statedir *sd, const struct ks_ev_file *e, const char *
 					   e->tid, p1, p2, &a);
 		}
 		if (in1)
-			make_due(sd, p1, now);
+			make_due_at(sd, p1, true, e->ts);
 		if (in2)
-			make_due(sd, p2, now);
+			make_due_at(sd, p2, true, e->ts);
 		return 0;
 	}
-	if (nr_is(nr, SYS_mkdir, SYS_mkdirat, -1000))
+	if (nr_is(nr, SYS_mkdir, SYS_mkdirat))
 		return emit_simple(sd, KS_DOP_MKDIR, e->ts, e->pid, e->tid, p1, NULL, &a);
 	if (nr == SYS_rmdir || (nr == SYS_unlinkat && (e->arg & AT_REMOVEDIR)))
 		return emit_simple(sd, KS_DOP_RMDIR, e->ts, e->pid, e->tid, p1, NULL, NULL);
-	if (nr_is(nr, SYS_unlink, SYS_unlinkat, -1000))
+	if (nr_is(nr, SYS_unlink, SYS_unlinkat))
 		return emit_simple(sd, KS_DOP_UNLINK, e->ts, e->pid, e->tid, p1, NULL, NULL);
-	if (nr_is(nr, SYS_symlink, SYS_symlinkat, -1000)) {
+	if (nr_is(nr, SYS_symlink, SYS_symlinkat)) {
 		struct ks_delta d = { .op = KS_DOP_SYMLINK, .ts = e->ts, .pid = e->pid,
 				      .uid = e->uid, .gid = e->gid };
 
@@ -1013,28 +1172,36 @@ static int on_name(struct statedir *sd, const struct ks_ev_file *e, const char *
 	}
 	/* what follows acts on what a final symlink points to: verified instead */
 	if (shadow_is_link(sd, p1) &&
-	    !(nr_is(nr, SYS_lchown, SYS_fchownat, -1000) &&
+	    !(nr_is(nr, SYS_lchown, SYS_fchownat) &&
 	      (nr == SYS_lchown || (e->arg & AT_SYMLINK_NOFOLLOW)))) {
-		make_due(sd, p1, now);
+		make_due_at(sd, p1, true, e->ts);
 		return 0;
 	}
 	if (nr == SYS_truncate)
 		return emit_simple(sd, KS_DOP_TRUNCATE, e->ts, e->pid, e->tid, p1, NULL, &a);
-	if (nr_is(nr, SYS_chmod, SYS_fchmodat, SYS_fchmodat2))
+	if (nr_is(nr, SYS_chmod, SYS_fchmodat) || nr == SYS_fchmodat2)
 		return emit_simple(sd, KS_DOP_CHMOD, e->ts, e->pid, e->tid, p1, NULL, &a);
-	if (nr_is(nr, SYS_chown, SYS_lchown, SYS_fchownat))
+	if (nr_is(nr, SYS_chown, SYS_lchown) || nr == SYS_fchownat)
 		return emit_simple(sd, KS_DOP_CHOWN, e->ts, e->pid, e->tid, p1, NULL, &a);
-	if (nr_is(nr, SYS_mknod, SYS_mknodat, -1000))
+	if (nr_is(nr, SYS_mknod, SYS_mknodat))
 		return emit_simple(sd, KS_DOP_CREATE, e->ts, e->pid, e->tid, p1, NULL, &a);
 	return 0;
 }
 
-static void all_due(struct statedir *sd, bool mapped_only, uint64_t when)
+/* ts: a msync or munmap (mapped_only): when the mapped bytes were written. */
+static void all_due(struct statedir *sd, bool mapped_only, uint64_t ts)
 {
+	uint64_t when = mono_ns() + VERIFY_DELAY_NS;
+
 	for (size_t i = 0; i < sd->tcap; i++)
-		for (struct track *t = sd->tracks[i]; t; t = t->next)
-			if ((!mapped_only || t->mapped) && (!t->due_ns || when < t->due_ns))
+		for (struct track *t = sd->tracks[i]; t; t = t->next) {
+			if (mapped_only && !t->mapped)
+				continue;
+			if (!t->due_ns || when < t->due_ns)
 				t->due_ns = when;
+			if (mapped_only && (!t->event_ts || ts < t->event_ts))
+				t->event_ts = ts;
+		}
 }
 
 static int on_record(void *ctx, const void *data, size_t size)
@@ -1062,18 +1229,19 @@ static int on_record(void *ctx, const void *data, size_t size)
 	bytes = (const uint8_t *)(s4 + e->len4);
 	if (memchr(s1, '\0', slen))
 		return 0;
+	sd->last_record_ns = mono_ns();
 	what = e->type >> 16;
 	p = pending_of(sd, e->tid);
 	if (p && what != KS_EVF_WRITE && what != KS_EVF_DIRTY) {
-		make_due(sd, p->path, mono_ns() + VERIFY_DELAY_NS);
+		make_due_at(sd, p->path, true, p->ts);
 		err = finish_write(sd, p, 0, 0);
 	}
 	switch (what) {
 	case KS_EVF_EXIT:
-		all_due(sd, false, mono_ns());
+		all_due(sd, false, 0);
 		return err;
 	case KS_EVF_MSYNC:
-		all_due(sd, true, mono_ns());
+		all_due(sd, true, e->ts);
 		return err;
 	case KS_EVF_NAME:
 		return on_name(sd, e, s1, s2, s3, s4) ?: err;
@@ -1123,13 +1291,15 @@ static int on_record(void *ctx, const void *data, size_t size)
 		return err;
 	case KS_EVF_CLOSE:
 		if (track_get(sd, path, false))
-			make_due(sd, path, mono_ns() + VERIFY_DELAY_NS);
+			make_due(sd, path, false);
 		return err;
 	case KS_EVF_MMAP: {
 		struct track *t = track_get(sd, path, true);
 
-		if (t)
+		if (t) {
 			t->mapped = true;
+			t->expected = true;
+		}
 		return err;
 	}
 	}
@@ -1238,15 +1408,17 @@ static void read_inotify(struct statedir *sd, uint64_t now)
 
 /* ---- verification runs -------------------------------------------------------- */
 
-static int verify_path(struct statedir *sd, const char *path)
+static int verify_path(struct statedir *sd, const char *path, bool expected, uint64_t ts)
 {
 	int err;
 
+	sd->verify_ts = ts;
 	sd->verifying = true;
-	sd->flags = sd->fsnotify ? 0 : KS_DF_CORRECTION;
+	sd->flags = sd->fsnotify ? 0 : expected ? KS_DF_READBACK : KS_DF_CORRECTION;
 	err = reconcile(sd, path, true, 0);
 	sd->flags = 0;
 	sd->verifying = false;
+	sd->verify_ts = 0;
 	return err;
 }
 
@@ -1255,43 +1427,77 @@ static int verify_all(struct statedir *sd)
 	int err = 0;
 
 	for (int i = 0; i < sd->ndirs && !err; i++)
-		err = verify_path(sd, sd->dirs[i].path);
+		err = verify_path(sd, sd->dirs[i].path, false, 0);
 	return err;
 }
 
-/* Verifies the paths due by now (all when everything is). */
+struct due {
+	char *path;
+	bool expected;
+	uint64_t ts;
+};
+
+static int due_cmp(const void *a, const void *b)
+{
+	const struct due *x = a, *y = b;
+
+	if (x->expected != y->expected)
+		return x->expected ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* Verifies the paths due by now (all when everything is). Only while the
+ * probes have been quiet for a moment: a file written under another name (a
+ * hard link) or by another process would be ahead of the records drained, and
+ * the difference a false correction. Paths read back by design go first, so
+ * that a directory verified whole does not take them for corrections; parents
+ * go before their entries. */
 static int verify_due(struct statedir *sd, uint64_t now, bool everything)
 {
-	char **due = NULL;
+	struct due *due = NULL;
 	size_t n = 0, cap = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < sd->tcap; i++)
+	if (!everything && now - sd->last_record_ns < VERIFY_DELAY_NS &&
+	    now - sd->last_verify_ns < VERIFY_MAX_WAIT_NS)
+		return 0;
+	sd->last_verify_ns = now;
+	for (size_t i = 0; i < sd->tcap && !err; i++)
 		for (struct track *t = sd->tracks[i], *next; t; t = next) {
 			next = t->next;
 			if (!everything && (!t->due_ns || t->due_ns > now))
 				continue;
 			if (n == cap) {
-				char **nd = realloc(due, (cap = cap ? cap * 2 : 64) * sizeof(*nd));
+				struct due *nd = realloc(due, (cap ? cap * 2 : 64) * sizeof(*nd));
 
 				if (!nd) {
 					err = -ENOMEM;
 					break;
 				}
 				due = nd;
+				cap = cap ? cap * 2 : 64;
 			}
-			due[n++] = strdup(t->path);
+			due[n].path = strdup(t->path);
+			due[n].expected = t->expected || t->mapped;
+			due[n].ts = due[n].expected ? t->event_ts : 0;
+			if (!due[n].path) {
+				err = -ENOMEM;
+				break;
+			}
+			n++;
 			if (t->mapped && !everything) {
 				t->due_ns = 0;
+				t->event_ts = 0;
 			} else {
 				track_drop(sd, t);
 			}
 		}
-	/* parents first: a directory verified whole makes its entries' turn cheap */
+	if (n)
+		qsort(due, n, sizeof(*due), due_cmp);
 	for (size_t i = 0; i < n; i++) {
-		if (!err && due[i])
-			err = verify_path(sd, due[i]);
-		free(due[i]);
+		if (!err)
+			err = verify_path(sd, due[i].path, due[i].expected, due[i].ts);
+		free(due[i].path);
 	}
 	free(due);
 	return err;
@@ -1305,12 +1511,18 @@ int statedir_tick(struct statedir *sd, uint64_t now)
 		struct pending *p = &sd->pend[i];
 
 		if (p->used && now - p->seen_ns > PENDING_TIMEOUT_NS) {
-			make_due(sd, p->path, now);
+			make_due_at(sd, p->path, true, p->ts);
 			err = finish_write(sd, p, 0, 0) ?: err;
 		}
 	}
 	if (sd->ifd >= 0)
 		read_inotify(sd, now);
+	err = flush_deferred(sd) ?: err;
+	if (now - sd->last_flush_ns >= PACK_FLUSH_NS) {
+		/* a pack and the deltas that wait for it go to the writer thread */
+		sd->last_flush_ns = now;
+		err = ks_dw_flush(sd->w) ?: err;
+	}
 	if (sd->sweep_due && sd->fsnotify) {
 		sd->sweep_due = false;
 		err = verify_all(sd) ?: err;
@@ -1587,6 +1799,7 @@ int statedir_start(const struct statedir_opts *o, struct ks_store *store, struct
 		err = reconcile(sd, sd->dirs[i].path, true, 0);
 	sd->flags = 0;
 	sd->verifying = false;
+	err = err ?: ks_dw_flush(sd->w);
 	ks_dw_get_stats(sd->w, &ws);
 	sd->baseline_stored = ws.stored_bytes;
 	err = err ?: ks_store_commit(store);
@@ -1654,10 +1867,12 @@ int statedir_finish(struct statedir *sd)
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (sd->pend[i].used)
 			err = finish_write(sd, &sd->pend[i], 0, 0) ?: err;
+	err = flush_deferred(sd) ?: err;
 	if (sd->ifd >= 0)
 		read_inotify(sd, mono_ns());
 	err = verify_due(sd, UINT64_MAX, true) ?: err;
 	err = verify_all(sd) ?: err;
+	err = ks_dw_flush(sd->w) ?: err;
 	ks_dw_get_stats(sd->w, &ws);
 	sd->st.stored_bytes = ws.stored_bytes - sd->baseline_stored;
 	sd->st.baseline_bytes = sd->baseline_stored;
@@ -1705,6 +1920,13 @@ void statedir_free(struct statedir *sd)
 	for (int i = 0; i < MAX_PENDING; i++) {
 		free(sd->pend[i].path);
 		free(sd->pend[i].buf);
+	}
+	while (sd->deferred) {
+		struct deferred *d = sd->deferred;
+
+		sd->deferred = d->next;
+		free(d->r);
+		free(d);
 	}
 	for (size_t i = 0; i < sd->tcap; i++)
 		while (sd->tracks[i]) {

@@ -42,7 +42,7 @@ int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base
 		a->lo = UINT64_MAX, a->range = 0;
 	for (size_t i = 0; i <= TCACHE_MASK; i++)
 		a->tcache[i].idx = U32MAP_NONE;
-	return 0;
+	return sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
 }
 
 static struct sc_stat *sc_alloc(uint32_t nr)
@@ -248,6 +248,10 @@ int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, co
 		return analyze_syscalls(a, rows, hdr->count);
 	case KS_KIND_PROC:
 		return analyze_procs(a, rows, hdr->count);
+	case KS_KIND_SCHED:
+		return sched_events(&a->sched, rows, hdr->count);
+	case KS_KIND_SAMPLE:
+		return sched_samples(&a->sched, rows, hdr->count);
 	default:
 		return 0;
 	}
@@ -283,12 +287,13 @@ static int by_time(const void *x, const void *y)
 	return a->tid < b->tid ? -1 : a->tid > b->tid;
 }
 
-/* Waiting on another traced task (a lock holder, a child): time the behaviour
- * classifier does not charge to the waiting thread. */
+/* Waiting on another traced task (a lock holder, a child; a shell's `wait` is a
+ * sigsuspend until SIGCHLD): time the behaviour classifier does not charge to the
+ * waiting thread. */
 static bool waits_on_tasks(uint32_t nr)
 {
 	static const char *const names[] = { "futex", "futex_waitv", "futex_wait",
-					     "wait4", "waitid" };
+					     "wait4", "waitid", "rt_sigsuspend", "pause" };
 	const char *n = ks_syscall_known_name(nr);
 
 	for (size_t i = 0; n && i < sizeof(names) / sizeof(names[0]); i++)
@@ -380,5 +385,6 @@ void analyze_free(struct analysis *a)
 	free(a->slow);
 	free(a->sorted);
 	replay_procs_free(&a->procs);
+	sched_free(&a->sched);
 	memset(a, 0, sizeof(*a));
 }

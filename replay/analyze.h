@@ -13,6 +13,7 @@
 #include "format/segment.h"
 #include "replay/hist.h"
 #include "replay/procs.h"
+#include "replay/sched.h"
 #include "replay/syscalls.h"
 #include "replay/u32map.h"
 
@@ -80,6 +81,7 @@ struct analysis {
 	uint64_t slow_total; /* every call over the threshold, kept or not */
 
 	struct replay_procs procs;
+	struct sched_analysis sched; /* sched and sample events; see sched.h */
 
 	uint64_t events_read[KS_KIND_MAX]; /* decoded, before filters */
 	uint64_t segments[KS_KIND_MAX];
@@ -103,11 +105,13 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *rows, size_t n
 /* Adds n proc rows. Returns 0 or -ENOMEM. */
 int analyze_procs(struct analysis *a, const struct ks_proc *rows, size_t n);
 
-/* A replay_seg_fn: feeds one decoded segment of any kind to ctx (a struct analysis). */
+/* A replay_seg_fn: feeds one decoded segment of any kind to ctx (a struct analysis):
+ * syscalls, process events, and sched and sample events to a->sched. */
 int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, const void *rows);
 
 /* Computes totals, categories, the sorted syscall list, and orders the slow list by
- * time. Returns 0 or -ENOMEM. */
+ * time. The scheduler figures are finished apart, once the trace end is known:
+ * sched_finish(&a->sched, end, &a->procs). Returns 0 or -ENOMEM. */
 int analyze_finish(struct analysis *a);
 
 /* Returns the stats of syscall nr after adding, or NULL when it was never seen. */

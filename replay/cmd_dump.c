@@ -251,6 +251,76 @@ static json_t *proc_json(const struct ks_schema *s, const struct ks_proc *p)
 	return o;
 }
 
+/* The leaving task's state as ps and perf sched spell it (R, S, D, ...). */
+static const char *task_state(uint32_t state, char buf[16])
+{
+	switch (state & ~KS_SCHED_PREEMPTED) {
+	case 0:
+		return "R";
+	case 0x1:
+		return "S";
+	case 0x2:
+		return "D";
+	case 0x4:
+		return "T";
+	case 0x8:
+		return "t";
+	case SCHED_TASK_DEAD:
+		return "X";
+	case 0x402: /* TASK_IDLE */
+		return "I";
+	default:
+		snprintf(buf, 16, "0x%x", state & ~KS_SCHED_PREEMPTED);
+		return buf;
+	}
+}
+
+static const char *sched_what(uint32_t what)
+{
+	return what == KS_SCHED_SWITCH ? "switch" : what == KS_SCHED_WAKEUP ? "wakeup" :
+	       what == KS_SCHED_WAKEUP_NEW ? "wakeup_new" : "sched";
+}
+
+/* "OFFSET cpu=N switch PID/TID (S, faults=F) => PID/TID", "-" for an untraced side,
+ * or "OFFSET cpu=N wakeup PID/TID". */
+static void sched_text(FILE *f, const struct dumper *d, const struct ks_sched *e)
+{
+	char sb[16];
+
+	put_offset(f, e->ts, d->base);
+	fprintf(f, " cpu=%u %s ", e->cpu, sched_what(e->what));
+	if (e->what != KS_SCHED_SWITCH) {
+		fprintf(f, "%u/%u\n", e->prev_pid, e->prev_tid);
+		return;
+	}
+	if (e->prev_tid)
+		fprintf(f, "%u/%u (%s%s, faults=%u)", e->prev_pid, e->prev_tid,
+			task_state(e->prev_state, sb),
+			e->prev_state & KS_SCHED_PREEMPTED ? ", preempted" : "", e->faults);
+	else
+		fputc('-', f);
+	if (e->next_tid)
+		fprintf(f, " => %u/%u\n", e->next_pid, e->next_tid);
+	else
+		fputs(" => -\n", f);
+}
+
+static json_t *sched_json(const struct ks_schema *s, const struct ks_sched *e)
+{
+	json_t *o = row_json(s, e);
+	char sb[16];
+
+	if (o && (json_object_set_new(o, "event", json_string(sched_what(e->what))) ||
+		  (e->what == KS_SCHED_SWITCH && e->prev_tid &&
+		   (json_object_set_new(o, "state", json_string(task_state(e->prev_state, sb))) ||
+		    json_object_set_new(o, "preempted",
+					json_boolean(e->prev_state & KS_SCHED_PREEMPTED)))))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static void generic_text(FILE *f, const struct dumper *d, const struct ks_schema *s,
 			 const void *row)
 {
@@ -314,6 +384,15 @@ static int dump_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq
 				err = put_json_line(d->f, proc_json(s, &p[i]));
 			else
 				proc_text(d->f, d, &p[i]);
+		}
+	} else if (hdr->kind == KS_KIND_SCHED) {
+		const struct ks_sched *e = rows;
+
+		for (uint32_t i = 0; i < hdr->count && !err; i++) {
+			if (d->json)
+				err = put_json_line(d->f, sched_json(s, &e[i]));
+			else
+				sched_text(d->f, d, &e[i]);
 		}
 	} else {
 		for (uint32_t i = 0; i < hdr->count && !err; i++) {

@@ -94,7 +94,7 @@ static void info_text(FILE *f, const struct info *in)
 {
 	const struct replay_meta *m = &in->t->meta;
 	struct kind_stat total = { 0 };
-	char b1[32], b2[32], tb[REPLAY_TIME_BUF], db[REPLAY_DUR_BUF], kb[16];
+	char b1[32], b2[32], b3[32], tb[REPLAY_TIME_BUF], db[REPLAY_DUR_BUF], kb[16];
 	char *cmd = report_command_line(m);
 	bool known, lost_known;
 	uint64_t lost = replay_lost_events(m, &lost_known);
@@ -131,11 +131,14 @@ static void info_text(FILE *f, const struct info *in)
 	if (m->have & RM_RING)
 		fprintf(f, "ring buffer  %s\n", human(b1, m->ring_bytes));
 	if (lost_known)
-		fprintf(f, "lost events  %llu (syscall %s, proc %s)%s\n", (unsigned long long)lost,
+		fprintf(f, "lost events  %llu (syscall %s, proc %s, sched %s)%s\n",
+			(unsigned long long)lost,
 			m->have & RM_LOST_SYSCALL ? (snprintf(b1, 32, "%llu",
 							      (unsigned long long)m->lost_syscall), b1) : "?",
 			m->have & RM_LOST_PROC ? (snprintf(b2, 32, "%llu",
 							   (unsigned long long)m->lost_proc), b2) : "?",
+			m->have & RM_LOST_SCHED ? (snprintf(b3, 32, "%llu",
+							    (unsigned long long)m->lost_sched), b3) : "?",
 			lost ? "  INCOMPLETE" : "");
 	else
 		fputs("lost events  ? (not recorded)\n", f);
@@ -228,6 +231,7 @@ static json_t *info_json(struct info *in)
 	lost = json_object();
 	jset(&ok, lost, "syscall", m->have & RM_LOST_SYSCALL ? ju(m->lost_syscall) : json_null());
 	jset(&ok, lost, "proc", m->have & RM_LOST_PROC ? ju(m->lost_proc) : json_null());
+	jset(&ok, lost, "sched", m->have & RM_LOST_SCHED ? ju(m->lost_sched) : json_null());
 	jset(&ok, lost, "total", lost_known ? ju(nlost) : json_null());
 	jset(&ok, doc, "lost", lost);
 	jset(&ok, doc, "lost_events", ju(nlost));

@@ -69,6 +69,61 @@ uint64_t ks_hist_percentile(const struct ks_hist *h, double p)
 	return h->max;
 }
 
+void ks_chist_init(struct ks_chist *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->min = UINT64_MAX;
+}
+
+void ks_chist_merge(struct ks_chist *dst, const struct ks_chist *src)
+{
+	if (!src->count)
+		return;
+	dst->count += src->count;
+	if (src->min < dst->min)
+		dst->min = src->min;
+	if (src->max > dst->max)
+		dst->max = src->max;
+	for (unsigned i = 0; i < KS_CHIST_BUCKETS; i++)
+		dst->bucket[i] = dst->bucket[i] > UINT32_MAX - src->bucket[i] ? UINT32_MAX :
+			dst->bucket[i] + src->bucket[i];
+}
+
+uint64_t ks_chist_percentile(const struct ks_chist *h, double p)
+{
+	uint64_t rank, cum = 0, total = 0, lo, hi, v;
+	unsigned first = 0, sh, sub;
+
+	if (!h->count)
+		return 0;
+	if (p <= 0)
+		return h->min;
+	if (p >= 100)
+		return h->max;
+	/* Saturated counters make the bucket total the reference, not count. */
+	first = ks_chist_index(h->min);
+	for (unsigned i = first; i < KS_CHIST_BUCKETS; i++)
+		total += h->bucket[i];
+	rank = (uint64_t)ceil(p / 100.0 * (double)total);
+	rank = rank < 1 ? 1 : rank > total ? total : rank;
+	for (unsigned i = first; i < KS_CHIST_BUCKETS; i++) {
+		cum += h->bucket[i];
+		if (cum < rank)
+			continue;
+		if (i < (2u << KS_CHIST_SUB_BITS)) {
+			lo = hi = i;
+		} else {
+			sh = (i >> KS_CHIST_SUB_BITS) - 1;
+			sub = i - (sh << KS_CHIST_SUB_BITS);
+			lo = (uint64_t)sub << sh;
+			hi = lo + ((1ull << sh) - 1);
+		}
+		v = lo + (hi - lo) / 2;
+		return v < h->min ? h->min : v > h->max ? h->max : v;
+	}
+	return h->max;
+}
+
 static void print_stars(FILE *f, uint64_t val, uint64_t val_max, int width)
 {
 	int stars = val_max ? (int)((val < val_max ? val : val_max) * width / val_max) : 0;

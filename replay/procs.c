@@ -78,6 +78,38 @@ static struct replay_proc *record_for(struct replay_procs *p, const struct ks_pr
 	return r;
 }
 
+static int add_exec(struct replay_procs *p, const struct ks_proc *e, const struct replay_proc *r)
+{
+	struct replay_exec *x;
+	int err = grow((void **)&p->execs, &p->capexecs, p->nexecs + 1, sizeof(*x));
+
+	if (err)
+		return err;
+	x = &p->execs[p->nexecs++];
+	x->ts = e->ts;
+	x->pid = r->pid;
+	x->ppid = r->ppid;
+	x->rec = (uint32_t)(r - p->v);
+	copy_comm(x->comm, e->comm);
+	x->argv_len = r->argv_len;
+	memcpy(x->argv, r->argv, r->argv_len);
+	return 0;
+}
+
+/* A child that has not exec'd runs its parent's program: /proc/PID/cmdline shows
+ * the parent's argv, and so does the report. */
+static void inherit_argv(struct replay_procs *p, struct replay_proc *r)
+{
+	uint32_t i = u32map_get(&p->current, r->ppid);
+	const struct replay_proc *parent;
+
+	if (i == U32MAP_NONE || (parent = &p->v[i]) == r || !parent->argv_len)
+		return;
+	r->argv_len = parent->argv_len;
+	memcpy(r->argv, parent->argv, parent->argv_len);
+	r->argv_inherited = true;
+}
+
 static int apply(struct replay_procs *p, const struct ks_proc *e)
 {
 	struct replay_proc *r;
@@ -96,15 +128,18 @@ static int apply(struct replay_procs *p, const struct ks_proc *e)
 		r->ppid = e->ppid;
 		r->start_ts = e->ts;
 		copy_comm(r->comm, e->comm);
+		if (!r->execed)
+			inherit_argv(p, r);
 		return add_change(p, e);
 	case KS_PROC_EXEC:
 		r->execed = true;
+		r->argv_inherited = false;
 		copy_comm(r->comm, e->comm);
 		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
 		memcpy(r->argv, e->argv, r->argv_len);
 		if (e->ppid)
 			r->ppid = e->ppid;
-		return add_change(p, e);
+		return add_change(p, e) ?: add_exec(p, e, r);
 	case KS_PROC_EXIT:
 		r->exited = true;
 		r->exit_ts = e->ts;
@@ -152,6 +187,30 @@ const char *replay_procs_comm_at(const struct replay_procs *p, uint32_t pid, uin
 	return best && best->pid == pid && best->comm[0] ? best->comm : "?";
 }
 
+const struct replay_proc *replay_procs_at(const struct replay_procs *p, uint32_t pid,
+					  uint64_t ts)
+{
+	const struct replay_proc *best = NULL, *earliest = NULL;
+	uint32_t latest = u32map_get(&p->current, pid);
+
+	if (latest == U32MAP_NONE)
+		return NULL;
+	/* pid reuse is rare: the latest record is the answer, found at once */
+	if (p->v[latest].start_ts <= ts)
+		return &p->v[latest];
+	for (size_t i = 0; i < p->n; i++) {
+		const struct replay_proc *r = &p->v[i];
+
+		if (r->pid != pid)
+			continue;
+		if (!earliest || r->start_ts < earliest->start_ts)
+			earliest = r;
+		if (r->start_ts <= ts && (!best || r->start_ts >= best->start_ts))
+			best = r;
+	}
+	return best ? best : earliest;
+}
+
 const struct replay_proc *replay_procs_find(const struct replay_procs *p, uint32_t pid)
 {
 	uint32_t i = u32map_get(&p->current, pid);
@@ -170,6 +229,7 @@ void replay_procs_free(struct replay_procs *p)
 {
 	free(p->v);
 	free(p->changes);
+	free(p->execs);
 	u32map_free(&p->current);
 	memset(p, 0, sizeof(*p));
 }

@@ -15,9 +15,20 @@ struct replay_proc {
 	uint64_t start_ts; /* fork, else the first event seen */
 	uint64_t exit_ts;  /* valid when exited */
 	bool forked, execed, exited;
+	bool argv_inherited; /* argv is its parent's: it forked and has not exec'd */
 	int32_t wstatus; /* wait(2) status, valid when exited */
 	char comm[KS_COMM_MAX + 1];
 	uint32_t argv_len; /* bytes of argv, NUL-separated */
+	char argv[KS_ARGV_MAX];
+};
+
+/* One successful exec, for the execsnoop-style list. */
+struct replay_exec {
+	uint64_t ts;
+	uint32_t pid, ppid;
+	uint32_t rec; /* index in replay_procs.v of the process */
+	char comm[KS_COMM_MAX + 1];
+	uint32_t argv_len;
 	char argv[KS_ARGV_MAX];
 };
 
@@ -32,6 +43,8 @@ struct replay_procs {
 	size_t n, cap;
 	struct replay_comm_change *changes; /* sorted by pid, then time */
 	size_t nchanges, capchanges;
+	struct replay_exec *execs; /* in stored order */
+	size_t nexecs, capexecs;
 	struct u32map current; /* pid -> index in v of its latest record */
 };
 
@@ -44,6 +57,11 @@ int replay_procs_finish(struct replay_procs *p);
 
 /* Returns the comm pid had at ts (the last fork/exec at or before ts), or "?". */
 const char *replay_procs_comm_at(const struct replay_procs *p, uint32_t pid, uint64_t ts);
+
+/* Returns the record pid had at ts: the latest one started at or before ts, else
+ * its earliest; NULL when pid has none. */
+const struct replay_proc *replay_procs_at(const struct replay_procs *p, uint32_t pid,
+					  uint64_t ts);
 
 /* Returns the latest record of pid, or NULL. */
 const struct replay_proc *replay_procs_find(const struct replay_procs *p, uint32_t pid);

@@ -64,6 +64,14 @@ static void classify(struct report *r)
 		.calls = r->a.calls,
 		.syscall_ns = r->a.ns,
 		.wait_ns = r->a.wait_ns,
+		.has_sched = sched_available(&r->a.sched),
+		.life_ns = r->a.sched.total.life_ns,
+		.on_cpu_ns = r->a.sched.total.on_ns,
+		.runq_ns = r->a.sched.total.runq_ns,
+		.faults = r->a.sched.total.faults,
+		.fault_ns = r->a.sched.total.fault_ns,
+		.has_samples = r->a.sched.samples > 0,
+		.rss_growth_kb = r->a.sched.rss_growth_kb,
 	};
 
 	for (unsigned c = 0; c < KS_CAT_COUNT; c++) {
@@ -87,6 +95,7 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 		return err;
 	r->start_ns = m->have & RM_START ? m->start_ns : sp.first;
 	analyze_init(&r->a, o, r->start_ns);
+	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
 	err = replay_each_segment(t, 0, analyze_segment, &r->a);
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
@@ -99,6 +108,11 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	r->end_ns = m->have & RM_END ? m->end_ns : max64(sp.last, r->a.last_ts);
 	if (r->end_ns < r->start_ns)
 		r->end_ns = r->start_ns;
+	err = sched_finish(&r->a.sched, r->end_ns, &r->a.procs);
+	if (err) {
+		replay_fail(t, err, "out of memory while replaying the trace");
+		return err;
+	}
 	compute_window(r, o);
 	classify(r);
 	r->lost = replay_lost_events(m, &r->lost_known);
@@ -116,7 +130,8 @@ static int cmp_u32(const void *a, const void *b)
 
 uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 {
-	uint32_t *v = malloc((r->a.nthreads ? r->a.nthreads : 1) * sizeof(*v));
+	const struct sched_analysis *s = &r->a.sched;
+	uint32_t *v = malloc((r->a.nthreads + s->nprocs + 1) * sizeof(*v));
 	size_t m = 0;
 
 	*n = 0;
@@ -125,6 +140,10 @@ uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 	for (size_t i = 0; i < r->a.nthreads; i++)
 		if (!replay_procs_find(&r->a.procs, r->a.threads[i].pid))
 			v[m++] = r->a.threads[i].pid;
+	/* Known only from scheduler events or samples. */
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].rec == U32MAP_NONE && !s->procs[i].merged)
+			v[m++] = s->procs[i].pid;
 	qsort(v, m, sizeof(*v), cmp_u32);
 	for (size_t i = 0; i < m; i++)
 		if (!*n || v[*n - 1] != v[i])
@@ -134,6 +153,14 @@ uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 		return NULL;
 	}
 	return v;
+}
+
+uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
+			 const struct sched_proc *sp)
+{
+	if (!p->exited)
+		return r->end_ns;
+	return sp && sp->last_ts > p->exit_ts ? sp->last_ts : p->exit_ts;
 }
 
 void report_free(struct report *r)

@@ -45,6 +45,12 @@ uint32_t *report_unrecorded_pids(const struct report *r, size_t *n);
 
 /* Helpers the writers and the other commands share. */
 
+/* Returns when process p ended for its lifetime: its exit, or its last scheduler
+ * event when that is later (the final switch-out follows the exit event), or the
+ * trace end while it runs. sp may be NULL. */
+uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
+			 const struct sched_proc *sp);
+
 /* Returns a JSON string of s[0..len), with bytes that are not valid UTF-8 replaced
  * by '?'; NULL on ENOMEM. */
 json_t *report_json_text(const char *s, size_t len);

@@ -3,6 +3,7 @@
  * Any allocation failure fails the whole document rather than dropping a key. */
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "replay/report.h"
 #include "replay/units.h"
@@ -95,6 +96,7 @@ static json_t *json_trace(struct jb *b, const struct report *r)
 	set(b, o, "events", events);
 	set(b, lost, "syscall", m->have & RM_LOST_SYSCALL ? ju(m->lost_syscall) : json_null());
 	set(b, lost, "proc", m->have & RM_LOST_PROC ? ju(m->lost_proc) : json_null());
+	set(b, lost, "sched", m->have & RM_LOST_SCHED ? ju(m->lost_sched) : json_null());
 	set(b, lost, "total", r->lost_known ? ju(r->lost) : json_null());
 	set(b, o, "lost", lost);
 	set(b, o, "skipped_segments", ju(r->t->skipped_segments));
@@ -194,6 +196,12 @@ static json_t *json_analysis(struct jb *b, const struct report *r)
 	set(b, o, "memory_intensity", jreal(r->beh.memory_intensity, 1e4));
 	set(b, o, "cpu_intensity", jreal(r->beh.cpu_intensity, 1e4));
 	set(b, o, "network_intensity", jreal(r->beh.network_intensity, 1e4));
+	/* The evidence behind them (0 when the trace has no scheduler events or samples). */
+	set(b, o, "on_cpu_ratio", jreal(r->beh.on_cpu_ratio, 1e4));
+	set(b, o, "runq_wait_ratio", jreal(r->beh.runq_wait_ratio, 1e4));
+	set(b, o, "fault_cpu_share", jreal(r->beh.fault_cpu_share, 1e4));
+	set(b, o, "page_faults_per_sec", jreal(r->beh.page_faults_per_sec, 100));
+	set(b, o, "rss_growth_kb_per_sec", jreal(r->beh.rss_growth_kb_per_sec, 100));
 	return o;
 }
 
@@ -223,6 +231,11 @@ static json_t *json_slow(struct jb *b, const struct report *r)
 	return list;
 }
 
+static bool in_window(const struct report *r, uint64_t ts)
+{
+	return ts - r->a.lo <= r->a.range;
+}
+
 /* Whether a process belongs to the report's selection (--pid, --time). */
 static bool proc_selected(const struct report *r, const struct replay_proc *p)
 {
@@ -237,12 +250,74 @@ static bool proc_selected(const struct report *r, const struct replay_proc *p)
 	return true;
 }
 
+static json_t *jms(uint64_t ns)
+{
+	return jreal((double)ns / 1e6, 1e6);
+}
+
+static json_t *jus(uint64_t ns)
+{
+	return jreal((double)ns / 1e3, 1e3);
+}
+
+static json_t *jepoch(const struct report *r, uint64_t ts)
+{
+	bool known;
+	int64_t e = report_epoch_ns(&r->t->meta, ts, &known);
+
+	return known ? json_integer(e) : json_null();
+}
+
+/* A cumulative /proc counter over the window, or null without samples. */
+static json_t *jcum(const struct sched_proc *sp, const struct sched_cum *c)
+{
+	if (!sp || !sp->samples)
+		return json_null();
+	return ju(c->max > c->before ? c->max - c->before : 0);
+}
+
+/* The scheduler and sampler fields of one process (sp NULL: nothing known). Without
+ * scheduler events in the trace, the CPU time comes from the samples. */
+static void json_proc_figures(struct jb *b, const struct report *r, json_t *o,
+			      const struct sched_proc *sp)
+{
+	static const struct sched_counts none;
+	const struct sched_counts *c = sp ? &sp->c : &none;
+	bool sched = sched_available(&r->a.sched), sampled = sp && sp->samples;
+	uint64_t cpu = sched ? c->on_ns : sampled ? sp->cpu_ns : 0;
+
+	set(b, o, "cpu_time_ms", jms(cpu));
+	set(b, o, "voluntary_switches", ju(c->vol));
+	set(b, o, "involuntary_switches", ju(c->invol));
+	set(b, o, "context_switches", ju(c->switches));
+	set(b, o, "wakeups", ju(c->wakeups));
+	set(b, o, "avg_timeslice_us", jus(c->slices ? c->on_ns / c->slices : 0));
+	set(b, o, "time_slices", ju(c->slices));
+	set(b, o, "threads", ju(sp ? (sp->nthreads > sp->max_threads ? sp->nthreads :
+				   sp->max_threads) : 0));
+	set(b, o, "off_cpu_ms", jms(sp ? sp->off_ns : 0));
+	set(b, o, "runq_wait_ms", jms(c->runq_ns));
+	set(b, o, "runq_p50_us", jus(sp && sp->runq ? ks_chist_percentile(sp->runq, 50) : 0));
+	set(b, o, "runq_p99_us", jus(sp && sp->runq ? ks_chist_percentile(sp->runq, 99) : 0));
+	set(b, o, "runq_max_us", jus(sp && sp->runq ? sp->runq->max : 0));
+	set(b, o, "page_faults", sched || !sampled ? ju(c->faults) :
+			 ju(sp->minflt.max + sp->majflt.max));
+	set(b, o, "peak_rss_kb", sampled ? ju(sp->peak_rss_kb) : json_null());
+	set(b, o, "peak_vsz_kb", sampled ? ju(sp->peak_vsz_kb) : json_null());
+	set(b, o, "read_bytes", jcum(sp, sp ? &sp->read_bytes : NULL));
+	set(b, o, "write_bytes", jcum(sp, sp ? &sp->write_bytes : NULL));
+	set(b, o, "rchar", jcum(sp, sp ? &sp->rchar : NULL));
+	set(b, o, "wchar", jcum(sp, sp ? &sp->wchar : NULL));
+}
+
 static json_t *json_procs(struct jb *b, const struct report *r)
 {
 	json_t *list = json_array();
 
 	for (size_t i = 0; i < r->a.procs.n; i++) {
 		const struct replay_proc *p = &r->a.procs.v[i];
+		const struct sched_proc *sp = sched_find_record(&r->a.sched, (uint32_t)i);
+		uint64_t end = report_proc_end(r, p, sp);
 		json_t *o;
 
 		if (!proc_selected(r, p))
@@ -252,34 +327,175 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		set(b, o, "ppid", json_integer(p->ppid));
 		set(b, o, "comm", jstr(p->comm));
 		set(b, o, "argv", json_argv(b, p->argv, p->argv_len));
+		set(b, o, "argv_inherited", json_boolean(p->argv_inherited));
 		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
 						   json_null());
+		set(b, o, "exit_signal", p->exited && WIFSIGNALED(p->wstatus) ?
+					 json_integer(WTERMSIG(p->wstatus)) : json_null());
 		set(b, o, "start_ns", ju(p->start_ts));
 		set(b, o, "exit_ns", p->exited ? ju(p->exit_ts) : json_null());
-		/* Filled by the scheduler analysis once the trace carries it. */
-		set(b, o, "cpu_time_ms", json_real(0));
-		set(b, o, "voluntary_switches", json_integer(0));
-		set(b, o, "involuntary_switches", json_integer(0));
-		set(b, o, "wakeups", json_integer(0));
-		set(b, o, "avg_timeslice_us", json_real(0));
+		set(b, o, "start_timestamp", jepoch(r, p->start_ts));
+		set(b, o, "exit_timestamp", p->exited ? jepoch(r, p->exit_ts) : json_null());
+		set(b, o, "lifetime_ms", jms(end > p->start_ts ? end - p->start_ts : 0));
+		json_proc_figures(b, r, o, sp);
 		push(b, list, o);
 	}
 	return list;
 }
 
-/* Processes known only from their syscalls: the fields the trace cannot tell. */
+/* Processes known only from their syscalls, scheduler events or samples: the
+ * fields the trace cannot tell are null. */
 static void json_unrecorded_procs(struct jb *b, const struct report *r, json_t *list)
 {
 	size_t n;
 	uint32_t *pids = report_unrecorded_pids(r, &n);
 
-	for (size_t i = 0; i < n; i++)
-		push(b, list, json_pack("{s:i,s:n,s:s,s:[],s:n,s:f,s:i,s:i,s:i,s:f}", "pid",
-					(int)pids[i], "ppid", "comm", "?", "argv", "exit_code",
-					"cpu_time_ms", 0.0, "voluntary_switches", 0,
-					"involuntary_switches", 0, "wakeups", 0,
-					"avg_timeslice_us", 0.0));
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:i,s:n,s:s,s:[],s:b,s:n,s:n,s:n,s:n,s:n,s:n,s:n}", "pid",
+				      (int)pids[i], "ppid", "comm", "?", "argv", "argv_inherited",
+				      0, "exit_code", "exit_signal", "start_ns", "exit_ns",
+				      "start_timestamp", "exit_timestamp", "lifetime_ms");
+
+		json_proc_figures(b, r, o, sched_find_pid(&r->a.sched, pids[i]));
+		push(b, list, o);
+	}
 	free(pids);
+}
+
+static json_t *json_execs(struct jb *b, const struct report *r)
+{
+	const struct replay_procs *ps = &r->a.procs;
+	json_t *list = json_array();
+	char tb[REPLAY_TIME_BUF];
+	bool known;
+
+	for (size_t i = 0; i < ps->nexecs; i++) {
+		const struct replay_exec *x = &ps->execs[i];
+		const struct replay_proc *p = &ps->v[x->rec];
+		int64_t epoch = report_epoch_ns(&r->t->meta, x->ts, &known);
+		json_t *o;
+
+		if (!proc_selected(r, p) || !in_window(r, x->ts))
+			continue;
+		o = json_object();
+		set(b, o, "timestamp", known ? json_integer(epoch) : json_null());
+		set(b, o, "time_str", known ? json_string(replay_fmt_utc(tb, epoch)) : json_null());
+		set(b, o, "offset_ns", ju(x->ts > r->start_ns ? x->ts - r->start_ns : 0));
+		set(b, o, "pid", json_integer(x->pid));
+		set(b, o, "ppid", json_integer(x->ppid));
+		set(b, o, "comm", jstr(x->comm));
+		set(b, o, "argv", json_argv(b, x->argv, x->argv_len));
+		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
+						   json_null());
+		push(b, list, o);
+	}
+	return list;
+}
+
+static json_t *json_log2(struct jb *b, const uint64_t *slots)
+{
+	json_t *list = json_array();
+	int last = -1;
+
+	for (int i = 0; i < KS_LOG2_SLOTS; i++)
+		if (slots[i])
+			last = i;
+	for (int i = 0; i <= last; i++) {
+		json_t *o = json_object();
+
+		set(b, o, "from_us", ju(i ? 1ull << i : 0));
+		set(b, o, "to_us", ju(i == 63 ? UINT64_MAX >> 1 : (2ull << i) - 1));
+		set(b, o, "count", ju(slots[i]));
+		push(b, list, o);
+	}
+	return list;
+}
+
+static json_t *json_buckets(struct jb *b, const struct report *r)
+{
+	const struct sched_analysis *s = &r->a.sched;
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		const struct sched_bucket *k = &s->buckets[i];
+		json_t *o = json_object();
+
+		set(b, o, "time_bucket", ju(k->sec));
+		set(b, o, "pid", json_integer(k->pid));
+		set(b, o, "comm", jstr(replay_procs_comm_at(&r->a.procs, k->pid,
+							   sched_sec_last_ns(s, k->sec))));
+		set(b, o, "context_switches", ju(k->switches));
+		set(b, o, "voluntary_switches", ju(k->vol));
+		set(b, o, "involuntary_switches", ju(k->invol));
+		set(b, o, "wakeups", ju(k->wakeups));
+		set(b, o, "cpu_time_ms", jreal((double)k->cpu_ns / 1e6, 1e3));
+		/* A second inside one long slice: that slice, at least. */
+		set(b, o, "avg_timeslice_us", jreal((double)k->cpu_ns / 1e3 /
+						    (double)(k->slices ? k->slices : 1), 1e3));
+		set(b, o, "page_faults", ju(k->faults));
+		push(b, list, o);
+	}
+	return list;
+}
+
+static json_t *json_threads(struct jb *b, const struct report *r)
+{
+	const struct sched_analysis *s = &r->a.sched;
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < s->nthreads && i < SCHED_BUCKETS_MAX; i++) {
+		const struct sched_thread *t = &s->threads[i];
+		const struct sched_counts *c = &t->c;
+		json_t *o = json_object();
+
+		set(b, o, "tid", json_integer(t->tid));
+		set(b, o, "pid", json_integer(t->pid));
+		set(b, o, "cpu_time_ms", jms(c->on_ns));
+		set(b, o, "voluntary_switches", ju(c->vol));
+		set(b, o, "involuntary_switches", ju(c->invol));
+		set(b, o, "wakeups", ju(c->wakeups));
+		set(b, o, "avg_timeslice_us", jus(c->slices ? c->on_ns / c->slices : 0));
+		set(b, o, "lifetime_ms", jms(c->life_ns));
+		set(b, o, "off_cpu_ms", jms(c->life_ns > c->on_ns ? c->life_ns - c->on_ns : 0));
+		set(b, o, "runq_wait_ms", jms(c->runq_ns));
+		set(b, o, "page_faults", ju(c->faults));
+		push(b, list, o);
+	}
+	return list;
+}
+
+static json_t *json_sched(struct jb *b, const struct report *r)
+{
+	const struct sched_analysis *s = &r->a.sched;
+	const struct sched_counts *c = &s->total;
+	json_t *o = json_object(), *q = json_object();
+
+	set(b, o, "available", json_boolean(sched_available(s)));
+	set(b, o, "events", ju(s->events));
+	set(b, o, "samples", ju(s->samples));
+	set(b, o, "context_switches", ju(c->switches));
+	set(b, o, "voluntary_switches", ju(c->vol));
+	set(b, o, "involuntary_switches", ju(c->invol));
+	set(b, o, "wakeups", ju(c->wakeups));
+	set(b, o, "cpu_time_ms", jms(c->on_ns));
+	set(b, o, "off_cpu_ms", jms(s->off_ns));
+	set(b, o, "page_faults", ju(c->faults));
+	set(b, o, "lost_slices", ju(s->lost_slices));
+	set(b, q, "count", ju(s->runq.count));
+	set(b, q, "total_ms", jms(s->runq.sum));
+	set(b, q, "avg_us", jus(s->runq.count ? s->runq.sum / s->runq.count : 0));
+	set(b, q, "p50_us", jus(ks_hist_percentile(&s->runq, 50)));
+	set(b, q, "p90_us", jus(ks_hist_percentile(&s->runq, 90)));
+	set(b, q, "p99_us", jus(ks_hist_percentile(&s->runq, 99)));
+	set(b, q, "max_us", jus(s->runq.count ? s->runq.max : 0));
+	set(b, q, "log2_us", json_log2(b, s->runq_log2us));
+	set(b, o, "runq_latency", q);
+	set(b, o, "buckets", json_buckets(b, r));
+	set(b, o, "buckets_truncated", json_boolean(s->bucket_misses > 0));
+	set(b, o, "bucket_updates_omitted", ju(s->bucket_misses));
+	set(b, o, "threads", json_threads(b, r));
+	set(b, o, "threads_total", ju(s->nthreads));
+	return o;
 }
 
 static json_t *json_warnings(struct jb *b, const struct report *r)
@@ -300,6 +516,13 @@ static json_t *json_warnings(struct jb *b, const struct report *r)
 		push(b, w, json_sprintf("%llu segments of event kinds this ksight does not "
 					"know were skipped",
 					(unsigned long long)r->t->skipped_segments));
+	if (r->a.sched.bucket_misses)
+		push(b, w, json_sprintf("sched.buckets holds the first %d (process, second) "
+					"buckets; %llu later updates were left out", SCHED_BUCKETS_MAX,
+					(unsigned long long)r->a.sched.bucket_misses));
+	if (r->a.sched.nthreads > SCHED_BUCKETS_MAX)
+		push(b, w, json_sprintf("sched.threads lists the first %d of %zu threads",
+					SCHED_BUCKETS_MAX, r->a.sched.nthreads));
 	if (r->a.slow_total > r->a.nslow)
 		push(b, w, json_sprintf("%llu slow syscalls, the %zu slowest listed",
 					(unsigned long long)r->a.slow_total, r->a.nslow));
@@ -309,7 +532,7 @@ static json_t *json_warnings(struct jb *b, const struct report *r)
 json_t *report_json(const struct report *r)
 {
 	struct jb b = { true };
-	json_t *doc = json_object(), *sched = json_object(), *syscalls, *procs;
+	json_t *doc = json_object(), *syscalls, *procs;
 
 	set(&b, doc, "trace", json_trace(&b, r));
 	set(&b, doc, "filter", json_filter(&b, r));
@@ -323,8 +546,8 @@ json_t *report_json(const struct report *r)
 	procs = json_procs(&b, r);
 	json_unrecorded_procs(&b, r, procs);
 	set(&b, doc, "processes", procs);
-	set(&b, sched, "buckets", json_array());
-	set(&b, doc, "sched", sched);
+	set(&b, doc, "execs", json_execs(&b, r));
+	set(&b, doc, "sched", json_sched(&b, r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
 	set(&b, doc, "warnings", json_warnings(&b, r));

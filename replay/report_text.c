@@ -10,6 +10,7 @@
 #define SLOW_SHOWN 20
 #define PROCS_SHOWN 100
 #define TOP_SHOWN 10
+#define BUCKETS_SHOWN 40
 
 static const char *sc_name(const struct sc_stat *s, char nb[KS_SYSCALL_NAME_MAX])
 {
@@ -28,8 +29,9 @@ static void warnings(FILE *f, const struct report *r)
 	if (r->lost_known && r->lost) {
 		fprintf(f, "!! INCOMPLETE: %llu events lost", (unsigned long long)r->lost);
 		if (m->have & (RM_LOST_SYSCALL | RM_LOST_PROC))
-			fprintf(f, " (syscall %llu, proc %llu)",
-				(unsigned long long)m->lost_syscall, (unsigned long long)m->lost_proc);
+			fprintf(f, " (syscall %llu, proc %llu, sched %llu)",
+				(unsigned long long)m->lost_syscall, (unsigned long long)m->lost_proc,
+				(unsigned long long)m->lost_sched);
 		fputs(": counts and times below are lower bounds\n", f);
 	}
 	if (!r->clean)
@@ -67,9 +69,12 @@ static void header(FILE *f, const struct report *r)
 		fprintf(f, "exit status  %lld\n", (long long)m->exit_code);
 	else
 		fputs("exit status  ?\n", f);
-	fprintf(f, "events       %llu syscalls, %llu process events\n",
+	fprintf(f, "events       %llu syscalls, %llu process events, %llu scheduler events, "
+		"%llu samples\n",
 		(unsigned long long)r->a.events_read[KS_KIND_SYSCALL],
-		(unsigned long long)r->a.events_read[KS_KIND_PROC]);
+		(unsigned long long)r->a.events_read[KS_KIND_PROC],
+		(unsigned long long)r->a.events_read[KS_KIND_SCHED],
+		(unsigned long long)r->a.events_read[KS_KIND_SAMPLE]);
 	if (r->lost_known)
 		fprintf(f, "lost events  %llu\n", (unsigned long long)r->lost);
 	else
@@ -173,6 +178,11 @@ static void behaviour(FILE *f, const struct report *r)
 	fprintf(f, "  %.2f syscalls/s; intensity: io %.2f  network %.2f  memory %.2f  cpu %.2f\n",
 		b->syscall_rate_per_sec, b->io_intensity, b->network_intensity,
 		b->memory_intensity, b->cpu_intensity);
+	if (sched_available(&r->a.sched))
+		fprintf(f, "  on-CPU %.0f%% of thread time, run-queue wait %.0f%%, %.0f page faults/s "
+			"(~%.0f%% of on-CPU time), RSS growth %.0f KiB/s\n", 100 * b->on_cpu_ratio,
+			100 * b->runq_wait_ratio, b->page_faults_per_sec, 100 * b->fault_cpu_share,
+			b->rss_growth_kb_per_sec);
 }
 
 static int by_latency(const void *x, const void *y)
@@ -236,42 +246,275 @@ static void print_argv(FILE *f, const struct replay_proc *p)
 	}
 }
 
-static void proc_table(FILE *f, const struct report *r)
+/* Bytes from KiB, or from bytes, with a binary unit: "512B", "4.0KiB", "1.25GiB". */
+static const char *fmt_bytes(char buf[REPLAY_DUR_BUF], uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, REPLAY_DUR_BUF, "%lluB", (unsigned long long)bytes);
+		return buf;
+	}
+	for (v /= 1024; v >= 1024 && u < 4; u++)
+		v /= 1024;
+	snprintf(buf, REPLAY_DUR_BUF, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v,
+		 units[u]);
+	return buf;
+}
+
+static uint64_t cum_delta(const struct sched_cum *c)
+{
+	return c->max > c->before ? c->max - c->before : 0;
+}
+
+/* One row of the process tree: the tree column, then the figures. */
+static void proc_row(FILE *f, const struct report *r, const char *tree, const struct replay_proc *p,
+		     const struct sched_proc *sp)
+{
+	static const struct sched_counts none;
+	const struct sched_counts *c = sp ? &sp->c : &none;
+	char d[8][REPLAY_DUR_BUF], rq[2 * REPLAY_DUR_BUF + 1], io[2 * REPLAY_DUR_BUF + 1];
+	bool sched = sched_available(&r->a.sched), sampled = sp && sp->samples;
+	uint64_t cpu = sched ? c->on_ns : sampled ? sp->cpu_ns : 0;
+	uint64_t end = p ? report_proc_end(r, p, sp) : 0;
+	char exitb[12] = "-", sw[48];
+
+	if (p && p->exited)
+		snprintf(exitb, sizeof(exitb), "%d", replay_exit_code(p->wstatus));
+	snprintf(sw, sizeof(sw), "%llu/%llu", (unsigned long long)c->vol,
+		 (unsigned long long)c->invol);
+	if (sp && sp->runq)
+		snprintf(rq, sizeof(rq), "%s/%s", replay_fmt_dur(d[4], ks_chist_percentile(sp->runq, 50)),
+			 replay_fmt_dur(d[5], ks_chist_percentile(sp->runq, 99)));
+	else
+		snprintf(rq, sizeof(rq), "-");
+	if (sampled)
+		snprintf(io, sizeof(io), "%s/%s", fmt_bytes(d[6], cum_delta(&sp->read_bytes)),
+			 fmt_bytes(d[7], cum_delta(&sp->write_bytes)));
+	else
+		snprintf(io, sizeof(io), "-");
+	fprintf(f, "%-18s %7s %5s %9s%s %9s %15s %8llu %9s %9s %17s %9s %17s %8llu  ", tree,
+		p ? (snprintf(d[0], sizeof(d[0]), "%u", p->ppid), d[0]) : "?", exitb,
+		p && end >= p->start_ts ? replay_fmt_dur(d[1], end - p->start_ts) : "-",
+		p && !p->exited ? "+" : " ", replay_fmt_dur(d[2], cpu), sw,
+		(unsigned long long)c->wakeups,
+		c->slices ? replay_fmt_dur(d[3], c->on_ns / c->slices) : "-",
+		sp ? replay_fmt_dur(d[5], sp->off_ns) : "-", rq,
+		sampled ? fmt_bytes(d[4], sp->peak_rss_kb * 1024) : "-", io,
+		(unsigned long long)(sched || !sampled ? c->faults : sp->minflt.max + sp->majflt.max));
+	if (p)
+		print_argv(f, p);
+	else
+		fputs("(no process events in the trace)", f);
+	fputc('\n', f);
+}
+
+/* The record index of p's parent: the record of its ppid when p started. */
+static uint32_t parent_of(const struct replay_procs *ps, const struct replay_proc *p)
+{
+	const struct replay_proc *q = replay_procs_at(ps, p->ppid, p->start_ts);
+
+	return q && q != p ? (uint32_t)(q - ps->v) : U32MAP_NONE;
+}
+
+static bool tree_selected(const struct report *r, const struct replay_proc *p)
+{
+	return !r->a.o.has_pid || p->pid == r->a.o.pid;
+}
+
+/* The process tree, depth first from the processes whose parent is not traced. */
+static void proc_tree(FILE *f, const struct report *r)
 {
 	const struct replay_procs *ps = &r->a.procs;
-	char d1[REPLAY_DUR_BUF], d2[REPLAY_DUR_BUF];
-	size_t shown = 0, nextra;
+	uint32_t *first = NULL, *next = NULL, *last = NULL, *stack = NULL, *depth = NULL;
+	bool *done = NULL;
+	size_t shown = 0, nextra, n = ps->n;
 	uint32_t *extra = report_unrecorded_pids(r, &nextra);
+	char tree[64];
 
-	if (!ps->n && !nextra)
+	if (!n && !nextra)
 		return;
-	fprintf(f, "\nPROCESSES\n%8s %8s %-16s %5s %10s %10s  %s\n", "pid", "ppid", "comm", "exit",
-		"start", "lifetime", "argv");
-	for (size_t i = 0; i < ps->n; i++) {
-		const struct replay_proc *p = &ps->v[i];
+	fputs("\nPROCESSES (tree; lifetime + = still running at the end; cpu, switches "
+	      "vol/invol, wakeups, slice, off-cpu and run-queue latency p50/p99 from the "
+	      "scheduler; rss and read/write bytes from /proc samples)\n", f);
+	fprintf(f, "%-18s %7s %5s %10s %9s %15s %8s %9s %9s %17s %9s %17s %8s  %s\n", "pid", "ppid",
+		"exit", "lifetime", "cpu", "vol/invol", "wakeups", "slice", "off-cpu",
+		"runq p50/p99", "peak rss", "read/write", "faults", "argv");
+	first = malloc((n + 1) * sizeof(*first));
+	next = malloc((n + 1) * sizeof(*next));
+	last = malloc((n + 1) * sizeof(*last));
+	stack = malloc((n + 1) * sizeof(*stack));
+	depth = malloc((n + 1) * sizeof(*depth));
+	done = calloc(n + 1, sizeof(*done));
+	if (!first || !next || !last || !stack || !depth || !done) {
+		fputs("  (out of memory building the tree)\n", f);
+		goto out;
+	}
+	memset(first, 0xff, (n + 1) * sizeof(*first));
+	memset(next, 0xff, (n + 1) * sizeof(*next));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t par = parent_of(ps, &ps->v[i]);
 
-		if (r->a.o.has_pid && p->pid != r->a.o.pid)
+		if (par == U32MAP_NONE)
+			continue;
+		if (first[par] == U32MAP_NONE)
+			first[par] = (uint32_t)i;
+		else
+			next[last[par]] = (uint32_t)i;
+		last[par] = (uint32_t)i;
+	}
+	/* Roots first (parent not traced), then whatever a pid-reuse cycle left out. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t root = 0; root < n; root++) {
+			size_t sp = 0;
+
+			if (done[root] || (pass == 0 && parent_of(ps, &ps->v[root]) != U32MAP_NONE))
+				continue;
+			stack[sp] = (uint32_t)root;
+			depth[sp++] = 0;
+			while (sp) {
+				uint32_t i = stack[--sp], d = depth[sp], kids[64], nk = 0;
+				const struct replay_proc *p = &ps->v[i];
+
+				if (done[i])
+					continue;
+				done[i] = true;
+				if (tree_selected(r, p) && shown++ < PROCS_SHOWN) {
+					unsigned ind = d < 8 ? d : 8;
+
+					snprintf(tree, sizeof(tree), "%*s%s%u", (int)(2 * ind), "",
+						 d ? "`-" : "", p->pid);
+					proc_row(f, r, tree, p, sched_find_record(&r->a.sched, i));
+				}
+				/* Push children in reverse so they print in order. */
+				for (uint32_t k = first[i]; k != U32MAP_NONE; k = next[k]) {
+					if (nk < 64) {
+						kids[nk++] = k;
+					} else if (sp < n) {
+						stack[sp] = k;
+						depth[sp++] = d + 1;
+					}
+				}
+				while (nk && sp < n) {
+					stack[sp] = kids[--nk];
+					depth[sp++] = d + 1;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < nextra; i++)
+		if (shown++ < PROCS_SHOWN) {
+			snprintf(tree, sizeof(tree), "%u", extra[i]);
+			proc_row(f, r, tree, NULL, sched_find_pid(&r->a.sched, extra[i]));
+		}
+	if (shown > PROCS_SHOWN)
+		fprintf(f, "  ... %zu more (--json lists all)\n", shown - PROCS_SHOWN);
+out:
+	free(first);
+	free(next);
+	free(last);
+	free(stack);
+	free(depth);
+	free(done);
+	free(extra);
+}
+
+/* execsnoop's list: every successful exec in time order. */
+static void exec_list(FILE *f, const struct report *r)
+{
+	const struct replay_procs *ps = &r->a.procs;
+	char tb[REPLAY_TIME_BUF], d[REPLAY_DUR_BUF];
+	size_t shown = 0;
+	bool known;
+
+	if (!ps->nexecs)
+		return;
+	fprintf(f, "\nEXECS (execsnoop)\n%-19s %10s %-16s %8s %8s %5s  %s\n", "time (UTC)",
+		"offset", "pcomm", "pid", "ppid", "exit", "args");
+	for (size_t i = 0; i < ps->nexecs; i++) {
+		const struct replay_exec *x = &ps->execs[i];
+		const struct replay_proc *p = &ps->v[x->rec];
+		int64_t epoch = report_epoch_ns(&r->t->meta, x->ts, &known);
+		struct replay_proc tmp;
+
+		if (!tree_selected(r, p) || x->ts - r->a.lo > r->a.range)
 			continue;
 		if (shown++ == PROCS_SHOWN) {
-			fprintf(f, "  ... more (--json lists all)\n");
+			fputs("  ... more (--json lists all)\n", f);
 			break;
 		}
-		fprintf(f, "%8u %8u %-16s ", p->pid, p->ppid, p->comm[0] ? p->comm : "?");
+		fprintf(f, "%-19s %10s %-16s %8u %8u ", known ? replay_fmt_utc(tb, epoch) : "?",
+			replay_fmt_dur(d, x->ts > r->start_ns ? x->ts - r->start_ns : 0),
+			x->comm[0] ? x->comm : "?", x->pid, x->ppid);
 		if (p->exited)
-			fprintf(f, "%5d ", replay_exit_code(p->wstatus));
+			fprintf(f, "%5d  ", replay_exit_code(p->wstatus));
 		else
-			fprintf(f, "%5s ", "-");
-		fprintf(f, "%10s %10s  ",
-			replay_fmt_dur(d1, p->start_ts > r->start_ns ? p->start_ts - r->start_ns : 0),
-			p->exited && p->exit_ts >= p->start_ts ?
-				replay_fmt_dur(d2, p->exit_ts - p->start_ts) : "-");
-		print_argv(f, p);
+			fprintf(f, "%5s  ", "-");
+		tmp.argv_len = x->argv_len;
+		memcpy(tmp.argv, x->argv, x->argv_len);
+		print_argv(f, &tmp);
 		fputc('\n', f);
 	}
-	for (size_t i = 0; i < nextra && shown++ < PROCS_SHOWN; i++)
-		fprintf(f, "%8u %8s %-16s %5s %10s %10s  (no process events in the trace)\n",
-			extra[i], "?", "?", "-", "-", "-");
-	free(extra);
+}
+
+static void sched_section(FILE *f, const struct report *r)
+{
+	const struct sched_analysis *s = &r->a.sched;
+	const struct sched_counts *c = &s->total;
+	char d[6][REPLAY_DUR_BUF];
+	size_t shown;
+
+	if (!sched_available(s)) {
+		fputs("\nSCHEDULER  no scheduler events in the trace (recorded with --no-sched?)\n", f);
+		return;
+	}
+	fprintf(f, "\nSCHEDULER  %llu events: %llu context switches (%llu voluntary, %llu "
+		"involuntary), %llu wakeups\n", (unsigned long long)s->events,
+		(unsigned long long)c->switches, (unsigned long long)c->vol,
+		(unsigned long long)c->invol, (unsigned long long)c->wakeups);
+	fprintf(f, "  on-CPU %s, off-CPU %s, avg time slice %s, %llu page faults\n",
+		replay_fmt_dur(d[0], c->on_ns), replay_fmt_dur(d[1], s->off_ns),
+		replay_fmt_dur(d[2], c->slices ? c->on_ns / c->slices : 0),
+		(unsigned long long)c->faults);
+	if (s->lost_slices)
+		fprintf(f, "  !! %llu time slices without their switch-out (events lost): "
+			"on-CPU time is a lower bound\n", (unsigned long long)s->lost_slices);
+	if (s->runq.count) {
+		fprintf(f, "\nRUN-QUEUE LATENCY (runqlat: wake-up or preemption to switch-in), "
+			"%llu waits: avg %s, p50 %s, p99 %s, max %s\n",
+			(unsigned long long)s->runq.count,
+			replay_fmt_dur(d[0], s->runq.sum / s->runq.count),
+			replay_fmt_dur(d[1], ks_hist_percentile(&s->runq, 50)),
+			replay_fmt_dur(d[2], ks_hist_percentile(&s->runq, 99)),
+			replay_fmt_dur(d[3], s->runq.max));
+		ks_log2_print(f, s->runq_log2us, KS_LOG2_SLOTS, "usecs");
+	}
+	if (!s->nbuckets)
+		return;
+	shown = s->nbuckets < BUCKETS_SHOWN ? s->nbuckets : BUCKETS_SHOWN;
+	fprintf(f, "\nPER SECOND (KernelSight's buckets)%s\n", s->nbuckets > shown ?
+		", the first rows (--json lists all)" : "");
+	fprintf(f, "%-19s %8s %-16s %9s %9s %9s %9s %11s %11s %9s\n", "second (UTC)", "pid", "comm",
+		"switches", "vol", "invol", "wakeups", "cpu", "avg slice", "faults");
+	for (size_t i = 0; i < shown; i++) {
+		const struct sched_bucket *k = &s->buckets[i];
+		char tb[REPLAY_TIME_BUF];
+
+		fprintf(f, "%-19s %8u %-16s %9llu %9llu %9llu %9llu %11s %11s %9llu\n",
+			s->epoch_off ? replay_fmt_utc(tb, (int64_t)k->sec * 1000000000ll) :
+				       (snprintf(tb, sizeof(tb), "%llu", (unsigned long long)k->sec), tb),
+			k->pid, replay_procs_comm_at(&r->a.procs, k->pid, sched_sec_last_ns(s, k->sec)),
+			(unsigned long long)k->switches, (unsigned long long)k->vol,
+			(unsigned long long)k->invol, (unsigned long long)k->wakeups,
+			replay_fmt_dur(d[0], k->cpu_ns),
+			replay_fmt_dur(d[1], k->cpu_ns / (k->slices ? k->slices : 1)),
+			(unsigned long long)k->faults);
+	}
+	if (s->bucket_misses)
+		fprintf(f, "  (buckets capped at %d: %llu later updates left out)\n",
+			SCHED_BUCKETS_MAX, (unsigned long long)s->bucket_misses);
 }
 
 static void histograms(FILE *f, const struct report *r)
@@ -307,7 +550,9 @@ void report_text(FILE *f, const struct report *r)
 	top_table(f, r);
 	behaviour(f, r);
 	slow_table(f, r);
-	proc_table(f, r);
+	proc_tree(f, r);
+	exec_list(f, r);
+	sched_section(f, r);
 	histograms(f, r);
 	/* A long report must not bury its losses: repeat them last. */
 	if (!r->complete) {

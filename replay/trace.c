@@ -74,6 +74,7 @@ static void read_meta(struct replay_trace *t)
 	meta_s64(t, "exit_code", RM_EXIT, &m->exit_code);
 	meta_u64(t, "lost_syscall", RM_LOST_SYSCALL, &m->lost_syscall);
 	meta_u64(t, "lost_proc", RM_LOST_PROC, &m->lost_proc);
+	meta_u64(t, "lost_sched", RM_LOST_SCHED, &m->lost_sched);
 	meta_u64(t, "lost_total", RM_LOST_TOTAL, &m->lost_total);
 	meta_u64(t, "ring_bytes", RM_RING, &m->ring_bytes);
 }
@@ -253,8 +254,8 @@ uint64_t replay_lost_events(const struct replay_meta *m, bool *known)
 	*known = true;
 	if (m->have & RM_LOST_TOTAL)
 		return m->lost_total;
-	if (m->have & (RM_LOST_SYSCALL | RM_LOST_PROC))
-		return m->lost_syscall + m->lost_proc;
+	if (m->have & (RM_LOST_SYSCALL | RM_LOST_PROC | RM_LOST_SCHED))
+		return m->lost_syscall + m->lost_proc + m->lost_sched;
 	*known = false;
 	return 0;
 }

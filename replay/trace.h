@@ -20,6 +20,7 @@ enum {
 	RM_LOST_PROC = 1 << 5,
 	RM_LOST_TOTAL = 1 << 6,
 	RM_RING = 1 << 7,
+	RM_LOST_SCHED = 1 << 8,
 };
 
 struct replay_meta {
@@ -33,6 +34,7 @@ struct replay_meta {
 	int64_t mono_to_realtime_ns;
 	int64_t exit_code; /* shell style */
 	uint64_t lost_syscall, lost_proc, lost_total, ring_bytes;
+	uint64_t lost_sched;
 };
 
 struct replay_trace {

@@ -5,36 +5,8 @@
 #include <unistd.h>
 
 #include "format/kserr.h"
+#include "store/lmdb_disk.h"
 #include "store/store_priv.h"
-
-/* LMDB 0.9 on-disk layout (mdb.c: MDB_page, MDB_meta, MDB_db), 64-bit builds. */
-#define MDB_MAGIC_WORD 0xBEEFC0DEu
-#define MDB_DATA_VERSION 1u
-#define PAGEHDRSZ 16
-#define P_META 0x08
-#define P_INVALID (~(uint64_t)0)
-#define MIN_PSIZE 512u
-#define MAX_PSIZE 32768u /* LMDB's MAX_PAGESIZE without MDB_DEVEL */
-#define CURSOR_STACK 32u
-
-/* Offsets in a meta page: page header, then MDB_meta. */
-#define OFF_PGNO 0
-#define OFF_FLAGS 10
-#define OFF_MAGIC (PAGEHDRSZ + 0)
-#define OFF_VERSION (PAGEHDRSZ + 4)
-#define OFF_MAPSIZE (PAGEHDRSZ + 16)
-#define OFF_DB_FREE (PAGEHDRSZ + 24)
-#define OFF_DB_MAIN (PAGEHDRSZ + 72)
-#define OFF_LAST_PG (PAGEHDRSZ + 120)
-#define OFF_TXNID (PAGEHDRSZ + 128)
-#define META_END (PAGEHDRSZ + 136)
-
-/* Offsets in an MDB_db record (in a meta page, or a named database's value). */
-#define DB_PAD 0
-#define DB_FLAGS 4
-#define DB_DEPTH 6
-#define DB_ROOT 40
-#define DB_SIZE 48
 
 /* MDB_db flags LMDB itself keeps in the free database's record (env flags). */
 #define FREE_FLAGS_OK (MDB_INTEGERKEY | MDB_FIXEDMAP | MDB_NOSUBDIR)
@@ -45,6 +17,7 @@ struct meta {
 	uint32_t magic, version, psize;
 	uint16_t free_flags, main_flags, free_depth, main_depth;
 	uint64_t mapsize, free_root, main_root, last_pg, txnid;
+	unsigned char main_db[DB_SIZE];
 };
 
 const char *const ks_db_names[KS_DB_COUNT] = {
@@ -79,30 +52,6 @@ int ks_mdb_err(int rc)
 	}
 }
 
-static uint16_t rd16(const unsigned char *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* Reads up to len bytes at off. Returns the count read (short at end of file) or
  * -errno. */
 static ssize_t read_at(int fd, void *buf, size_t len, uint64_t off)
@@ -125,8 +74,8 @@ static ssize_t read_at(int fd, void *buf, size_t len, uint64_t off)
 
 static void meta_parse(const unsigned char *b, struct meta *m)
 {
-	m->pgno = rd64(b + OFF_PGNO);
-	m->flags = rd16(b + OFF_FLAGS);
+	m->pgno = rd64(b + PG_PGNO);
+	m->flags = rd16(b + PG_FLAGS);
 	m->magic = rd32(b + OFF_MAGIC);
 	m->version = rd32(b + OFF_VERSION);
 	m->mapsize = rd64(b + OFF_MAPSIZE);
@@ -139,6 +88,7 @@ static void meta_parse(const unsigned char *b, struct meta *m)
 	m->main_root = rd64(b + OFF_DB_MAIN + DB_ROOT);
 	m->last_pg = rd64(b + OFF_LAST_PG);
 	m->txnid = rd64(b + OFF_TXNID);
+	memcpy(m->main_db, b + OFF_DB_MAIN, DB_SIZE);
 }
 
 static int psize_ok(uint32_t ps)
@@ -164,7 +114,7 @@ static int page1_has_magic(int fd, uint64_t size)
 			break;
 		if (read_at(fd, b, sizeof(b), ps) != (ssize_t)sizeof(b))
 			break;
-		if (rd32(b + OFF_MAGIC) == MDB_MAGIC_WORD && rd64(b + OFF_PGNO) == 1)
+		if (rd32(b + OFF_MAGIC) == MDB_MAGIC_WORD && rd64(b + PG_PGNO) == 1)
 			return 1;
 	}
 	return 0;
@@ -248,6 +198,23 @@ int ks_check_file(int fd, uint64_t size, struct ks_geom *geom)
 	geom->psize = m[0].psize;
 	geom->last_pg = m[cur].last_pg;
 	geom->txnid = m[cur].txnid;
+	return 0;
+}
+
+int ks_check_meta(int fd, uint64_t size, uint32_t psize, unsigned idx, struct ks_meta *out)
+{
+	struct meta m = { 0 };
+	int err = meta_read(fd, (uint64_t)idx * psize, &m);
+
+	if (!err && m.version != MDB_DATA_VERSION)
+		err = -KS_ECORRUPT;
+	if (!err)
+		err = meta_check(&m, idx, psize, size);
+	if (err)
+		return err;
+	out->txnid = m.txnid;
+	out->last_pg = m.last_pg;
+	memcpy(out->main_db, m.main_db, DB_SIZE);
 	return 0;
 }
 

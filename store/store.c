@@ -301,11 +301,32 @@ static int reader_bounds(struct ks_store *st, const struct stat *want, uint64_t 
 	return 0;
 }
 
+/* Reader: begins the read transaction and walks the trees of its snapshot before
+ * LMDB reads any. A live writer may replace the snapshot's meta page before the
+ * walk reads it (two commits in between): then begin again. */
+static int reader_snapshot(struct ks_store *st, int fd, const struct stat *want,
+			   uint32_t psize, uint64_t *last_pg)
+{
+	int err;
+
+	for (int tries = 0;; tries++) {
+		err = reader_txn_begin(st);
+		if (!err)
+			err = reader_bounds(st, want, psize, last_pg);
+		if (!err)
+			err = ks_verify_trees(fd, psize, mdb_txn_id(st->txn));
+		if (err != -EAGAIN || tries == 3)
+			return err;
+		mdb_txn_abort(st->txn);
+		st->txn = NULL;
+	}
+}
+
 static int open_reader(struct ks_store *st)
 {
 	struct ks_geom geom;
 	struct stat sb;
-	uint64_t last_pg;
+	uint64_t last_pg = 0;
 	unsigned flags = MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS;
 	int fd = -1;
 	int err;
@@ -322,9 +343,7 @@ static int open_reader(struct ks_store *st)
 	if (!err)
 		err = ks_mdb_err(mdb_env_open(st->env, st->path, flags, 0600));
 	if (!err)
-		err = reader_txn_begin(st);
-	if (!err)
-		err = reader_bounds(st, &sb, geom.psize, &last_pg);
+		err = reader_snapshot(st, fd, &sb, geom.psize, &last_pg);
 	if (!err)
 		err = dbis_check(st, last_pg);
 	if (!err)

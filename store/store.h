@@ -27,13 +27,15 @@ struct ks_seg_iter;
 
 /* Opens the trace at path. With KS_STORE_RDONLY the file is opened read-only (also
  * when the file or its directory is not writable; no lock file is ever created),
- * its LMDB meta pages are checked by hand before LMDB maps it, and the format
- * version stored in meta is checked. With KS_STORE_CREATE a new file is created
- * mode 0600 without following symlinks (nor at PATH-lock). With neither flag an
- * existing trace is opened for appending (not through a symlink: -ELOOP). Do not
- * open the same file twice in one process (an LMDB rule). Returns 0 or -EINVAL
- * (bad flags or path), -ENOENT, -EEXIST, -EACCES, -ELOOP, -EISDIR, -ENOMEM,
- * -KS_ENOTTRACE, -KS_EVERSION, -KS_ECORRUPT, -KS_ESTORE; *out is NULL on error. */
+ * its LMDB meta pages are checked by hand before LMDB maps it, its B-trees are
+ * walked page by page before LMDB reads them, and the format version stored in
+ * meta is checked. With KS_STORE_CREATE a new file is created mode 0600 without
+ * following symlinks (nor at PATH-lock). With neither flag an existing trace is
+ * opened for appending (not through a symlink: -ELOOP). Do not open the same file
+ * twice in one process (an LMDB rule). Returns 0 or -EINVAL (bad flags or path),
+ * -ENOENT, -EEXIST, -EACCES, -ELOOP, -EISDIR, -ENOMEM, -KS_ENOTTRACE, -KS_EVERSION,
+ * -KS_ECORRUPT, -KS_ESTORE, -EAGAIN (a reader, when a live writer replaced its
+ * snapshot four times before it could be walked); *out is NULL on error. */
 int ks_store_open(const char *path, int flags, struct ks_store **out);
 
 /* Commits what is pending (writer), syncs, removes the writer's PATH-lock (when no

@@ -31,6 +31,13 @@ struct ks_geom {
 	uint64_t txnid;
 };
 
+/* One LMDB meta page, read and checked by check.c for verify.c. */
+struct ks_meta {
+	uint64_t txnid;
+	uint64_t last_pg;
+	unsigned char main_db[48]; /* the main database's MDB_db record */
+};
+
 /* An open iterator, linked into its store so close can retire it safely. */
 struct ks_iter_link {
 	struct ks_iter_link *prev, *next;
@@ -68,6 +75,18 @@ int ks_mdb_err(int rc);
 int ks_check_file(int fd, uint64_t size, struct ks_geom *geom);
 /* check.c: validates a named database's record read from the main database. */
 int ks_check_db_record(const MDB_val *rec, uint64_t last_pg);
+/* check.c: reads meta page idx (0 or 1) of the file at fd (size bytes, pages of
+ * psize bytes) and checks it as ks_check_file does. Returns 0, -KS_ECORRUPT or
+ * -errno. */
+int ks_check_meta(int fd, uint64_t size, uint32_t psize, unsigned idx, struct ks_meta *m);
+
+/* verify.c: walks every B-tree of the snapshot txnid (the one a reader's
+ * transaction uses) page by page before LMDB follows any of them: the main
+ * database's and each named database's, with their overflow runs (the free-page
+ * database is not walked: LMDB reads it only to allocate, in write transactions).
+ * Returns 0, -KS_ECORRUPT, -EAGAIN (a writer has since replaced that snapshot's
+ * meta page: begin again), -ENOMEM or -errno. */
+int ks_verify_trees(int fd, uint32_t psize, uint64_t txnid);
 
 /* store.c: opens every named database in txn. */
 int ks_dbis_open(struct ks_store *st, MDB_txn *txn, unsigned flags);

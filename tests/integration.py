@@ -701,6 +701,474 @@ def a_mirror_serving_junk_is_refused():
     assert os.listdir(cache) == [], os.listdir(cache)
 
 
+# --- processes and the scheduler (replay/sched.c, replay/behavior.c) ------------
+
+def proc_of(doc, pid):
+    for p in doc["processes"]:
+        if p["pid"] == pid:
+            return p
+    raise AssertionError(f"pid {pid} not in processes[]: {[p['pid'] for p in doc['processes']]}")
+
+
+@test
+def sched_figures_agree_with_proc_self():
+    """The workload reads its own switch counts and CPU time from /proc at its end."""
+    needs_bpf()
+    t = os.path.join(TMP, "ctxsw.lmdb")
+    p = record(t, [WORKLOAD, "ctxsw", "500"])
+    assert p.returncode == 0, p.stderr
+    pid, vol, invol, cpu_ns, faults = (int(x) for x in p.stdout.split())
+    doc = report_json(t)
+    assert doc["sched"]["available"] is True, doc["sched"]
+    me = proc_of(doc, pid)
+    # 500 ms of CPU in 3 ms slices, about 80 sleeps, 16 MiB touched: real numbers
+    assert vol >= 40 and cpu_ns >= 450_000_000 and faults >= 4096, (vol, cpu_ns, faults)
+    assert abs(me["voluntary_switches"] - vol) <= 3, (me["voluntary_switches"], vol)
+    assert abs(me["involuntary_switches"] - invol) <= 3, (me["involuntary_switches"], invol)
+    assert abs(me["cpu_time_ms"] * 1e6 - cpu_ns) <= 0.1 * cpu_ns, (me["cpu_time_ms"], cpu_ns)
+    # /proc counts faults since fork, kernel-mode ones on user memory too
+    assert abs(me["page_faults"] - faults) <= 0.05 * faults, (me["page_faults"], faults)
+    assert me["context_switches"] == me["voluntary_switches"] + me["involuntary_switches"]
+    assert me["wakeups"] >= me["voluntary_switches"] - 2, me
+    slices = me["time_slices"]
+    assert abs(me["avg_timeslice_us"] - me["cpu_time_ms"] * 1000 / slices) < 1, me
+    assert me["runq_p50_us"] <= me["runq_p99_us"], me
+    # off-CPU: lifetime minus on-CPU, about the sleeps and the waits for a CPU
+    assert abs(me["off_cpu_ms"] - (me["lifetime_ms"] - me["cpu_time_ms"])) < 0.05 * me["lifetime_ms"], me
+    # the 1-second buckets add up to the process's figures
+    mine = [b for b in doc["sched"]["buckets"] if b["pid"] == pid]
+    assert mine and all(b["comm"] == "workload" for b in mine), mine
+    assert sum(b["context_switches"] for b in mine) == me["context_switches"]
+    assert sum(b["voluntary_switches"] for b in mine) == me["voluntary_switches"]
+    assert sum(b["wakeups"] for b in mine) == me["wakeups"]
+    assert abs(sum(b["cpu_time_ms"] for b in mine) - me["cpu_time_ms"]) < 0.01 * len(mine) + 0.001
+    start_s = doc["trace"]["start_timestamp"] // 10**9
+    assert all(start_s <= b["time_bucket"] <= start_s + 60 for b in mine), (start_s, mine)
+    text = run([KSIGHT, "report", t]).stdout
+    for heading in ("PROCESSES (tree", "EXECS (execsnoop)", "RUN-QUEUE LATENCY", "PER SECOND"):
+        assert heading in text, heading
+
+
+SHELL_SCRIPT = ('(exit 3); /bin/sh -c "exit 5"; /bin/sh -c "kill -KILL \\$\\$"; '
+                'sleep 0.2 & /bin/echo hi; wait; exit 7')
+
+
+@test
+def lifecycle_argv_and_exit_codes_of_a_shell():
+    """sh forks a subshell, execs children, runs one in the background, exits 7."""
+    needs_bpf()
+    t = os.path.join(TMP, "shell.lmdb")
+    p = record(t, ["sh", "-c", SHELL_SCRIPT])
+    assert p.returncode == 7, (p.returncode, p.stderr)
+    doc = report_json(t)
+    procs = doc["processes"]
+    root = [x for x in procs if x["argv"] == ["sh", "-c", SHELL_SCRIPT] and not x["argv_inherited"]]
+    assert len(root) == 1, procs
+    root = root[0]
+    want = sorted([
+        (("sh", "-c", SHELL_SCRIPT), 7, None),
+        (("sh", "-c", SHELL_SCRIPT), 3, None),   # the subshell: forked, never exec'd
+        (("/bin/sh", "-c", "exit 5"), 5, None),
+        (("/bin/sh", "-c", "kill -KILL $$"), 128 + 9, 9),
+        (("sleep", "0.2"), 0, None),              # the background child
+        (("/bin/echo", "hi"), 0, None),
+    ])
+    got = sorted((tuple(x["argv"]), x["exit_code"], x["exit_signal"]) for x in procs)
+    assert got == want, f"\n got {got}\nwant {want}"
+    for x in procs:
+        if x is not root:
+            assert x["ppid"] == root["pid"], (x, root["pid"])
+            assert x["start_ns"] >= root["start_ns"] and x["exit_ns"] <= root["exit_ns"], x
+    sub = [x for x in procs if x["argv_inherited"]]
+    assert len(sub) == 1 and sub[0]["exit_code"] == 3, sub
+    # execsnoop: every exec, with its argv, in time order
+    execs = doc["execs"]
+    assert sorted(tuple(x["argv"]) for x in execs) == sorted(
+        [("sh", "-c", SHELL_SCRIPT), ("/bin/sh", "-c", "exit 5"),
+         ("/bin/sh", "-c", "kill -KILL $$"), ("sleep", "0.2"), ("/bin/echo", "hi")]), execs
+    assert [x["timestamp"] for x in execs] == sorted(x["timestamp"] for x in execs)
+    sleeper = [x for x in procs if x["argv"] == ["sleep", "0.2"]][0]
+    assert 190 <= sleeper["lifetime_ms"] < 1000, sleeper
+    assert sleeper["off_cpu_ms"] >= 180, sleeper
+    text = run([KSIGHT, "report", t]).stdout
+    assert "`-" in text and "/bin/sh -c kill -KILL $$" in text, text
+
+
+def classify(cmd, name):
+    t = os.path.join(TMP, f"class-{name}.lmdb")
+    p = record(t, cmd)
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    a = doc["analysis"]
+    for k in ("io_intensity", "memory_intensity", "cpu_intensity", "network_intensity",
+              "on_cpu_ratio", "runq_wait_ratio"):
+        assert 0.0 <= a[k] <= 1.0, (k, a)
+    return a
+
+
+def assert_class(cmd, name, want):
+    a = classify(cmd, name)
+    assert a["behavior_classification"] == want, (want, a)
+    return a
+
+
+@test
+def class_cpu_loop_is_cpu_bound():
+    needs_bpf()
+    a = assert_class([WORKLOAD, "spin", "1500"], "spin", "cpu_bound")
+    assert a["cpu_intensity"] > 0.8, a
+
+
+@test
+def class_dsync_writes_are_io_bound():
+    needs_bpf()
+    a = assert_class([WORKLOAD, "dsync", "1500"], "dsync", "io_bound")
+    assert a["io_intensity"] > 0.6, a
+
+
+@test
+def class_loopback_tcp_is_network_bound():
+    needs_bpf()
+    a = assert_class([WORKLOAD, "tcp", "1500"], "tcp", "network_bound")
+    assert a["network_intensity"] > 0.6, a
+
+
+@test
+def class_touching_gigabytes_is_memory_bound():
+    needs_bpf()
+    a = assert_class([WORKLOAD, "memtouch", "1500", "1024"], "memtouch", "memory_bound")
+    assert a["memory_intensity"] > 0.6 and a["page_faults_per_sec"] > 50000, a
+
+
+@test
+def class_even_mix_is_mixed():
+    needs_bpf()
+    a = assert_class([WORKLOAD, "mix", "1500"], "mix", "mixed")
+    for k in ("io_intensity", "memory_intensity", "cpu_intensity"):
+        assert 0.15 < a[k] < 0.6, (k, a)
+
+
+@test
+def class_too_short_is_unknown():
+    needs_bpf()
+    assert_class([WORKLOAD, "burst", "5"], "short", "unknown")
+
+
+@test
+def no_sched_trace_reports_without_scheduler_figures():
+    needs_bpf()
+    t = os.path.join(TMP, "nosched.lmdb")
+    p = record(t, [WORKLOAD, "spin", "300"], "--no-sched")
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    assert doc["sched"]["available"] is False and doc["sched"]["buckets"] == [], doc["sched"]
+    assert doc["sched"]["events"] == 0
+    w = [x for x in doc["processes"] if x["argv"][:2] == [WORKLOAD, "spin"]]
+    assert len(w) == 1 and w[0]["voluntary_switches"] == 0, w
+    # the CPU time then comes from the /proc samples (utime + stime)
+    assert 0 < w[0]["cpu_time_ms"] <= 400, w
+    text = run([KSIGHT, "report", t]).stdout
+    assert "no scheduler events in the trace" in text
+
+
+# --- state dirs: capture, restore, timeline (record/statedir.c, replay/restore.c) ---
+
+STATEDIR_WORKLOAD = os.path.abspath("tests/statedir_workload.py")
+
+
+def tree_manifest(root, owners=False):
+    """Every entry under root: type, mode, sha256 (files) or target (symlinks),
+    owners if asked; and the groups of names that are one file (hard links)."""
+    import hashlib
+    import stat as st_
+
+    entries, inodes = {}, {}
+
+    def add(path, rel):
+        s = os.lstat(path)
+        if st_.S_ISLNK(s.st_mode):
+            e = ("symlink", 0, os.readlink(path))
+        elif st_.S_ISREG(s.st_mode):
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            e = ("file", s.st_mode & 0o7777, h.hexdigest())
+            inodes.setdefault(s.st_ino, []).append(rel)
+        elif st_.S_ISDIR(s.st_mode):
+            e = ("dir", s.st_mode & 0o7777, None)
+        else:
+            e = ("other", s.st_mode, None)
+        if owners:
+            e += (s.st_uid, s.st_gid)
+        entries[rel] = e
+
+    add(root, ".")
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            add(p, os.path.relpath(p, root))
+    links = sorted(sorted(v) for v in inodes.values() if len(v) > 1)
+    return entries, links
+
+
+def assert_same_tree(live, restored, owners=False):
+    a, la = tree_manifest(live, owners)
+    b, lb = tree_manifest(restored, owners)
+    diffs = [f"{k}: live {a.get(k)} restored {b.get(k)}"
+             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    assert not diffs, f"{len(diffs)} entries differ: " + "; ".join(diffs[:8])
+    assert la == lb, f"hard links differ: live {la} restored {lb}"
+    return len(a)
+
+
+def restore(trace, to, *opts):
+    p = run([KSIGHT, "restore", trace, "--to", to, *opts])
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    return p
+
+
+def restored_path(to, live):
+    return os.path.join(to, os.path.abspath(live).lstrip("/"))
+
+
+_MIX = {}
+
+
+def mix_trace():
+    """One recording of the deterministic mix, shared by the tests below."""
+    if _MIX:
+        return _MIX
+    d = os.path.join(TMP, "mix")
+    state, out, snap = (os.path.join(d, x) for x in ("state", "out", "snap"))
+    os.makedirs(state)
+    os.makedirs(out)
+    stamp = os.path.join(d, "stamp")
+    assert run(["python3", STATEDIR_WORKLOAD, "setup", state]).returncode == 0
+    t = os.path.join(d, "mix.lmdb")
+    p = record(t, ["python3", STATEDIR_WORKLOAD, "mix", state, out, snap, stamp],
+               "--state-dir", state)
+    assert p.returncode == 0, p.stderr
+    _MIX.update(dir=d, state=state, snap=snap, stamp=float(open(stamp).read()), trace=t)
+    return _MIX
+
+
+@test
+def statedir_mix_of_every_operation_restores_identical():
+    needs_bpf()
+    m = mix_trace()
+    to = os.path.join(m["dir"], "restored")
+    p = restore(m["trace"], to)
+    n = assert_same_tree(m["state"], restored_path(to, m["state"]), owners=True)
+    assert n >= 30, n
+    assert "MB/s" in p.stderr, p.stderr
+    # the probes alone were exact: verification found nothing to correct, and
+    # the 3 MiB write came back as a dirty range read from the file
+    meta = meta_of(m["trace"])
+    assert meta["statedir_capture"] == "bpf", meta
+    assert int(meta["statedir_corrections"]) == 0, meta
+    assert int(meta["statedir_readback_bytes"]) >= 2 << 20, meta
+    assert int(meta["statedir_syscall_bytes"]) > 4 << 20, meta
+    assert int(meta["lost_total"]) == 0, meta
+    # --flat: the contents directly in DIR
+    flat = os.path.join(m["dir"], "flat")
+    restore(m["trace"], flat, "--flat")
+    assert_same_tree(m["state"], flat, owners=True)
+    # a destination that is not empty is refused, in one line, untouched
+    p = run([KSIGHT, "restore", m["trace"], "--to", flat])
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "not empty" in p.stderr, p.stderr
+
+
+@test
+def statedir_restore_at_a_snapshot_time():
+    needs_bpf()
+    m = mix_trace()
+    stamp = m["stamp"]
+    meta = meta_of(m["trace"])
+    start = int(meta["start_ns"]) + int(meta["mono_to_realtime_ns"])
+    rfc = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(stamp))) + \
+        ("%.6f" % (stamp % 1))[1:] + "Z"
+    offset = "+%.6fs" % (stamp - start / 1e9)
+    for i, at in enumerate(("%.6f" % stamp, rfc, offset)):
+        to = os.path.join(m["dir"], f"at{i}")
+        restore(m["trace"], to, "--at", at)
+        assert_same_tree(m["snap"], restored_path(to, m["state"]), owners=True)
+    # and the end is not the snapshot
+    end = os.path.join(m["dir"], "restored-end")
+    restore(m["trace"], end)
+    a, _ = tree_manifest(m["snap"])
+    b, _ = tree_manifest(restored_path(end, m["state"]))
+    assert a != b
+
+
+@test
+def statedir_timeline_lists_the_versions():
+    needs_bpf()
+    m = mix_trace()
+    db = os.path.join(m["state"], "db.sqlite")
+    p = run([KSIGHT, "timeline", m["trace"], "--path", db, "--json"])
+    assert p.returncode == 0, p.stderr
+    files = json.loads(p.stdout)["files"]
+    assert [f["path"] for f in files] == [os.path.abspath(db)], [f["path"] for f in files]
+    versions = files[0]["versions"]
+    writes = [v for v in versions if v["op"] == "write"]
+    assert len(writes) >= 120, len(writes)  # 120 transactions commit
+    assert versions[-1]["size"] == os.stat(db).st_size, versions[-1]
+    assert all(v["pid"] > 0 and v["source"] == "syscall" for v in writes), writes[:3]
+    ts = [v["timestamp"] for v in versions]
+    assert ts == sorted(ts)
+    assert abs(ts[0] / 1e9 - time.time()) < 3600, ts[0]
+    text = run([KSIGHT, "timeline", m["trace"]]).stdout
+    assert "rand.hardlink" in text and "(baseline)" in text and "rename" in text, text[:500]
+
+
+@test
+def statedir_command_killed_mid_transaction():
+    needs_bpf()
+    d = os.path.join(TMP, "killed")
+    state = os.path.join(d, "state")
+    os.makedirs(state)
+    ready = os.path.join(d, "ready")
+    t = os.path.join(d, "killed.lmdb")
+    proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--state-dir", state, "--",
+                             "python3", STATEDIR_WORKLOAD, "kill", state, ready],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if os.path.exists(ready):
+                break
+            time.sleep(0.05)
+        assert os.path.exists(ready), "the workload never reached its transaction"
+        # the workload is the recorder's child: kill it mid-transaction
+        pids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
+        assert len(pids) == 1, pids
+        assert os.path.exists(os.path.join(state, "db.sqlite-journal"))
+        os.kill(int(pids[0]), signal.SIGKILL)
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 128 + signal.SIGKILL, (rc, proc.stderr.read())
+    to = os.path.join(d, "restored")
+    restore(t, to)
+    got = restored_path(to, state)
+    assert_same_tree(state, got, owners=True)
+    assert int(meta_of(t)["statedir_corrections"]) == 0
+    # the hot journal rolls the restored database back to its last commit
+    for tree in (state, got):
+        copy = tree + ".check"
+        shutil.copytree(tree, copy, symlinks=True)
+        db = os.path.join(copy, "db.sqlite")
+        if shutil.which("sqlite3"):
+            out = run(["sqlite3", db, "PRAGMA integrity_check; SELECT count(*) FROM t WHERE n < 0;"])
+            assert out.returncode == 0, out.stderr
+            lines = out.stdout.split()
+        else:
+            import sqlite3
+            c = sqlite3.connect(db)
+            lines = [c.execute("PRAGMA integrity_check").fetchone()[0],
+                     str(c.execute("SELECT count(*) FROM t WHERE n < 0").fetchone()[0])]
+            c.close()
+        assert lines == ["ok", "0"], (tree, lines)
+
+
+@test
+def statedir_recorder_killed_restores_its_last_commit():
+    needs_bpf()
+    d = os.path.join(TMP, "recorder-killed")
+    state = os.path.join(d, "state")
+    os.makedirs(state)
+    t = os.path.join(d, "rk.lmdb")
+    script = ("import os, time\n"
+              "fd = os.open(%r, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n"
+              "for i in range(100000):\n"
+              "    os.write(fd, b'record %%06d ' %% i + b'x' * 50 + b'\\n')\n"
+              "    if i %% 50 == 0:\n"
+              "        time.sleep(0.01)\n" % os.path.join(state, "log"))
+    proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--state-dir", state, "--",
+                             "python3", "-c", script], stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    kids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    for k in kids:
+        try:
+            os.kill(int(k), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert run([KSIGHT, "info", t]).returncode == 0
+    assert run([KSIGHT, "report", t, "--json"]).returncode == 0
+    to = os.path.join(d, "restored")
+    restore(t, to)
+    data = open(os.path.join(restored_path(to, state), "log"), "rb").read()
+    lines = data.split(b"\n")
+    assert lines[-1] == b"", "the last line is torn"
+    lines = lines[:-1]
+    assert len(lines) >= 50, len(lines)
+    for i, line in enumerate(lines):
+        assert line == b"record %06d " % i + b"x" * 50, (i, line)
+
+
+@test
+def statedir_fallback_as_unprivileged_user():
+    d = test_user()
+    try:
+        shutil.copy(STATEDIR_WORKLOAD, d)
+        state, out = os.path.join(d, "state"), os.path.join(d, "out")
+        p = as_user(d, "sh", "-c", f"mkdir {state} {out} && python3 ./statedir_workload.py setup {state}")
+        assert p.returncode == 0, p.stderr
+        t = os.path.join(d, "fallback.lmdb")
+        p = as_user(d, "./ksight", "record", "-q", "-o", t, "--state-dir", state, "--",
+                    "python3", "./statedir_workload.py", "plain", state, out)
+        assert p.returncode == 0, p.stderr
+        assert "inotify" in p.stderr, p.stderr
+        assert meta_of(t)["statedir_capture"] == "fsnotify"
+        # as root: owners restored too
+        to = os.path.join(d, "restored-root")
+        restore(t, to)
+        assert_same_tree(state, restored_path(to, state), owners=True)
+        # as the user
+        p = as_user(d, "./ksight", "restore", t, "--to", os.path.join(d, "restored-user"))
+        assert p.returncode == 0, p.stderr
+        assert_same_tree(state, restored_path(os.path.join(d, "restored-user"), state))
+        # no fallback asked for: a clear refusal
+        p = as_user(d, "./ksight", "record", "-q", "-o", t, "--state-dir", state,
+                    "--no-fallback-fsnotify", "--", "true")
+        assert p.returncode != 0 and "fallback" in p.stderr, p.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test
+def statedir_restore_and_timeline_errors_are_one_line():
+    t = os.path.join(TMP, "nostate.lmdb")
+    p = record(t, ["true"])
+    if p.returncode != 0:
+        needs_bpf()
+    for cmd, code in ((["restore", t, "--to", os.path.join(TMP, "nostate-to")], 1),
+                      (["restore", t], 2),
+                      (["restore", t, "--to", os.path.join(TMP, "x"), "--at", "yesterday"], 2),
+                      (["restore", os.path.join(TMP, "missing.lmdb"), "--to", TMP], 1),
+                      (["timeline", os.path.join(TMP, "missing.lmdb")], 1)):
+        p = run([KSIGHT, *cmd])
+        assert p.returncode == code, (cmd, p.returncode, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, (cmd, p.stderr)
+    assert "--state-dir" in run([KSIGHT, "restore", t, "--to", os.path.join(TMP, "ns2")]).stderr
+    # damaged traces of state dirs: one line, never a crash
+    if _MIX or BPF_PROBLEM is None:
+        m = mix_trace()
+        for name, blob in damaged_copies(m["trace"]).items():
+            dmg = os.path.join(TMP, f"damaged-state-{name}.lmdb")
+            with open(dmg, "wb") as f:
+                f.write(blob)
+            for cmd in (["restore", dmg, "--to", os.path.join(TMP, f"dmg-{name}")],
+                        ["timeline", dmg]):
+                p = run([KSIGHT, *cmd])
+                assert 0 < p.returncode < 128, (name, cmd, p.returncode, p.stderr)
+                assert len(p.stderr.strip().splitlines()) <= 2, (name, cmd, p.stderr)
+
+
 def main():
     global BPF_PROBLEM
     if not os.access(KSIGHT, os.X_OK):

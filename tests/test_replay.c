@@ -955,7 +955,10 @@ static void test_trace_json_shape(void **state)
 	static const char *const proc_keys[] = { "pid", "ppid", "comm", "argv", "exit_code",
 						 "cpu_time_ms", "voluntary_switches",
 						 "involuntary_switches", "wakeups",
-						 "avg_timeslice_us" };
+						 "avg_timeslice_us", "off_cpu_ms", "runq_p50_us",
+						 "runq_p99_us", "page_faults", "peak_rss_kb",
+						 "read_bytes", "write_bytes", "lifetime_ms",
+						 "start_timestamp", "exit_signal" };
 	struct oracle *orc = malloc(sizeof(*orc));
 	struct replay_trace *t;
 	struct report *r;
@@ -1013,6 +1016,12 @@ static void test_trace_json_shape(void **state)
 			    "--fast");
 	assert_int_equal(json_integer_value(json_object_get(first, "exit_code")), 137);
 	assert_true(json_is_array(jpath(doc, "sched", "buckets")));
+	/* No scheduler events in this trace: said so, and no figures made up. */
+	assert_true(json_is_false(jpath(doc, "sched", "available")));
+	assert_int_equal(json_array_size(jpath(doc, "sched", "buckets")), 0);
+	assert_true(json_is_null(json_object_get(first, "peak_rss_kb")));
+	assert_int_equal(json_integer_value(json_object_get(first, "exit_signal")), 9);
+	assert_int_equal(json_array_size(json_object_get(doc, "execs")), 2);
 	assert_int_equal(json_integer_value(json_object_get(doc, "lost_events")), 0);
 	assert_true(json_is_true(json_object_get(doc, "complete")));
 	assert_string_equal(json_string_value(json_array_get(jpath(doc, "trace", "command"), 2)),
@@ -1329,6 +1338,13 @@ static void test_dump_lines(void **state)
 	};
 	struct ks_proc p = proc_ev(BASE, KS_PROC_EXEC, 5, 5, 1, "cat", "cat\0f", 6, 0);
 	struct ks_proc e = proc_ev(BASE + 4000, KS_PROC_EXIT, 5, 5, 1, "cat", "", 0, 9);
+	struct ks_sched sd[] = {
+		{ .ts = BASE + 5000, .what = KS_SCHED_WAKEUP, .cpu = 1, .prev_pid = 5, .prev_tid = 6 },
+		{ .ts = BASE + 6000, .what = KS_SCHED_SWITCH, .cpu = 1, .prev_pid = 5, .prev_tid = 6,
+		  .prev_state = 1, .faults = 12, .next_pid = 7, .next_tid = 7 },
+		{ .ts = BASE + 7000, .what = KS_SCHED_SWITCH, .cpu = 0, .prev_pid = 7, .prev_tid = 7,
+		  .prev_state = KS_SCHED_PREEMPTED, .faults = 3 },
+	};
 	struct ks_seg_encoder *enc;
 	struct ks_store *st;
 	struct captured *c = malloc(sizeof(*c));
@@ -1353,6 +1369,8 @@ static void test_dump_lines(void **state)
 	assert_int_equal(ks_store_put_segment(st, KS_KIND_PROC, buf, len), 0);
 	assert_int_equal(ks_seg_encode(enc, KS_KIND_PROC, &e, 1, &buf, &len), 0);
 	assert_int_equal(ks_store_put_segment(st, KS_KIND_PROC, buf, len), 0);
+	assert_int_equal(ks_seg_encode(enc, KS_KIND_SCHED, sd, 3, &buf, &len), 0);
+	assert_int_equal(ks_store_put_segment(st, KS_KIND_SCHED, buf, len), 0);
 	assert_int_equal(ks_store_close(st), 0);
 	ks_seg_encoder_free(enc);
 
@@ -1363,10 +1381,13 @@ static void test_dump_lines(void **state)
 			    "0.000002000 5/6 mmap(9) = 0x7f0000001000 <0.000000900>\n"
 			    "0.000003000 5/6 exit_group(231) = ?\n"
 			    "0.000000000 5/5 exec comm=cat argv=cat f\n"
-			    "0.000004000 5/5 exit code=137 (killed by SIGKILL)\n");
+			    "0.000004000 5/5 exit code=137 (killed by SIGKILL)\n"
+			    "0.000005000 cpu=1 wakeup 5/6\n"
+			    "0.000006000 cpu=1 switch 5/6 (S, faults=12) => 7/7\n"
+			    "0.000007000 cpu=0 switch 7/7 (R, preempted, faults=3) => -\n");
 	run_cmd(c, cmd_dump, 3, dump_json);
 	assert_int_equal(c->rc, KS_EXIT_OK);
-	assert_int_equal(count_lines(c->out), 5);
+	assert_int_equal(count_lines(c->out), 8);
 	doc = json_loads(c->out, JSON_DISABLE_EOF_CHECK, NULL);
 	assert_non_null(doc);
 	assert_string_equal(json_string_value(json_object_get(doc, "name")), "openat");
@@ -1376,6 +1397,14 @@ static void test_dump_lines(void **state)
 	assert_non_null(doc);
 	assert_string_equal(json_string_value(json_object_get(doc, "event")), "exec");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "argv"), 1)), "f");
+	json_decref(doc);
+	doc = json_loads(strstr(c->out, "{\"kind\":\"sched\",\"ts\":1000000006000"),
+			 JSON_DISABLE_EOF_CHECK, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "event")), "switch");
+	assert_string_equal(json_string_value(json_object_get(doc, "state")), "S");
+	assert_true(json_is_false(json_object_get(doc, "preempted")));
+	assert_int_equal(json_integer_value(json_object_get(doc, "next_tid")), 7);
 	json_decref(doc);
 	free(c);
 }
