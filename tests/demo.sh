@@ -6,8 +6,9 @@ out=${DEMO_TRACE:-build/demo.lmdb}
 mkdir -p build
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "+ ksight record -o $out -- sh -c 'tar -C /usr/include -cf - linux | tar -C $work -xf -; sync'"
-if ! ./ksight record -o "$out" -- sh -c "tar -C /usr/include -cf - linux | tar -C '$work' -xf -; ls -lR '$work' >/dev/null"; then
+cmd="tar -C /usr/include -cf - linux | tar -C '$work' -xf -; ls -lR '$work' >/dev/null"
+echo "+ ksight record -o $out -- sh -c \"$cmd\""
+if ! ./ksight record -o "$out" -- sh -c "$cmd"; then
 	echo "demo: recording failed (the line above says why)" >&2
 	exit 1
 fi
