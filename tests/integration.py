@@ -733,8 +733,11 @@ def sched_figures_agree_with_proc_self():
     slices = me["time_slices"]
     assert abs(me["avg_timeslice_us"] - me["cpu_time_ms"] * 1000 / slices) < 1, me
     assert me["runq_p50_us"] <= me["runq_p99_us"], me
-    # off-CPU: lifetime minus on-CPU, about the sleeps and the waits for a CPU
-    assert abs(me["off_cpu_ms"] - (me["lifetime_ms"] - me["cpu_time_ms"])) < 0.05 * me["lifetime_ms"], me
+    # off-CPU: lifetime minus on-CPU, about the sleeps and the waits for a CPU. The
+    # thread's life starts at its first scheduler event (its release before exec),
+    # the process's at exec: on a loaded machine the two can be tens of ms apart.
+    assert abs(me["off_cpu_ms"] - (me["lifetime_ms"] - me["cpu_time_ms"])) < \
+        0.05 * me["lifetime_ms"] + 100, me
     # the 1-second buckets add up to the process's figures
     mine = [b for b in doc["sched"]["buckets"] if b["pid"] == pid]
     assert mine and all(b["comm"] == "workload" for b in mine), mine
