@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "format/kserr.h"
 #include "store/lmdb_disk.h"
@@ -26,6 +27,7 @@ struct tree_count {
 };
 
 struct walk {
+	int fd;
 	uint32_t psize;
 	uint64_t last_pg;
 	const unsigned char *map; /* the file's pages [0, map_pages) */
@@ -177,13 +179,20 @@ static int page_keys(const unsigned char *pg, unsigned n, int leaf, const struct
  * met. The value itself is not read. */
 static int overflow_check(struct walk *w, const unsigned char *nd)
 {
-	const unsigned char *hdr;
+	unsigned char hdr[PAGEHDRSZ];
 	uint64_t pgno = rd64(node_data(nd)), pages, need;
+	ssize_t n;
 
 	if (pgno < 2 || pgno > w->last_pg)
 		return -KS_ECORRUPT;
-	hdr = w->map + pgno * w->psize;
-	if (rd64(hdr + PG_PGNO) != pgno || rd16(hdr + PG_FLAGS) != P_OVERFLOW)
+	/* runs lie far apart: a read costs less here than a fault in the map */
+	do
+		n = pread(w->fd, hdr, sizeof(hdr), (off_t)(pgno * w->psize));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n != (ssize_t)sizeof(hdr) || rd64(hdr + PG_PGNO) != pgno ||
+	    rd16(hdr + PG_FLAGS) != P_OVERFLOW)
 		return -KS_ECORRUPT;
 	pages = rd32(hdr + PG_PAGES);
 	need = (PAGEHDRSZ - 1 + (uint64_t)node_dsize(nd)) / w->psize + 1; /* OVPAGES */
@@ -355,7 +364,7 @@ static int metas_pick(int fd, uint64_t size, uint32_t psize, uint64_t txnid,
 
 int ks_verify_trees(int fd, uint32_t psize, uint64_t txnid)
 {
-	struct walk w = { .psize = psize };
+	struct walk w = { .fd = fd, .psize = psize };
 	struct ks_meta m[2];
 	struct stat sb;
 	unsigned n = 0;
@@ -368,8 +377,8 @@ int ks_verify_trees(int fd, uint32_t psize, uint64_t txnid)
 	err = metas_pick(fd, (uint64_t)sb.st_size, psize, txnid, m, &n);
 	if (err)
 		return err;
-	/* Pages are looked at in place: copying each out costs more than all the
-	 * checks. The map ends with the last page a snapshot uses. */
+	/* Tree pages are looked at in place: copying each out would cost more than
+	 * all the checks. The map ends with the last page a snapshot uses. */
 	w.map_pages = m[0].last_pg + 1;
 	if (n == 2 && m[1].last_pg >= m[0].last_pg)
 		w.map_pages = m[1].last_pg + 1;
