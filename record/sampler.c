@@ -61,7 +61,7 @@ void sampler_untrack(struct sampler *s, pid_t pid)
 
 static ssize_t read_proc(pid_t pid, const char *file, char *buf, size_t len)
 {
-	char path[64];
+	char path[384];
 	ssize_t n;
 	int fd;
 

@@ -284,7 +284,7 @@ static int reader_bounds(struct ks_store *st, const struct stat *want, uint64_t 
 			 uint64_t *last_pg)
 {
 	MDB_envinfo info;
-	uint64_t size;
+	uint64_t size = 0;
 	int err = env_same_file(st, want, &size);
 
 	if (err)
