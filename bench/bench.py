@@ -65,7 +65,7 @@ def pipe_pingpong():
 def build():
     """Compiles the project's own library sources (what `make` does, without make's
     dependency checks, so every run does the same work)."""
-    src = [os.path.join(d, f) for d in ("format", "store", "replay")
+    src = [os.path.join(d, f) for d in ("format", "store")
            for f in sorted(os.listdir(os.path.join(ROOT, d))) if f.endswith(".c")]
     out = os.path.join(WORK, "objs")
     os.makedirs(out, exist_ok=True)
