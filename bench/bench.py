@@ -177,7 +177,7 @@ def one_run(tool, cmd, out):
         wall = time.monotonic() - t0
     if rc != 0:
         raise RuntimeError(f"{tool} failed ({rc}): {stderr.strip()[:300]}")
-    cmd_s = int(open(TIMEFILE).read()) / 1e9
+    cmd_s = int(open(TIMEFILE).read().split()[0]) / 1e9
     return {"cmd_s": cmd_s, "wall_s": wall, "stderr": stderr, "rss": rss}
 
 

@@ -1,7 +1,9 @@
-/* Runs a command and writes its elapsed CLOCK_MONOTONIC nanoseconds to the file
- * named by $KSIGHT_TIMEIT_OUT: the command's own run time under any tracer. */
+/* Runs a command and writes "<elapsed ns> <cpu ns>" to the file named by
+ * $KSIGHT_TIMEIT_OUT: the command's own run time and CPU time (user + system,
+ * which includes the probes that run in its context) under any tracer. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +19,8 @@ static unsigned long long now(void)
 int main(int argc, char **argv)
 {
 	const char *out = getenv("KSIGHT_TIMEIT_OUT");
-	unsigned long long a, b;
+	unsigned long long a, b, cpu;
+	struct rusage ru;
 	int st = 0;
 	pid_t p;
 	FILE *f;
@@ -32,11 +35,13 @@ int main(int argc, char **argv)
 		execvp(argv[1], argv + 1);
 		_exit(127);
 	}
-	waitpid(p, &st, 0);
+	wait4(p, &st, 0, &ru);
 	b = now();
+	cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
 	f = fopen(out, "w");
 	if (f) {
-		fprintf(f, "%llu\n", b - a);
+		fprintf(f, "%llu %llu\n", b - a, cpu);
 		fclose(f);
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""The hot path, one knob at a time: the syscall storm (dd bs=1) untraced and
+under ksight in each probe configuration, alternating, medians of N runs. The
+figure is dd's own CPU time (user + system: the probes run in its context), which
+a busy machine disturbs far less than wall time.
+
+    bench/hotpath.py [--runs N] [--count C]"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KSIGHT = os.path.join(ROOT, "ksight")
+TIMEIT = os.path.join(ROOT, "build", "bench", "timeit")
+CONFIGS = [
+    ("untraced", None),
+    ("default (tp_btf, task storage, ring buffer, sched)", []),
+    ("--no-sched --sample-interval 0", ["--no-sched", "--sample-interval", "0"]),
+    ("--traced-set hash", ["--traced-set", "hash"]),
+    ("--probe-kind raw_tp (hash)", ["--probe-kind", "raw_tp"]),
+    ("--probe-kind tracepoint (hash)", ["--probe-kind", "tracepoint"]),
+    ("--transport perfbuf", ["--transport", "perfbuf"]),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--count", type=int, default=1000000)
+    a = ap.parse_args()
+    subprocess.run(["gcc", "-O2", "-o", TIMEIT, os.path.join(ROOT, "bench", "timeit.c")],
+                   check=True)
+    work = tempfile.mkdtemp(prefix="ksight-hot-")
+    tfile, trace = os.path.join(work, "t"), os.path.join(work, "trace.lmdb")
+    env = dict(os.environ, KSIGHT_TIMEIT_OUT=tfile)
+    cmd = [TIMEIT, "dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={a.count}"]
+    res = {name: [] for name, _ in CONFIGS}
+    for r in range(a.runs):
+        order = CONFIGS if r % 2 == 0 else list(reversed(CONFIGS))
+        for name, opts in order:
+            for f in (trace, trace + ".old"):
+                if os.path.exists(f):
+                    os.unlink(f)
+            argv = cmd if opts is None else [KSIGHT, "record", "-q", "-o", trace, *opts, "--", *cmd]
+            subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            wall, cpu = (int(x) for x in open(tfile).read().split())
+            res[name].append((cpu / 1e9, wall / 1e9))
+    base = statistics.median(c for c, _ in res["untraced"])
+    nsys = 2 * a.count
+    print(f"dd bs=1 count={a.count} ({nsys} syscalls), {a.runs} runs each, alternating;"
+          f" command: bench/hotpath.py --runs {a.runs} --count {a.count}\n")
+    print("| configuration | dd CPU s, median [min-max] | ratio | added ns/syscall | dd wall s |")
+    print("|---|---|---|---|---|")
+    for name, _ in CONFIGS:
+        cpus = [c for c, _ in res[name]]
+        m = statistics.median(cpus)
+        print(f"| {name} | {m:.3f} [{min(cpus):.3f}-{max(cpus):.3f}] | {m / base:.2f}x | "
+              f"{(m - base) * 1e9 / nsys:.0f} | {statistics.median(w for _, w in res[name]):.3f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
