@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -55,6 +56,8 @@ def tar_extract():
     def setup():
         shutil.rmtree(dest, ignore_errors=True)
         os.makedirs(dest)
+        # the last run's dirty pages would otherwise be written back during this one
+        subprocess.run(["sync"], check=True)
     return setup, ["tar", "-C", dest, "-xf", tarball]
 
 
@@ -79,14 +82,14 @@ def tcp():
 
 
 def sqlite():
-    """fsync-heavy: 300 single-row transactions with synchronous=FULL, recorded
+    """fsync-heavy: 3000 single-row transactions with synchronous=FULL, recorded
     with --state-dir on the database's directory where ksight supports it."""
     d = os.path.join(WORK, "sq")
     sql = os.path.join(WORK, "load.sql")
     with open(sql, "w") as f:
         f.write("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;\n"
                 "CREATE TABLE IF NOT EXISTS t(k INTEGER PRIMARY KEY, v BLOB);\n")
-        for i in range(300):
+        for i in range(3000):
             f.write(f"BEGIN; INSERT INTO t(v) VALUES(randomblob(2000)); COMMIT;\n")
 
     def setup():
@@ -127,7 +130,12 @@ BPFTRACE_PROG = ("tracepoint:raw_syscalls:sys_enter /pid == cpid/ { @s[tid] = ns
 
 
 def t_bpftrace(cmd, out):
-    return ["bpftrace", "-q", "-e", BPFTRACE_PROG, "-c", " ".join([TIMEIT, *cmd])]
+    # -c takes one string split at spaces: a script keeps the command's quoting
+    script = os.path.join(WORK, "bpftrace-cmd.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nexec " + shlex.join([TIMEIT, *cmd]) + "\n")
+    os.chmod(script, 0o755)
+    return ["bpftrace", "-q", "-e", BPFTRACE_PROG, "-c", script]
 
 
 TOOLS = {

@@ -298,6 +298,19 @@ int ks_seg_read_header(const void *buf, size_t len, struct ks_seg_header *hdr)
 
 /* ---- encoder ------------------------------------------------------------ */
 
+/* Changes the zstd level of the next segments (0: the default). Returns 0,
+ * -EINVAL (level out of range). */
+int ks_seg_encoder_set_level(struct ks_seg_encoder *enc, int level)
+{
+	if (level == 0)
+		level = DEFAULT_LEVEL;
+	if (!enc || level < 1 || level > MAX_LEVEL)
+		return -EINVAL;
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(enc->cctx, ZSTD_c_compressionLevel, level)))
+		return -EINVAL;
+	return 0;
+}
+
 /* Creates an encoder compressing at level (0: 3). Returns 0, -EINVAL (level
  * out of 1..19), -ENOMEM. */
 int ks_seg_encoder_new(int level, struct ks_seg_encoder **out)

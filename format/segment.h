@@ -37,6 +37,9 @@ struct ks_seg_decoder;
  * Returns 0, -EINVAL (level out of range), -ENOMEM. */
 int ks_seg_encoder_new(int level, struct ks_seg_encoder **out);
 void ks_seg_encoder_free(struct ks_seg_encoder *enc);
+/* Changes the zstd level of the next segments (0: the default, 3). Returns 0,
+ * -EINVAL. */
+int ks_seg_encoder_set_level(struct ks_seg_encoder *enc, int level);
 
 /* Encodes n rows (an array of the kind's row struct) into a segment. *out points
  * into the encoder's buffer, valid until the next call on enc. Strings are cut
