@@ -135,7 +135,7 @@ def t_bpftrace(cmd, out):
     with open(script, "w") as f:
         f.write("#!/bin/sh\nexec " + shlex.join([TIMEIT, *cmd]) + "\n")
     os.chmod(script, 0o755)
-    return ["bpftrace", "-q", "-e", BPFTRACE_PROG, "-c", script]
+    return ["bpftrace", "-q", "-e", BPFTRACE_PROG, "-c", f"/bin/sh {script}"]
 
 
 TOOLS = {
