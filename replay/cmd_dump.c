@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "record/cli.h"
+#include "replay/cli_args.h"
 #include "replay/procs.h"
 #include "replay/report.h"
 #include "replay/syscalls.h"
@@ -47,8 +48,7 @@ struct dumper {
 
 static int bad_usage(const char *what)
 {
-	ks_error("dump: %s; 'ksight dump --help' describes the options", what);
-	return KS_EXIT_USAGE;
+	return replay_usage_error("dump", what);
 }
 
 static void put_offset(FILE *f, uint64_t ts, uint64_t base)
@@ -448,13 +448,11 @@ int cmd_dump(int argc, char **argv)
 			return bad_usage(msg);
 		}
 	}
-	if (optind >= argc)
-		return bad_usage("give the trace file");
-	if (optind + 1 < argc) {
-		snprintf(msg, sizeof(msg), "one trace file only ('%s' is extra)", argv[optind + 1]);
-		return bad_usage(msg);
-	}
-	if (replay_open(argv[optind], &t, msg, sizeof(msg))) {
+	const char *file;
+	int op = replay_trace_operand("dump", argc, argv, "give the trace file", &file);
+	if (op >= 0)
+		return op;
+	if (replay_open(file, &t, msg, sizeof(msg))) {
 		ks_error("%s", msg);
 		return KS_EXIT_FAIL;
 	}

@@ -9,6 +9,7 @@
 
 #include "format/kserr.h"
 #include "record/cli.h"
+#include "replay/cli_args.h"
 #include "replay/report.h"
 #include "replay/units.h"
 #include "store/store.h"
@@ -69,8 +70,7 @@ static int verify_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t s
 
 static int bad_usage(const char *what)
 {
-	ks_error("info: %s; 'ksight info --help' describes the options", what);
-	return KS_EXIT_USAGE;
+	return replay_usage_error("info", what);
 }
 
 static const char *human(char buf[32], uint64_t bytes)
@@ -316,13 +316,11 @@ int cmd_info(int argc, char **argv)
 			return bad_usage(msg);
 		}
 	}
-	if (optind >= argc)
-		return bad_usage("give the trace file");
-	if (optind + 1 < argc) {
-		snprintf(msg, sizeof(msg), "one trace file only ('%s' is extra)", argv[optind + 1]);
-		return bad_usage(msg);
-	}
-	if (replay_open(argv[optind], &in.t, msg, sizeof(msg))) {
+	const char *file;
+	int op = replay_trace_operand("info", argc, argv, "give the trace file", &file);
+	if (op >= 0)
+		return op;
+	if (replay_open(file, &in.t, msg, sizeof(msg))) {
 		ks_error("%s", msg);
 		return KS_EXIT_FAIL;
 	}

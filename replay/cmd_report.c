@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "record/cli.h"
+#include "replay/cli_args.h"
 #include "replay/report.h"
 #include "replay/units.h"
 
@@ -59,8 +60,7 @@ struct report_args {
 
 static int bad_usage(const char *what)
 {
-	ks_error("report: %s; 'ksight report --help' describes the options", what);
-	return KS_EXIT_USAGE;
+	return replay_usage_error("report", what);
 }
 
 /* Returns -1 to go on, or the exit code. */
@@ -116,22 +116,11 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		case 'h':
 			fputs(usage_text, stdout);
 			return KS_EXIT_OK;
-		case ':':
-			snprintf(msg, sizeof(msg), "option '%s' needs a value", argv[optind - 1]);
-			return bad_usage(msg);
 		default:
-			snprintf(msg, sizeof(msg), "unknown option '%s'", argv[optind - 1]);
-			return bad_usage(msg);
+			return replay_bad_option("report", c, argv);
 		}
 	}
-	if (optind >= argc)
-		return bad_usage("give the trace file to report on");
-	if (optind + 1 < argc) {
-		snprintf(msg, sizeof(msg), "one trace file only ('%s' is extra)", argv[optind + 1]);
-		return bad_usage(msg);
-	}
-	a->path = argv[optind];
-	return -1;
+	return replay_trace_operand("report", argc, argv, "give the trace file to report on", &a->path);
 }
 
 /* Prints buf or the JSON document to stdout; returns the exit code. */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "record/cli.h"
+#include "replay/cli_args.h"
 #include "replay/restore.h"
 #include "replay/trace.h"
 
@@ -45,8 +46,7 @@ static const char usage_text[] =
 
 static int bad_usage(const char *what)
 {
-	ks_error("restore: %s; 'ksight restore --help' describes the options", what);
-	return KS_EXIT_USAGE;
+	return replay_usage_error("restore", what);
 }
 
 int cmd_restore(int argc, char **argv)
@@ -87,23 +87,17 @@ int cmd_restore(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return KS_EXIT_OK;
-		case ':':
-			snprintf(msg, sizeof(msg), "option '%s' needs a value", argv[optind - 1]);
-			return bad_usage(msg);
 		default:
-			snprintf(msg, sizeof(msg), "unknown option '%s'", argv[optind - 1]);
-			return bad_usage(msg);
+			return replay_bad_option("restore", c, argv);
 		}
 	}
-	if (optind >= argc)
-		return bad_usage("give the trace file to restore from");
-	if (optind + 1 < argc) {
-		snprintf(msg, sizeof(msg), "one trace file only ('%s' is extra)", argv[optind + 1]);
-		return bad_usage(msg);
-	}
+	const char *file;
+	int op = replay_trace_operand("restore", argc, argv, "give the trace file to restore from", &file);
+	if (op >= 0)
+		return op;
 	if (!o.to || !*o.to)
 		return bad_usage("give the directory to restore into with --to DIR");
-	path = argv[optind];
+	path = file;
 	if (replay_open(path, &t, msg, sizeof(msg))) {
 		ks_error("%s", msg);
 		return KS_EXIT_FAIL;

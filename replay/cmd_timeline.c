@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "record/cli.h"
+#include "replay/cli_args.h"
 #include "replay/timeline.h"
 #include "replay/trace.h"
 
@@ -35,8 +36,7 @@ static const char usage_text[] =
 
 static int bad_usage(const char *what)
 {
-	ks_error("timeline: %s; 'ksight timeline --help' describes the options", what);
-	return KS_EXIT_USAGE;
+	return replay_usage_error("timeline", what);
 }
 
 int cmd_timeline(int argc, char **argv)
@@ -67,27 +67,21 @@ int cmd_timeline(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return KS_EXIT_OK;
-		case ':':
-			snprintf(msg, sizeof(msg), "option '%s' needs a value", argv[optind - 1]);
-			return bad_usage(msg);
 		default:
-			snprintf(msg, sizeof(msg), "unknown option '%s'", argv[optind - 1]);
-			return bad_usage(msg);
+			return replay_bad_option("timeline", c, argv);
 		}
 	}
-	if (optind >= argc)
-		return bad_usage("give the trace file");
-	if (optind + 1 < argc) {
-		snprintf(msg, sizeof(msg), "one trace file only ('%s' is extra)", argv[optind + 1]);
-		return bad_usage(msg);
-	}
+	const char *file;
+	int op = replay_trace_operand("timeline", argc, argv, "give the trace file", &file);
+	if (op >= 0)
+		return op;
 	if (prefix && prefix[0] != '/') {
 		if (!getcwd(cwd, sizeof(cwd)))
 			return bad_usage("--path is relative and the current directory is unknown");
 		snprintf(abs, sizeof(abs), "%s/%s", cwd, prefix);
 		prefix = abs;
 	}
-	if (replay_open(argv[optind], &t, msg, sizeof(msg))) {
+	if (replay_open(file, &t, msg, sizeof(msg))) {
 		ks_error("%s", msg);
 		return KS_EXIT_FAIL;
 	}
