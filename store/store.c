@@ -356,9 +356,28 @@ out:
 	return err;
 }
 
+/* The writer's LMDB environment on the file checked as sb (the one we created or
+ * opened), then its write state; closed again on failure. */
+static int env_open_writer(struct ks_store *st, const struct stat *sb, int created)
+{
+	int err = env_create(st, KS_STORE_INITIAL_MAPSIZE);
+
+	if (!err)
+		err = ks_mdb_err(mdb_env_open(st->env, st->path,
+					      MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600));
+	if (!err)
+		err = env_same_file(st, sb, NULL);
+	if (!err)
+		err = ks_write_init(st, created);
+	if (err && st->env) {
+		mdb_env_close(st->env);
+		st->env = NULL;
+	}
+	return err;
+}
+
 static int open_writer_new(struct ks_store *st)
 {
-	unsigned flags = MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS;
 	struct stat sb;
 	int created = 0, locked = 0;
 	int err = 0;
@@ -378,20 +397,10 @@ static int open_writer_new(struct ks_store *st)
 	if (err)
 		goto out;
 	locked = 1;
-	err = env_create(st, KS_STORE_INITIAL_MAPSIZE);
-	if (!err)
-		err = ks_mdb_err(mdb_env_open(st->env, st->path, flags, 0600));
-	if (!err)
-		err = env_same_file(st, &sb, NULL);
-	if (!err)
-		err = ks_write_init(st, 1);
+	err = env_open_writer(st, &sb, 1);
 out:
 	if (fd >= 0)
 		close(fd);
-	if (err && st->env) {
-		mdb_env_close(st->env);
-		st->env = NULL;
-	}
 	if (err && locked)
 		lock_remove(st->lockpath);
 	/* Never leave a half-made trace behind (but only our own file). */
@@ -403,7 +412,6 @@ out:
 /* Writer of an existing trace: checked as a reader would, then appended to. */
 static int open_writer_existing(struct ks_store *st)
 {
-	unsigned flags = MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS;
 	struct ks_geom geom;
 	struct stat sb;
 	int locked = 0;
@@ -420,20 +428,10 @@ static int open_writer_existing(struct ks_store *st)
 	if (err)
 		goto out;
 	locked = 1;
-	err = env_create(st, KS_STORE_INITIAL_MAPSIZE);
-	if (!err)
-		err = ks_mdb_err(mdb_env_open(st->env, st->path, flags, 0600));
-	if (!err)
-		err = env_same_file(st, &sb, NULL);
-	if (!err)
-		err = ks_write_init(st, 0);
+	err = env_open_writer(st, &sb, 0);
 out:
 	if (fd >= 0)
 		close(fd);
-	if (err && st->env) {
-		mdb_env_close(st->env);
-		st->env = NULL;
-	}
 	if (err && locked)
 		lock_remove(st->lockpath);
 	return err;
