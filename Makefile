@@ -30,11 +30,15 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-LIB_SRCS  := $(wildcard format/*.c store/*.c replay/*.c)
-REC_SRCS  := $(wildcard record/*.c)
-LIB_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
-REC_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(REC_SRCS))
-ASAN_LIB_OBJS := $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS))
+# The layers, bottom up: util, format, store, fstree; then the record and replay
+# libraries (which never include each other); cli on top. Tests link every
+# library; only ./ksight links cli/main.c.
+LIB_SRCS  := $(wildcard util/*.c format/*.c store/*.c fstree/*.c replay/*.c record/*.c)
+CLI_SRCS  := $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS) $(CLI_SRCS))
+MAIN_OBJ  := $(OUT)/cli/main.o
+ASAN_LIB_OBJS := $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS) $(CLI_SRCS))
+FUZZ_LIB_SRCS := $(wildcard util/*.c format/*.c store/*.c fstree/*.c replay/*.c)
 GEN_HDRS  := $(OUT)/syscall_names.h $(BPF_SKELS)
 
 UNIT_SRCS := $(wildcard tests/test_*.c)
@@ -52,7 +56,7 @@ BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 .PHONY: all deps bench-deps demo test unit unit-asan integration fuzz bench clean
 all: ksight
 
-ksight: $(LIB_OBJS) $(REC_OBJS)
+ksight: $(LIB_OBJS) $(MAIN_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -100,11 +104,11 @@ $(OUT)/asan/tests/%: tests/%.c $(ASAN_LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(OUT)/fuzz/%: tests/%.c $(LIB_SRCS) $(GEN_HDRS)
+$(OUT)/fuzz/%: tests/%.c $(FUZZ_LIB_SRCS) $(GEN_HDRS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -std=gnu11 \
-		-o $@ $< $(LIB_SRCS) $(LDLIBS)
+		-o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
 
 deps:
 	@missing=""; for p in $(DEB_DEPS) $(EXTRA_DEPS); do \

@@ -17,7 +17,7 @@
 #include <bpf/btf.h>
 
 #include "record/btf.h"
-#include "record/cli.h"
+#include "util/log.h"
 
 #define BTF_MAGIC 0xeB9F
 #define MAX_ARCHIVE_BYTES (256u << 20)	/* BTFHub archives are a few MiB */

@@ -13,7 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "record/cli.h"
+#include "util/log.h"
 #include "record/probes.h"
 #include "sched.skel.h"
 #include "syscalls.skel.h"

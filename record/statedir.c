@@ -33,11 +33,11 @@
 #include "format/delta.h"
 #include "format/event.h"
 #include "format/kserr.h"
-#include "record/cli.h"
+#include "util/log.h"
 #include "record/consumer.h"
 #include "record/probes.h"
 #include "record/statedir.h"
-#include "replay/restore.h"
+#include "fstree/tree.h"
 #include "store/store.h"
 
 #define IO_BUF (1u << 20)           /* a read-back or content block */

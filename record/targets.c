@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "record/cli.h"
+#include "util/log.h"
 #include "record/probes.h"
 #include "record/targets.h"
 

@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 
 #include "replay/report.h"
-#include "replay/units.h"
+#include "util/units.h"
 
 #define TOP_SYSCALLS 10
 
@@ -62,7 +62,7 @@ static json_t *json_trace(struct jb *b, const struct report *r)
 {
 	const struct replay_meta *m = &r->t->meta;
 	json_t *o = json_object(), *cmd, *events = json_object(), *lost = json_object();
-	char tb[REPLAY_TIME_BUF], kb[16];
+	char tb[KS_TIME_BUF], kb[16];
 	bool known;
 	int64_t epoch = report_epoch_ns(m, r->start_ns, &known);
 	char *line = report_command_line(m);
@@ -87,7 +87,7 @@ static json_t *json_trace(struct jb *b, const struct report *r)
 	set(b, o, "end_ns", ju(r->end_ns));
 	set(b, o, "duration_ns", ju(r->end_ns - r->start_ns));
 	set(b, o, "start_timestamp", known ? json_integer(epoch) : json_null());
-	set(b, o, "start_time", known ? jstr(replay_fmt_utc(tb, epoch)) : json_null());
+	set(b, o, "start_time", known ? jstr(ks_fmt_utc(tb, epoch)) : json_null());
 	set(b, o, "time_zone", json_string("UTC"));
 	set(b, o, "exit_code", m->have & RM_EXIT ? json_integer(m->exit_code) : json_null());
 	for (unsigned k = 1; k < KS_KIND_MAX; k++)
@@ -209,7 +209,7 @@ static json_t *json_slow(struct jb *b, const struct report *r)
 {
 	const struct replay_meta *m = &r->t->meta;
 	json_t *list = json_array();
-	char tb[REPLAY_TIME_BUF], nb[KS_SYSCALL_NAME_MAX];
+	char tb[KS_TIME_BUF], nb[KS_SYSCALL_NAME_MAX];
 	bool known;
 
 	for (size_t i = 0; i < r->a.nslow; i++) {
@@ -218,7 +218,7 @@ static json_t *json_slow(struct jb *b, const struct report *r)
 		json_t *o = json_object();
 
 		set(b, o, "timestamp", json_integer(epoch));
-		set(b, o, "time_str", json_string(replay_fmt_utc(tb, epoch)));
+		set(b, o, "time_str", json_string(ks_fmt_utc(tb, epoch)));
 		set(b, o, "pid", json_integer(c->pid));
 		set(b, o, "tid", json_integer(c->tid));
 		set(b, o, "syscall", json_integer(c->nr));
@@ -366,7 +366,7 @@ static json_t *json_execs(struct jb *b, const struct report *r)
 {
 	const struct replay_procs *ps = &r->a.procs;
 	json_t *list = json_array();
-	char tb[REPLAY_TIME_BUF];
+	char tb[KS_TIME_BUF];
 	bool known;
 
 	for (size_t i = 0; i < ps->nexecs; i++) {
@@ -379,7 +379,7 @@ static json_t *json_execs(struct jb *b, const struct report *r)
 			continue;
 		o = json_object();
 		set(b, o, "timestamp", known ? json_integer(epoch) : json_null());
-		set(b, o, "time_str", known ? json_string(replay_fmt_utc(tb, epoch)) : json_null());
+		set(b, o, "time_str", known ? json_string(ks_fmt_utc(tb, epoch)) : json_null());
 		set(b, o, "offset_ns", ju(x->ts > r->start_ns ? x->ts - r->start_ns : 0));
 		set(b, o, "pid", json_integer(x->pid));
 		set(b, o, "ppid", json_integer(x->ppid));

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "replay/report.h"
-#include "replay/units.h"
+#include "util/units.h"
 
 #define SLOW_SHOWN 20
 #define PROCS_SHOWN 100
@@ -49,7 +49,7 @@ static void header(FILE *f, const struct report *r)
 {
 	const struct replay_meta *m = &r->t->meta;
 	const struct analyze_opts *o = &r->a.o;
-	char tb[REPLAY_TIME_BUF], d1[REPLAY_DUR_BUF], d2[REPLAY_DUR_BUF], d3[REPLAY_DUR_BUF];
+	char tb[KS_TIME_BUF], d1[KS_DUR_BUF], d2[KS_DUR_BUF], d3[KS_DUR_BUF];
 	char *cmd = report_command_line(m);
 	bool known;
 	int64_t epoch = report_epoch_ns(m, r->start_ns, &known);
@@ -61,10 +61,10 @@ static void header(FILE *f, const struct report *r)
 		m->hostname ? m->hostname : "?", m->kernel_release ? m->kernel_release : "?",
 		m->ksight_version ? m->ksight_version : "?");
 	if (known)
-		fprintf(f, "started      %s UTC\n", replay_fmt_utc(tb, epoch));
+		fprintf(f, "started      %s UTC\n", ks_fmt_utc(tb, epoch));
 	else
 		fputs("started      ? (the trace has no clock offset)\n", f);
-	fprintf(f, "duration     %s\n", replay_fmt_dur(d1, r->end_ns - r->start_ns));
+	fprintf(f, "duration     %s\n", ks_fmt_dur(d1, r->end_ns - r->start_ns));
 	if (m->have & RM_EXIT)
 		fprintf(f, "exit status  %lld\n", (long long)m->exit_code);
 	else
@@ -84,9 +84,9 @@ static void header(FILE *f, const struct report *r)
 		if (o->has_pid)
 			fprintf(f, " pid %u;", o->pid);
 		if (o->from_ns || o->to_ns != UINT64_MAX)
-			fprintf(f, " time %s..%s;", replay_fmt_dur(d1, o->from_ns),
-				o->to_ns == UINT64_MAX ? "end" : replay_fmt_dur(d2, o->to_ns));
-		fprintf(f, " window %s, %llu syscalls selected\n", replay_fmt_dur(d3, r->wall_ns),
+			fprintf(f, " time %s..%s;", ks_fmt_dur(d1, o->from_ns),
+				o->to_ns == UINT64_MAX ? "end" : ks_fmt_dur(d2, o->to_ns));
+		fprintf(f, " window %s, %llu syscalls selected\n", ks_fmt_dur(d3, r->wall_ns),
 			(unsigned long long)r->a.calls);
 	}
 	warnings(f, r);
@@ -95,11 +95,11 @@ static void header(FILE *f, const struct report *r)
 static void syscall_table(FILE *f, const struct report *r)
 {
 	const struct analysis *a = &r->a;
-	char nb[KS_SYSCALL_NAME_MAX], d[5][REPLAY_DUR_BUF];
+	char nb[KS_SYSCALL_NAME_MAX], d[5][KS_DUR_BUF];
 
 	fprintf(f, "\nSYSCALLS  %llu calls, %llu errors, %s in syscalls (sorted by total time)\n",
 		(unsigned long long)a->calls, (unsigned long long)a->errors,
-		replay_fmt_dur(d[0], a->ns));
+		ks_fmt_dur(d[0], a->ns));
 	if (!a->nsorted) {
 		fputs("  (none)\n", f);
 		return;
@@ -118,10 +118,10 @@ static void syscall_table(FILE *f, const struct report *r)
 		}
 		fprintf(f, "%-22s %-9s %10llu %8llu %9s %9s %9s %9s %9s\n", sc_name(s, nb),
 			ks_cat_name(s->cat), (unsigned long long)s->calls,
-			(unsigned long long)s->errors, replay_fmt_dur(d[0], h->sum),
-			replay_fmt_dur(d[1], h->sum / h->count),
-			replay_fmt_dur(d[2], ks_hist_percentile(h, 50)),
-			replay_fmt_dur(d[3], ks_hist_percentile(h, 99)), replay_fmt_dur(d[4], h->max));
+			(unsigned long long)s->errors, ks_fmt_dur(d[0], h->sum),
+			ks_fmt_dur(d[1], h->sum / h->count),
+			ks_fmt_dur(d[2], ks_hist_percentile(h, 50)),
+			ks_fmt_dur(d[3], ks_hist_percentile(h, 99)), ks_fmt_dur(d[4], h->max));
 	}
 	fputs("(p50/p99 from a log-linear histogram: within 0.4% of the exact value; "
 	      "exit/exit_group have no latency)\n", f);
@@ -130,7 +130,7 @@ static void syscall_table(FILE *f, const struct report *r)
 static void category_table(FILE *f, const struct report *r)
 {
 	const struct analysis *a = &r->a;
-	char d[REPLAY_DUR_BUF];
+	char d[KS_DUR_BUF];
 
 	fprintf(f, "\nCATEGORIES\n%-10s %10s %7s %8s %9s %7s\n", "category", "count", "%",
 		"errors", "total", "%time");
@@ -141,7 +141,7 @@ static void category_table(FILE *f, const struct report *r)
 			continue;
 		fprintf(f, "%-10s %10llu %6.1f%% %8llu %9s %6.1f%%\n", ks_cat_name(c),
 			(unsigned long long)s->calls, pct(s->calls, a->calls),
-			(unsigned long long)s->errors, replay_fmt_dur(d, s->ns), pct(s->ns, a->ns));
+			(unsigned long long)s->errors, ks_fmt_dur(d, s->ns), pct(s->ns, a->ns));
 	}
 }
 
@@ -198,11 +198,11 @@ static void slow_table(FILE *f, const struct report *r)
 {
 	const struct analysis *a = &r->a;
 	const struct slow_call **v;
-	char tb[REPLAY_TIME_BUF], d1[REPLAY_DUR_BUF], d2[REPLAY_DUR_BUF], nb[KS_SYSCALL_NAME_MAX];
+	char tb[KS_TIME_BUF], d1[KS_DUR_BUF], d2[KS_DUR_BUF], nb[KS_SYSCALL_NAME_MAX];
 	size_t shown = a->nslow < SLOW_SHOWN ? a->nslow : SLOW_SHOWN;
 	bool known;
 
-	fprintf(f, "\nSLOW SYSCALLS (>= %s): %llu", replay_fmt_dur(d1, a->o.slow_ns),
+	fprintf(f, "\nSLOW SYSCALLS (>= %s): %llu", ks_fmt_dur(d1, a->o.slow_ns),
 		(unsigned long long)a->slow_total);
 	if (a->slow_total > shown)
 		fprintf(f, ", the %zu slowest shown (--json lists %zu)", shown, a->nslow);
@@ -224,10 +224,10 @@ static void slow_table(FILE *f, const struct report *r)
 		int64_t epoch = report_epoch_ns(&r->t->meta, c->ts, &known);
 
 		fprintf(f, "%-19s %10s %8u %8u %-16s %-18s %9s %lld\n",
-			known ? replay_fmt_utc(tb, epoch) : "?",
-			replay_fmt_dur(d1, c->ts > r->start_ns ? c->ts - r->start_ns : 0), c->pid,
+			known ? ks_fmt_utc(tb, epoch) : "?",
+			ks_fmt_dur(d1, c->ts > r->start_ns ? c->ts - r->start_ns : 0), c->pid,
 			c->tid, replay_procs_comm_at(&a->procs, c->pid, c->ts),
-			ks_syscall_name(c->nr, nb), replay_fmt_dur(d2, c->dur), (long long)c->ret);
+			ks_syscall_name(c->nr, nb), ks_fmt_dur(d2, c->dur), (long long)c->ret);
 	}
 	free(v);
 }
@@ -247,19 +247,19 @@ static void print_argv(FILE *f, const struct replay_proc *p)
 }
 
 /* Bytes from KiB, or from bytes, with a binary unit: "512B", "4.0KiB", "1.25GiB". */
-static const char *fmt_bytes(char buf[REPLAY_DUR_BUF], uint64_t bytes)
+static const char *fmt_bytes(char buf[KS_DUR_BUF], uint64_t bytes)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double v = (double)bytes;
 	unsigned u = 0;
 
 	if (bytes < 1024) {
-		snprintf(buf, REPLAY_DUR_BUF, "%lluB", (unsigned long long)bytes);
+		snprintf(buf, KS_DUR_BUF, "%lluB", (unsigned long long)bytes);
 		return buf;
 	}
 	for (v /= 1024; v >= 1024 && u < 4; u++)
 		v /= 1024;
-	snprintf(buf, REPLAY_DUR_BUF, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v,
+	snprintf(buf, KS_DUR_BUF, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v,
 		 units[u]);
 	return buf;
 }
@@ -275,7 +275,7 @@ static void proc_row(FILE *f, const struct report *r, const char *tree, const st
 {
 	static const struct sched_counts none;
 	const struct sched_counts *c = sp ? &sp->c : &none;
-	char d[8][REPLAY_DUR_BUF], rq[2 * REPLAY_DUR_BUF + 1], io[2 * REPLAY_DUR_BUF + 1];
+	char d[8][KS_DUR_BUF], rq[2 * KS_DUR_BUF + 1], io[2 * KS_DUR_BUF + 1];
 	bool sched = sched_available(&r->a.sched), sampled = sp && sp->samples;
 	uint64_t cpu = sched ? c->on_ns : sampled ? sp->cpu_ns : 0;
 	uint64_t end = p ? report_proc_end(r, p, sp) : 0;
@@ -286,8 +286,8 @@ static void proc_row(FILE *f, const struct report *r, const char *tree, const st
 	snprintf(sw, sizeof(sw), "%llu/%llu", (unsigned long long)c->vol,
 		 (unsigned long long)c->invol);
 	if (sp && sp->runq)
-		snprintf(rq, sizeof(rq), "%s/%s", replay_fmt_dur(d[4], ks_chist_percentile(sp->runq, 50)),
-			 replay_fmt_dur(d[5], ks_chist_percentile(sp->runq, 99)));
+		snprintf(rq, sizeof(rq), "%s/%s", ks_fmt_dur(d[4], ks_chist_percentile(sp->runq, 50)),
+			 ks_fmt_dur(d[5], ks_chist_percentile(sp->runq, 99)));
 	else
 		snprintf(rq, sizeof(rq), "-");
 	if (sampled)
@@ -297,11 +297,11 @@ static void proc_row(FILE *f, const struct report *r, const char *tree, const st
 		snprintf(io, sizeof(io), "-");
 	fprintf(f, "%-18s %7s %5s %9s%s %9s %15s %8llu %9s %9s %17s %9s %17s %8llu  ", tree,
 		p ? (snprintf(d[0], sizeof(d[0]), "%u", p->ppid), d[0]) : "?", exitb,
-		p && end >= p->start_ts ? replay_fmt_dur(d[1], end - p->start_ts) : "-",
-		p && !p->exited ? "+" : " ", replay_fmt_dur(d[2], cpu), sw,
+		p && end >= p->start_ts ? ks_fmt_dur(d[1], end - p->start_ts) : "-",
+		p && !p->exited ? "+" : " ", ks_fmt_dur(d[2], cpu), sw,
 		(unsigned long long)c->wakeups,
-		c->slices ? replay_fmt_dur(d[3], c->on_ns / c->slices) : "-",
-		sp ? replay_fmt_dur(d[5], sp->off_ns) : "-", rq,
+		c->slices ? ks_fmt_dur(d[3], c->on_ns / c->slices) : "-",
+		sp ? ks_fmt_dur(d[5], sp->off_ns) : "-", rq,
 		sampled ? fmt_bytes(d[4], sp->peak_rss_kb * 1024) : "-", io,
 		(unsigned long long)(sched || !sampled ? c->faults : sp->minflt.max + sp->majflt.max));
 	if (p)
@@ -425,7 +425,7 @@ out:
 static void exec_list(FILE *f, const struct report *r)
 {
 	const struct replay_procs *ps = &r->a.procs;
-	char tb[REPLAY_TIME_BUF], d[REPLAY_DUR_BUF];
+	char tb[KS_TIME_BUF], d[KS_DUR_BUF];
 	size_t shown = 0;
 	bool known;
 
@@ -445,8 +445,8 @@ static void exec_list(FILE *f, const struct report *r)
 			fputs("  ... more (--json lists all)\n", f);
 			break;
 		}
-		fprintf(f, "%-19s %10s %-16s %8u %8u ", known ? replay_fmt_utc(tb, epoch) : "?",
-			replay_fmt_dur(d, x->ts > r->start_ns ? x->ts - r->start_ns : 0),
+		fprintf(f, "%-19s %10s %-16s %8u %8u ", known ? ks_fmt_utc(tb, epoch) : "?",
+			ks_fmt_dur(d, x->ts > r->start_ns ? x->ts - r->start_ns : 0),
 			x->comm[0] ? x->comm : "?", x->pid, x->ppid);
 		if (p->exited)
 			fprintf(f, "%5d  ", replay_exit_code(p->wstatus));
@@ -463,7 +463,7 @@ static void sched_section(FILE *f, const struct report *r)
 {
 	const struct sched_analysis *s = &r->a.sched;
 	const struct sched_counts *c = &s->total;
-	char d[6][REPLAY_DUR_BUF];
+	char d[6][KS_DUR_BUF];
 	size_t shown;
 
 	if (!sched_available(s)) {
@@ -475,8 +475,8 @@ static void sched_section(FILE *f, const struct report *r)
 		(unsigned long long)c->switches, (unsigned long long)c->vol,
 		(unsigned long long)c->invol, (unsigned long long)c->wakeups);
 	fprintf(f, "  on-CPU %s, off-CPU %s, avg time slice %s, %llu page faults\n",
-		replay_fmt_dur(d[0], c->on_ns), replay_fmt_dur(d[1], s->off_ns),
-		replay_fmt_dur(d[2], c->slices ? c->on_ns / c->slices : 0),
+		ks_fmt_dur(d[0], c->on_ns), ks_fmt_dur(d[1], s->off_ns),
+		ks_fmt_dur(d[2], c->slices ? c->on_ns / c->slices : 0),
 		(unsigned long long)c->faults);
 	if (s->lost_slices)
 		fprintf(f, "  !! %llu time slices without their switch-out (events lost): "
@@ -485,10 +485,10 @@ static void sched_section(FILE *f, const struct report *r)
 		fprintf(f, "\nRUN-QUEUE LATENCY (runqlat: wake-up or preemption to switch-in), "
 			"%llu waits: avg %s, p50 %s, p99 %s, max %s\n",
 			(unsigned long long)s->runq.count,
-			replay_fmt_dur(d[0], s->runq.sum / s->runq.count),
-			replay_fmt_dur(d[1], ks_hist_percentile(&s->runq, 50)),
-			replay_fmt_dur(d[2], ks_hist_percentile(&s->runq, 99)),
-			replay_fmt_dur(d[3], s->runq.max));
+			ks_fmt_dur(d[0], s->runq.sum / s->runq.count),
+			ks_fmt_dur(d[1], ks_hist_percentile(&s->runq, 50)),
+			ks_fmt_dur(d[2], ks_hist_percentile(&s->runq, 99)),
+			ks_fmt_dur(d[3], s->runq.max));
 		ks_log2_print(f, s->runq_log2us, KS_LOG2_SLOTS, "usecs");
 	}
 	if (!s->nbuckets)
@@ -500,16 +500,16 @@ static void sched_section(FILE *f, const struct report *r)
 		"switches", "vol", "invol", "wakeups", "cpu", "avg slice", "faults");
 	for (size_t i = 0; i < shown; i++) {
 		const struct sched_bucket *k = &s->buckets[i];
-		char tb[REPLAY_TIME_BUF];
+		char tb[KS_TIME_BUF];
 
 		fprintf(f, "%-19s %8u %-16s %9llu %9llu %9llu %9llu %11s %11s %9llu\n",
-			s->epoch_off ? replay_fmt_utc(tb, (int64_t)k->sec * 1000000000ll) :
+			s->epoch_off ? ks_fmt_utc(tb, (int64_t)k->sec * 1000000000ll) :
 				       (snprintf(tb, sizeof(tb), "%llu", (unsigned long long)k->sec), tb),
 			k->pid, replay_procs_comm_at(&r->a.procs, k->pid, sched_sec_last_ns(s, k->sec)),
 			(unsigned long long)k->switches, (unsigned long long)k->vol,
 			(unsigned long long)k->invol, (unsigned long long)k->wakeups,
-			replay_fmt_dur(d[0], k->cpu_ns),
-			replay_fmt_dur(d[1], k->cpu_ns / (k->slices ? k->slices : 1)),
+			ks_fmt_dur(d[0], k->cpu_ns),
+			ks_fmt_dur(d[1], k->cpu_ns / (k->slices ? k->slices : 1)),
 			(unsigned long long)k->faults);
 	}
 	if (s->bucket_misses)

@@ -10,7 +10,7 @@
 #include "replay/restore.h"
 #include "replay/timeline.h"
 #include "replay/trace.h"
-#include "replay/units.h"
+#include "util/units.h"
 #include "store/store.h"
 
 #define FALLOC_KEEP_SIZE 0x01
@@ -407,7 +407,7 @@ static const char *op_label(const struct timeline_row *r, char *buf, size_t len)
 
 static void fmt_time(const struct timeline *tl, uint64_t ts, char *buf, size_t len)
 {
-	char utc[REPLAY_TIME_BUF];
+	char utc[KS_TIME_BUF];
 	int64_t ns;
 
 	if (!tl->mono_to_realtime) {
@@ -415,7 +415,7 @@ static void fmt_time(const struct timeline *tl, uint64_t ts, char *buf, size_t l
 		return;
 	}
 	ns = (int64_t)ts + tl->mono_to_realtime;
-	snprintf(buf, len, "%s.%06lld", replay_fmt_utc(utc, ns),
+	snprintf(buf, len, "%s.%06lld", ks_fmt_utc(utc, ns),
 		 (long long)((ns % 1000000000) / 1000));
 }
 

@@ -8,7 +8,7 @@
 
 #include "format/kserr.h"
 #include "replay/trace.h"
-#include "replay/units.h"
+#include "util/units.h"
 #include "store/store.h"
 
 static const char *open_advice(int err)
@@ -42,7 +42,7 @@ static void meta_u64(struct replay_trace *t, const char *key, unsigned bit, uint
 {
 	char *s = NULL;
 
-	if (!ks_store_get_meta(t->st, key, &s) && !replay_parse_u64(s, v))
+	if (!ks_store_get_meta(t->st, key, &s) && !ks_parse_u64(s, v))
 		t->meta.have |= bit;
 	free(s);
 }
@@ -51,7 +51,7 @@ static void meta_s64(struct replay_trace *t, const char *key, unsigned bit, int6
 {
 	char *s = NULL;
 
-	if (!ks_store_get_meta(t->st, key, &s) && !replay_parse_s64(s, v))
+	if (!ks_store_get_meta(t->st, key, &s) && !ks_parse_s64(s, v))
 		t->meta.have |= bit;
 	free(s);
 }

@@ -1,7 +1,6 @@
 /* BTF discovery: the order system -> cache -> download, validation of what is
  * found, and the one-line reason when nothing is. The environment variables
- * point every place at files in a temporary directory. record/btf.c is built
- * into this binary directly, as the unit-test rule links only the libraries. */
+ * point every place at files in a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,19 +16,7 @@
 #include <unistd.h>
 #include <bpf/btf.h>
 
-#include "record/btf.c"
-
-int ks_debug_enabled;
-
-void ks_error(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-void ks_debug(const char *fmt, ...)
-{
-	(void)fmt;
-}
+#include "record/btf.h"
 
 struct fx {
 	char dir[64];

@@ -23,14 +23,14 @@
 #include "format/event.h"
 #include "format/kserr.h"
 #include "format/segment.h"
-#include "record/cli.h"
+#include "cli/cli.h"
 #include "replay/analyze.h"
 #include "replay/behavior.h"
 #include "replay/hist.h"
 #include "replay/report.h"
 #include "replay/syscalls.h"
 #include "replay/trace.h"
-#include "replay/units.h"
+#include "util/units.h"
 #include "store/store.h"
 
 #define NR_READ 0
@@ -285,52 +285,52 @@ static void test_parse_durations(void **state)
 	uint64_t v, from, to;
 
 	(void)state;
-	assert_int_equal(replay_parse_duration("2.5s", &v), 0);
+	assert_int_equal(ks_parse_duration("2.5s", &v), 0);
 	assert_int_equal(v, 2500000000ull);
-	assert_int_equal(replay_parse_duration("10ms", &v), 0);
+	assert_int_equal(ks_parse_duration("10ms", &v), 0);
 	assert_int_equal(v, 10 * MS);
-	assert_int_equal(replay_parse_duration("1.5us", &v), 0);
+	assert_int_equal(ks_parse_duration("1.5us", &v), 0);
 	assert_int_equal(v, 1500);
-	assert_int_equal(replay_parse_duration("7ns", &v), 0);
+	assert_int_equal(ks_parse_duration("7ns", &v), 0);
 	assert_int_equal(v, 7);
-	assert_int_equal(replay_parse_duration("0.000000001s", &v), 0);
+	assert_int_equal(ks_parse_duration("0.000000001s", &v), 0);
 	assert_int_equal(v, 1);
-	assert_int_equal(replay_parse_duration(".5ms", &v), 0);
+	assert_int_equal(ks_parse_duration(".5ms", &v), 0);
 	assert_int_equal(v, 500000);
-	assert_int_equal(replay_parse_duration("0", &v), 0);
+	assert_int_equal(ks_parse_duration("0", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(replay_parse_duration("10", &v), -EINVAL);
-	assert_int_equal(replay_parse_duration("", &v), -EINVAL);
-	assert_int_equal(replay_parse_duration("ms", &v), -EINVAL);
-	assert_int_equal(replay_parse_duration("1m", &v), -EINVAL);
-	assert_int_equal(replay_parse_duration("1 s", &v), -EINVAL);
-	assert_int_equal(replay_parse_duration("-1s", &v), -EINVAL);
-	assert_int_equal(replay_parse_duration("99999999999s", &v), -ERANGE);
+	assert_int_equal(ks_parse_duration("10", &v), -EINVAL);
+	assert_int_equal(ks_parse_duration("", &v), -EINVAL);
+	assert_int_equal(ks_parse_duration("ms", &v), -EINVAL);
+	assert_int_equal(ks_parse_duration("1m", &v), -EINVAL);
+	assert_int_equal(ks_parse_duration("1 s", &v), -EINVAL);
+	assert_int_equal(ks_parse_duration("-1s", &v), -EINVAL);
+	assert_int_equal(ks_parse_duration("99999999999s", &v), -ERANGE);
 
-	assert_int_equal(replay_parse_range("1s,2.5s", &from, &to), 0);
+	assert_int_equal(ks_parse_range("1s,2.5s", &from, &to), 0);
 	assert_int_equal(from, SEC);
 	assert_int_equal(to, 2500 * MS);
-	assert_int_equal(replay_parse_range(",500ms", &from, &to), 0);
+	assert_int_equal(ks_parse_range(",500ms", &from, &to), 0);
 	assert_int_equal(from, 0);
 	assert_int_equal(to, 500 * MS);
-	assert_int_equal(replay_parse_range("2s,", &from, &to), 0);
+	assert_int_equal(ks_parse_range("2s,", &from, &to), 0);
 	assert_int_equal(from, 2 * SEC);
 	assert_int_equal(to, UINT64_MAX);
-	assert_int_equal(replay_parse_range("2s,1s", &from, &to), -EINVAL);
-	assert_int_equal(replay_parse_range("2s", &from, &to), -EINVAL);
-	assert_int_equal(replay_parse_range("x,1s", &from, &to), -EINVAL);
+	assert_int_equal(ks_parse_range("2s,1s", &from, &to), -EINVAL);
+	assert_int_equal(ks_parse_range("2s", &from, &to), -EINVAL);
+	assert_int_equal(ks_parse_range("x,1s", &from, &to), -EINVAL);
 }
 
 static void test_format_helpers(void **state)
 {
-	char d[REPLAY_DUR_BUF], t[REPLAY_TIME_BUF];
+	char d[KS_DUR_BUF], t[KS_TIME_BUF];
 
 	(void)state;
-	assert_string_equal(replay_fmt_dur(d, 850), "850ns");
-	assert_string_equal(replay_fmt_dur(d, 12345), "12.3us");
-	assert_string_equal(replay_fmt_dur(d, 4560000), "4.56ms");
-	assert_string_equal(replay_fmt_dur(d, 1234000000), "1.234s");
-	assert_string_equal(replay_fmt_utc(t, EPOCH_AT_BASE), "2023-11-14 22:13:20");
+	assert_string_equal(ks_fmt_dur(d, 850), "850ns");
+	assert_string_equal(ks_fmt_dur(d, 12345), "12.3us");
+	assert_string_equal(ks_fmt_dur(d, 4560000), "4.56ms");
+	assert_string_equal(ks_fmt_dur(d, 1234000000), "1.234s");
+	assert_string_equal(ks_fmt_utc(t, EPOCH_AT_BASE), "2023-11-14 22:13:20");
 }
 
 /* ---- analyser on hand-made rows ------------------------------------------ */

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "record/cli.h"
-#include "replay/cli_args.h"
+#include "cli/cli.h"
+#include "cli/args.h"
 #include "replay/restore.h"
 #include "replay/trace.h"
 

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "replay/units.h"
+#include "util/units.h"
 
-int replay_parse_duration(const char *s, uint64_t *ns)
+int ks_parse_duration(const char *s, uint64_t *ns)
 {
 	static const struct {
 		const char *suffix;
@@ -73,7 +73,7 @@ int replay_parse_duration(const char *s, uint64_t *ns)
 	return 0;
 }
 
-int replay_parse_range(const char *s, uint64_t *from, uint64_t *to)
+int ks_parse_range(const char *s, uint64_t *from, uint64_t *to)
 {
 	const char *comma = strchr(s, ',');
 	char left[64];
@@ -89,9 +89,9 @@ int replay_parse_range(const char *s, uint64_t *from, uint64_t *to)
 	left[n] = 0;
 	*from = 0;
 	*to = UINT64_MAX;
-	if (n && (err = replay_parse_duration(left, from)))
+	if (n && (err = ks_parse_duration(left, from)))
 		return err;
-	if (comma[1] && (err = replay_parse_duration(comma + 1, to)))
+	if (comma[1] && (err = ks_parse_duration(comma + 1, to)))
 		return err;
 	if (*from >= *to)
 		return -EINVAL;
@@ -104,30 +104,30 @@ static void fmt3(char *buf, size_t len, double v, const char *unit)
 	snprintf(buf, len, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v, unit);
 }
 
-const char *replay_fmt_dur(char buf[REPLAY_DUR_BUF], uint64_t ns)
+const char *ks_fmt_dur(char buf[KS_DUR_BUF], uint64_t ns)
 {
 	if (ns < 1000)
-		snprintf(buf, REPLAY_DUR_BUF, "%lluns", (unsigned long long)ns);
+		snprintf(buf, KS_DUR_BUF, "%lluns", (unsigned long long)ns);
 	else if (ns < 999500)
-		fmt3(buf, REPLAY_DUR_BUF, (double)ns / 1e3, "us");
+		fmt3(buf, KS_DUR_BUF, (double)ns / 1e3, "us");
 	else if (ns < 999500000)
-		fmt3(buf, REPLAY_DUR_BUF, (double)ns / 1e6, "ms");
+		fmt3(buf, KS_DUR_BUF, (double)ns / 1e6, "ms");
 	else
-		snprintf(buf, REPLAY_DUR_BUF, "%.3fs", (double)ns / 1e9);
+		snprintf(buf, KS_DUR_BUF, "%.3fs", (double)ns / 1e9);
 	return buf;
 }
 
-const char *replay_fmt_utc(char buf[REPLAY_TIME_BUF], int64_t epoch_ns)
+const char *ks_fmt_utc(char buf[KS_TIME_BUF], int64_t epoch_ns)
 {
 	time_t secs = (time_t)(epoch_ns >= 0 ? epoch_ns / 1000000000 : (epoch_ns + 1) / 1000000000 - 1);
 	struct tm tm;
 
-	if (!gmtime_r(&secs, &tm) || !strftime(buf, REPLAY_TIME_BUF, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, REPLAY_TIME_BUF, "?");
+	if (!gmtime_r(&secs, &tm) || !strftime(buf, KS_TIME_BUF, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, KS_TIME_BUF, "?");
 	return buf;
 }
 
-int replay_parse_u64(const char *s, uint64_t *v)
+int ks_parse_u64(const char *s, uint64_t *v)
 {
 	char *end;
 	unsigned long long x;
@@ -144,7 +144,7 @@ int replay_parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
-int replay_parse_s64(const char *s, int64_t *v)
+int ks_parse_s64(const char *s, int64_t *v)
 {
 	char *end;
 	long long x;

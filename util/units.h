@@ -8,23 +8,23 @@
 /* Parses a duration: a decimal number with an ns, us, ms or s suffix ("0" alone is
  * allowed). Exact for up to 9 decimals. Returns 0, or -EINVAL (no unit, garbage)
  * or -ERANGE (over UINT64_MAX ns). */
-int replay_parse_duration(const char *s, uint64_t *ns);
+int ks_parse_duration(const char *s, uint64_t *ns);
 
 /* Parses "FROM,TO" (each a duration, either may be empty) into [*from, *to);
  * an empty TO gives UINT64_MAX. Returns 0, -EINVAL (no comma, bad duration, or
  * FROM >= TO), -ERANGE. */
-int replay_parse_range(const char *s, uint64_t *from, uint64_t *to);
+int ks_parse_range(const char *s, uint64_t *from, uint64_t *to);
 
-#define REPLAY_DUR_BUF 24
+#define KS_DUR_BUF 24
 /* Formats ns with an adaptive unit: "850ns", "12.3us", "4.56ms", "1.234s". */
-const char *replay_fmt_dur(char buf[REPLAY_DUR_BUF], uint64_t ns);
+const char *ks_fmt_dur(char buf[KS_DUR_BUF], uint64_t ns);
 
-#define REPLAY_TIME_BUF 32
+#define KS_TIME_BUF 32
 /* Formats nanoseconds since the epoch as "YYYY-MM-DD HH:MM:SS" in UTC. */
-const char *replay_fmt_utc(char buf[REPLAY_TIME_BUF], int64_t epoch_ns);
+const char *ks_fmt_utc(char buf[KS_TIME_BUF], int64_t epoch_ns);
 
 /* Parses a whole string as a decimal u64 / s64. Returns 0 or -EINVAL/-ERANGE. */
-int replay_parse_u64(const char *s, uint64_t *v);
-int replay_parse_s64(const char *s, int64_t *v);
+int ks_parse_u64(const char *s, uint64_t *v);
+int ks_parse_s64(const char *s, int64_t *v);
 
 #endif

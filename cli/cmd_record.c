@@ -21,14 +21,14 @@
 #include "format/kserr.h"
 #include "record/btf.h"
 #include "record/child.h"
-#include "record/cli.h"
+#include "cli/cli.h"
 #include "record/consumer.h"
 #include "record/privs.h"
 #include "record/probes.h"
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
-#include "replay/units.h"
+#include "util/units.h"
 #include "store/store.h"
 
 #define DEFAULT_RING_BYTES (32ull << 20)
@@ -166,7 +166,7 @@ static int parse_seconds(const char *arg, uint64_t *ns)
 	char *end;
 	double v;
 
-	if (!replay_parse_duration(arg, ns) && *ns)
+	if (!ks_parse_duration(arg, ns) && *ns)
 		return 0;
 	errno = 0;
 	v = strtod(arg, &end);
@@ -255,7 +255,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->sched = false;
 			break;
 		case 'I':
-			if (strcmp(optarg, "0") && replay_parse_duration(optarg, &o->sample_ns)) {
+			if (strcmp(optarg, "0") && ks_parse_duration(optarg, &o->sample_ns)) {
 				ks_error("--sample-interval '%s' is not a duration (e.g. 100ms, 1s)",
 					 optarg);
 				return -1;

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record/cli.h"
-#include "replay/cli_args.h"
+#include "cli/cli.h"
+#include "cli/args.h"
 #include "replay/report.h"
-#include "replay/units.h"
+#include "util/units.h"
 
 static const char usage_text[] =
 	"usage: ksight report FILE [--json] [--slow DUR] [--pid PID] [--time FROM,TO] [--hist]\n"
@@ -91,14 +91,14 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 			a->hist = true;
 			break;
 		case 's':
-			if (replay_parse_duration(optarg, &a->o.slow_ns)) {
+			if (ks_parse_duration(optarg, &a->o.slow_ns)) {
 				snprintf(msg, sizeof(msg), "--slow '%s' is not a duration (e.g. 10ms, 1.5s)",
 					 optarg);
 				return bad_usage(msg);
 			}
 			break;
 		case 'p':
-			if (replay_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
+			if (ks_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
 				snprintf(msg, sizeof(msg), "--pid '%s' is not a process id", optarg);
 				return bad_usage(msg);
 			}
@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 			a->o.pid = (uint32_t)v;
 			break;
 		case 't':
-			if (replay_parse_range(optarg, &a->o.from_ns, &a->o.to_ns)) {
+			if (ks_parse_range(optarg, &a->o.from_ns, &a->o.to_ns)) {
 				snprintf(msg, sizeof(msg),
 					 "--time '%s' is not FROM,TO with FROM < TO (e.g. 1s,2.5s or ,500ms)",
 					 optarg);

@@ -2,8 +2,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "record/cli.h"
-#include "replay/cli_args.h"
+#include "cli/cli.h"
+#include "cli/args.h"
 
 int replay_usage_error(const char *cmd, const char *what)
 {

@@ -25,7 +25,7 @@
 #include <zlib.h>
 
 #include "record/btf.h"
-#include "record/cli.h"
+#include "cli/cli.h"
 
 #define MAX_CHECKS 40
 #define ENOTSUPP_KERNEL 524	/* the kernel-internal ENOTSUPP some bpf() paths return */

@@ -1,36 +1,9 @@
-/* ksight's entry point: a table from subcommand names to cmd_* functions, in the
+/* cli: ksight's entry point: a table from subcommand names to cmd_* functions, in the
  * style of git.c and perf.c. Each command parses its own options. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "record/cli.h"
-
-int ks_debug_enabled;
-
-void ks_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ksight: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void ks_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ks_debug_enabled)
-		return;
-	fputs("ksight: debug: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#include "cli/cli.h"
 
 struct command {
 	const char *name;

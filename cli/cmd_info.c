@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "format/kserr.h"
-#include "record/cli.h"
-#include "replay/cli_args.h"
+#include "cli/cli.h"
+#include "cli/args.h"
 #include "replay/report.h"
-#include "replay/units.h"
+#include "util/units.h"
 #include "store/store.h"
 
 static const char usage_text[] =
@@ -94,7 +94,7 @@ static void info_text(FILE *f, const struct info *in)
 {
 	const struct replay_meta *m = &in->t->meta;
 	struct kind_stat total = { 0 };
-	char b1[32], b2[32], b3[32], tb[REPLAY_TIME_BUF], db[REPLAY_DUR_BUF], kb[16];
+	char b1[32], b2[32], b3[32], tb[KS_TIME_BUF], db[KS_DUR_BUF], kb[16];
 	char *cmd = report_command_line(m);
 	bool known, lost_known;
 	uint64_t lost = replay_lost_events(m, &lost_known);
@@ -113,13 +113,13 @@ static void info_text(FILE *f, const struct info *in)
 		int64_t epoch = report_epoch_ns(m, m->start_ns, &known);
 
 		fprintf(f, "started      %s%s (monotonic %llu ns)\n",
-			known ? replay_fmt_utc(tb, epoch) : "?", known ? " UTC" : "",
+			known ? ks_fmt_utc(tb, epoch) : "?", known ? " UTC" : "",
 			(unsigned long long)m->start_ns);
 	} else {
 		fputs("started      ? (not recorded)\n", f);
 	}
 	if ((m->have & RM_START) && (m->have & RM_END) && m->end_ns >= m->start_ns)
-		fprintf(f, "duration     %s\n", replay_fmt_dur(db, m->end_ns - m->start_ns));
+		fprintf(f, "duration     %s\n", ks_fmt_dur(db, m->end_ns - m->start_ns));
 	else
 		fputs("duration     ? (not recorded)\n", f);
 	if (m->have & RM_EXIT)

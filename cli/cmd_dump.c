@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "record/cli.h"
-#include "replay/cli_args.h"
+#include "cli/cli.h"
+#include "cli/args.h"
 #include "replay/procs.h"
 #include "replay/report.h"
 #include "replay/syscalls.h"
