@@ -23,6 +23,7 @@
 #include "record/child.h"
 #include "cli/cli.h"
 #include "record/consumer.h"
+#include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
 #include "record/sampler.h"
@@ -90,7 +91,8 @@ static const char usage_text[] =
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
 	"      --probe-kind K     tp_btf, raw_tp or tracepoint (default: the first that\n"
 	"                         loads, in that order)\n"
-	"      --traced-set S     task_storage or hash (default: task storage with tp_btf)\n"
+	"      --traced-set S     task_storage (with tp_btf only) or hash (default: task\n"
+	"                         storage with tp_btf)\n"
 	"      --transport T      ringbuf or perfbuf (default: ringbuf when available)\n"
 	"      --sample-interval DUR  /proc sampling period (default 100ms; 0: off)\n"
 	"      --btf-cache-dir DIR      where to look for <release>.btf when the kernel\n"
@@ -108,6 +110,11 @@ static const char usage_text[] =
 	"  -q, --quiet            no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
+	"\n"
+	"environment:\n"
+	"  KSIGHT_FEATURES_MASK=F[,F]  act as if the kernel lacked these features (tp_btf,\n"
+	"                         ringbuf, task_storage, page_fault, ... or all); 'ksight\n"
+	"                         doctor' plans the same way\n"
 	"\n"
 	"examples:\n"
 	"  ksight record -- make -j2\n"
@@ -187,6 +194,26 @@ static int pick(const char *arg, const char *flag, const char **names, int *out)
 	ks_error("%s '%s' is not one of the choices; 'ksight record --help' lists them",
 		 flag, arg);
 	return -1;
+}
+
+/* Probe options no kernel can satisfy, and a KSIGHT_FEATURES_MASK naming no
+ * feature, are usage errors: one line each. */
+static int check_probe_options(const struct record_opts *o)
+{
+	const struct probe_request rq = { .attach = o->attach, .set = o->set,
+					  .transport = o->transport, .sched = o->sched };
+	struct features ft;
+	char why[512];
+	int err;
+
+	err = features_check_request(&rq, why, sizeof(why));
+	err = err ?: features_init(&ft, NULL, why, sizeof(why));
+	if (err) {
+		ks_error("%s", err == -ENOMEM ? "out of memory" : why);
+		return -1;
+	}
+	features_free(&ft);
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -323,6 +350,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		ks_error("--duration goes with -p or -a; a command is recorded until it exits");
 		return -1;
 	}
+	if (check_probe_options(o))
+		return -1;
 	o->argv = argv + optind;
 	return 0;
 }
@@ -606,6 +635,10 @@ static int recorder_attach(struct recorder *r)
 		ks_error("cannot %s", why);
 		return -1;
 	}
+	if (err == -EOPNOTSUPP) {
+		ks_error("cannot record here: %s ('ksight doctor' shows every check)", why);
+		return -1;
+	}
 	if (err) {
 		ks_error("cannot %s: %s (--debug says more)", why, strerror(-err));
 		return -1;
@@ -620,6 +653,10 @@ static int recorder_attach(struct recorder *r)
 	err = err ?: ks_store_put_meta(r->store, "traced_set", probe_set_name(r->mode.set));
 	err = err ?: ks_store_put_meta(r->store, "transport",
 				       probe_transport_name(r->mode.transport));
+	err = err ?: ks_store_put_meta(r->store, "page_faults", r->mode.page_faults ? "recorded" :
+				       !r->opts.sched ? "not recorded (--no-sched)" :
+				       "not recorded on this kernel (no exceptions:page_fault_user "
+				       "tracepoint)");
 	err = err ?: ks_store_commit(r->store);
 	if (err) {
 		ks_error("cannot write %s: %s", r->opts.output, ks_strerror(err));
