@@ -159,6 +159,13 @@ int features_plan_from(uint32_t have, uint32_t denied, const struct probe_reques
 		return -EOPNOTSUPP;
 	}
 
+	/* a map refused for lack of privilege: privilege, not the kernel, is missing */
+	if ((denied & (BIT(FEAT_TASK_STORAGE) | BIT(FEAT_HASH) | BIT(FEAT_RINGBUF) |
+		       BIT(FEAT_PERFBUF))) && !((have & BIT(FEAT_HASH)) &&
+		       (have & (BIT(FEAT_RINGBUF) | BIT(FEAT_PERFBUF))))) {
+		say(why, len, "no privilege to create BPF maps");
+		return -EPERM;
+	}
 	m.set = rq->set ? rq->set : m.attach == ATTACH_TP_BTF && (have & BIT(FEAT_TASK_STORAGE)) ?
 		SET_TASK_STORAGE : SET_HASH;
 	if (m.set == SET_TASK_STORAGE && !(have & BIT(FEAT_TASK_STORAGE))) {
@@ -551,6 +558,10 @@ static void probe_tp_btf(struct features *ft)
 	struct feature_result *r;
 	int id, err;
 
+	if (ft->o.tp_btf_by_loader) {
+		set(ft, FEAT_TP_BTF, 0, "tried by loading the probes");
+		return;
+	}
 	id = kernel_btf_id(ft, "btf_trace_sys_enter", BTF_KIND_TYPEDEF, why, sizeof(why));
 	err = id < 0 ? id : attach_raw(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id, NULL, why,
 				       sizeof(why));
@@ -727,8 +738,8 @@ static void probe_hash(struct features *ft)
 	close(fd);
 }
 
-/* x86's exceptions:page_fault_user: in the kernel's BTF, else in a mounted
- * tracefs, else a raw tracepoint attached to it. */
+/* x86's exceptions:page_fault_user: in a mounted tracefs, else a raw tracepoint
+ * attached to it, else in the kernel's BTF (parsing it costs the most). */
 static void probe_page_fault(struct features *ft)
 {
 	const char *root = tracefs_mounted();
@@ -737,20 +748,18 @@ static void probe_page_fault(struct features *ft)
 	struct stat sb;
 	int err;
 
-	err = kernel_btf_id(ft, "btf_trace_page_fault_user", BTF_KIND_TYPEDEF, why, sizeof(why));
-	if (err >= 0) {
-		set(ft, FEAT_PAGE_FAULT, 0, "exceptions:page_fault_user exists (btf_trace_page_fault_user "
-		    "in the kernel's BTF)");
-		return;
-	}
-	if (ft->vmlinux) {
-		err = -ENOENT;
-	} else if (root) {
+	if (root) {
 		say(path, sizeof(path), "%s/events/exceptions/page_fault_user", root);
 		err = stat(path, &sb) ? -errno : 0;
-		say(why, sizeof(why), "%s: %s", path, err ? strerror(-err) : "exists");
+		say(why, sizeof(why), "%s %s", path, err ? "is missing" : "exists");
 	} else {
-		err = attach_raw(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, "page_fault_user", why, sizeof(why));
+		err = attach_raw(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, "page_fault_user", why,
+				 sizeof(why));
+		if (!err)
+			say(why, sizeof(why), "a raw tracepoint attaches to it");
+		else if (kernel_btf_id(ft, "btf_trace_page_fault_user", BTF_KIND_TYPEDEF, why,
+				       sizeof(why)) >= 0)
+			err = 0, say(why, sizeof(why), "btf_trace_page_fault_user is in the kernel's BTF");
 	}
 	if (!err) {
 		set(ft, FEAT_PAGE_FAULT, 0, "exceptions:page_fault_user exists (%s)", why);

@@ -62,6 +62,10 @@ struct features_opts {
 	const struct btf_opts *btf; /* BTF discovery for FEAT_BTF (doctor) */
 	const char *btf_known;      /* record: BTF already discovered; this describes it */
 	bool mount_tracefs;         /* record: mount tracefs if the tracepoint kind needs it */
+	/* record: tp_btf is tried by loading the real probes, which report a failure
+	 * with features_set_failed; the tiny probe would parse the kernel's whole BTF
+	 * for its attach id, costing more than the load itself */
+	bool tp_btf_by_loader;
 };
 
 struct features {

@@ -317,7 +317,8 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 		return -ENOMEM;
 	*why = p->why;
 	err = features_init(&ft, &(struct features_opts){
-		.btf_known = o->btf_path ? o->btf_path : "system BTF", .mount_tracefs = true },
+		.btf_known = o->btf_path ? o->btf_path : "system BTF", .mount_tracefs = true,
+		.tp_btf_by_loader = true },
 		p->why, sizeof(p->why));
 	while (!err) {
 		err = features_plan(&ft, &rq, &p->mode, p->why, sizeof(p->why));

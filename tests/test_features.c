@@ -105,6 +105,11 @@ static void test_no_privilege(void **state)
 	(void)state;
 	assert_int_equal(plan_err(EVERY & ~kinds, kinds, &AUTO, why, sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "privilege"));
+	/* the kind not tried yet (record leaves tp_btf to its loader), maps refused */
+	assert_int_equal(plan_err(B(FEAT_BTF) | B(FEAT_TP_BTF), B(FEAT_HASH) | B(FEAT_RINGBUF) |
+				  B(FEAT_PERFBUF) | B(FEAT_TASK_STORAGE), &AUTO, why, sizeof(why)),
+			 -EPERM);
+	assert_non_null(strstr(why, "privilege"));
 	/* one kind missing for another reason: the kernel lacks it, not privilege */
 	assert_int_equal(plan_err(EVERY & ~kinds, kinds & ~B(FEAT_TRACEPOINT), &AUTO, why,
 				  sizeof(why)), -EOPNOTSUPP);
