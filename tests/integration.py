@@ -345,6 +345,33 @@ def the_launcher_path_search_is_not_the_commands():
     assert s["execve"]["count"] == 1 and s["execve"]["errors"] == 0, s["execve"]
 
 
+@test
+def recorder_killed_at_random_moments_leaves_an_honest_trace():
+    needs_bpf()
+    import random
+    rng = random.Random(1234)
+    for i in range(8):
+        t = os.path.join(TMP, f"killed-{i}.lmdb")
+        # the command outlives every kill: the recorder is always killed mid-way
+        proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--", "sh", "-c",
+                                 f"{WORKLOAD} counts 20000 5 2 500 2; sleep 5"],
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 0.4))
+        proc.kill()
+        proc.wait(timeout=20)
+        if not os.path.exists(t):
+            continue
+        for cmd in (["info", t], ["info", t, "--json"], ["report", t, "--json"],
+                    ["dump", t]):
+            p = run([KSIGHT, *cmd], timeout=60)
+            assert p.returncode in (0, 1), (i, cmd, p.returncode, p.stderr)
+            if p.returncode:
+                one_line(p)
+            elif cmd[-1] == "--json":
+                doc = json.loads(p.stdout)
+                assert doc.get("complete") is not True, (i, cmd, "a killed recording is complete")
+
+
 def damaged_copies(src):
     data = open(src, "rb").read()
     out = {}
