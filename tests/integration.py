@@ -25,8 +25,8 @@ def run(args, **kw):
     return subprocess.run(args, **kw)
 
 
-def record(out, cmd, *opts):
-    return run([KSIGHT, "record", "-q", "-o", out, *opts, "--", *cmd])
+def record(out, cmd, *opts, **kw):
+    return run([KSIGHT, "record", "-q", "-o", out, *opts, "--", *cmd], **kw)
 
 
 def report_json(trace, *opts):
@@ -228,6 +228,148 @@ def output_is_not_created_through_a_symlink():
     p = run([KSIGHT, "record", "-q", "-o", link, "--", "true"])
     assert p.returncode != 0
     assert not os.path.exists(target)
+
+
+def one_line(p):
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, (p.returncode, p.stderr)
+    return lines[0]
+
+
+def sha256_of(path):
+    import hashlib
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@test
+def bad_input_is_refused_in_one_line():
+    t = os.path.join(TMP, "bad-input.lmdb")
+    for opts, code, what in ((["--bogus"], 2, "--bogus"),
+                             (["-a", "--duration", "nan"], 2, "nan"),
+                             (["-a", "--duration", "-1"], 2, "-1"),
+                             (["--buffer-size", "17179869185G"], 2, "17179869185G"),
+                             (["--buffer-size", "-4K"], 2, "-4K")):
+        args = [KSIGHT, "record", "-q", "-o", t, *opts]
+        if "-a" not in opts:
+            args += ["--", "true"]
+        p = run(args, timeout=20)
+        assert p.returncode == code, (opts, p.returncode, p.stderr)
+        assert what in one_line(p), (opts, p.stderr)
+        assert not os.path.exists(t), opts
+    # a command that is not there, or not executable: the shells' 127 and 126, and
+    # no trace file
+    noexec = os.path.join(TMP, "not-executable")
+    open(noexec, "w").write("true\n")
+    for cmd, code in ((["/nonexistent/cmd"], 127), (["no-such-command-here"], 127),
+                      ([noexec], 126)):
+        p = run([KSIGHT, "record", "-q", "-o", t, "--", *cmd])
+        assert p.returncode == code, (cmd, p.returncode, p.stderr)
+        assert cmd[0] in one_line(p)
+        assert not os.path.exists(t), cmd
+
+
+@test
+def a_live_or_existing_trace_is_never_clobbered():
+    needs_bpf()
+    t = os.path.join(TMP, "live.lmdb")
+    live = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--", "sleep", "2"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while not os.path.exists(t) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p = run([KSIGHT, "record", "-q", "-o", t, "--", "true"])
+    assert p.returncode != 0 and "being recorded" in one_line(p), p.stderr
+    assert not os.path.exists(t + ".old"), "the live trace was moved away"
+    assert live.wait(timeout=30) == 0, live.stderr.read()
+    assert report_json(t)["complete"] is True
+    # a planted lock-file symlink: one line naming it, its target untouched
+    victim = os.path.join(TMP, "lock-victim")
+    open(victim, "w").write("keep\n")
+    os.symlink(victim, t + "-lock") if not os.path.lexists(t + "-lock") else None
+    if not os.path.islink(t + "-lock"):
+        os.unlink(t + "-lock")
+        os.symlink(victim, t + "-lock")
+    before = sha256_of(t)
+    p = run([KSIGHT, "record", "-q", "-o", t, "--", "true"])
+    assert p.returncode != 0 and "-lock" in one_line(p), p.stderr
+    assert open(victim).read() == "keep\n" and sha256_of(t) == before
+    os.unlink(t + "-lock")
+    # a name too long for its companions: refused, the trace there kept
+    d = TMP
+    while len(d) < 4095 - 250:
+        d = os.path.join(d, "d" * 200)
+        os.makedirs(d, exist_ok=True)
+    longname = os.path.join(d, "t" * (4095 - len(d) - 1))
+    assert len(longname) == 4095
+    shutil.copy(t, longname)
+    p = run([KSIGHT, "record", "-q", "-o", longname, "--", "true"])
+    assert p.returncode != 0 and "too long" in one_line(p), p.stderr
+    assert sha256_of(longname) == before
+
+
+@test
+def restore_to_a_symlink_with_a_slash_is_refused():
+    m = mix_trace()
+    real = os.path.join(TMP, "slash-real")
+    os.makedirs(real, exist_ok=True)
+    link = os.path.join(TMP, "slash-link")
+    os.symlink(real, link)
+    p = run([KSIGHT, "restore", m["trace"], "--to", link + "/"])
+    assert p.returncode != 0 and "symlink" in one_line(p), p.stderr
+    assert os.listdir(real) == []
+
+
+@test
+def control_characters_never_reach_the_terminal():
+    needs_bpf()
+    evil = os.path.join(TMP, "a\x1b[31mb\nc")
+    shutil.copy("/bin/true", evil)
+    t = os.path.join(TMP, "evil.lmdb")
+    p = record(t, [evil])
+    assert p.returncode == 0, p.stderr
+    out = run([KSIGHT, "report", t]).stdout
+    assert "\x1b" not in out and "\\x1b" in out, out[:400]
+    p = run([KSIGHT, "report", os.path.join(TMP, "missing\x1b[2J\nfile.lmdb")])
+    assert p.returncode != 0 and "\x1b" not in p.stderr and one_line(p)
+
+
+@test
+def the_launcher_path_search_is_not_the_commands():
+    needs_bpf()
+    t = os.path.join(TMP, "true.lmdb")
+    p = record(t, ["true"], env={**os.environ,
+                                  "PATH": "/nonexistent/a:/nonexistent/b:" + os.environ["PATH"]})
+    assert p.returncode == 0, p.stderr
+    s = by_name(report_json(t))
+    assert s["execve"]["count"] == 1 and s["execve"]["errors"] == 0, s["execve"]
+
+
+@test
+def recorder_killed_at_random_moments_leaves_an_honest_trace():
+    needs_bpf()
+    import random
+    rng = random.Random(1234)
+    for i in range(8):
+        t = os.path.join(TMP, f"killed-{i}.lmdb")
+        # the command outlives every kill: the recorder is always killed mid-way
+        proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--", "sh", "-c",
+                                 f"{WORKLOAD} counts 20000 5 2 500 2; sleep 5"],
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 0.4))
+        proc.kill()
+        proc.wait(timeout=20)
+        if not os.path.exists(t):
+            continue
+        for cmd in (["info", t], ["info", t, "--json"], ["report", t, "--json"],
+                    ["dump", t]):
+            p = run([KSIGHT, *cmd], timeout=60)
+            assert p.returncode in (0, 1), (i, cmd, p.returncode, p.stderr)
+            if p.returncode:
+                one_line(p)
+            elif cmd[-1] == "--json":
+                doc = json.loads(p.stdout)
+                assert doc.get("complete") is not True, (i, cmd, "a killed recording is complete")
 
 
 def damaged_copies(src):
