@@ -10,6 +10,9 @@
 
 #include "format/delta.h"
 #include "format/kserr.h"
+#include "util/bytes.h"
+#include "util/grow.h"
+#include "util/hmap.h"
 
 static const char *const op_names[KS_DOP_MAX] = {
 	[KS_DOP_MKDIR] = "mkdir",       [KS_DOP_CREATE] = "create",
@@ -26,48 +29,10 @@ const char *ks_delta_op_name(unsigned op)
 	return op && op < KS_DOP_MAX ? op_names[op] : "?";
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
 void ks_delta_key(uint64_t file, uint64_t seq, uint8_t key[KS_DELTA_KEY_LEN])
 {
-	put_be64(key, file);
-	put_be64(key + 8, seq);
+	ks_put_be64(key, file);
+	ks_put_be64(key + 8, seq);
 }
 
 void ks_chunk_key(const uint8_t hash[16], uint8_t key[KS_CHUNK_KEY_LEN])
@@ -94,7 +59,7 @@ void ks_pack_key(uint64_t pack, uint8_t key[KS_PACK_KEY_LEN])
 {
 	memset(key, 0xff, 8);
 	memset(key + 8, 0, 4);
-	put_be64(key + 12, pack);
+	ks_put_be64(key + 12, pack);
 }
 
 int ks_pack_slice(const void *val, size_t vlen, const struct ks_chunk_ref *ref,
@@ -106,7 +71,7 @@ int ks_pack_slice(const void *val, size_t vlen, const struct ks_chunk_ref *ref,
 		return -KS_ETRUNC;
 	if (v[0] != 'K' || v[1] != 'P' || v[2] != 1 || v[3])
 		return -KS_EMAGIC;
-	if (get_le32(v + 4) != vlen - KS_PACK_HDR_SIZE)
+	if (ks_get_le32(v + 4) != vlen - KS_PACK_HDR_SIZE)
 		return -KS_ESIZES;
 	if ((uint64_t)ref->off + ref->slen > vlen - KS_PACK_HDR_SIZE)
 		return -KS_ETRUNC;
@@ -135,20 +100,20 @@ void ks_delta_encode(const struct ks_delta *d, const void *payload, uint8_t *out
 	out[1] = d->op;
 	out[2] = d->enc;
 	out[3] = d->flags;
-	put_le32(out + 4, d->pid);
-	put_le64(out + 8, d->ts);
-	put_le64(out + 16, d->file2);
-	put_le64(out + 24, d->offset);
-	put_le64(out + 32, d->length);
-	put_le32(out + 40, d->mode);
-	put_le32(out + 44, d->uid);
-	put_le32(out + 48, d->gid);
-	put_le32(out + 52, d->arg);
-	put_le32(out + 56, d->plen);
-	put_le32(out + 60, d->rlen);
+	ks_put_le32(out + 4, d->pid);
+	ks_put_le64(out + 8, d->ts);
+	ks_put_le64(out + 16, d->file2);
+	ks_put_le64(out + 24, d->offset);
+	ks_put_le64(out + 32, d->length);
+	ks_put_le32(out + 40, d->mode);
+	ks_put_le32(out + 44, d->uid);
+	ks_put_le32(out + 48, d->gid);
+	ks_put_le32(out + 52, d->arg);
+	ks_put_le32(out + 56, d->plen);
+	ks_put_le32(out + 60, d->rlen);
 	if (d->plen)
 		memcpy(out + KS_DELTA_HDR_SIZE, payload, d->plen);
-	put_le64(out + 64, delta_sum(out, out + KS_DELTA_HDR_SIZE, d->plen));
+	ks_put_le64(out + 64, delta_sum(out, out + KS_DELTA_HDR_SIZE, d->plen));
 }
 
 void ks_delta_chunk_ref(const struct ks_delta *d, size_t i, struct ks_chunk_ref *r)
@@ -156,11 +121,11 @@ void ks_delta_chunk_ref(const struct ks_delta *d, size_t i, struct ks_chunk_ref 
 	const uint8_t *p = d->payload + i * KS_CHUNK_REF_SIZE;
 
 	r->kind = p[0];
-	r->len = get_le32(p + 1);
+	r->len = ks_get_le32(p + 1);
 	memcpy(r->hash, p + 5, 16);
-	r->pack = get_le64(p + 21);
-	r->off = get_le32(p + 29);
-	r->slen = get_le32(p + 33);
+	r->pack = ks_get_le64(p + 21);
+	r->off = ks_get_le32(p + 29);
+	r->slen = ks_get_le32(p + 33);
 }
 
 /* The payload encoding each op may carry. */
@@ -218,26 +183,26 @@ int ks_delta_decode(const void *key, size_t klen, const void *val, size_t vlen,
 		return -KS_ETRUNC;
 	if (v[0] != KS_DELTA_VERSION)
 		return -KS_EVERSION;
-	d->file = get_be64(key);
-	d->seq = get_be64((const uint8_t *)key + 8);
+	d->file = ks_get_be64(key);
+	d->seq = ks_get_be64((const uint8_t *)key + 8);
 	d->op = v[1];
 	d->enc = v[2];
 	d->flags = v[3];
-	d->pid = get_le32(v + 4);
-	d->ts = get_le64(v + 8);
-	d->file2 = get_le64(v + 16);
-	d->offset = get_le64(v + 24);
-	d->length = get_le64(v + 32);
-	d->mode = get_le32(v + 40);
-	d->uid = get_le32(v + 44);
-	d->gid = get_le32(v + 48);
-	d->arg = get_le32(v + 52);
-	d->plen = get_le32(v + 56);
-	d->rlen = get_le32(v + 60);
+	d->pid = ks_get_le32(v + 4);
+	d->ts = ks_get_le64(v + 8);
+	d->file2 = ks_get_le64(v + 16);
+	d->offset = ks_get_le64(v + 24);
+	d->length = ks_get_le64(v + 32);
+	d->mode = ks_get_le32(v + 40);
+	d->uid = ks_get_le32(v + 44);
+	d->gid = ks_get_le32(v + 48);
+	d->arg = ks_get_le32(v + 52);
+	d->plen = ks_get_le32(v + 56);
+	d->rlen = ks_get_le32(v + 60);
 	d->payload = v + KS_DELTA_HDR_SIZE;
 	if (d->plen != vlen - KS_DELTA_HDR_SIZE)
 		return vlen - KS_DELTA_HDR_SIZE < d->plen ? -KS_ETRUNC : -KS_ETRAILING;
-	if (get_le64(v + 64) != delta_sum(v, d->payload, d->plen))
+	if (ks_get_le64(v + 64) != delta_sum(v, d->payload, d->plen))
 		return -KS_ECHECKSUM;
 	if (d->flags & ~KS_DF_KNOWN)
 		return -KS_EFLAGS;
@@ -362,7 +327,7 @@ int ks_chunk_decode(struct ks_delta_reader *r, const uint8_t hash[16], uint32_t 
 
 	if (vlen < KS_CHUNK_HDR_SIZE)
 		return -KS_ETRUNC;
-	raw = get_le32(v + 4);
+	raw = ks_get_le32(v + 4);
 	if (v[1] || v[2] || v[3] || !raw || raw > KS_CHUNK_MAX)
 		return -KS_ESCHEMA;
 	if (raw != want_len)
@@ -584,7 +549,7 @@ int ks_dw_file(struct ks_delta_writer *w, const char *path, size_t len, uint64_t
 	e->id = w->next_id;
 	e->len = len;
 	memcpy(e->path, path, len);
-	put_be64(key, e->id);
+	ks_put_be64(key, e->id);
 	err = w->put(w->ctx, KS_DW_FILES, key, sizeof(key), path, len);
 	if (err) {
 		free(e);
@@ -699,7 +664,7 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 			l.slen = (uint32_t)vlen;
 			v[0] = z ? KS_DENC_ZSTD : KS_DENC_RAW;
 			v[1] = v[2] = v[3] = 0;
-			put_le32(v + 4, (uint32_t)len);
+			ks_put_le32(v + 4, (uint32_t)len);
 			memcpy(v + KS_CHUNK_HDR_SIZE, z ? w->zbuf : data, z ? z : len);
 			if (!l.pack) {
 				ks_chunk_key(l.hash, key);
@@ -719,12 +684,12 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 	if (w->pack_len >= KS_PACK_TARGET && (err = ks_dw_flush(w)))
 		return err;
 	ref[0] = kind;
-	put_le32(ref + 1, (uint32_t)len);
+	ks_put_le32(ref + 1, (uint32_t)len);
 	if (kind == KS_CHUNK_DATA) {
 		memcpy(ref + 5, l.hash, 16);
-		put_le64(ref + 21, l.pack);
-		put_le32(ref + 29, l.off);
-		put_le32(ref + 33, l.slen);
+		ks_put_le64(ref + 21, l.pack);
+		ks_put_le32(ref + 29, l.off);
+		ks_put_le32(ref + 33, l.slen);
 	}
 	return 0;
 }
@@ -766,8 +731,8 @@ static int put_delta(struct ks_delta_writer *w, struct ks_delta *d, const void *
 		if (reserve(&w->held, &w->held_cap, w->held_len + 8 + sizeof(key) + vlen))
 			return -ENOMEM;
 		h = w->held + w->held_len;
-		put_le32(h, sizeof(key));
-		put_le32(h + 4, (uint32_t)vlen);
+		ks_put_le32(h, sizeof(key));
+		ks_put_le32(h + 4, (uint32_t)vlen);
 		memcpy(h + 8, key, sizeof(key));
 		memcpy(h + 8 + sizeof(key), w->val, vlen);
 		w->held_len += 8 + sizeof(key) + vlen;
@@ -796,14 +761,14 @@ int ks_dw_flush(struct ks_delta_writer *w)
 	w->pack[1] = 'P';
 	w->pack[2] = 1;
 	w->pack[3] = 0;
-	put_le32(w->pack + 4, (uint32_t)w->pack_len);
+	ks_put_le32(w->pack + 4, (uint32_t)w->pack_len);
 	ks_pack_key(w->pack_id, key);
 	err = w->put(w->ctx, KS_DW_DELTAS, key, sizeof(key), w->pack, KS_PACK_HDR_SIZE + w->pack_len);
 	if (err)
 		return err;
 	w->st.stored_bytes += sizeof(key) + KS_PACK_HDR_SIZE + w->pack_len;
 	for (size_t o = 0; o < w->held_len && !err;) {
-		uint32_t kl = get_le32(w->held + o), vl = get_le32(w->held + o + 4);
+		uint32_t kl = ks_get_le32(w->held + o), vl = ks_get_le32(w->held + o + 4);
 
 		err = w->put(w->ctx, KS_DW_DELTAS, w->held + o + 8, kl, w->held + o + 8 + kl, vl);
 		o += 8 + kl + vl;

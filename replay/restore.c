@@ -21,6 +21,7 @@
 #include "format/kserr.h"
 #include "replay/restore.h"
 #include "replay/trace.h"
+#include "util/bytes.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -395,8 +396,7 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 	{
 		uint8_t key[8];
 
-		for (int i = 0; i < 8; i++)
-			key[i] = (uint8_t)(id >> (56 - 8 * i));
+		ks_put_be64(key, id);
 		err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, &len);
 	}
 	if (err)

@@ -10,6 +10,7 @@
 #include "replay/restore.h"
 #include "replay/timeline.h"
 #include "replay/trace.h"
+#include "util/bytes.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -112,8 +113,7 @@ static int path_of(struct replay_trace *t, uint64_t id, char **out)
 	size_t len;
 	int err;
 
-	for (int i = 0; i < 8; i++)
-		key[i] = (uint8_t)(id >> (56 - 8 * i));
+	ks_put_be64(key, id);
 	err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, &len);
 	if (err)
 		return replay_fail(t, err == -KS_ENOTFOUND ? -KS_ECORRUPT : err,

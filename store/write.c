@@ -8,6 +8,8 @@
 
 #include "format/kserr.h"
 #include "store/store_priv.h"
+#include "util/bytes.h"
+#include "util/grow.h"
 
 #define PENDING_MIN_CAP (64u << 10)
 #define PENDING_KEEP_CAP (16u << 20) /* larger buffers are freed at commit */
@@ -233,8 +235,7 @@ int ks_store_put_meta(struct ks_store *st, const char *key, const char *val)
 static void seg_key(unsigned char *k, unsigned kind, uint64_t seq)
 {
 	k[0] = (unsigned char)kind;
-	for (int i = 0; i < 8; i++)
-		k[1 + i] = (unsigned char)(seq >> (56 - 8 * i));
+	ks_put_be64(k + 1, seq);
 }
 
 int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len)
@@ -332,14 +333,13 @@ static int seqs_recover(struct ks_store *st, MDB_txn *txn)
 	while (!rc) {
 		const unsigned char *kb = k.mv_data;
 		unsigned char probe[KS_SEG_KEY_LEN];
-		uint64_t seq = 0;
+		uint64_t seq;
 
 		if (k.mv_size != KS_SEG_KEY_LEN || kb[0] == 0) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		for (int i = 0; i < 8; i++)
-			seq = seq << 8 | kb[1 + i];
+		seq = ks_get_be64(kb + 1);
 		st->next_seq[kb[0]] = seq + 1;
 		seg_key(probe, kb[0], 0);
 		k.mv_size = sizeof(probe);
