@@ -350,85 +350,15 @@ int ks_chunk_decode(struct ks_delta_reader *r, const uint8_t hash[16], uint32_t 
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* Which chunks are stored, and where: open addressing on their hashes. */
+/* Where a stored chunk is. */
 struct loc {
 	uint8_t hash[16];
 	uint64_t pack;
 	uint32_t off, slen;
 };
 
-struct hashset {
-	struct loc *slot;
-	uint8_t *used;
-	size_t cap, n;
-};
-
-static uint64_t slot_of(const uint8_t h[16], size_t cap)
-{
-	uint64_t v;
-
-	memcpy(&v, h + 8, 8);
-	return v & (cap - 1);
-}
-
-static int hashset_grow(struct hashset *s)
-{
-	struct hashset n = { .cap = s->cap ? s->cap * 2 : 1024 };
-
-	n.slot = malloc(n.cap * sizeof(*n.slot));
-	n.used = calloc(n.cap, 1);
-	if (!n.slot || !n.used) {
-		free(n.slot);
-		free(n.used);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < s->cap; i++) {
-		if (!s->used[i])
-			continue;
-		uint64_t j = slot_of(s->slot[i].hash, n.cap);
-
-		while (n.used[j])
-			j = (j + 1) & (n.cap - 1);
-		n.slot[j] = s->slot[i];
-		n.used[j] = 1;
-	}
-	n.n = s->n;
-	free(s->slot);
-	free(s->used);
-	*s = n;
-	return 0;
-}
-
-/* The location of chunk h, or NULL. */
-static struct loc *hashset_find(struct hashset *s, const uint8_t h[16])
-{
-	uint64_t j;
-
-	if (!s->cap)
-		return NULL;
-	for (j = slot_of(h, s->cap); s->used[j]; j = (j + 1) & (s->cap - 1))
-		if (!memcmp(s->slot[j].hash, h, 16))
-			return &s->slot[j];
-	return NULL;
-}
-
-static int hashset_add(struct hashset *s, const struct loc *l)
-{
-	uint64_t j;
-
-	if ((s->n + 1) * 2 > s->cap && hashset_grow(s))
-		return -ENOMEM;
-	for (j = slot_of(l->hash, s->cap); s->used[j]; j = (j + 1) & (s->cap - 1))
-		;
-	s->slot[j] = *l;
-	s->used[j] = 1;
-	s->n++;
-	return 0;
-}
-
-/* Path ids: a chained hash table of path -> id. */
+/* A path with its id. */
 struct pathent {
-	struct pathent *next;
 	uint64_t id;
 	size_t len;
 	char path[];
@@ -443,9 +373,10 @@ struct ks_delta_writer {
 	size_t zcap;
 	uint8_t *val;   /* delta value being built */
 	size_t vcap;
-	struct hashset chunks;
-	struct pathent **paths;
-	size_t npaths_cap;
+	struct loc *locs;       /* the stored chunks */
+	size_t nlocs, caplocs;
+	struct ks_hmap chunks;  /* first 8 bytes of a chunk's digest -> index in locs */
+	struct ks_hmap paths;   /* ks_hash_bytes(path) -> its struct pathent */
 	uint64_t next_id, next_seq;
 	struct ks_dw_stats st;
 	/* streaming CONTENT */
@@ -480,9 +411,7 @@ int ks_dw_new(ks_dw_put_fn put, void *ctx, int level, struct ks_delta_writer **o
 	w->zcap = ZSTD_compressBound(KS_DELTA_RAW_MAX);
 	w->zbuf = malloc(w->zcap);
 	w->part = malloc(KS_CHUNK_MAX);
-	w->npaths_cap = 1024;
-	w->paths = calloc(w->npaths_cap, sizeof(*w->paths));
-	if (!w->z || !w->zbuf || !w->part || !w->paths) {
+	if (!w->z || !w->zbuf || !w->part) {
 		ks_dw_free(w);
 		return -ENOMEM;
 	}
@@ -501,17 +430,11 @@ void ks_dw_free(struct ks_delta_writer *w)
 	free(w->refs);
 	free(w->pack);
 	free(w->held);
-	free(w->chunks.slot);
-	free(w->chunks.used);
-	for (size_t i = 0; w->paths && i < w->npaths_cap; i++) {
-		struct pathent *e = w->paths[i], *n;
-
-		for (; e; e = n) {
-			n = e->next;
-			free(e);
-		}
-	}
-	free(w->paths);
+	free(w->locs);
+	ks_hmap_free(&w->chunks);
+	ks_hmap_each(&w->paths, i)
+		free((struct pathent *)(uintptr_t)w->paths.slot[i].val);
+	ks_hmap_free(&w->paths);
 	free(w);
 }
 
@@ -533,18 +456,20 @@ void ks_dw_get_stats(const struct ks_delta_writer *w, struct ks_dw_stats *st)
 
 int ks_dw_file(struct ks_delta_writer *w, const char *path, size_t len, uint64_t *id)
 {
-	uint64_t h = XXH3_64bits(path, len);
-	struct pathent **b = &w->paths[h & (w->npaths_cap - 1)], *e;
+	uint64_t h = ks_hash_bytes(path, len), *v;
+	struct pathent *e;
 	uint8_t key[8];
 	int err;
 
-	for (e = *b; e; e = e->next)
+	for (v = ks_hmap_get(&w->paths, h); v; v = ks_hmap_next(&w->paths, h, v)) {
+		e = (struct pathent *)(uintptr_t)*v;
 		if (e->len == len && !memcmp(e->path, path, len)) {
 			*id = e->id;
 			return 0;
 		}
-	e = malloc(sizeof(*e) + len);
-	if (!e)
+	}
+	/* room first: once the entry is put, remembering it must not fail */
+	if (ks_hmap_reserve(&w->paths, w->paths.n + 1) || !(e = malloc(sizeof(*e) + len)))
 		return -ENOMEM;
 	e->id = w->next_id;
 	e->len = len;
@@ -555,48 +480,30 @@ int ks_dw_file(struct ks_delta_writer *w, const char *path, size_t len, uint64_t
 		free(e);
 		return err;
 	}
+	ks_hmap_add(&w->paths, h, (uintptr_t)e);
 	w->next_id++;
 	w->st.files++;
-	e->next = *b;
-	*b = e;
 	*id = e->id;
-	/* a table that is mostly chains is regrown; rehashing needs the hash again */
-	if (w->st.files > w->npaths_cap * 2) {
-		size_t ncap = w->npaths_cap * 4;
-		struct pathent **n = calloc(ncap, sizeof(*n));
-
-		if (n) {
-			for (size_t i = 0; i < w->npaths_cap; i++)
-				while (w->paths[i]) {
-					struct pathent *x = w->paths[i];
-
-					w->paths[i] = x->next;
-					h = XXH3_64bits(x->path, x->len);
-					x->next = n[h & (ncap - 1)];
-					n[h & (ncap - 1)] = x;
-				}
-			free(w->paths);
-			w->paths = n;
-			w->npaths_cap = ncap;
-		}
-	}
 	return 0;
 }
 
-static int reserve(uint8_t **buf, size_t *cap, size_t need)
+/* The location of the stored chunk with digest h, or NULL. */
+static const struct loc *chunk_find(const struct ks_delta_writer *w, const uint8_t h[16])
 {
-	size_t n = *cap ? *cap : 256;
-	uint8_t *p;
+	uint64_t key = ks_load64(h);
 
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*buf, n);
-	if (!p)
+	for (uint64_t *v = ks_hmap_get(&w->chunks, key); v; v = ks_hmap_next(&w->chunks, key, v))
+		if (!memcmp(w->locs[*v].hash, h, 16))
+			return &w->locs[*v];
+	return NULL;
+}
+
+static int chunk_add(struct ks_delta_writer *w, const struct loc *l)
+{
+	if (KS_GROW(&w->locs, &w->caplocs, w->nlocs + 1) ||
+	    ks_hmap_add(&w->chunks, ks_load64(l->hash), w->nlocs))
 		return -ENOMEM;
-	*buf = p;
-	*cap = n;
+	w->locs[w->nlocs++] = *l;
 	return 0;
 }
 
@@ -626,18 +533,19 @@ static size_t try_zstd(struct ks_delta_writer *w, const void *src, size_t len)
 static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 {
 	uint8_t key[KS_CHUNK_KEY_LEN], *ref;
-	struct loc l = { 0 }, *found;
+	struct loc l = { 0 };
+	const struct loc *found;
 	uint8_t kind = KS_CHUNK_DATA;
 	int err;
 
-	if (reserve(&w->refs, &w->refs_cap, (w->nrefs + 1) * KS_CHUNK_REF_SIZE))
+	if (KS_GROW(&w->refs, &w->refs_cap, (w->nrefs + 1) * KS_CHUNK_REF_SIZE))
 		return -ENOMEM;
 	if (all_zero(data, len)) {
 		kind = KS_CHUNK_ZERO;
 		w->st.chunks_zero++;
 	} else {
 		ks_chunk_hash(data, len, l.hash);
-		found = hashset_find(&w->chunks, l.hash);
+		found = chunk_find(w, l.hash);
 		if (found) {
 			l = *found;
 			w->st.chunks_dup++;
@@ -650,14 +558,14 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 				/* into the open pack, which the deltas wait for */
 				if (!w->pack_id)
 					w->pack_id = w->next_pack++;
-				if (reserve(&w->pack, &w->pack_cap, KS_PACK_HDR_SIZE + w->pack_len + vlen))
+				if (KS_GROW(&w->pack, &w->pack_cap, KS_PACK_HDR_SIZE + w->pack_len + vlen))
 					return -ENOMEM;
 				l.pack = w->pack_id;
 				l.off = (uint32_t)w->pack_len;
 				v = w->pack + KS_PACK_HDR_SIZE + w->pack_len;
 				w->pack_len += vlen;
 			} else {
-				if (reserve(&w->val, &w->vcap, vlen))
+				if (KS_GROW(&w->val, &w->vcap, vlen))
 					return -ENOMEM;
 				v = w->val;
 			}
@@ -673,7 +581,7 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 					return err;
 				w->st.stored_bytes += sizeof(key) + vlen;
 			}
-			err = hashset_add(&w->chunks, &l);
+			err = chunk_add(w, &l);
 			if (err)
 				return err;
 			w->st.chunks++;
@@ -719,7 +627,7 @@ static int put_delta(struct ks_delta_writer *w, struct ks_delta *d, const void *
 	size_t vlen = KS_DELTA_HDR_SIZE + d->plen;
 	int err;
 
-	if (reserve(&w->val, &w->vcap, vlen))
+	if (KS_GROW(&w->val, &w->vcap, vlen))
 		return -ENOMEM;
 	d->seq = w->next_seq;
 	ks_delta_encode(d, payload, w->val);
@@ -728,7 +636,7 @@ static int put_delta(struct ks_delta_writer *w, struct ks_delta *d, const void *
 		/* after the pack it may refer to */
 		uint8_t *h;
 
-		if (reserve(&w->held, &w->held_cap, w->held_len + 8 + sizeof(key) + vlen))
+		if (KS_GROW(&w->held, &w->held_cap, w->held_len + 8 + sizeof(key) + vlen))
 			return -ENOMEM;
 		h = w->held + w->held_len;
 		ks_put_le32(h, sizeof(key));

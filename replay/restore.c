@@ -22,6 +22,8 @@
 #include "replay/restore.h"
 #include "replay/trace.h"
 #include "util/bytes.h"
+#include "util/grow.h"
+#include "util/hmap.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -72,16 +74,9 @@ int delta_collect(struct replay_trace *t, struct delta_list *out)
 				    ks_strerror(err));
 			goto fail;
 		}
-		if (out->n == cap) {
-			size_t nc = cap ? cap * 2 : 1024;
-			struct delta_ent *nv = realloc(out->v, nc * sizeof(*nv));
-
-			if (!nv) {
-				err = replay_fail(t, -ENOMEM, "out of memory reading the deltas");
-				goto fail;
-			}
-			out->v = nv;
-			cap = nc;
+		if (KS_GROW(&out->v, &cap, out->n + 1)) {
+			err = replay_fail(t, -ENOMEM, "out of memory reading the deltas");
+			goto fail;
 		}
 		out->v[out->n++] = (struct delta_ent){ .seq = d.seq, .file = d.file, .ts = d.ts,
 						       .key = k, .val = v, .vlen = vl };
@@ -320,50 +315,11 @@ int restore_parse_time(struct replay_trace *t, const char *s, uint64_t *mono)
 
 /* ---- whole-trace restore ------------------------------------------------------ */
 
-/* file id -> path relative to the restore root, checked once. */
-struct relmap {
-	uint64_t *ids;
-	char **rels;
-	size_t cap, n;
-};
-
-static char **relmap_slot(struct relmap *m, uint64_t id)
+static void rel_free(struct ks_hmap *m)
 {
-	size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
-
-	while (m->ids[i] && m->ids[i] != id)
-		i = (i + 1) & (m->cap - 1);
-	m->ids[i] = id;
-	return &m->rels[i];
-}
-
-static int relmap_grow(struct relmap *m)
-{
-	struct relmap n = { .cap = m->cap ? m->cap * 2 : 256 };
-
-	n.ids = calloc(n.cap, sizeof(*n.ids));
-	n.rels = calloc(n.cap, sizeof(*n.rels));
-	if (!n.ids || !n.rels) {
-		free(n.ids);
-		free(n.rels);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->ids[i])
-			*relmap_slot(&n, m->ids[i]) = m->rels[i];
-	n.n = m->n;
-	free(m->ids);
-	free(m->rels);
-	*m = n;
-	return 0;
-}
-
-static void relmap_free(struct relmap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->rels[i]);
-	free(m->ids);
-	free(m->rels);
+	ks_hmap_each(m, i)
+		free((char *)(uintptr_t)m->slot[i].val);
+	ks_hmap_free(m);
 }
 
 struct restorer {
@@ -371,7 +327,7 @@ struct restorer {
 	const struct restore_opts *o;
 	char **dirs;
 	int ndirs;
-	struct relmap rel;
+	struct ks_hmap rel; /* file id -> its path under the restore root, checked once */
 	struct ks_delta_reader *rd;
 	struct rs_tree *tree;
 };
@@ -383,14 +339,12 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 	struct replay_trace *t = r->t;
 	const void *v;
 	size_t len;
-	char **slot, pb[256], *p;
+	const uint64_t *known = ks_hmap_get(&r->rel, id);
+	char pb[256], *p, *rel_copy;
 	int err;
 
-	if ((r->rel.n + 1) * 2 > r->rel.cap && relmap_grow(&r->rel))
-		return replay_fail(t, -ENOMEM, "out of memory reading the file table");
-	slot = relmap_slot(&r->rel, id);
-	if (*slot) {
-		*out = *slot;
+	if (known) {
+		*out = (const char *)(uintptr_t)*known;
 		return 0;
 	}
 	{
@@ -425,11 +379,12 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 			rel = p + 1;
 			rl = len - 1;
 		}
-		*slot = strndup(rel, rl);
-		if (!*slot)
+		rel_copy = strndup(rel, rl);
+		if (!rel_copy || ks_hmap_put(&r->rel, id, (uintptr_t)rel_copy)) {
+			free(rel_copy);
 			return replay_fail(t, -ENOMEM, "out of memory reading the file table");
-		r->rel.n++;
-		*out = *slot;
+		}
+		*out = rel_copy;
 		return 0;
 	}
 	return replay_fail(t, -KS_ECORRUPT,
@@ -610,8 +565,7 @@ out:
 	if (dfd >= 0)
 		close(dfd);
 	ks_delta_reader_free(r.rd);
-	if (r.rel.cap)
-		relmap_free(&r.rel);
+	rel_free(&r.rel);
 	delta_list_free(&l);
 	restore_free_dirs(r.dirs, r.ndirs);
 	return err;

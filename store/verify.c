@@ -14,6 +14,7 @@
 #include "format/kserr.h"
 #include "store/lmdb_disk.h"
 #include "store/store_priv.h"
+#include "util/grow.h"
 
 /* A key in a page being walked, or a bound on keys (p NULL: none). */
 struct key {
@@ -222,15 +223,8 @@ static int sub_add(struct walk *w, const unsigned char *nd)
 		return -KS_ECORRUPT;
 	if (ks_load16(rec + DB_FLAGS) != 0)
 		return our_db_name(&name) ? -KS_ECORRUPT : 0;
-	if (w->nsubs == w->subs_cap) {
-		size_t cap = w->subs_cap ? 2 * w->subs_cap : 8;
-		void *p = realloc(w->subs, cap * sizeof(*w->subs));
-
-		if (!p)
-			return -ENOMEM;
-		w->subs = p;
-		w->subs_cap = cap;
-	}
+	if (KS_GROW(&w->subs, &w->subs_cap, w->nsubs + 1))
+		return -ENOMEM;
 	memcpy(w->subs[w->nsubs++], rec, DB_SIZE);
 	return 0;
 }
@@ -389,7 +383,7 @@ int ks_verify_trees(int fd, uint32_t psize, uint64_t txnid)
 	w.map = map;
 	w.used = calloc(w.map_pages / 64 + 1, sizeof(*w.used));
 	w.node_gen = calloc(psize / 2, sizeof(*w.node_gen));
-	w.node_len = malloc(psize / 2 * sizeof(*w.node_len));
+	w.node_len = calloc(psize / 2, sizeof(*w.node_len));
 	if (!w.used || !w.node_gen || !w.node_len)
 		err = -ENOMEM;
 	for (unsigned i = 0; i < n && !err; i++)

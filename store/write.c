@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "format/kserr.h"
 #include "store/store_priv.h"
 #include "util/bytes.h"
+#include "util/clock.h"
 #include "util/grow.h"
 
 #define PENDING_MIN_CAP (64u << 10)
@@ -22,14 +22,6 @@ struct pent {
 	uint64_t vlen;
 };
 
-uint64_t ks_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static size_t pent_size(size_t klen, size_t vlen)
 {
 	return (sizeof(struct pent) + klen + vlen + 7) & ~(size_t)7;
@@ -37,19 +29,10 @@ static size_t pent_size(size_t klen, size_t vlen)
 
 static int pending_reserve(struct ks_pending *p, size_t need)
 {
-	size_t cap = p->cap ? p->cap : PENDING_MIN_CAP;
-	unsigned char *nb;
-
-	if (p->cap - p->len >= need)
-		return 0;
-	while (cap - p->len < need)
-		cap *= 2;
-	nb = realloc(p->buf, cap);
-	if (!nb)
+	if (need > SIZE_MAX - p->len)
 		return -ENOMEM;
-	p->buf = nb;
-	p->cap = cap;
-	return 0;
+	need += p->len;
+	return KS_GROW(&p->buf, &p->cap, need > PENDING_MIN_CAP ? need : PENDING_MIN_CAP) ? -ENOMEM : 0;
 }
 
 /* Appends a copy of the put; *mark lets a failed put take it back. */
@@ -278,7 +261,7 @@ int ks_store_commit(struct ks_store *st)
 		if (err)
 			return err;
 	}
-	st->last_commit_ns = ks_now_ns();
+	st->last_commit_ns = ks_mono_ns();
 	return 0;
 }
 
@@ -381,6 +364,6 @@ int ks_write_init(struct ks_store *st, int create)
 		return err;
 	st->mapsize = info.me_mapsize;
 	st->psize = ms.ms_psize;
-	st->last_commit_ns = ks_now_ns();
+	st->last_commit_ns = ks_mono_ns();
 	return 0;
 }
