@@ -153,20 +153,17 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* A duration with a unit, or a bare number of seconds. */
+/* A duration with a unit, or a bare number of seconds ("2.5"); not 0. */
 static int parse_seconds(const char *arg, uint64_t *ns)
 {
-	char *end;
-	double v;
+	char with_unit[64];
 
-	if (!ks_parse_duration(arg, ns) && *ns)
-		return 0;
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || v <= 0 || v > 1e9)
+	if (!ks_parse_duration(arg, ns))
+		return *ns ? 0 : -EINVAL;
+	if (snprintf(with_unit, sizeof(with_unit), "%ss", arg) >= (int)sizeof(with_unit) ||
+	    ks_parse_duration(with_unit, ns))
 		return -EINVAL;
-	*ns = v * 1e9;
-	return 0;
+	return *ns ? 0 : -EINVAL;
 }
 
 /* Sets *out to 1 + the index of arg in names (0 is "auto"). */

@@ -1,6 +1,5 @@
 /* The whole-trace restore behind `ksight restore`: the trace's deltas collected in
  * order and applied through the confined tree of fstree/, every name checked first. */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "format/kserr.h"
@@ -207,108 +205,26 @@ int restore_start_ns(struct replay_trace *t, uint64_t *start)
 	return err ? -ENOENT : 0;
 }
 
-/* Digits and up to nine more after a '.', as nanoseconds; the rest in *end. */
-static int parse_secs(const char *s, const char **end, int64_t *ns)
-{
-	int64_t v = 0, frac = 0;
-	int digits = 0, fd = 0;
-
-	while (isdigit((unsigned char)*s)) {
-		if (v > (INT64_MAX / 1000000000 - 10) / 10)
-			return -ERANGE;
-		v = v * 10 + (*s++ - '0');
-		digits++;
-	}
-	if (*s == '.') {
-		s++;
-		while (isdigit((unsigned char)*s)) {
-			if (fd < 9) {
-				frac = frac * 10 + (*s - '0');
-				fd++;
-			}
-			s++;
-		}
-		if (!fd)
-			return -EINVAL;
-	}
-	if (!digits)
-		return -EINVAL;
-	for (; fd < 9; fd++)
-		frac *= 10;
-	*ns = v * 1000000000 + frac;
-	*end = s;
-	return 0;
-}
-
-static int parse_rfc3339(const char *s, int64_t *epoch_ns)
-{
-	struct tm tm = { 0 };
-	int y, mo, d, h, mi, n = 0, sign;
-	int64_t sec_ns, off = 0;
-	const char *p;
-	time_t tt;
-
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-		return -EINVAL;
-	p = s + 10;
-	if (*p != 'T' && *p != 't' && *p != ' ')
-		return -EINVAL;
-	p++;
-	n = 0;
-	if (sscanf(p, "%2d:%2d:%n", &h, &mi, &n) != 2 || n != 6)
-		return -EINVAL;
-	p += 6;
-	if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
-	    parse_secs(p, &p, &sec_ns))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec_ns >= 61ll * 1000000000)
-		return -EINVAL;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh, om;
-
-		sign = *p == '-' ? -1 : 1;
-		n = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
-			return -EINVAL;
-		off = sign * (int64_t)(oh * 3600 + om * 60) * 1000000000;
-		p += 6;
-	}
-	if (*p)
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tt = timegm(&tm);
-	if (tt == (time_t)-1)
-		return -EINVAL;
-	*epoch_ns = (int64_t)tt * 1000000000 + sec_ns - off;
-	return 0;
-}
-
 int restore_parse_time(struct replay_trace *t, const char *s, uint64_t *mono)
 {
 	int64_t epoch;
 	uint64_t start, dur;
-	const char *end;
 
 	if (s[0] == '+') {
 		if (ks_parse_duration(s + 1, &dur))
 			return -EINVAL;
 		if (restore_start_ns(t, &start))
 			return -ENOENT;
-		*mono = start + dur;
+		*mono = dur > UINT64_MAX - start ? UINT64_MAX : start + dur;
 		return 0;
 	}
-	if ((parse_secs(s, &end, &epoch) || *end) && parse_rfc3339(s, &epoch))
+	if (ks_parse_time(s, &epoch))
 		return -EINVAL;
 	if (!(t->meta.have & RM_MONO))
 		return -ENOENT;
-	epoch -= t->meta.mono_to_realtime_ns;
+	/* the epoch to CLOCK_MONOTONIC; before the clock's start is its start */
+	if (__builtin_sub_overflow(epoch, t->meta.mono_to_realtime_ns, &epoch))
+		epoch = t->meta.mono_to_realtime_ns < 0 ? INT64_MAX : 0;
 	*mono = epoch < 0 ? 0 : (uint64_t)epoch;
 	return 0;
 }
