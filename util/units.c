@@ -147,9 +147,9 @@ static int parse_rfc3339(const char *s, int64_t *epoch_ns)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int oh = fixed_digits(p + 1, 2), om = fixed_digits(p + 4, 2);
+		int oh = fixed_digits(p + 1, 2), om;
 
-		if (oh < 0 || p[3] != ':' || om < 0 || oh > 23 || om > 59)
+		if (oh < 0 || p[3] != ':' || (om = fixed_digits(p + 4, 2)) < 0 || oh > 23 || om > 59)
 			return -EINVAL;
 		off = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
 		p += 6;
