@@ -177,7 +177,7 @@ bucket_get_slow(struct sched_analysis *s, uint32_t proc, uint64_t ts, int *err)
 	uint64_t key, *v;
 
 	key = bucket_key(proc, sec);
-	for (v = ks_hmap_get(&s->bslots, key); v; v = ks_hmap_next(&s->bslots, key, v)) {
+	for (v = ks_hmap_get(&s->bucket_map, key); v; v = ks_hmap_next(&s->bucket_map, key, v)) {
 		b = &s->buckets[*v];
 		if (b->proc == proc && b->sec == sec)
 			goto found;
@@ -187,7 +187,7 @@ bucket_get_slow(struct sched_analysis *s, uint32_t proc, uint64_t ts, int *err)
 		return NULL;
 	}
 	if (KS_GROW(&s->buckets, &s->capbuckets, s->nbuckets + 1) ||
-	    ks_hmap_add(&s->bslots, key, s->nbuckets))
+	    ks_hmap_add(&s->bucket_map, key, s->nbuckets))
 		goto nomem;
 	b = &s->buckets[s->nbuckets++];
 	memset(b, 0, sizeof(*b));
@@ -596,7 +596,7 @@ static void sort_buckets(struct sched_analysis *s)
 {
 	size_t n = 0;
 
-	ks_hmap_free(&s->bslots);
+	ks_hmap_free(&s->bucket_map);
 	if (s->nbuckets > 1)
 		qsort(s->buckets, s->nbuckets, sizeof(*s->buckets), by_sec_pid);
 	for (size_t i = 0; i < s->nbuckets; i++) {
@@ -691,7 +691,7 @@ void sched_free(struct sched_analysis *s)
 	free(s->threads);
 	free(s->procs);
 	free(s->buckets);
-	ks_hmap_free(&s->bslots);
+	ks_hmap_free(&s->bucket_map);
 	free(s->rec_proc);
 	ks_hmap_free(&s->tidmap);
 	ks_hmap_free(&s->pidmap);

@@ -104,7 +104,7 @@ struct sched_analysis {
 
 	struct sched_bucket *buckets; /* sorted by (sec, pid) by sched_finish */
 	size_t nbuckets, capbuckets;
-	struct ks_hmap bslots; /* (proc, sec) -> bucket index, a multimap on their mix */
+	struct ks_hmap bucket_map; /* (proc, sec) -> bucket index; key: bucket_key() */
 	uint64_t bucket_misses; /* events whose bucket was over SCHED_BUCKETS_MAX */
 
 	struct ks_hist runq;  /* every run-queue latency, ns */
