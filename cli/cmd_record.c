@@ -31,6 +31,8 @@
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
+#include "util/clock.h"
+#include "util/grow.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -55,6 +57,7 @@ struct record_opts {
 	struct btf_opts btf;
 	char **state_dirs;       /* --state-dir, repeatable */
 	int nstate;
+	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
 	char **argv;
 };
@@ -126,21 +129,11 @@ static const char usage_text[] =
 	"\n"
 	"The exit status is the command's (128+N when killed by signal N).\n";
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int64_t mono_to_realtime_ns(void)
 {
-	struct timespec m, r;
+	uint64_t m = ks_mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &r);
-	return (int64_t)(r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+	return (int64_t)(ks_real_ns() - m);
 }
 
 /* Parses SIZE[K|M|G] into a power of two of at least one page. */
@@ -172,21 +165,17 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* A duration with a unit, or a bare number of seconds. */
+/* A duration with a unit, or a bare number of seconds ("2.5"); not 0. */
 static int parse_seconds(const char *arg, uint64_t *ns)
 {
-	char *end;
-	double v;
+	char with_unit[64];
 
-	if (!ks_parse_duration(arg, ns) && *ns)
-		return 0;
-	errno = 0;
-	v = strtod(arg, &end);
-	/* written so that NaN fails too */
-	if (errno || end == arg || *end || !(v > 0 && v <= 1e9))
+	if (!ks_parse_duration(arg, ns))
+		return *ns ? 0 : -EINVAL;
+	if (snprintf(with_unit, sizeof(with_unit), "%ss", arg) >= (int)sizeof(with_unit) ||
+	    ks_parse_duration(with_unit, ns))
 		return -EINVAL;
-	*ns = v * 1e9;
-	return 0;
+	return *ns ? 0 : -EINVAL;
 }
 
 /* Sets *out to 1 + the index of arg in names (0 is "auto"). */
@@ -325,13 +314,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->btf.disable_download = true;
 			break;
 		case 'W': {
-			char **d = realloc(o->state_dirs, (o->nstate + 1) * sizeof(*d));
-
-			if (!d) {
+			if (KS_GROW(&o->state_dirs, &o->cap_state, (size_t)o->nstate + 1)) {
 				ks_error("out of memory");
 				return -1;
 			}
-			o->state_dirs = d;
 			o->state_dirs[o->nstate++] = optarg;
 			break;
 		}
@@ -577,7 +563,7 @@ static int recorder_run(struct recorder *r)
 		{ .fd = cmd ? r->child.pidfd : -1, .events = POLLIN },
 		{ .fd = statedir_poll_fd(r->statedir), .events = POLLIN },
 	};
-	uint64_t last_flush = mono_ns();
+	uint64_t last_flush = ks_mono_ns();
 	int n;
 
 	for (;;) {
@@ -597,21 +583,21 @@ static int recorder_run(struct recorder *r)
 			}
 		}
 		if (r->sampler) {
-			n = sampler_tick(r->sampler, mono_ns(), r->consumer);
+			n = sampler_tick(r->sampler, ks_mono_ns(), r->consumer);
 			if (n < 0)
 				return n;
 		}
-		if (r->statedir && (n = statedir_tick(r->statedir, mono_ns())) < 0)
+		if (r->statedir && (n = statedir_tick(r->statedir, ks_mono_ns())) < 0)
 			return n;
-		if (mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
+		if (ks_mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
 			consumer_flush(r->consumer);
-			last_flush = mono_ns();
+			last_flush = ks_mono_ns();
 		}
 		if (cmd && (pfd[2].revents & (POLLIN | POLLHUP)))
 			return 0;
 		if (r->opts.attach_list && targets_all_exited(&r->targets))
 			return 0;
-		if (r->opts.duration_ns && mono_ns() - r->start_ns >= r->opts.duration_ns)
+		if (r->opts.duration_ns && ks_mono_ns() - r->start_ns >= r->opts.duration_ns)
 			return 0;
 	}
 }
@@ -878,7 +864,7 @@ int cmd_record(int argc, char **argv)
 	}
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
-	r.start_ns = mono_ns();
+	r.start_ns = ks_mono_ns();
 	released = true;
 	err = child_started ? child_release(&r.child) : 0;
 	if (err) {
@@ -888,7 +874,7 @@ int cmd_record(int argc, char **argv)
 		if (err)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
-	r.end_ns = mono_ns();
+	r.end_ns = ks_mono_ns();
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
 	err = consumer_finish(r.consumer, &cs);

@@ -14,6 +14,7 @@
 #include "format/segment.h"
 #include "record/consumer.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 #define BATCH_ROWS 65536
 
@@ -51,14 +52,6 @@ struct consumer {
 	void *on_proc_ctx;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static struct batch *batch_get(struct consumer *c, unsigned kind)
 {
 	const struct ks_schema *s = ks_schema_get(kind);
@@ -77,7 +70,7 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 			return NULL;
 		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS : BATCH_ROWS / 16;
 		b->row_size = s->row_size;
-		b->rows = malloc(b->cap * b->row_size);
+		b->rows = calloc(b->cap, b->row_size);
 		if (!b->rows) {
 			free(b);
 			return NULL;
@@ -320,7 +313,7 @@ static void *writer_main(void *arg)
 				c->err = err;
 		}
 		if (!c->err) {
-			int err = ks_store_maybe_commit(c->store, mono_ns());
+			int err = ks_store_maybe_commit(c->store, ks_mono_ns());
 
 			if (err)
 				c->err = err;

@@ -15,7 +15,6 @@
 #include "replay/procs.h"
 #include "replay/sched.h"
 #include "replay/syscalls.h"
-#include "replay/u32map.h"
 
 #define ANALYZE_SLOW_DEFAULT_NS (10ull * 1000 * 1000)
 #define ANALYZE_SLOW_CAP_DEFAULT 100000
@@ -73,7 +72,7 @@ struct analysis {
 
 	struct thread_stat *threads;
 	size_t nthreads, capthreads;
-	struct u32map tidmap; /* tid -> index in threads */
+	struct ks_hmap tidmap; /* tid -> index in threads */
 	struct { uint32_t tid, pid, idx; } tcache[256];
 
 	struct slow_call *slow; /* a min-heap on dur while adding; sorted by finish */

@@ -132,7 +132,7 @@ static int cmp_u32(const void *a, const void *b)
 uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 {
 	const struct sched_analysis *s = &r->a.sched;
-	uint32_t *v = malloc((r->a.nthreads + s->nprocs + 1) * sizeof(*v));
+	uint32_t *v = calloc(r->a.nthreads + s->nprocs + 1, sizeof(*v));
 	size_t m = 0;
 
 	*n = 0;
@@ -143,7 +143,7 @@ uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 			v[m++] = r->a.threads[i].pid;
 	/* Known only from scheduler events or samples. */
 	for (size_t i = 0; i < s->nprocs; i++)
-		if (s->procs[i].rec == U32MAP_NONE && !s->procs[i].merged)
+		if (s->procs[i].rec == REPLAY_NONE && !s->procs[i].merged)
 			v[m++] = s->procs[i].pid;
 	qsort(v, m, sizeof(*v), cmp_u32);
 	for (size_t i = 0; i < m; i++)

@@ -222,7 +222,7 @@ static void slow_table(FILE *f, const struct report *r)
 	fputc('\n', f);
 	if (!shown)
 		return;
-	v = malloc(a->nslow * sizeof(*v));
+	v = calloc(a->nslow, sizeof(*v));
 	if (!v) {
 		fputs("  (out of memory sorting the list)\n", f);
 		return;
@@ -329,7 +329,7 @@ static uint32_t parent_of(const struct replay_procs *ps, const struct replay_pro
 {
 	const struct replay_proc *q = replay_procs_at(ps, p->ppid, p->start_ts);
 
-	return q && q != p ? (uint32_t)(q - ps->v) : U32MAP_NONE;
+	return q && q != p ? (uint32_t)(q - ps->v) : REPLAY_NONE;
 }
 
 static bool tree_selected(const struct report *r, const struct replay_proc *p)
@@ -355,11 +355,11 @@ static void proc_tree(FILE *f, const struct report *r)
 	fprintf(f, "%-18s %7s %5s %10s %9s %15s %8s %9s %9s %17s %9s %17s %8s  %s\n", "pid", "ppid",
 		"exit", "lifetime", "cpu", "vol/invol", "wakeups", "slice", "off-cpu",
 		"runq p50/p99", "peak rss", "read/write", "faults", "argv");
-	first = malloc((n + 1) * sizeof(*first));
-	next = malloc((n + 1) * sizeof(*next));
-	last = malloc((n + 1) * sizeof(*last));
-	stack = malloc((n + 1) * sizeof(*stack));
-	depth = malloc((n + 1) * sizeof(*depth));
+	first = calloc(n + 1, sizeof(*first));
+	next = calloc(n + 1, sizeof(*next));
+	last = calloc(n + 1, sizeof(*last));
+	stack = calloc(n + 1, sizeof(*stack));
+	depth = calloc(n + 1, sizeof(*depth));
 	done = calloc(n + 1, sizeof(*done));
 	if (!first || !next || !last || !stack || !depth || !done) {
 		fputs("  (out of memory building the tree)\n", f);
@@ -370,9 +370,9 @@ static void proc_tree(FILE *f, const struct report *r)
 	for (size_t i = 0; i < n; i++) {
 		uint32_t par = parent_of(ps, &ps->v[i]);
 
-		if (par == U32MAP_NONE)
+		if (par == REPLAY_NONE)
 			continue;
-		if (first[par] == U32MAP_NONE)
+		if (first[par] == REPLAY_NONE)
 			first[par] = (uint32_t)i;
 		else
 			next[last[par]] = (uint32_t)i;
@@ -383,7 +383,7 @@ static void proc_tree(FILE *f, const struct report *r)
 		for (size_t root = 0; root < n; root++) {
 			size_t sp = 0;
 
-			if (done[root] || (pass == 0 && parent_of(ps, &ps->v[root]) != U32MAP_NONE))
+			if (done[root] || (pass == 0 && parent_of(ps, &ps->v[root]) != REPLAY_NONE))
 				continue;
 			stack[sp] = (uint32_t)root;
 			depth[sp++] = 0;
@@ -402,7 +402,7 @@ static void proc_tree(FILE *f, const struct report *r)
 					proc_row(f, r, tree, p, sched_find_record(&r->a.sched, i));
 				}
 				/* Push children in reverse so they print in order. */
-				for (uint32_t k = first[i]; k != U32MAP_NONE; k = next[k]) {
+				for (uint32_t k = first[i]; k != REPLAY_NONE; k = next[k]) {
 					if (nk < 64) {
 						kids[nk++] = k;
 					} else if (sp < n) {
