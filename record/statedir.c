@@ -344,6 +344,8 @@ int statedir_finish(struct statedir *sd)
 	err = err ?: put_meta_u64(sd, "statedir_deltas", sd->st.deltas);
 	err = err ?: put_meta_u64(sd, "statedir_corrections", sd->st.corrections);
 	err = err ?: put_meta_u64(sd, "statedir_readback_bytes", sd->st.readback_bytes);
+	sd->st.lost = sd->tr.lost;
+	err = err ?: put_meta_u64(sd, "statedir_lost", sd->st.lost);
 	err = err ?: put_meta_u64(sd, "statedir_chunks", ws.chunks);
 	err = err ?: put_meta_u64(sd, "statedir_chunks_dup", ws.chunks_dup);
 	return err;
@@ -352,6 +354,7 @@ int statedir_finish(struct statedir *sd)
 void statedir_get_stats(struct statedir *sd, struct statedir_stats *st)
 {
 	*st = sd->st;
+	st->lost = sd->tr.lost;
 }
 
 static int open_dirs(const char *p, const struct stat *sb, int flag, struct FTW *ftw)

@@ -34,12 +34,20 @@ static void watch_tree(struct statedir *sd, const char *path, int depth)
 	if ((size_t)wd >= sd->nwds) {
 		size_t old = sd->nwds;
 
-		if (KS_GROW(&sd->wds, &sd->nwds, (size_t)wd + 1))
+		if (KS_GROW(&sd->wds, &sd->nwds, (size_t)wd + 1)) {
+			inotify_rm_watch(sd->ifd, wd);
+			sd_track_lose(&sd->tr, "the directory", path);
 			return;
+		}
 		memset(sd->wds + old, 0, (sd->nwds - old) * sizeof(*sd->wds));
 	}
 	free(sd->wds[wd]);
 	sd->wds[wd] = strdup(path);
+	if (!sd->wds[wd]) {
+		inotify_rm_watch(sd->ifd, wd);
+		sd_track_lose(&sd->tr, "the directory", path);
+		return;
+	}
 	fd = sd_open_live(sd, i, path, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return;

@@ -141,6 +141,9 @@ const char *sd_ino_get(struct sd_tracks *tr, uint64_t dev, uint64_t ino);
  * -ENOMEM (counted in tr->lost, logged). */
 int sd_ino_put(struct sd_tracks *tr, uint64_t dev, uint64_t ino, const char *path);
 void sd_tracks_free(struct sd_tracks *tr);
+/* Counts a change the capture could not follow (what, of path) in tr->lost and
+ * logs it. */
+void sd_track_lose(struct sd_tracks *tr, const char *what, const char *path);
 
 /* statedir_track.c: when paths are due for verification. */
 void sd_changed(struct statedir *sd, const char *path);

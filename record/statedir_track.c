@@ -12,8 +12,8 @@
 #include "record/statedir_priv.h"
 
 /* One line on the first loss, --debug lines after it: the count reaches the
- * trace (statedir_lost, lost_total). */
-static void lose(struct sd_tracks *tr, const char *what, const char *path)
+ * trace (statedir_lost, and lost_total as file-capture losses). */
+void sd_track_lose(struct sd_tracks *tr, const char *what, const char *path)
 {
 	if (!tr->lost++)
 		ks_error("state dirs: out of memory: %s of %s not followed; the trace will "
@@ -48,7 +48,7 @@ struct track *sd_track_add(struct sd_tracks *tr, const char *path)
 	t = calloc(1, sizeof(*t) + n + 1);
 	if (!t || ks_hmap_add(&tr->paths, key, (uintptr_t)t)) {
 		free(t);
-		lose(tr, "a change", path);
+		sd_track_lose(tr, "a change", path);
 		return NULL;
 	}
 	memcpy(t->path, path, n + 1);
@@ -128,7 +128,7 @@ int sd_ino_put(struct sd_tracks *tr, uint64_t dev, uint64_t ino, const char *pat
 		return 0;
 	free(ne);
 lost:
-	lose(tr, "a hard link", path);
+	sd_track_lose(tr, "a hard link", path);
 	return -ENOMEM;
 }
 
