@@ -49,8 +49,6 @@ static int put_consumer(void *ctx, int db, const void *k, size_t kl, const void 
 	return consumer_put(ctx, db == KS_DW_FILES ? KS_DB_FILES : KS_DB_DELTAS, k, kl, v, vl);
 }
 
-/* ---- paths ------------------------------------------------------------------ */
-
 /* The state dir holding absolute path p, or -1. */
 int sd_dir_of(struct statedir *sd, const char *p)
 {
@@ -63,39 +61,7 @@ int sd_dir_of(struct statedir *sd, const char *p)
 	return -1;
 }
 
-int statedir_tick(struct statedir *sd, uint64_t now)
-{
-	int err = 0;
-
-	for (int i = 0; i < MAX_PENDING; i++) {
-		struct pending *p = &sd->pend[i];
-
-		if (p->used && now - p->seen_ns > PENDING_TIMEOUT_NS) {
-			sd_make_due_at(sd, p->path, true, p->ts);
-			err = sd_finish_write(sd, p, 0, 0) ?: err;
-		}
-	}
-	if (sd->ifd >= 0)
-		sd_notify_read(sd, now);
-	err = sd_flush_deferred(sd) ?: err;
-	if (now - sd->last_flush_ns >= PACK_FLUSH_NS) {
-		/* a pack and the deltas that wait for it go to the writer thread */
-		sd->last_flush_ns = now;
-		err = ks_dw_flush(sd->w) ?: err;
-	}
-	if (sd->sweep_due && sd->fsnotify) {
-		sd->sweep_due = false;
-		err = sd_verify_all(sd) ?: err;
-	}
-	return sd_verify_due(sd, now, false) ?: err;
-}
-
-int statedir_poll_fd(struct statedir *sd)
-{
-	return sd ? sd->ifd : -1;
-}
-
-/* ---- life cycle ----------------------------------------------------------------- */
+/* ---- start ------------------------------------------------------------------ */
 
 static int put_meta(struct statedir *sd, const char *key, const char *val)
 {
@@ -319,6 +285,42 @@ int statedir_attach(struct statedir *sd, struct consumer *c)
 	if (sd->skel)
 		return consumer_set_handler(c, KS_EV_FILE, sd_on_record, sd);
 	return 0;
+}
+
+/* ---- running and finishing ---------------------------------------------------- */
+
+/* Work of the drain thread: writes in pieces that never finished, inotify
+ * events, deferred read-backs, the delta pack, then the verifications due. */
+int statedir_tick(struct statedir *sd, uint64_t now)
+{
+	int err = 0;
+
+	for (int i = 0; i < MAX_PENDING; i++) {
+		struct pending *p = &sd->pend[i];
+
+		if (p->used && now - p->seen_ns > PENDING_TIMEOUT_NS) {
+			sd_make_due_at(sd, p->path, true, p->ts);
+			err = sd_finish_write(sd, p, 0, 0) ?: err;
+		}
+	}
+	if (sd->ifd >= 0)
+		sd_notify_read(sd, now);
+	err = sd_flush_deferred(sd) ?: err;
+	if (now - sd->last_flush_ns >= PACK_FLUSH_NS) {
+		/* a pack and the deltas that wait for it go to the writer thread */
+		sd->last_flush_ns = now;
+		err = ks_dw_flush(sd->w) ?: err;
+	}
+	if (sd->sweep_due && sd->fsnotify) {
+		sd->sweep_due = false;
+		err = sd_verify_all(sd) ?: err;
+	}
+	return sd_verify_due(sd, now, false) ?: err;
+}
+
+int statedir_poll_fd(struct statedir *sd)
+{
+	return sd ? sd->ifd : -1;
 }
 
 int statedir_finish(struct statedir *sd)
