@@ -1,6 +1,7 @@
 /* Maps and helpers every probe family shares: the traced set, the event
  * transport and the per-CPU drop counters. Each skeleton declares them from here;
- * the loader makes later skeletons reuse the first one's maps.
+ * the loader (record/loader.c) makes later skeletons reuse the first one's maps
+ * and sets the knobs below in each one's rodata by name.
  *
  * Fallbacks, chosen by the loader through rodata (dead branches are pruned by the
  * verifier, so the fast path pays nothing for them):

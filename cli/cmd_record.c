@@ -886,6 +886,13 @@ int cmd_record(int argc, char **argv)
 	if (r.probes)
 		probes_read_drops(r.probes, drops);
 	drops[KS_DROP_TRANSPORT] = cs.perf_lost;
+	if (r.statedir) {
+		/* changes the state-dir capture could not follow are file losses too */
+		struct statedir_stats sst;
+
+		statedir_get_stats(r.statedir, &sst);
+		drops[KS_DROP_FILE] += sst.lost;
+	}
 	measure_self(&r);
 	err = write_end_meta(&r, exit_code, drops, &cs);
 	if (err)
