@@ -15,6 +15,7 @@
 
 #include "util/log.h"
 #include "record/probes.h"
+#include "record/sysargs.h"
 #include "sched.skel.h"
 #include "syscalls.skel.h"
 
@@ -109,6 +110,18 @@ static int configure(struct bpf_object *obj, const struct probes_opts *o,
 		(skel)->rodata->use_perfbuf = (m)->transport == TRANSPORT_PERFBUF; \
 		(skel)->rodata->wakeup_bytes = o->ring_bytes / 4;              \
 	} while (0)
+
+/* Which syscall arguments the probe records; none with --no-args, or when a
+ * custom object has no room for the table. */
+static void set_arg_spec(struct syscalls_bpf *skel, const struct probes_opts *o)
+{
+	size_t sz = 0;
+
+	if (o->no_args || !bpf_map__initial_value(skel->maps.rodata, &sz) ||
+	    sz < offsetof(typeof(*skel->rodata), arg_spec) + sizeof(skel->rodata->arg_spec))
+		return;
+	sysargs_fill_spec((uint32_t *)skel->rodata->arg_spec, KS_ARG_NRS);
+}
 
 /* Libbpf needs tracefs for classic tracepoints: mount it if nobody has. */
 static void ensure_tracefs(void)
@@ -271,6 +284,7 @@ static int try_mode(struct probes *p, const struct probes_opts *o, const char **
 		return err ? err : -EINVAL;
 	}
 	SET_RODATA(p->skel, m);
+	set_arg_spec(p->skel, o);
 	*why = "configure the BPF object";
 	err = configure(p->skel->obj, o, m);
 	if (err)
