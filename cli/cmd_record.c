@@ -439,6 +439,7 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
+	err = err ?: put_meta_u64(st, "lost_args", drops[KS_DROP_ARGS]);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);

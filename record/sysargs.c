@@ -87,6 +87,7 @@ int sysargs_snapshot_fds(struct consumer *c, pid_t pid, uint64_t ts)
 	char path[64];
 	struct dirent *de;
 	struct ks_sysarg *row;
+	ssize_t len;
 	int dfd, n = 0, err = 0;
 	DIR *d;
 
@@ -105,10 +106,22 @@ int sysargs_snapshot_fds(struct consumer *c, pid_t pid, uint64_t ts)
 		err = -ENOMEM;
 		goto out;
 	}
+	/* the working directory, as fd AT_FDCWD */
+	memset(row, 0, sizeof(*row));
+	len = readlinkat(dfd, "cwd", row->data, sizeof(row->data));
+	if (len > 0) {
+		row->ts = ts;
+		row->pid = row->tid = pid;
+		row->what = KS_SA_PREFD;
+		row->val = AT_FDCWD;
+		row->len = len;
+		err = consumer_add_row(c, KS_KIND_SYSARG, row);
+		if (err)
+			goto done;
+	}
 	while ((de = readdir(d))) {
 		char *end, link[300];
 		long fd = strtol(de->d_name, &end, 10);
-		ssize_t len;
 
 		if (*end || end == de->d_name)
 			continue;
@@ -130,6 +143,7 @@ int sysargs_snapshot_fds(struct consumer *c, pid_t pid, uint64_t ts)
 			break;
 		n++;
 	}
+done:
 	free(row);
 out:
 	closedir(d);
