@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "replay/report.h"
+#include "util/escape.h"
 #include "util/units.h"
 
 #define FILES_SHOWN 15
@@ -50,11 +51,14 @@ void report_text_files(FILE *out, const struct report *r)
 		"read bytes", "writes", "write bytes", "errors", "path");
 	for (size_t i = 0; i < shown; i++) {
 		const struct file_stat *s = f->sorted[i];
+		const struct fdt_object *o = files_object(f, s);
 
-		fprintf(out, "%10s %7llu %9llu %12llu %9llu %12llu %7llu  %s\n",
+		fprintf(out, "%10s %7llu %9llu %12llu %9llu %12llu %7llu  ",
 			ks_fmt_dur(d, s->time_ns), (unsigned long long)s->opens,
 			(unsigned long long)s->reads, (unsigned long long)s->read_bytes,
 			(unsigned long long)s->writes, (unsigned long long)s->write_bytes,
-			(unsigned long long)s->errors, files_object(f, s)->name);
+			(unsigned long long)s->errors);
+		ks_fput_escaped(out, o->name, o->name_len);
+		fputc('\n', out);
 	}
 }
