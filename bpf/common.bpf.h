@@ -34,6 +34,7 @@ struct task_ctx {
 	__u32 faults;   /* user page faults so far */
 	__u32 tgid;     /* hash mode: 0 until the new task's fork is announced */
 	__u32 ppid;     /* hash mode: the parent process, for that announcement */
+	__u64 args[6];  /* the syscall in flight's arguments, when it records them */
 };
 
 struct {

@@ -28,6 +28,7 @@
 #include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
+#include "record/sysargs.h"
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
@@ -46,6 +47,7 @@ struct record_opts {
 	uint64_t ring_bytes;
 	bool quiet;
 	bool sched;
+	bool no_args; /* --no-args */
 	uint64_t sample_ns; /* 0: no /proc sampling */
 	const char *ebpf_program;
 	const char *attach_list; /* -p PID[,PID] */
@@ -92,6 +94,7 @@ static const char usage_text[] =
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --no-args          leave out syscall arguments (fds, counts, paths)\n"
 	"      --ebpf-program PATH  load this BPF object instead of the embedded syscall\n"
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
 	"      --probe-kind K     tp_btf, raw_tp or tracepoint (default: the first that\n"
@@ -222,6 +225,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "duration", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
+		{ "no-args", no_argument, NULL, 'A' },
 		{ "sample-interval", required_argument, NULL, 'I' },
 		{ "ebpf-program", required_argument, NULL, 'E' },
 		{ "probe-kind", required_argument, NULL, 'K' },
@@ -276,6 +280,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'S':
 			o->sched = false;
+			break;
+		case 'A':
+			o->no_args = true;
 			break;
 		case 'I':
 			if (strcmp(optarg, "0") && ks_parse_duration(optarg, &o->sample_ns)) {
@@ -504,6 +511,7 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
+	err = err ?: put_meta_u64(st, "lost_args", drops[KS_DROP_ARGS]);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
@@ -641,6 +649,23 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 		r->cpu_ns / 1e6, r->maxrss_kb);
 }
 
+/* The fds the traced processes hold before the recording starts, so that
+ * replay can name the files behind them. */
+static void snapshot_fds(struct recorder *r)
+{
+	uint64_t now = ks_mono_ns();
+	int n;
+
+	if (!r->probes || r->opts.no_args)
+		return;
+	if (r->child.pid > 0 && (n = sysargs_snapshot_fds(r->consumer, r->child.pid, now)) < 0)
+		ks_debug("cannot read the fds of %d: %s", (int)r->child.pid, strerror(-n));
+	for (size_t i = 0; i < r->targets.n; i++)
+		if ((n = sysargs_snapshot_fds(r->consumer, r->targets.pids[i], now)) < 0)
+			ks_debug("cannot read the fds of %d: %s", (int)r->targets.pids[i],
+				 strerror(-n));
+}
+
 /* Finds BTF, loads and attaches the probes, seeds the traced set and notes what
  * was chosen in the trace. Returns 0; 1 when the probes cannot be loaded for lack
  * of privilege (the recording goes on without them, said on stderr); or -1 after
@@ -649,7 +674,7 @@ static int recorder_attach(struct recorder *r)
 {
 	struct probes_opts po = {
 		.ring_bytes = r->opts.ring_bytes, .sched = r->opts.sched,
-		.trace_all = r->opts.all,
+		.trace_all = r->opts.all, .no_args = r->opts.no_args,
 		.custom_obj = r->opts.ebpf_program, .attach = r->opts.attach,
 		.set = r->opts.set, .transport = r->opts.transport,
 	};
@@ -847,6 +872,7 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
 	}
+	snapshot_fds(&r);
 	if (r.opts.sample_ns) {
 		err = sampler_new(r.opts.sample_ns, &r.sampler);
 		if (err) {

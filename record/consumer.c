@@ -2,6 +2,7 @@
  * The drain thread only copies rows; encoding, compression and LMDB commits happen
  * on the writer thread so they never hold up draining. */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -151,6 +152,36 @@ static int on_event(void *ctx, void *data, size_t size)
 		r->tid = e->tid;
 		r->nr = e->nr;
 		r->flags = type >> 16;
+		if ((type >> 16) & KS_EV_SYSF_ARGS && size >= sizeof(struct ks_ev_syscall_args)) {
+			const struct ks_ev_syscall_args *a = data;
+
+			r->arg0 = a->arg[0];
+			r->arg1 = a->arg[1];
+			r->arg2 = a->arg[2];
+		} else {
+			r->flags &= ~KS_EV_SYSF_ARGS;
+			r->arg0 = r->arg1 = r->arg2 = 0;
+		}
+		return 0;
+	}
+	case KS_EV_SYSARG: {
+		const struct ks_ev_sysarg *e = data;
+		size_t head = offsetof(struct ks_ev_sysarg, data);
+		struct ks_sysarg *r;
+
+		if (size < head || !(r = batch_slot(c, KS_KIND_SYSARG)))
+			return size < head ? 0 : -ENOMEM;
+		r->ts = e->ts;
+		r->pid = e->pid;
+		r->tid = e->tid;
+		r->what = type >> 16;
+		r->nr = e->nr;
+		r->val = e->val;
+		r->flags = e->flags;
+		r->len = e->len;
+		if (r->len > size - head || r->len > KS_SYSARG_MAX)
+			r->len = size - head < KS_SYSARG_MAX ? size - head : KS_SYSARG_MAX;
+		memcpy(r->data, e->data, r->len);
 		return 0;
 	}
 	case KS_EV_PROC: {

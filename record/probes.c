@@ -14,6 +14,7 @@
 #include "record/features.h"
 #include "record/loader.h"
 #include "record/probes.h"
+#include "record/sysargs.h"
 #include "sched.skel.h"
 #include "syscalls.skel.h"
 
@@ -86,6 +87,18 @@ static int configure(struct bpf_object *obj, const struct probes_opts *o,
 	return err;
 }
 
+/* Which syscall arguments the probe records; none with --no-args, or when a
+ * custom object has no room for the table. */
+static void set_arg_spec(struct syscalls_bpf *skel, const struct probes_opts *o)
+{
+	size_t sz = 0;
+
+	if (o->no_args || !bpf_map__initial_value(skel->maps.rodata, &sz) ||
+	    sz < offsetof(typeof(*skel->rodata), arg_spec) + sizeof(skel->rodata->arg_spec))
+		return;
+	sysargs_fill_spec((uint32_t *)skel->rodata->arg_spec, KS_ARG_NRS);
+}
+
 /* The skeleton of the syscall family, or of its --ebpf-program override. */
 static int open_syscalls(struct probes *p, const struct probes_opts *o, const char **why)
 {
@@ -130,6 +143,7 @@ static int try_mode(struct probes *p, const struct probes_opts *o, const char **
 	err = open_syscalls(p, o, why);
 	if (err)
 		goto fail;
+	set_arg_spec(p->skel, o);
 	*why = "configure the BPF object";
 	err = configure(p->skel->obj, o, m);
 	err = err ?: loader_load(&p->ld, p->skel->skeleton, NULL, why);

@@ -14,6 +14,7 @@ struct probes_opts {
 	uint64_t ring_bytes;    /* event buffer size, a power of two >= page size */
 	bool sched;             /* scheduler and page-fault probes too */
 	bool trace_all;         /* -a: every task but the recorder's */
+	bool no_args;           /* leave out syscall arguments */
 	const char *btf_path;   /* BTF for CO-RE relocations; NULL: the system's */
 	const char *custom_obj; /* --ebpf-program: load this object for the syscall family */
 	enum probe_attach attach;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "replay/analyze.h"
+#include "replay/files.h"
 #include "util/grow.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -229,8 +230,11 @@ int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, co
 		a->segments[hdr->kind]++;
 	}
 	switch (hdr->kind) {
-	case KS_KIND_SYSCALL:
-		return analyze_syscalls(a, rows, hdr->count);
+	case KS_KIND_SYSCALL: {
+		int err = analyze_syscalls(a, rows, hdr->count);
+
+		return err || !a->files ? err : files_syscalls(a->files, rows, hdr->count);
+	}
 	case KS_KIND_PROC:
 		return analyze_procs(a, rows, hdr->count);
 	case KS_KIND_SCHED:

@@ -34,6 +34,8 @@ struct analyze_opts {
 /* Fills o with the defaults: no filter, 10 ms, 100000 kept. */
 void analyze_opts_default(struct analyze_opts *o);
 
+struct files_analysis;
+
 struct sc_stat {
 	uint32_t nr;
 	enum ks_cat cat;
@@ -81,6 +83,7 @@ struct analysis {
 
 	struct replay_procs procs;
 	struct sched_analysis sched; /* sched and sample events; see sched.h */
+	struct files_analysis *files; /* fed the syscalls too when set (replay/files.h) */
 
 	uint64_t events_read[KS_KIND_MAX]; /* decoded, before filters */
 	uint64_t segments[KS_KIND_MAX];

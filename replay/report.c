@@ -97,10 +97,13 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	r->start_ns = m->have & RM_START ? m->start_ns : sp.first;
 	analyze_init(&r->a, o, r->start_ns);
 	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
-	err = replay_each_segment(t, 0, analyze_segment, &r->a);
+	err = files_load(&r->files, t, r->a.lo, r->a.range, o->has_pid, o->pid, &r->a.sched);
+	r->a.files = &r->files;
+	err = err ?: replay_each_segment(t, 0, analyze_segment, &r->a);
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
 	err = err ?: analyze_finish(&r->a);
+	err = err ?: files_finish(&r->files);
 	if (err) {
 		if (!t->err[0])
 			replay_fail(t, err, "out of memory while replaying the trace");
@@ -167,6 +170,7 @@ uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
 void report_free(struct report *r)
 {
 	analyze_free(&r->a);
+	files_free(&r->files);
 }
 
 json_t *report_json_text(const char *s, size_t len)

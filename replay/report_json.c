@@ -415,6 +415,7 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 {
 	const struct sched_analysis *s = &r->a.sched;
 	json_t *list = json_array();
+	uint64_t rb, wb;
 
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		const struct sched_bucket *k = &s->buckets[i];
@@ -433,6 +434,9 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 		set(b, o, "avg_timeslice_us", jreal((double)k->cpu_ns / 1e3 /
 						    (double)(k->slices ? k->slices : 1), 1e3));
 		set(b, o, "page_faults", ju(k->faults));
+		files_bucket(&r->files, k->sec, k->pid, &rb, &wb);
+		set(b, o, "file_read_bytes", ju(rb));
+		set(b, o, "file_write_bytes", ju(wb));
 		push(b, list, o);
 	}
 	return list;
@@ -548,6 +552,7 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "processes", procs);
 	set(&b, doc, "execs", json_execs(&b, r));
 	set(&b, doc, "sched", json_sched(&b, r));
+	set(&b, doc, "files", report_json_files(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
 	set(&b, doc, "warnings", json_warnings(&b, r));

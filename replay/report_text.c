@@ -566,6 +566,7 @@ void report_text(FILE *f, const struct report *r)
 	top_table(f, r);
 	behaviour(f, r);
 	slow_table(f, r);
+	report_text_files(f, r);
 	proc_tree(f, r);
 	exec_list(f, r);
 	sched_section(f, r);

@@ -1465,6 +1465,85 @@ def statedir_restore_and_timeline_errors_are_one_line():
                 assert len(p.stderr.strip().splitlines()) <= 2, (name, cmd, p.stderr)
 
 
+# --- syscall arguments, the fd table and files[] ------------------------------
+
+# tests/workload.c files(): opens, reads, read bytes, writes, write bytes per file
+FILES_WANT = {
+    "a": (2, 5, 3500, 4, 3500),  # 3 writes + 1 through a dup; 1000-byte reads to EOF
+    "b": (1, 0, 0, 2, 4196),     # the second write by a forked child (inherited fd)
+    "c": (1, 0, 0, 1, 20),       # close-on-exec: the exec'd child never had it
+    "d": (1, 0, 0, 1, 10),       # written by the exec'd child
+}
+
+
+def strace_lines(cmd):
+    out = os.path.join(TMP, "strace.log")
+    p = run(["strace", "-f", "-qq", "-o", out, *cmd])
+    assert p.returncode == 0, p.stderr
+    return [re.sub(r"^\d+ +", "", l.rstrip("\n")) for l in open(out)]
+
+
+@test
+def files_have_exact_opens_bytes_and_calls():
+    needs_bpf()
+    d = os.path.join(TMP, "fw")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    cmd = [WORKLOAD, "files", d]
+    t = os.path.join(TMP, "files.lmdb")
+    p = record(t, cmd)
+    assert p.returncode == 0, p.stderr
+    files = {f["path"]: f for f in report_json(t)["files"]}
+    for name, (opens, reads, rbytes, writes, wbytes) in FILES_WANT.items():
+        f = files[os.path.join(d, name)]
+        got = (f["opens"], f["reads"], f["read_bytes"], f["writes"], f["write_bytes"])
+        assert got == (opens, reads, rbytes, writes, wbytes), (name, f)
+        assert f["errors"] == 0 and f["time_ns"] > 0, (name, f)
+        assert os.path.getsize(os.path.join(d, name)) == wbytes
+    # the oracle: strace's view of the same program, opens and byte counts per file
+    shutil.rmtree(d)
+    os.makedirs(d)
+    lines = strace_lines(cmd)
+    for name, (opens, _, _, _, _) in FILES_WANT.items():
+        path = os.path.join(d, name)
+        n = sum(1 for l in lines if l.startswith(f'openat(AT_FDCWD, "{path}"') and " = -1 " not in l)
+        assert n == opens, (name, n)
+
+
+def dump_calls(t):
+    """The dump's syscall lines as 'call = ret', without time, ids and duration."""
+    out = []
+    for l in run([KSIGHT, "dump", t]).stdout.splitlines():
+        m = re.match(r"^\S+ \d+/\d+ (\w+\(.*\) = .*) <[\d.]+>$", l)
+        if m:
+            out.append(m.group(1))
+    return out
+
+
+@test
+def dump_prints_calls_like_strace():
+    needs_bpf()
+    d = os.path.join(TMP, "fw")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    cmd = [WORKLOAD, "files", d]
+    t = os.path.join(TMP, "files.lmdb")
+    assert record(t, cmd).returncode == 0
+    mine = [l for l in dump_calls(t) if d in l or l.startswith(("read(", "write(", "close("))]
+    shutil.rmtree(d)
+    os.makedirs(d)
+    theirs = []
+    for l in strace_lines(cmd):
+        # strace shows the buffers; a trace holds their sizes only
+        l = re.sub(r'^(read|write)\((\d+), ".*?"(\.\.\.)?, ', r"\1(\2, ..., ", l)
+        l = re.sub(r"\) +=  ?", ") = ", l)  # strace aligns the results in a file
+        if d in l or l.startswith(("read(", "write(", "close(")):
+            theirs.append(l)
+    want = [l for l in theirs if l.startswith(("openat(", "read(", "write(", "close("))]
+    got = [l for l in mine if l.startswith(("openat(", "read(", "write(", "close("))]
+    assert got == want, "\n".join(f"{a!r}\n{b!r}" for a, b in zip(got, want) if a != b)[:2000]
+
+
 def main():
     global BPF_PROBLEM
     if not os.access(KSIGHT, os.X_OK):
