@@ -1544,6 +1544,11 @@ def dump_prints_calls_like_strace():
     assert got == want, "\n".join(f"{a!r}\n{b!r}" for a, b in zip(got, want) if a != b)[:2000]
 
 
+# The Perfetto, HTML, progress-line and NDJSON tests (tests/integration_view.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+__import__("integration_view").register(globals())
+
+
 def main():
     global BPF_PROBLEM
     if not os.access(KSIGHT, os.X_OK):

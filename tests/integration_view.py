@@ -1,0 +1,186 @@
+"""Integration tests of the ways to see a trace: the Perfetto export (decoded by
+protoc with the subset schema), the HTML report (rendered by headless Chromium),
+the live progress line (on a pseudo-terminal) and the NDJSON tables (loaded into
+a real ClickHouse). Registered into tests/integration.py's table by register()."""
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+PROTO_DIR = os.path.abspath("replay")
+PROTO = os.path.join(PROTO_DIR, "perfetto_trace.proto")
+
+# A multi-process, multi-thread workload: a shell, its children, and a python
+# with three threads.
+MULTI_CMD = ["sh", "-c",
+             "for i in 1 2 3; do cat /etc/hostname >/dev/null; ls / >/dev/null; done; "
+             "python3 -c 'import threading,os\n"
+             "def w():\n"
+             "    for _ in range(200): os.stat(\"/\")\n"
+             "ts=[threading.Thread(target=w) for _ in range(3)]\n"
+             "[t.start() for t in ts]; [t.join() for t in ts]'"]
+
+
+def parse_text(text):
+    """protoc's text format into nested dicts of lists (field -> [values])."""
+    root = {}
+    stack = [root]
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line == "}":
+            stack.pop()
+            continue
+        if line.endswith("{"):
+            d = {}
+            stack[-1].setdefault(line[:-1].strip(), []).append(d)
+            stack.append(d)
+            continue
+        k, _, v = line.partition(": ")
+        if v.startswith('"'):
+            v = v[1:-1]
+        else:
+            try:
+                v = int(v)
+            except ValueError:
+                pass
+        stack[-1].setdefault(k, []).append(v)
+    return root
+
+
+def one(d, k, default=None):
+    v = d.get(k)
+    return v[0] if v else default
+
+
+def decode_perfetto(path, run):
+    with open(path, "rb") as f:
+        p = subprocess.run(["protoc", f"--decode=perfetto.protos.Trace", f"-I{PROTO_DIR}", PROTO],
+                           stdin=f, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[:500]
+    return parse_text(p.stdout.decode("utf-8", "replace")).get("packet", [])
+
+
+def check_perfetto(packets):
+    """The structural checks; returns per-thread-track slice names and the
+    thread descriptors. Raises AssertionError on any violation."""
+    declared, kinds, threads = {}, {}, {}
+    last_ts, depth = {}, {}
+    names = {}
+    slices = {}
+    for i, pk in enumerate(packets):
+        for idata in pk.get("interned_data", []):
+            for en in idata.get("event_names", []):
+                names[one(en, "iid")] = one(en, "name")
+        td = one(pk, "track_descriptor")
+        if td:
+            u = one(td, "uuid")
+            assert u not in declared, f"track {u} declared twice"
+            par = one(td, "parent_uuid")
+            assert par is None or par in declared, f"parent {par} of {u} not declared first"
+            declared[u] = td
+            if "thread" in td:
+                th = td["thread"][0]
+                threads[u] = (one(th, "pid"), one(th, "tid"), one(th, "thread_name"))
+                assert one(th, "thread_name"), f"thread track {u} without a name"
+            elif "process" in td:
+                assert one(td["process"][0], "process_name"), f"process track {u} unnamed"
+            continue
+        te = one(pk, "track_event")
+        if not te:
+            continue
+        u = one(te, "track_uuid")
+        assert u in declared, f"packet {i}: track {u} used before it is declared"
+        ts = one(pk, "timestamp")
+        assert ts is not None, f"packet {i}: no timestamp"
+        assert ts >= last_ts.get(u, 0), f"packet {i}: time goes back on track {u}"
+        last_ts[u] = ts
+        typ = one(te, "type")
+        if typ == "TYPE_SLICE_BEGIN":
+            depth[u] = depth.get(u, 0) + 1
+            nm = names.get(one(te, "name_iid")) or one(te, "name")
+            assert nm, f"packet {i}: a slice without a name"
+            if u in threads:
+                slices.setdefault(u, []).append(nm)
+        elif typ == "TYPE_SLICE_END":
+            depth[u] = depth.get(u, 0) - 1
+            assert depth[u] >= 0, f"packet {i}: an end without its begin on track {u}"
+    open_ = {u: d for u, d in depth.items() if d}
+    assert not open_, f"slices left open: {open_}"
+    return slices, threads
+
+
+def register(ns):
+    run, record, report_json, test = ns["run"], ns["record"], ns["report_json"], ns["test"]
+    needs_bpf, KSIGHT, TMP = ns["needs_bpf"], ns["KSIGHT"], ns["TMP"]
+
+    def multi_trace():
+        t = os.path.join(TMP, "view-multi.lmdb")
+        if not os.path.exists(t):
+            p = record(t, MULTI_CMD)
+            assert p.returncode == 0, p.stderr
+        return t
+
+    ns["view_multi_trace"] = multi_trace
+
+    @test
+    def perfetto_export_decodes_with_a_track_per_thread():
+        needs_bpf()
+        t = multi_trace()
+        out = os.path.join(TMP, "multi.pftrace")
+        p = run([KSIGHT, "export", t, "--format", "perfetto", "-o", out])
+        assert p.returncode == 0, p.stderr
+        assert (os.stat(out).st_mode & 0o777) == 0o600
+        slices, threads = check_perfetto(decode_perfetto(out, run))
+        doc = report_json(t)
+        # every syscall a slice on its thread, named by the syscall
+        got = {}
+        for nm in (n for v in slices.values() for n in v):
+            got[nm] = got.get(nm, 0) + 1
+        want = {s["name"]: s["count"] for s in doc["syscalls"]["by_syscall"]}
+        assert sum(got.values()) >= doc["syscalls"]["total"] > 0
+        assert got == want, {k: (got.get(k), want.get(k)) for k in set(got) | set(want)
+                             if got.get(k) != want.get(k)}
+        # a thread track per thread: every thread that made a syscall (dump), and
+        # the python's four threads under one process
+        tids = set()
+        for l in run([KSIGHT, "dump", t, "--json"]).stdout.splitlines():
+            e = json.loads(l)
+            if e["kind"] == "syscall":
+                tids.add((e["pid"], e["tid"]))
+        have = {(pid, tid) for pid, tid, _ in threads.values()}
+        assert tids <= have, tids - have
+        per_pid = {}
+        for pid, tid, _ in threads.values():
+            per_pid.setdefault(pid, set()).add(tid)
+        assert len(per_pid) >= 8, per_pid
+        assert max(len(v) for v in per_pid.values()) >= 4, per_pid
+        py = [pid for pid, tid, name in threads.values() if name.startswith("python")]
+        assert py, "no thread named python"
+
+    @test
+    def perfetto_export_filters_by_pid_and_time():
+        needs_bpf()
+        t = multi_trace()
+        doc = report_json(t)
+        py = [p for p in doc["processes"] if p["comm"].startswith("python")][0]["pid"]
+        out = os.path.join(TMP, "pid.pftrace")
+        p = run([KSIGHT, "export", t, "--format", "perfetto", "--pid", str(py), "-o", out])
+        assert p.returncode == 0, p.stderr
+        slices, threads = check_perfetto(decode_perfetto(out, run))
+        assert {pid for pid, _, _ in threads.values()} == {py}
+        n = sum(len(v) for v in slices.values())
+        assert n == report_json(t, "--pid", str(py))["syscalls"]["total"], n
+        out = os.path.join(TMP, "time.pftrace")
+        p = run([KSIGHT, "export", t, "--format", "perfetto", "--time", ",20ms", "-o", out])
+        assert p.returncode == 0, p.stderr
+        slices, _ = check_perfetto(decode_perfetto(out, run))
+        n = sum(len(v) for v in slices.values())
+        assert n == report_json(t, "--time", ",20ms")["syscalls"]["total"] < doc["syscalls"]["total"]
