@@ -74,7 +74,7 @@ def check_perfetto(packets):
     declared, kinds, threads = {}, {}, {}
     last_ts, depth = {}, {}
     names = {}
-    slices = {}
+    slices, other = {}, {}
     for i, pk in enumerate(packets):
         for idata in pk.get("interned_data", []):
             for en in idata.get("event_names", []):
@@ -109,11 +109,17 @@ def check_perfetto(packets):
             assert nm, f"packet {i}: a slice without a name"
             if u in threads:
                 slices.setdefault(u, []).append(nm)
+            else:
+                other[nm] = other.get(nm, 0) + 1
+        elif typ in ("TYPE_INSTANT", "TYPE_COUNTER"):
+            nm = names.get(one(te, "name_iid")) or one(te, "name") or typ
+            other[nm] = other.get(nm, 0) + 1
         elif typ == "TYPE_SLICE_END":
             depth[u] = depth.get(u, 0) - 1
             assert depth[u] >= 0, f"packet {i}: an end without its begin on track {u}"
     open_ = {u: d for u, d in depth.items() if d}
     assert not open_, f"slices left open: {open_}"
+    check_perfetto.other = other
     return slices, threads
 
 
@@ -164,6 +170,12 @@ def register(ns):
         assert max(len(v) for v in per_pid.values()) >= 4, per_pid
         py = [pid for pid, tid, name in threads.values() if name.startswith("python")]
         assert py, "no thread named python"
+        # scheduler states, process instants (fork/exec/exit as the report counts
+        # them) and counters
+        other = check_perfetto.other
+        assert other.get("running", 0) > 0 and other.get("blocked", 0) > 0, other
+        assert other.get("exec", 0) == len(doc["execs"]), (other.get("exec"), len(doc["execs"]))
+        assert other.get("TYPE_COUNTER", 0) > 0, other
 
     @test
     def perfetto_export_filters_by_pid_and_time():
@@ -184,3 +196,61 @@ def register(ns):
         slices, _ = check_perfetto(decode_perfetto(out, run))
         n = sum(len(v) for v in slices.values())
         assert n == report_json(t, "--time", ",20ms")["syscalls"]["total"] < doc["syscalls"]["total"]
+
+    CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                      "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+    def chromium(*args):
+        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not exe:
+            if ns["IN_CI"]:
+                raise AssertionError("chromium is not installed (make deps installs it)")
+            raise ns["Skip"]("chromium is not installed (apt-get install chromium)")
+        prof = os.path.join(TMP, "chromium-profile")
+        shutil.rmtree(prof, ignore_errors=True)
+        return run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={prof}", *args], timeout=120)
+
+    @test
+    def html_report_renders_in_chromium_with_the_json_numbers():
+        needs_bpf()
+        t = multi_trace()
+        out = os.path.join(TMP, "multi.html")
+        p = run([KSIGHT, "report", t, "--html", "-o", out])
+        assert p.returncode == 0, p.stderr
+        html = open(out, encoding="utf-8").read()
+        # self-contained: a CSP that forbids every fetch, and nothing to fetch
+        assert "default-src 'none'" in html
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html, re.I)
+        assert not re.search(r"@import|url\(", html, re.I)
+        # the page with an error trap: a script error writes into #ks-errors
+        p = chromium("--dump-dom", "file://" + out)
+        assert p.returncode == 0, p.stderr[-500:]
+        dom = p.stdout
+        assert 'data-ready="1"' in dom, "the page's script did not run to its end"
+        m = re.search(r'<pre id="ks-errors"[^>]*>(.*?)</pre>', dom, re.S)
+        assert m and not m.group(1).strip(), m and m.group(1)
+        doc = report_json(t)
+        m = re.search(r'id="syscall-total"[^>]*>(\d+)<', dom)
+        assert m and int(m.group(1)) == doc["syscalls"]["total"], m and m.group(1)
+        assert len(re.findall(r'<svg class="ks-chart"', dom)) >= 3
+        for s in doc["syscalls"]["top_syscalls"][:3]:
+            assert f"<td class=\"l\">{s['name']}</td>" in dom, s
+        assert "<ul class=\"tree\" id=\"proctree\">" in dom
+        png = os.path.join(TMP, "multi.png")
+        p = chromium("--window-size=1200,2000", f"--screenshot={png}", "file://" + out)
+        assert p.returncode == 0 and os.path.getsize(png) > 10000, p.stderr[-500:]
+
+    @test
+    def html_report_script_errors_reach_the_dom():
+        """The error trap itself works: a page whose script throws shows it."""
+        needs_bpf()
+        t = multi_trace()
+        out = os.path.join(TMP, "broken.html")
+        assert run([KSIGHT, "report", t, "--html", "-o", out]).returncode == 0
+        html = open(out, encoding="utf-8").read()
+        html = html.replace("document.body.dataset.ready='1';", "undefined_function();")
+        open(out, "w", encoding="utf-8").write(html)
+        dom = chromium("--dump-dom", "file://" + out).stdout
+        m = re.search(r'<pre id="ks-errors"[^>]*>(.*?)</pre>', dom, re.S)
+        assert m and "script error" in m.group(1), dom[:300]
