@@ -254,3 +254,64 @@ def register(ns):
         dom = chromium("--dump-dom", "file://" + out).stdout
         m = re.search(r'<pre id="ks-errors"[^>]*>(.*?)</pre>', dom, re.S)
         assert m and "script error" in m.group(1), dom[:300]
+
+    def record_on_pty(args, seconds):
+        """Runs ksight record with stderr on a pseudo-terminal (stdout on a pipe);
+        returns [(time, chunk)] of what reached the terminal, and the exit code."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=slave, close_fds=True)
+        os.close(slave)
+        chunks, t0 = [], time.monotonic()
+        while True:
+            r, _, _ = select.select([master], [], [], 0.05)
+            if r:
+                try:
+                    b = os.read(master, 4096)
+                except OSError:
+                    b = b""
+                if not b:
+                    break
+                chunks.append((time.monotonic() - t0, b.decode("utf-8", "replace")))
+            elif p.poll() is not None:
+                # drain what is left, then stop
+                try:
+                    while select.select([master], [], [], 0.2)[0]:
+                        b = os.read(master, 4096)
+                        if not b:
+                            break
+                        chunks.append((time.monotonic() - t0, b.decode("utf-8", "replace")))
+                except OSError:
+                    pass
+                break
+            assert time.monotonic() - t0 < seconds + 60, "record did not end"
+        os.close(master)
+        p.wait()
+        return chunks, p.returncode
+
+    @test
+    def progress_line_refreshes_on_a_terminal_and_never_into_a_pipe():
+        needs_bpf()
+        t = os.path.join(TMP, "progress.lmdb")
+        cmd = ["sh", "-c", "i=0; while [ $i -lt 30 ]; do cat /etc/hostname >/dev/null; "
+               "sleep 0.1; i=$((i+1)); done"]
+        chunks, rc = record_on_pty([KSIGHT, "record", "-o", t, "--", *cmd], 3)
+        assert rc == 0, chunks
+        text = "".join(c for _, c in chunks)
+        draws = [(ts, c) for ts, c in chunks for _ in range(c.count("ksight: recording"))]
+        assert len(draws) >= 3, text
+        times = [ts for ts, _ in draws]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert max(gaps) <= 1.0, gaps
+        last = re.findall(r"recording [\d.]+ s, (\d+) events \(\d+/s\), trace [\d.]+ \w+, (\d+) lost", text)
+        assert last and int(last[-1][0]) > 0, text[-300:]
+        # replaced by the summary line: the line is erased, the summary follows it
+        tail = text[text.rindex("ksight: recording"):]
+        assert "\r\x1b[K" in tail and re.search(r"\nksight: \d+ syscalls|\r\x1b\[Kksight: \d+ syscalls", tail), repr(tail[-300:])
+        # into a pipe: no progress line, only the summary
+        p = run([KSIGHT, "record", "-o", t, "--", *cmd])
+        assert p.returncode == 0 and "recording" not in p.stderr and "\r" not in p.stderr, p.stderr
+        assert re.search(r"ksight: \d+ syscalls", p.stderr), p.stderr
+        # -q on a terminal: nothing at all
+        chunks, rc = record_on_pty([KSIGHT, "record", "-q", "-o", t, "--", "sleep", "1.2"], 1.2)
+        assert rc == 0 and not "".join(c for _, c in chunks).strip(), chunks
