@@ -131,7 +131,7 @@ static int put_row(struct nd *n, json_t *o)
 
 	if (!o)
 		return -ENOMEM;
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
 	json_decref(o);
 	if (!s)
 		return -ENOMEM;

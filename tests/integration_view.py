@@ -315,3 +315,108 @@ def register(ns):
         # -q on a terminal: nothing at all
         chunks, rc = record_on_pty([KSIGHT, "record", "-q", "-o", t, "--", "sleep", "1.2"], 1.2)
         assert rc == 0 and not "".join(c for _, c in chunks).strip(), chunks
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    class ClickHouse:
+        """A throw-away server on loopback ports with its data in a temporary dir."""
+
+        def __init__(self):
+            exe = shutil.which("clickhouse-server") or shutil.which("clickhouse")
+            self.client = shutil.which("clickhouse-client")
+            if not exe or not self.client:
+                if ns["IN_CI"]:
+                    raise AssertionError("clickhouse is not installed (make deps installs it)")
+                raise ns["Skip"]("clickhouse-server/clickhouse-client are not installed")
+            d = self.dir = os.path.join(TMP, "clickhouse")
+            shutil.rmtree(d, ignore_errors=True)
+            for sub in ("data", "tmp", "log"):
+                os.makedirs(os.path.join(d, sub))
+            self.port, http = free_port(), free_port()
+            with open(os.path.join(d, "users.xml"), "w") as f:
+                f.write("<?xml version=\"1.0\"?><yandex><profiles><default/></profiles><users>"
+                        "<default><password></password><networks><ip>127.0.0.1</ip></networks>"
+                        "<profile>default</profile><quota>default</quota></default></users>"
+                        "<quotas><default/></quotas></yandex>")
+            with open(os.path.join(d, "config.xml"), "w") as f:
+                f.write(f"""<?xml version="1.0"?><yandex>
+<logger><level>warning</level><log>{d}/log/server.log</log><errorlog>{d}/log/err.log</errorlog></logger>
+<listen_host>127.0.0.1</listen_host><tcp_port>{self.port}</tcp_port><http_port>{http}</http_port>
+<path>{d}/data/</path><tmp_path>{d}/tmp/</tmp_path><user_files_path>{d}/tmp/</user_files_path>
+<users_config>{d}/users.xml</users_config><default_profile>default</default_profile>
+<default_database>default</default_database><mark_cache_size>5368709</mark_cache_size>
+</yandex>""")
+            args = [exe] if exe.endswith("-server") else [exe, "server"]
+            self.proc = subprocess.Popen([*args, f"--config-file={d}/config.xml"], cwd=d,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(150):
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"clickhouse-server exited {self.proc.returncode}: "
+                                         + open(f"{d}/log/err.log").read()[-500:])
+                if run([self.client, "--port", str(self.port), "-q", "SELECT 1"]).returncode == 0:
+                    return
+                time.sleep(0.1)
+            self.stop()
+            raise AssertionError("clickhouse-server did not answer in 15 s")
+
+        def query(self, q, data=None):
+            p = run([self.client, "--port", str(self.port), "-q", q], input=data)
+            assert p.returncode == 0, (q, p.stderr[-500:])
+            return [l.split("\t") for l in p.stdout.splitlines()]
+
+        def stop(self):
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+
+    @test
+    def ndjson_loads_into_clickhouse_with_the_reports_figures():
+        needs_bpf()
+        traces = [multi_trace(), os.path.join(TMP, "view-second.lmdb")]
+        p = record(traces[1], ["sh", "-c", "ls / >/dev/null; cat /etc/hostname >/dev/null"])
+        assert p.returncode == 0, p.stderr
+        ch = ClickHouse()
+        try:
+            ch.query("CREATE TABLE syscalls (host String, trace_id String, ts_ns Int64, "
+                     "pid UInt32, tid UInt32, syscall String, nr UInt32, category String, "
+                     "ret Int64, dur_ns UInt64, errno String, returned UInt8) "
+                     "ENGINE = MergeTree ORDER BY (trace_id, ts_ns)")
+            ch.query("CREATE TABLE processes (host String, trace_id String, pid UInt32, "
+                     "ppid UInt32, comm String, argv String, start_ns Int64, exit_ns Int64, "
+                     "exit_code Int32, cpu_time_ms Float64, voluntary_switches UInt64, "
+                     "involuntary_switches UInt64, peak_rss_kb UInt64) "
+                     "ENGINE = MergeTree ORDER BY (trace_id, pid)")
+            ids = {}
+            for t in traces:
+                for table in ("syscalls", "processes"):
+                    p = run([KSIGHT, "export", t, "--format", "ndjson", "--table", table])
+                    assert p.returncode == 0, p.stderr
+                    ch.query(f"INSERT INTO {table} FORMAT JSONEachRow", p.stdout)
+                ids[t] = json.loads(p.stdout.splitlines()[0])["trace_id"]
+            assert len(set(ids.values())) == 2, ids
+            for t in traces:
+                doc = report_json(t)
+                tid = ids[t]
+                n, dur = ch.query(f"SELECT count(), sum(dur_ns) FROM syscalls "
+                                  f"WHERE trace_id = '{tid}'")[0]
+                assert int(n) == doc["syscalls"]["total"], (n, doc["syscalls"]["total"])
+                want = sum(s["total_ns"] for s in doc["syscalls"]["by_syscall"])
+                assert int(dur) == want, (dur, want)
+                got = {k: int(v) for k, v in ch.query(
+                    f"SELECT syscall, count() FROM syscalls WHERE trace_id = '{tid}' "
+                    f"GROUP BY syscall")}
+                assert got == {s["name"]: s["count"] for s in doc["syscalls"]["by_syscall"]}
+                errs = int(ch.query(f"SELECT count() FROM syscalls WHERE trace_id = '{tid}' "
+                                    f"AND errno != ''")[0][0])
+                assert errs == sum(s["errors"] for s in doc["syscalls"]["by_syscall"])
+                n = int(ch.query(f"SELECT count() FROM processes WHERE trace_id = '{tid}'")[0][0])
+                assert n == len(doc["processes"]), (n, len(doc["processes"]))
+        finally:
+            ch.stop()
