@@ -153,8 +153,12 @@ static void flaw_reason(struct replay_whole *w, const struct ks_flaw *f)
 /* Human names of the loss counters the recorder writes. */
 static const char *lost_label(const char *name, char *buf, size_t len)
 {
-	if (!strncmp(name, "disk_", 5))
-		snprintf(buf, len, "%s events not written (disk full)", name + 5);
+	if (!strcmp(name, "unwritten_changes"))
+		snprintf(buf, len, "state-dir changes not written to the trace (disk full or "
+			 "write error)");
+	else if (!strncmp(name, "unwritten_", 10))
+		snprintf(buf, len, "%s events not written to the trace (disk full or write "
+			 "error)", name + 10);
 	else if (!strcmp(name, "transport"))
 		snprintf(buf, len, "events lost by the perf buffer");
 	else if (!strcmp(name, "file"))
@@ -174,7 +178,7 @@ static unsigned loss_counters(struct replay_trace *t, struct replay_whole *w)
 	unsigned found = 0;
 	uint64_t total = 0, sum = 0;
 	bool have_total = false;
-	char name[64], val[32], label[96];
+	char name[64], val[32], label[192];
 
 	if (ks_store_iter(t->st, KS_DB_META, &it))
 		return 0;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "format/kserr.h"
@@ -347,6 +348,19 @@ size_t ks_store_pending_bytes(const struct ks_store *st)
 	return st ? st->pending.len : 0;
 }
 
+/* LMDB says EIO when a write came up short: on a full filesystem that is ENOSPC. */
+static int write_err(struct ks_store *st, int err)
+{
+	struct statvfs vfs;
+	int fd;
+
+	if (err != -EIO || mdb_env_get_fd(st->env, &fd) || fstatvfs(fd, &vfs))
+		return err;
+	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < st->pending.len + (1u << 20))
+		return -ENOSPC;
+	return err;
+}
+
 /* The manifest into the open txn, just before its commit. LMDB's code. */
 static int manifest_put(struct ks_store *st)
 {
@@ -390,7 +404,7 @@ int ks_store_commit(struct ks_store *st)
 			break;
 		}
 		if (rc != MDB_MAP_FULL)
-			return ks_mdb_err(rc);
+			return write_err(st, ks_mdb_err(rc));
 		err = map_grow(st);
 		if (err)
 			return err;
