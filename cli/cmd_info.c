@@ -162,7 +162,10 @@ static void info_text(FILE *f, const struct info *in)
 	fprintf(f, "btf          %s\n", m->btf_source ? m->btf_source : "?");
 	if (m->have & RM_RING)
 		fprintf(f, "ring buffer  %s\n", human(b1, m->ring_bytes));
-	fprintf(f, "lost events  %llu", (unsigned long long)w->lost_events);
+	if (!w->lost_known)
+		fputs("lost events  ? (not recorded)", f);
+	else
+		fprintf(f, "lost events  %llu", (unsigned long long)w->lost_events);
 	for (size_t i = 0; i < in->nlost; i++)
 		fprintf(f, "%s%s %llu", i ? ", " : " (", in->lost[i].name,
 			(unsigned long long)in->lost[i].n);
