@@ -213,6 +213,8 @@ int cmd_export(int argc, char **argv)
 		ks_error("export: writing %s failed: %s", args.out, strerror(errno));
 		rc = KS_EXIT_FAIL;
 	}
+	if (rc == KS_EXIT_OK && replay_incomplete_line(t, msg, sizeof(msg)))
+		ks_error("%s", msg);
 	if (rc == KS_EXIT_OK && args.out) {
 		if (perfetto)
 			fprintf(stderr, "ksight: %s: %llu tracks, %llu slices (%llu syscalls), "

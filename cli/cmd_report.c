@@ -168,7 +168,7 @@ int cmd_report(int argc, char **argv)
 	struct report_args args = { 0 };
 	struct replay_trace *t = NULL;
 	struct report *r = NULL;
-	char msg[512], *out = NULL;
+	char msg[2048], *out = NULL;
 	size_t len = 0;
 	int rc, err;
 
@@ -229,6 +229,8 @@ int cmd_report(int argc, char **argv)
 			out[len] = 0;
 		}
 	}
+	if (replay_incomplete_line(t, msg, sizeof(msg)))
+		ks_error("%s", msg);
 	rc = emit(out, len, args.out);
 out_report:
 	report_free(r);
