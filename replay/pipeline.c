@@ -13,6 +13,10 @@
 #include "replay/pipeline.h"
 #include "util/units.h"
 
+/* Decoded segments held at most: each holds its rows (~4 MiB for a full syscall
+ * segment) and its document. */
+#define SEG_PIPE_MAX_SLOTS 16
+
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE };
 
 struct slot {
@@ -109,7 +113,11 @@ int seg_pipe_new(unsigned threads, struct seg_pipe **out)
 	if (!p)
 		return -ENOMEM;
 	p->threads = threads;
-	p->nslots = threads == 1 ? 1 : 2 * threads;
+	/* One slot per thread and one queued: more would only hold memory, as the
+	 * analysers on the caller's thread set the pace. */
+	p->nslots = threads == 1 ? 1 : threads + 1;
+	if (p->nslots > SEG_PIPE_MAX_SLOTS)
+		p->nslots = SEG_PIPE_MAX_SLOTS;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
@@ -158,16 +166,19 @@ void seg_pipe_begin(struct seg_pipe *p, struct ks_seg_iter *it)
 {
 	/* The caller is one of the threads; the others start once and stay. When
 	 * one cannot start, fewer decode: the caller alone suffices. */
-	while (p->nworkers + 1 < p->threads && !p->spawn_failed) {
+	while (p->nworkers + 1 < p->threads && p->nworkers + 1 < p->nslots &&
+	       !p->spawn_failed) {
 		if (pthread_create(&p->worker[p->nworkers], NULL, worker_main, p))
 			p->spawn_failed = true;
 		else
 			p->nworkers++;
 	}
+	pthread_mutex_lock(&p->mu);
 	p->it = it;
 	p->head = p->claim = p->tail = 0;
 	p->held = p->iter_end = false;
 	p->iter_err = 0;
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* Queues the store's next segments into the free slots. The iterator is read on

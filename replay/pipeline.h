@@ -33,8 +33,8 @@ struct seg_result {
 struct seg_pipe;
 
 /* Creates a pipeline for threads threads (the caller's included; 1 decodes on the
- * caller's thread alone) holding 2 * threads decoded segments at most (1 for one
- * thread), whatever the trace's size. Workers start with the first walk.
+ * caller's thread alone) holding threads + 1 decoded segments at most (1 for one
+ * thread, 16 at most), whatever the trace's size. Workers start with the first walk.
  * Returns 0, -EINVAL (threads 0 or over SEG_PIPE_MAX_THREADS), -ENOMEM. */
 int seg_pipe_new(unsigned threads, struct seg_pipe **out);
 /* Stops and joins the workers and frees p (NULL is fine). */
