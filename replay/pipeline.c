@@ -263,5 +263,8 @@ unsigned seg_pipe_default_threads(void)
 		n = (uint64_t)CPU_COUNT(&set);
 	else
 		n = (online = sysconf(_SC_NPROCESSORS_ONLN)) > 0 ? (uint64_t)online : 1;
-	return n > SEG_PIPE_MAX_THREADS ? SEG_PIPE_MAX_THREADS : (unsigned)n;
+	/* The analysers run on the caller's thread and set the pace: one decoding
+	 * thread nearly keeps up with them on a syscall trace, and each thread more
+	 * holds another decoded segment in the cache they share. */
+	return n > SEG_PIPE_DEFAULT_THREADS ? SEG_PIPE_DEFAULT_THREADS : (unsigned)n;
 }

@@ -11,6 +11,8 @@
 
 /* Threads at most, the caller's included. */
 #define SEG_PIPE_MAX_THREADS 64
+/* Threads by default at most (see seg_pipe_default_threads). */
+#define SEG_PIPE_DEFAULT_THREADS 4
 
 /* What became of one segment. */
 enum seg_status {
@@ -56,7 +58,8 @@ int seg_pipe_next(struct seg_pipe *p, const struct seg_result **out);
 void seg_pipe_end(struct seg_pipe *p);
 
 /* The thread count for a walk: KSIGHT_THREADS when it is a number from 1 to
- * SEG_PIPE_MAX_THREADS, else the CPUs this process may run on. */
+ * SEG_PIPE_MAX_THREADS, else the CPUs this process may run on, up to
+ * SEG_PIPE_DEFAULT_THREADS. */
 unsigned seg_pipe_default_threads(void);
 
 #endif

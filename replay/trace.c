@@ -403,6 +403,8 @@ int replay_set_threads(struct replay_trace *t, unsigned threads)
 {
 	if (!threads || threads > SEG_PIPE_MAX_THREADS)
 		return -EINVAL;
+	if (t->walking)
+		return -EBUSY;
 	if (t->pipe && seg_pipe_threads(t->pipe) != threads) {
 		seg_pipe_free(t->pipe);
 		t->pipe = NULL;
@@ -434,23 +436,40 @@ static int deliver(struct replay_trace *t, const struct seg_result *r, replay_se
 	return fn(ctx, &r->hdr, r->seq, r->rows);
 }
 
+static int pipe_failed(struct replay_trace *t, int err)
+{
+	return replay_fail(t, err, "cannot start the segment decoders: %s", ks_strerror(err));
+}
+
 int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn, void *ctx)
 {
 	struct ks_seg_iter *it = NULL;
+	struct seg_pipe *nested = NULL, *p;
 	const struct seg_result *r;
+	bool outer = !t->walking;
 	int err;
 
 	if (!t->pipe) {
 		err = seg_pipe_new(t->threads ? t->threads : 1, &t->pipe);
 		if (err)
-			return replay_fail(t, err, "cannot start the segment decoders: %s",
-					   ks_strerror(err));
+			return pipe_failed(t, err);
+	}
+	p = t->pipe;
+	if (!outer) {
+		/* A walk from inside a callback: the outer one holds the pipeline. */
+		err = seg_pipe_new(1, &nested);
+		if (err)
+			return pipe_failed(t, err);
+		p = nested;
 	}
 	err = ks_store_iter_segments(t->st, kind, &it);
-	if (err)
-		return iter_damaged(t, err);
-	seg_pipe_begin(t->pipe, it);
-	while ((err = seg_pipe_next(t->pipe, &r)) > 0) {
+	if (err) {
+		iter_damaged(t, err);
+		goto out;
+	}
+	t->walking = true;
+	seg_pipe_begin(p, it);
+	while ((err = seg_pipe_next(p, &r)) > 0) {
 		err = deliver(t, r, fn, ctx);
 		if (err)
 			goto end; /* a damaged segment (t->err set), or fn's value */
@@ -458,8 +477,11 @@ int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn,
 	if (err < 0 && !t->err[0])
 		iter_damaged(t, err);
 end:
-	seg_pipe_end(t->pipe);
+	seg_pipe_end(p);
+	t->walking = !outer;
+out:
 	ks_seg_iter_free(it);
+	seg_pipe_free(nested);
 	return err;
 }
 

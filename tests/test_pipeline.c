@@ -4,7 +4,8 @@
  * whose contents say which segment they came from; a damaged segment stops the
  * walk there, named as the one-thread walk names it, with nothing after it
  * delivered; a callback's stop and an unreadable index are reported as before;
- * and the pipeline is reused from walk to walk, early stops included. */
+ * the pipeline is reused from walk to walk, early stops included; and a walk
+ * started from a callback runs beside the outer one without disturbing it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,6 +321,61 @@ static void test_callback_stop_and_reuse(void **state)
 	replay_close(t);
 }
 
+struct nesting {
+	struct replay_trace *t;
+	struct seen outer, inner;
+	int inner_err, set_err;
+};
+
+/* Walks the proc segments from inside the walk of every kind. */
+static int nested_walk(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+		       const void *rows)
+{
+	struct nesting *n = ctx;
+	int err = check_segment(&n->outer, hdr, seq, rows);
+
+	if (err || n->outer.n % 10)
+		return err;
+	memset(&n->inner, 0, sizeof(n->inner));
+	n->inner_err |= replay_each_segment(n->t, KS_KIND_PROC, check_segment, &n->inner);
+	if (n->inner.nproc != NPROC_SEG || n->inner.bad)
+		n->inner_err |= 1;
+	n->set_err = replay_set_threads(n->t, 2);
+	/* The outer walk's rows are untouched by the inner one. */
+	if (hdr->kind == KS_KIND_SYSCALL) {
+		const struct ks_syscall *r = rows;
+
+		for (unsigned k = 0; k < hdr->count; k++)
+			if (r[k].ts != row_of(n->outer.nsys - 1, k).ts)
+				n->outer.bad++;
+	}
+	return 0;
+}
+
+static void test_nested_walk(void **state)
+{
+	char path[128];
+	struct nesting *n = calloc(1, sizeof(*n));
+
+	(void)state;
+	assert_non_null(n);
+	trace_path(path, sizeof(path), "nested.lmdb");
+	write_trace(path, INTACT, false);
+	for (size_t c = 0; c < sizeof(thread_counts) / sizeof(thread_counts[0]); c++) {
+		memset(n, 0, sizeof(*n));
+		n->t = open_trace(path);
+		assert_int_equal(replay_set_threads(n->t, thread_counts[c]), 0);
+		assert_int_equal(replay_each_segment(n->t, 0, nested_walk, n), 0);
+		assert_in_order(&n->outer, NSEG, NPROC_SEG);
+		assert_int_equal(n->inner_err, 0);
+		assert_int_equal(n->set_err, -EBUSY);
+		/* After the walk, the thread count can change again. */
+		assert_int_equal(replay_set_threads(n->t, 2), 0);
+		replay_close(n->t);
+	}
+	free(n);
+}
+
 static void test_default_threads(void **state)
 {
 	(void)state;
@@ -329,9 +385,13 @@ static void test_default_threads(void **state)
 	assert_true(seg_pipe_default_threads() >= 1);
 	setenv("KSIGHT_THREADS", "lots", 1);
 	assert_true(seg_pipe_default_threads() >= 1);
+	setenv("KSIGHT_THREADS", "64", 1);
+	assert_int_equal(seg_pipe_default_threads(), 64);
+	setenv("KSIGHT_THREADS", "65", 1);
+	assert_true(seg_pipe_default_threads() <= SEG_PIPE_DEFAULT_THREADS);
 	unsetenv("KSIGHT_THREADS");
 	assert_true(seg_pipe_default_threads() >= 1);
-	assert_true(seg_pipe_default_threads() <= SEG_PIPE_MAX_THREADS);
+	assert_true(seg_pipe_default_threads() <= SEG_PIPE_DEFAULT_THREADS);
 }
 
 int main(void)
@@ -342,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_stops_at_first_damaged_header),
 		cmocka_unit_test(test_bad_index_after_segments),
 		cmocka_unit_test(test_callback_stop_and_reuse),
+		cmocka_unit_test(test_nested_walk),
 		cmocka_unit_test(test_default_threads),
 	};
 
