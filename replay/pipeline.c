@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -164,14 +165,23 @@ unsigned seg_pipe_threads(const struct seg_pipe *p)
 
 void seg_pipe_begin(struct seg_pipe *p, struct ks_seg_iter *it)
 {
-	/* The caller is one of the threads; the others start once and stay. When
-	 * one cannot start, fewer decode: the caller alone suffices. */
-	while (p->nworkers + 1 < p->threads && p->nworkers + 1 < p->nslots &&
-	       !p->spawn_failed) {
-		if (pthread_create(&p->worker[p->nworkers], NULL, worker_main, p))
-			p->spawn_failed = true;
-		else
-			p->nworkers++;
+	sigset_t all, old;
+
+	/* The caller is one of the threads; the others start once and stay, with
+	 * every signal blocked so that the commands' handlers run on the caller's
+	 * thread as before. When one cannot start, fewer decode: the caller alone
+	 * suffices. */
+	if (p->nworkers + 1 < p->threads && p->nworkers + 1 < p->nslots && !p->spawn_failed) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		while (p->nworkers + 1 < p->threads && p->nworkers + 1 < p->nslots &&
+		       !p->spawn_failed) {
+			if (pthread_create(&p->worker[p->nworkers], NULL, worker_main, p))
+				p->spawn_failed = true;
+			else
+				p->nworkers++;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	pthread_mutex_lock(&p->mu);
 	p->it = it;
