@@ -23,10 +23,12 @@
  *
  * where f, the share of the time outside syscalls that goes to page faults, is the
  * scheduler's estimate of on-CPU time in faults over all on-CPU time. That estimate
- * is made per time slice, min(slice, its faults * SCHED_FAULT_NS = 4 us) (see
- * sched.h): a slice that does nothing but touch fresh pages counts fully, one that
- * computes with a few faults barely. Run-queue wait outside syscalls counts with the
- * CPU side, as the thread wanted a CPU. Without scheduler events there is no fault
+ * is made per time slice (sched.h: sched_fault_ns): a slice that does little else
+ * than touch fresh pages (a fault at least every 16 us) counts in full whatever a
+ * fault costs on this machine, elsewhere 4 us per fault, so one that computes with
+ * a few faults counts barely. Run-queue wait outside
+ * syscalls is shared between the two sides in that proportion (the thread wanted a
+ * CPU for either). Without scheduler events there is no fault
  * count, and f becomes the old allocation-churn estimate: (memory syscalls / all
  * syscalls) * min(1, memory syscalls per second of T / MEM_RATE_FULL).
  *

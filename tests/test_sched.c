@@ -894,6 +894,21 @@ static void write_sched_trace(const char *path)
 	ks_seg_encoder_free(enc);
 }
 
+/* Fault time per slice whatever a fault costs: the slices of a page-touching loop on
+ * a VM whose host must back the pages too (13 us a fault) count in full, as do
+ * those where it already does (4 us); a computing slice with a few faults barely. */
+static void test_sched_fault_time(void **state)
+{
+	(void)state;
+	assert_int_equal(sched_fault_ns(4 * MS, 4 * MS / (13 * US)), 4 * MS);
+	assert_int_equal(sched_fault_ns(4 * MS, 1000), 4 * MS);
+	assert_int_equal(sched_fault_ns(4 * MS, 100), 100 * SCHED_FAULT_NS);
+	assert_int_equal(sched_fault_ns(4 * MS, 0), 0);
+	/* too few faults to say the slice was all faults: 4 us each */
+	assert_int_equal(sched_fault_ns(200 * US, 20), 20 * SCHED_FAULT_NS);
+	assert_int_equal(sched_fault_ns(10 * US, 20), 10 * US);
+}
+
 static void test_sched_report_end_to_end(void **state)
 {
 	static const char *const bucket_keys[] = { "time_bucket", "pid", "comm", "context_switches",
@@ -1035,6 +1050,7 @@ int main(void)
 		cmocka_unit_test(test_sched_hostile_bounded),
 		cmocka_unit_test(test_chist_vs_oracle),
 		cmocka_unit_test(test_behavior_with_sched),
+		cmocka_unit_test(test_sched_fault_time),
 		cmocka_unit_test(test_sched_report_end_to_end),
 		cmocka_unit_test(test_sched_bench),
 	};
