@@ -380,9 +380,9 @@ struct restorer {
 static int rel_of(struct restorer *r, uint64_t id, const char **out)
 {
 	struct replay_trace *t = r->t;
-	const void *v;
+	const char *p;
 	size_t len;
-	char **slot, pb[256], *p;
+	char **slot, pb[256];
 	int err;
 
 	if ((r->rel.n + 1) * 2 > r->rel.cap && relmap_grow(&r->rel))
@@ -392,19 +392,9 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 		*out = *slot;
 		return 0;
 	}
-	{
-		uint8_t key[8];
-
-		for (int i = 0; i < 8; i++)
-			key[i] = (uint8_t)(id >> (56 - 8 * i));
-		err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, &len);
-	}
+	err = replay_file_path(t, id, &p, &len);
 	if (err)
-		return replay_fail(t, err == -KS_ENOTFOUND ? -KS_ECORRUPT : err,
-				   "file entry %llu is %s; the trace is damaged",
-				   (unsigned long long)id,
-				   err == -KS_ENOTFOUND ? "missing" : ks_strerror(err));
-	p = (char *)v;
+		return err;
 	if (!abs_ok(p, len))
 		return replay_fail(t, -KS_ECORRUPT,
 				   "file entry %llu ('%s') is not a plain absolute path (empty, "

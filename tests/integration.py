@@ -984,6 +984,45 @@ def statedir_mix_of_every_operation_restores_identical():
 
 
 @test
+def dump_names_file_ops_and_paths():
+    """dump shows each change under a state dir as its op and the path the
+    command wrote, in text and JSON (was: op=3 file=5)."""
+    needs_bpf()
+    d = os.path.join(TMP, "dumpfiles")
+    state = os.path.join(d, "state")
+    os.makedirs(state)
+    with open(os.path.join(state, "old"), "w") as f:
+        f.write("base")
+    t = os.path.join(d, "t.lmdb")
+    script = ("cd \"$1\" && printf hello > a.txt && mkdir sub && printf xyz > sub/b && "
+              "mv a.txt c.txt && rm sub/b old")
+    p = record(t, ["sh", "-c", script, "sh", state], "--state-dir", state)
+    assert p.returncode == 0, p.stderr
+    S = os.path.realpath(state)
+    # the oracle: what the script does, in order (a '>' redirection opens with
+    # O_CREAT|O_TRUNC: a create, then a truncate)
+    want = [("create", f"{S}/a.txt", 0), ("truncate", f"{S}/a.txt", 0),
+            ("write", f"{S}/a.txt", 5), ("mkdir", f"{S}/sub", 0),
+            ("create", f"{S}/sub/b", 0), ("truncate", f"{S}/sub/b", 0),
+            ("write", f"{S}/sub/b", 3), ("rename", f"{S}/a.txt", 0),
+            ("unlink", f"{S}/sub/b", 0), ("unlink", f"{S}/old", 0)]
+    p = run([KSIGHT, "dump", t])
+    assert p.returncode == 0, p.stderr
+    text = []
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) > 2 and f[2] == "file":
+            kv = dict(x.split("=", 1) for x in f[5:] if "=" in x)
+            text.append((f[3], f[4], int(kv["bytes"])))
+    assert text == want, (text, want)
+    p = run([KSIGHT, "dump", t, "--json"])
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(x) for x in p.stdout.splitlines()]
+    js = [(r["op_name"], r["path"], r["bytes"]) for r in rows if r["kind"] == "file"]
+    assert js == want, (js, want)
+
+
+@test
 def statedir_restore_at_a_snapshot_time():
     needs_bpf()
     m = mix_trace()
