@@ -38,6 +38,7 @@ struct kind_stat {
 
 struct info {
 	struct replay_trace *t;
+	struct replay_span span; /* of every event: the duration of an unclosed trace */
 	struct kind_stat kinds[KS_KIND_MAX];
 	struct ks_store_info st;
 };
@@ -64,7 +65,8 @@ static int count_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t se
 static int verify_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
 			  const void *rows)
 {
-	(void)ctx, (void)hdr, (void)seq, (void)rows;
+	(void)seq;
+	replay_span_rows(&((struct info *)ctx)->span, hdr, rows);
 	return 0;
 }
 
@@ -96,8 +98,8 @@ static void info_text(FILE *f, const struct info *in)
 	struct kind_stat total = { 0 };
 	char b1[32], b2[32], b3[32], tb[KS_TIME_BUF], db[KS_DUR_BUF], kb[16];
 	char *cmd = report_command_line(m);
-	bool known, lost_known;
-	uint64_t lost = replay_lost_events(m, &lost_known);
+	bool known, lost_known, derived;
+	uint64_t lost = replay_lost_events(m, &lost_known), dur;
 
 	fprintf(f, "trace        %s\n", in->t->path);
 	fprintf(f, "state        %s%s\n", m->state ? m->state : "?",
@@ -118,10 +120,11 @@ static void info_text(FILE *f, const struct info *in)
 	} else {
 		fputs("started      ? (not recorded)\n", f);
 	}
-	if ((m->have & RM_START) && (m->have & RM_END) && m->end_ns >= m->start_ns)
-		fprintf(f, "duration     %s\n", ks_fmt_dur(db, m->end_ns - m->start_ns));
+	if (replay_duration(m, &in->span, &dur, &derived))
+		fprintf(f, "duration     %s%s\n", ks_fmt_dur(db, dur),
+			derived ? " (not recorded: first event to last)" : "");
 	else
-		fputs("duration     ? (not recorded)\n", f);
+		fputs("duration     ? (not recorded, no events)\n", f);
 	if (m->have & RM_EXIT)
 		fprintf(f, "exit status  %lld\n", (long long)m->exit_code);
 	else
@@ -220,8 +223,8 @@ static json_t *info_json(struct info *in)
 	const struct replay_meta *m = &in->t->meta;
 	json_t *doc = json_object(), *kinds = json_array(), *dbs = json_object(), *lost;
 	struct kind_stat total = { 0 };
-	bool ok = true, lost_known;
-	uint64_t nlost = replay_lost_events(m, &lost_known);
+	bool ok = true, lost_known, dur_known, derived;
+	uint64_t nlost = replay_lost_events(m, &lost_known), dur;
 	char kb[16];
 
 	jset(&ok, doc, "file", report_json_text(in->t->path, strlen(in->t->path)));
@@ -237,9 +240,9 @@ static json_t *info_json(struct info *in)
 	jset(&ok, doc, "lost_events", ju(nlost));
 	jset(&ok, doc, "complete", json_boolean(replay_closed_cleanly(m) && lost_known && !nlost &&
 						!in->t->skipped_segments));
-	jset(&ok, doc, "duration_ns", (m->have & RM_START) && (m->have & RM_END) &&
-						      m->end_ns >= m->start_ns ?
-					      ju(m->end_ns - m->start_ns) : json_null());
+	dur_known = replay_duration(m, &in->span, &dur, &derived);
+	jset(&ok, doc, "duration_ns", dur_known ? ju(dur) : json_null());
+	jset(&ok, doc, "duration_derived", json_boolean(dur_known && derived));
 	for (unsigned k = 1; k < KS_KIND_MAX; k++) {
 		const struct kind_stat *s = &in->kinds[k];
 		json_t *o;
@@ -325,7 +328,7 @@ int cmd_info(int argc, char **argv)
 		return KS_EXIT_FAIL;
 	}
 	err = replay_each_header(in.t, 0, count_segment, &in);
-	err = err ?: replay_each_segment(in.t, 0, verify_segment, NULL);
+	err = err ?: replay_each_segment(in.t, 0, verify_segment, &in);
 	if (err) {
 		ks_error("%s", in.t->err);
 		goto out;

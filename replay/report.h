@@ -11,13 +11,15 @@
 
 #include "replay/analyze.h"
 #include "replay/behavior.h"
+#include "replay/span.h"
 #include "replay/trace.h"
 
 struct report {
 	struct replay_trace *t;
 	struct analysis a;
 	struct behavior beh;
-	uint64_t start_ns, end_ns; /* the trace's (meta, else from its segments) */
+	struct replay_span span;   /* of every event */
+	uint64_t start_ns, end_ns; /* the trace's (meta, else the span: span.h) */
 	uint64_t win_start, win_end; /* the part analysed */
 	uint64_t wall_ns;
 	uint64_t lost;

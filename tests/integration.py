@@ -230,6 +230,41 @@ def output_is_not_created_through_a_symlink():
     assert not os.path.exists(target)
 
 
+@test
+def killed_recording_has_the_same_duration_in_info_and_report():
+    """A recorder killed with SIGKILL stores no end time: info and report both
+    derive the duration from the events, the same way, and it lies within the
+    time the recorder ran (the oracle: our clock around it)."""
+    needs_bpf()
+    t = os.path.join(TMP, "killed.lmdb")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--",
+                             WORKLOAD, "counts", "0", "0", "0", "0", "400"],
+                            stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    kids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    ran = time.monotonic() - t0
+    for k in kids:
+        try:
+            os.kill(int(k), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p = run([KSIGHT, "info", t, "--json"])
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["closed_cleanly"] is False, info["state"]
+    assert info["duration_ns"] is not None and info["duration_derived"] is True, info
+    rep = report_json(t)["trace"]
+    assert info["duration_ns"] == rep["duration_ns"], (info["duration_ns"], rep["duration_ns"])
+    # 15 ms sleeps ran from the start until the kill; what was committed (every
+    # few hundred ms) covers most of it
+    assert 0.5e9 < info["duration_ns"] < ran * 1e9, (info["duration_ns"], ran)
+    text = run([KSIGHT, "info", t]).stdout
+    assert re.search(r"^duration +\d[^?]*not recorded: first event to last", text, re.M), text
+
+
 def damaged_copies(src):
     data = open(src, "rb").read()
     out = {}
