@@ -89,8 +89,7 @@ static const char *human(char buf[32], uint64_t bytes)
 	return buf;
 }
 
-static const char *const db_names[KS_DB_COUNT] = { "meta", "segments", "procs",
-						   "files", "deltas", "stats" };
+static const char *const db_names[KS_DB_COUNT] = { "meta", "segments", "files", "deltas" };
 
 static void info_text(FILE *f, const struct info *in)
 {
