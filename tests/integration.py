@@ -896,15 +896,19 @@ def class_too_short_is_unknown():
 def no_sched_trace_reports_without_scheduler_figures():
     needs_bpf()
     t = os.path.join(TMP, "nosched.lmdb")
-    p = record(t, [WORKLOAD, "spin", "300"], "--no-sched")
+    p = record(t, [WORKLOAD, "cpuspin", "300"], "--no-sched")
     assert p.returncode == 0, p.stderr
     doc = report_json(t)
     assert doc["sched"]["available"] is False and doc["sched"]["buckets"] == [], doc["sched"]
     assert doc["sched"]["events"] == 0
-    w = [x for x in doc["processes"] if x["argv"][:2] == [WORKLOAD, "spin"]]
+    w = [x for x in doc["processes"] if x["argv"][:2] == [WORKLOAD, "cpuspin"]]
     assert len(w) == 1 and w[0]["voluntary_switches"] == 0, w
-    # the CPU time then comes from the /proc samples (utime + stime)
-    assert 0 < w[0]["cpu_time_ms"] <= 400, w
+    # the CPU time then comes from the /proc samples (utime + stime): the
+    # workload uses 300 ms of CPU (its own CPU clock; on a busy machine that
+    # takes longer); the last sample, one 100 ms interval before the exit (up to
+    # 150 ms when the recorder too waits for a CPU), misses at most what it used
+    # in that time, and ticks are 4-10 ms
+    assert 140 <= w[0]["cpu_time_ms"] <= 320, w
     text = run([KSIGHT, "report", t]).stdout
     assert "no scheduler events in the trace" in text
 

@@ -2,7 +2,9 @@
  *   workload counts N M K L S   N writes, M failing opens, K (<= 64) children making L
  *                               getpid calls each, S sleeps of 15 ms
  *   workload burst B            B getppid calls as fast as possible
- *   workload spin MS            burn CPU for MS milliseconds
+ *   workload spin MS            burn CPU for MS milliseconds (of wall time)
+ *   workload cpuspin MS         burn MS milliseconds of CPU time, however long
+ *                               a busy machine makes that take
  * and one clear-cut workload per behaviour class, each running about MS ms:
  *   workload dsync MS           4 KiB O_DSYNC writes to a temporary file (io_bound)
  *   workload tcp MS             a bulk loopback TCP transfer to a forked child
@@ -322,6 +324,8 @@ int main(int argc, char **argv)
 			syscall(SYS_getppid);
 	} else if (argc == 3 && !strcmp(argv[1], "spin")) {
 		spin(atol(argv[2]));
+	} else if (argc == 3 && !strcmp(argv[1], "cpuspin")) {
+		spin_cpu(atol(argv[2]));
 	} else if (argc == 3 && !strcmp(argv[1], "dsync")) {
 		int fd = dsync_file();
 
@@ -338,7 +342,7 @@ int main(int argc, char **argv)
 	} else if (argc == 3 && !strcmp(argv[1], "pingpong")) {
 		pingpong(atol(argv[2]));
 	} else {
-		fprintf(stderr, "usage: workload counts N M K L S | burst B | spin MS | dsync MS | "
+		fprintf(stderr, "usage: workload counts N M K L S | burst B | spin MS | cpuspin MS | dsync MS | "
 			"tcp MS | memtouch MS MIB | mix MS | ctxsw MS | pingpong N\n");
 		return 2;
 	}
