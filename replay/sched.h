@@ -20,9 +20,9 @@
 #define SCHED_TASK_DEAD 0x80     /* TASK_DEAD in a task's __state: its last switch-out */
 /* Estimated CPU time of one user page fault, for the share of a time slice spent
  * faulting. What a fault that maps and zeroes a fresh page costs varies with the
- * machine and its state: 0.5-1 us on bare metal; on a 2-vCPU VM 1.5-4 us for guest
- * pages the host still backs and 12-14 us for ones the host must fault in too (a
- * fresh VM, or memory freed a while ago), both within one run. A slice with at
+ * machine and its state: 0.5-1 us on bare metal; on the 2-vCPU VM here, time slices
+ * of a loop touching 1 GiB took 1.5-4 us per fault and 12-14 us per fault within
+ * one run (likely guest pages the host had to back too). A slice with at
  * least SCHED_FAULT_DENSE faults and no more than SCHED_FAULT_DENSE_NS of it per
  * fault does little else than fault: it counts in full. Elsewhere a fault counts
  * SCHED_FAULT_NS, at most the slice: one that computes with a few faults barely. */
