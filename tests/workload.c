@@ -148,7 +148,7 @@ static void dsync_writes(int fd, long ms)
 }
 
 /* Maps mib MiB without huge pages, writes one byte per 4 KiB page, unmaps; until
- * ms have passed, checked every MiB (a few ms of faults on a busy VM: a phase of
+ * ms have passed (0: one whole pass), checked every MiB (a few ms of faults on a busy VM: a phase of
  * mix must not overrun its turn by the tens of ms 16 MiB of faults take there). */
 static void memtouch(long ms, long mib)
 {
@@ -165,7 +165,7 @@ static void memtouch(long ms, long mib)
 		syscall(SYS_madvise, p, len, MADV_NOHUGEPAGE);
 		for (size_t off = 0; off < len; off += 4096) {
 			p[off] = 1;
-			if (!(off & ((1 << 20) - 1)) && off && elapsed_ms(&a) >= ms)
+			if (ms && !(off & ((1 << 20) - 1)) && off && elapsed_ms(&a) >= ms)
 				break;
 		}
 		syscall(SYS_munmap, p, len);
