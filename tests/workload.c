@@ -1,6 +1,7 @@
 /* A workload whose syscalls are known in advance, for the integration tests.
- *   workload counts N M K L S   N writes, M failing opens, K (<= 64) children making L
- *                               getpid calls each, S sleeps of 15 ms
+ *   workload counts N M K L S [MS]  N writes, M failing opens, K (<= 64) children
+ *                               making L getpid calls each, S sleeps of MS ms
+ *                               (default 15)
  *   workload burst B            B getppid calls as fast as possible
  *   workload spin MS            burn CPU for MS milliseconds (of wall time)
  *   workload cpuspin MS         burn MS milliseconds of CPU time, however long
@@ -36,10 +37,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void counts(long n, long m, long k, long l, long s)
+static void counts(long n, long m, long k, long l, long s, long sleep_ms)
 {
 	int fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
-	struct timespec ts = { 0, 15 * 1000 * 1000 };
+	struct timespec ts = { sleep_ms / 1000, sleep_ms % 1000 * 1000 * 1000 };
 	pid_t kids[64];
 
 	for (long i = 0; i < n; i++)
@@ -318,8 +319,9 @@ static void pingpong(long n)
 
 int main(int argc, char **argv)
 {
-	if (argc == 7 && !strcmp(argv[1], "counts")) {
-		counts(atol(argv[2]), atol(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]));
+	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "counts")) {
+		counts(atol(argv[2]), atol(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]),
+		       argc == 8 ? atol(argv[7]) : 15);
 	} else if (argc == 3 && !strcmp(argv[1], "burst")) {
 		for (long i = atol(argv[2]); i > 0; i--)
 			syscall(SYS_getppid);
@@ -343,7 +345,7 @@ int main(int argc, char **argv)
 	} else if (argc == 3 && !strcmp(argv[1], "pingpong")) {
 		pingpong(atol(argv[2]));
 	} else {
-		fprintf(stderr, "usage: workload counts N M K L S | burst B | spin MS | cpuspin MS | dsync MS | "
+		fprintf(stderr, "usage: workload counts N M K L S [MS] | burst B | spin MS | cpuspin MS | dsync MS | "
 			"tcp MS | memtouch MS MIB | mix MS | ctxsw MS | pingpong N\n");
 		return 2;
 	}
