@@ -37,7 +37,9 @@
  *
  *   unknown   the window is shorter than MIN_WALL_NS (50 ms), or T is, or (without
  *             scheduler events, the only other evidence) there are fewer than
- *             MIN_CALLS (20) syscalls
+ *             MIN_CALLS (20) syscalls, or (with them) T less the run-queue wait is
+ *             under MIN_ACTIVE_NS (10 ms): a few calls that waited for a CPU on a
+ *             busy machine did too little to tell what bounds them
  *   X_bound   the largest intensity among those over their bar (io, network and
  *             memory: BOUND_SHARE 0.4; cpu: CPU_SHARE 0.6), when it is also at least
  *             DOMINANCE (1.5) times each of the other three
@@ -47,6 +49,7 @@
 
 #define MIN_WALL_NS (50ull * 1000 * 1000)
 #define MIN_CALLS 20
+#define MIN_ACTIVE_NS (10ull * 1000 * 1000)
 #define BOUND_SHARE 0.4
 #define CPU_SHARE 0.6
 #define DOMINANCE 1.5
@@ -134,7 +137,8 @@ void behavior_classify(const struct behavior_input *in, struct behavior *out)
 	}
 
 	if (in->wall_ns < MIN_WALL_NS || tns < MIN_WALL_NS ||
-	    (!in->has_sched && in->calls < MIN_CALLS))
+	    (!in->has_sched && in->calls < MIN_CALLS) ||
+	    (in->has_sched && tns < MIN_ACTIVE_NS + in->runq_ns))
 		out->cls = BEHAVIOR_UNKNOWN;
 	else
 		out->cls = pick(out);

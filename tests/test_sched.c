@@ -761,6 +761,24 @@ static void test_behavior_with_sched(void **state)
 	assert_true(fabs(b.runq_wait_ratio - 0.53) < 1e-9);
 	assert_true(fabs(b.on_cpu_ratio - 0.47) < 1e-9);
 
+	/* Five calls that waited 80 ms for a CPU beside a CPU hog: too little done. */
+	in.wall_ns = in.life_ns = 82 * MS;
+	in.calls = 5;
+	in.syscall_ns = 50 * US;
+	in.on_cpu_ns = 2 * MS;
+	in.runq_ns = 80 * MS;
+	in.faults = 60;
+	in.fault_ns = 60 * SCHED_FAULT_NS;
+	behavior_classify(&in, &b);
+	assert_int_equal(b.cls, BEHAVIOR_UNKNOWN);
+	/* ... while a CPU loop that got 30 ms of CPU in 1.5 s still wanted a CPU */
+	in.wall_ns = in.life_ns = 1500 * MS;
+	in.on_cpu_ns = 30 * MS;
+	in.runq_ns = 1470 * MS;
+	behavior_classify(&in, &b);
+	assert_int_equal(b.cls, BEHAVIOR_CPU_BOUND);
+	in.runq_ns = 530 * MS;
+
 	/* Touching fresh pages: 262144 faults in 0.69 s of CPU, munmap 137 ms. */
 	in.calls = 18;
 	in.wall_ns = in.life_ns = 1100 * MS;
