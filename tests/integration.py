@@ -1175,7 +1175,15 @@ def statedir_recorder_killed_restores_its_last_commit():
               "        time.sleep(0.01)\n" % os.path.join(state, "log"))
     proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--state-dir", state, "--",
                              "python3", "-c", script], stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+    # kill it once the command has written 50 lines and the recorder has had a
+    # second (five commit intervals) since: a fixed delay missed the first commit
+    # on a busy machine
+    log = os.path.join(state, "log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and \
+            (not os.path.exists(log) or os.path.getsize(log) < 50 * 62):
+        time.sleep(0.05)
+    time.sleep(1.0)
     kids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
