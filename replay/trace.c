@@ -100,8 +100,8 @@ static void reason(struct replay_whole *w, const char *fmt, ...)
 }
 
 static const char *const db_label[KS_DB_COUNT] = {
-	[KS_DB_META] = "metadata", [KS_DB_SEGMENTS] = "segments", [KS_DB_PROCS] = "procs",
-	[KS_DB_FILES] = "files table", [KS_DB_DELTAS] = "deltas", [KS_DB_STATS] = "stats",
+	[KS_DB_META] = "metadata", [KS_DB_SEGMENTS] = "segments",
+	[KS_DB_FILES] = "files table", [KS_DB_DELTAS] = "deltas",
 };
 
 static void flaw_reason(struct replay_whole *w, const struct ks_flaw *f)
@@ -513,6 +513,24 @@ int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, 
 out:
 	ks_seg_iter_free(it);
 	return err;
+}
+
+int replay_file_path(struct replay_trace *t, uint64_t id, const char **path, size_t *len)
+{
+	uint8_t key[8];
+	const void *v;
+	int err;
+
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(id >> (56 - 8 * i));
+	err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, len);
+	if (err)
+		return replay_fail(t, err == -KS_ENOTFOUND ? -KS_ECORRUPT : err,
+				   "file entry %llu is %s; the trace is damaged",
+				   (unsigned long long)id,
+				   err == -KS_ENOTFOUND ? "missing" : ks_strerror(err));
+	*path = v;
+	return 0;
 }
 
 uint64_t replay_lost_events(const struct replay_meta *m, bool *known)

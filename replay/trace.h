@@ -96,6 +96,11 @@ typedef int (*replay_hdr_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_
 			     size_t len);
 int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, void *ctx);
 
+/* Sets *path and *len to the bytes of file id in the files table (not
+ * NUL-terminated; valid until the next call on t). Returns 0, or -KS_ECORRUPT (no
+ * such entry) or a store error, with t->err set. */
+int replay_file_path(struct replay_trace *t, uint64_t id, const char **path, size_t *len);
+
 /* Returns the lost-event count the recorder stored; *known is false when the
  * trace has no loss counters (an old or unfinished trace). */
 uint64_t replay_lost_events(const struct replay_meta *m, bool *known);

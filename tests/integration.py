@@ -139,14 +139,16 @@ def counts_equal_strace():
 def only_the_sleeps_are_slow():
     needs_bpf()
     t = os.path.join(TMP, "slow.lmdb")
-    p = record(t, COUNTS_CMD)
+    # sleeps of 150 ms and a 100 ms threshold: on a busy machine any syscall can
+    # wait tens of ms for a CPU (an execve took 19 ms beside a CPU hog), none 100
+    p = record(t, COUNTS_CMD + ["150"])
     assert p.returncode == 0, p.stderr
-    doc = report_json(t, "--slow", "10ms")
+    doc = report_json(t, "--slow", "100ms")
     slow = doc["slow_syscalls"]
     assert len(slow) == S, slow
     for e in slow:
         assert e["syscall_name"] == "nanosleep", e
-        assert 14.0 <= e["latency_ms"] < 100.0, e
+        assert 149.0 <= e["latency_ms"] < 1000.0, e
         assert e["comm"] == "workload", e
         assert abs(e["timestamp"] / 1e9 - time.time()) < 600, e
 
@@ -371,6 +373,41 @@ def recorder_killed_at_random_moments_leaves_an_honest_trace():
             elif cmd[-1] == "--json":
                 doc = json.loads(p.stdout)
                 assert doc.get("complete") is not True, (i, cmd, "a killed recording is complete")
+
+
+@test
+def killed_recording_has_the_same_duration_in_info_and_report():
+    """A recorder killed with SIGKILL stores no end time: info and report both
+    derive the duration from the events, the same way, and it lies within the
+    time the recorder ran (the oracle: our clock around it)."""
+    needs_bpf()
+    t = os.path.join(TMP, "killed.lmdb")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--",
+                             WORKLOAD, "counts", "0", "0", "0", "0", "400"],
+                            stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    kids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    ran = time.monotonic() - t0
+    for k in kids:
+        try:
+            os.kill(int(k), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p = run([KSIGHT, "info", t, "--json"])
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["closed_cleanly"] is False, info["state"]
+    assert info["duration_ns"] is not None and info["duration_derived"] is True, info
+    rep = report_json(t)["trace"]
+    assert info["duration_ns"] == rep["duration_ns"], (info["duration_ns"], rep["duration_ns"])
+    # 15 ms sleeps ran from the start until the kill; what was committed (every
+    # few hundred ms) covers most of it
+    assert 0.5e9 < info["duration_ns"] < ran * 1e9, (info["duration_ns"], ran)
+    text = run([KSIGHT, "info", t]).stdout
+    assert re.search(r"^duration +\d[^?]*not recorded: first event to last", text, re.M), text
 
 
 def damaged_copies(src):
@@ -1134,7 +1171,11 @@ def class_loopback_tcp_is_network_bound():
 def class_touching_gigabytes_is_memory_bound():
     needs_bpf()
     a = assert_class([WORKLOAD, "memtouch", "1500", "1024"], "memtouch", "memory_bound")
-    assert a["memory_intensity"] > 0.6 and a["page_faults_per_sec"] > 50000, a
+    # faults per second of its own CPU time, not of wall time: a busy machine can
+    # leave it on a CPU a sixth of the time; the loop does nothing but fault, at
+    # 1.5-14 us a fault on the VM here
+    assert a["memory_intensity"] > 0.6, a
+    assert a["page_faults_per_sec"] / max(a["on_cpu_ratio"], 1e-9) > 25000, a
 
 
 @test
@@ -1155,15 +1196,19 @@ def class_too_short_is_unknown():
 def no_sched_trace_reports_without_scheduler_figures():
     needs_bpf()
     t = os.path.join(TMP, "nosched.lmdb")
-    p = record(t, [WORKLOAD, "spin", "300"], "--no-sched")
+    p = record(t, [WORKLOAD, "cpuspin", "300"], "--no-sched")
     assert p.returncode == 0, p.stderr
     doc = report_json(t)
     assert doc["sched"]["available"] is False and doc["sched"]["buckets"] == [], doc["sched"]
     assert doc["sched"]["events"] == 0
-    w = [x for x in doc["processes"] if x["argv"][:2] == [WORKLOAD, "spin"]]
+    w = [x for x in doc["processes"] if x["argv"][:2] == [WORKLOAD, "cpuspin"]]
     assert len(w) == 1 and w[0]["voluntary_switches"] == 0, w
-    # the CPU time then comes from the /proc samples (utime + stime)
-    assert 0 < w[0]["cpu_time_ms"] <= 400, w
+    # the CPU time then comes from the /proc samples (utime + stime): the
+    # workload uses 300 ms of CPU (its own CPU clock; on a busy machine that
+    # takes longer); the last sample, one 100 ms interval before the exit (up to
+    # 150 ms when the recorder too waits for a CPU), misses at most what it used
+    # in that time, and ticks are 4-10 ms
+    assert 140 <= w[0]["cpu_time_ms"] <= 320, w
     text = run([KSIGHT, "report", t]).stdout
     assert "no scheduler events in the trace" in text
 
@@ -1278,6 +1323,45 @@ def statedir_mix_of_every_operation_restores_identical():
 
 
 @test
+def dump_names_file_ops_and_paths():
+    """dump shows each change under a state dir as its op and the path the
+    command wrote, in text and JSON (was: op=3 file=5)."""
+    needs_bpf()
+    d = os.path.join(TMP, "dumpfiles")
+    state = os.path.join(d, "state")
+    os.makedirs(state)
+    with open(os.path.join(state, "old"), "w") as f:
+        f.write("base")
+    t = os.path.join(d, "t.lmdb")
+    script = ("cd \"$1\" && printf hello > a.txt && mkdir sub && printf xyz > sub/b && "
+              "mv a.txt c.txt && rm sub/b old")
+    p = record(t, ["sh", "-c", script, "sh", state], "--state-dir", state)
+    assert p.returncode == 0, p.stderr
+    S = os.path.realpath(state)
+    # the oracle: what the script does, in order (a '>' redirection opens with
+    # O_CREAT|O_TRUNC: a create, then a truncate)
+    want = [("create", f"{S}/a.txt", 0), ("truncate", f"{S}/a.txt", 0),
+            ("write", f"{S}/a.txt", 5), ("mkdir", f"{S}/sub", 0),
+            ("create", f"{S}/sub/b", 0), ("truncate", f"{S}/sub/b", 0),
+            ("write", f"{S}/sub/b", 3), ("rename", f"{S}/a.txt", 0),
+            ("unlink", f"{S}/sub/b", 0), ("unlink", f"{S}/old", 0)]
+    p = run([KSIGHT, "dump", t])
+    assert p.returncode == 0, p.stderr
+    text = []
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) > 2 and f[2] == "file":
+            kv = dict(x.split("=", 1) for x in f[5:] if "=" in x)
+            text.append((f[3], f[4], int(kv["bytes"])))
+    assert text == want, (text, want)
+    p = run([KSIGHT, "dump", t, "--json"])
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(x) for x in p.stdout.splitlines()]
+    js = [(r["op_name"], r["path"], r["bytes"]) for r in rows if r["kind"] == "file"]
+    assert js == want, (js, want)
+
+
+@test
 def statedir_restore_at_a_snapshot_time():
     needs_bpf()
     m = mix_trace()
@@ -1385,7 +1469,15 @@ def statedir_recorder_killed_restores_its_last_commit():
               "        time.sleep(0.01)\n" % os.path.join(state, "log"))
     proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--state-dir", state, "--",
                              "python3", "-c", script], stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+    # kill it once the command has written 50 lines and the recorder has had a
+    # second (five commit intervals) since: a fixed delay missed the first commit
+    # on a busy machine
+    log = os.path.join(state, "log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and \
+            (not os.path.exists(log) or os.path.getsize(log) < 50 * 62):
+        time.sleep(0.05)
+    time.sleep(1.0)
     kids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -1547,7 +1639,7 @@ def dump_prints_calls_like_strace():
 
 # --- a trace that proves itself whole; loss that shows everywhere ----------------
 
-LMDB_DBS = ("meta", "segments", "procs", "files", "deltas", "stats")
+LMDB_DBS = ("meta", "segments", "files", "deltas")
 
 
 def lmdb_read(path):
