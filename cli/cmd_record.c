@@ -23,6 +23,7 @@
 #include "record/child.h"
 #include "cli/cli.h"
 #include "record/consumer.h"
+#include "record/io.h"
 #include "record/privs.h"
 #include "record/probes.h"
 #include "record/sampler.h"
@@ -41,6 +42,7 @@ struct record_opts {
 	uint64_t ring_bytes;
 	bool quiet;
 	bool sched;
+	bool no_block, no_net;   /* --no-block, --no-net */
 	uint64_t sample_ns; /* 0: no /proc sampling */
 	const char *ebpf_program;
 	const char *attach_list; /* -p PID[,PID] */
@@ -62,6 +64,7 @@ struct recorder {
 	struct ks_store *store;
 	struct probes *probes;
 	struct probes_mode mode;
+	struct io_probes *io;
 	struct consumer *consumer;
 	struct sampler *sampler;
 	struct targets targets;
@@ -86,6 +89,8 @@ static const char usage_text[] =
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --no-block         leave out the block I/O probes\n"
+	"      --no-net           leave out the network probes\n"
 	"      --ebpf-program PATH  load this BPF object instead of the embedded syscall\n"
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
 	"      --probe-kind K     tp_btf, raw_tp or tracepoint (default: the first that\n"
@@ -200,6 +205,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "duration", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
+		{ "no-block", no_argument, NULL, 'B' },
+		{ "no-net", no_argument, NULL, 'n' },
 		{ "sample-interval", required_argument, NULL, 'I' },
 		{ "ebpf-program", required_argument, NULL, 'E' },
 		{ "probe-kind", required_argument, NULL, 'K' },
@@ -253,6 +260,12 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'S':
 			o->sched = false;
+			break;
+		case 'B':
+			o->no_block = true;
+			break;
+		case 'n':
+			o->no_net = true;
 			break;
 		case 'I':
 			if (strcmp(optarg, "0") && ks_parse_duration(optarg, &o->sample_ns)) {
@@ -432,6 +445,9 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
+	err = err ?: put_meta_u64(st, "lost_io", drops[KS_DROP_IO]);
+	err = err ?: put_meta_u64(st, "events_block", cs->events[KS_KIND_BLOCK]);
+	err = err ?: put_meta_u64(st, "events_net", cs->events[KS_KIND_NET]);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
@@ -569,6 +585,32 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 		r->cpu_ns / 1e6, r->maxrss_kb);
 }
 
+/* The block I/O and network probes, where the kernel has them (what it lacks
+ * goes into the trace's "io_missing"), and the names of the block devices.
+ * Returns 0 or -1 (said). */
+static int recorder_io(struct recorder *r, const char *btf_path)
+{
+	struct io_probes_opts io = {
+		.block = !r->opts.no_block, .net = !r->opts.no_net,
+		.trace_all = r->opts.all, .btf_path = btf_path,
+	};
+	char *devs = NULL;
+	int err;
+
+	if (!io.block && !io.net)
+		return 0;
+	err = io_probes_start(r->probes, &io, &r->io);
+	if (!err && io.block && !io_block_devices_json(&devs))
+		err = ks_store_put_meta(r->store, "block_devices", devs);
+	free(devs);
+	err = err ?: ks_store_put_meta(r->store, "io_probes", io_probes_describe(r->io));
+	if (!err && io_probes_missing(r->io)[0])
+		err = ks_store_put_meta(r->store, "io_missing", io_probes_missing(r->io));
+	if (err)
+		ks_error("cannot load the I/O probes: %s", ks_strerror(err));
+	return err ? -1 : 0;
+}
+
 /* Finds BTF, loads and attaches the probes, seeds the traced set and notes what
  * was chosen in the trace. Returns 0; 1 when the probes cannot be loaded for lack
  * of privilege (the recording goes on without them, said on stderr); or -1 after
@@ -611,6 +653,8 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	probes_get_mode(r->probes, &r->mode);
+	if (recorder_io(r, po.btf_path))
+		return -1;
 	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
 	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
 	err = err ?: ks_store_put_meta(r->store, "btf_source", line);
@@ -746,6 +790,10 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
 	}
+	if (r.io && (err = io_probes_attach(r.io, r.consumer))) {
+		ks_error("cannot follow the I/O probes: %s", strerror(-err));
+		goto out;
+	}
 	if (r.statedir && (err = statedir_attach(r.statedir, r.consumer))) {
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
@@ -809,6 +857,7 @@ out:
 		consumer_finish(r.consumer, NULL);
 	if (child_started)
 		child_abort(&r.child);
+	io_probes_free(r.io);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);

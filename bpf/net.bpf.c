@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Network probes for the traced tasks: bytes each send and receive moved on an
+ * IPv4/IPv6 TCP or UDP socket (sock_send_length, sock_recv_length: 6.3+), TCP
+ * state changes (connection life times) and retransmits. State changes and
+ * retransmits often run in softirq context, in whatever task was interrupted: the
+ * socket's owner is the task last seen connecting, sending or receiving on it,
+ * kept in sk_owner. Each hook exists as tp_btf and raw_tp. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+#include "common.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define MSG_PEEK 2
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
+#define TCP_LISTEN 10
+
+struct sk_owner {
+	__u32 pid, tid;
+	char comm[KS_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sk_owner);
+} sk_owner SEC(".maps");
+
+/* Accepted connections established in softirq before any task owned them: when
+ * they were established, for the owner's first event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} sk_born SEC(".maps");
+
+/* A per-CPU scratch record: the event is larger than is comfortable on the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_ev_net);
+} net_scratch SEC(".maps");
+
+/* Fills e with sk's protocol and endpoints; false when sk is not IPv4/IPv6
+ * TCP or UDP. */
+static __always_inline bool fill_sock(struct ks_ev_net *e, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+
+	if ((family != AF_INET && family != AF_INET6) ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return false;
+	e->family = family;
+	e->proto = proto;
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	return true;
+}
+
+static __always_inline struct ks_ev_net *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&net_scratch, &zero);
+}
+
+static __always_inline void emit(void *ctx, struct ks_ev_net *e, __u32 what, __u64 ts)
+{
+	e->type = KS_EV_NET | (what << 16);
+	e->ts = ts;
+	output(ctx, e, sizeof(*e), KS_DROP_IO);
+}
+
+/* The running task, a traced one, owns sk from now on. */
+static __always_inline void own(struct ks_ev_net *e, __u64 key)
+{
+	struct sk_owner o = { .pid = e->pid, .tid = e->tid };
+	struct sk_owner *cur = bpf_map_lookup_elem(&sk_owner, &key);
+
+	if (cur && cur->tid == o.tid)
+		return;
+	__builtin_memcpy(o.comm, e->comm, sizeof(o.comm));
+	bpf_map_update_elem(&sk_owner, &key, &o, BPF_ANY);
+}
+
+static __always_inline int on_length(void *ctx, struct sock *sk, int ret, int flags, __u32 what)
+{
+	__u64 id, key = (__u64)sk, *born;
+	struct ks_ev_net *e;
+
+	if (ret <= 0 || (what == KS_EV_NET_RECV && (flags & MSG_PEEK)) || !current_ctx())
+		return 0;
+	e = scratch();
+	if (!e || !fill_sock(e, sk))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->sk = key;
+	e->oldstate = 0;
+	born = bpf_map_lookup_elem(&sk_born, &key);
+	if (born) {
+		/* an accepted connection: its start, now that its owner is known */
+		__u8 state = e->state;
+
+		e->bytes = 0;
+		e->state = TCP_ESTABLISHED;
+		e->oldstate = TCP_SYN_RECV;
+		emit(ctx, e, KS_EV_NET_STATE, *born);
+		bpf_map_delete_elem(&sk_born, &key);
+		e->state = state;
+		e->oldstate = 0;
+	}
+	own(e, key);
+	e->bytes = ret;
+	emit(ctx, e, what, bpf_ktime_get_ns());
+	return 0;
+}
+
+static __always_inline int on_state(void *ctx, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk, now = bpf_ktime_get_ns(), id;
+	struct sk_owner *o;
+	struct ks_ev_net *e;
+
+	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
+		return 0;
+	e = scratch();
+	if (!e || !fill_sock(e, sk) || e->proto != IPPROTO_TCP)
+		return 0;
+	e->sk = key;
+	e->bytes = 0;
+	e->state = newstate;
+	e->oldstate = oldstate;
+	o = bpf_map_lookup_elem(&sk_owner, &key);
+	if (o) {
+		e->pid = o->pid;
+		e->tid = o->tid;
+		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+	} else if (newstate == TCP_SYN_SENT && current_ctx()) {
+		/* connect(2): the caller's context */
+		id = bpf_get_current_pid_tgid();
+		e->pid = id >> 32;
+		e->tid = (__u32)id;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		own(e, key);
+	} else {
+		if (newstate == TCP_ESTABLISHED)
+			bpf_map_update_elem(&sk_born, &key, &now, BPF_ANY);
+		else if (newstate == TCP_CLOSE)
+			bpf_map_delete_elem(&sk_born, &key);
+		return 0;
+	}
+	emit(ctx, e, KS_EV_NET_STATE, now);
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&sk_owner, &key);
+	return 0;
+}
+
+static __always_inline int on_retransmit(void *ctx, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sk_owner *o = bpf_map_lookup_elem(&sk_owner, &key);
+	struct ks_ev_net *e;
+
+	if (!o)
+		return 0;
+	e = scratch();
+	if (!e || !fill_sock(e, sk))
+		return 0;
+	e->sk = key;
+	e->bytes = 0;
+	e->oldstate = 0;
+	e->pid = o->pid;
+	e->tid = o->tid;
+	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+	emit(ctx, e, KS_EV_NET_RETRANS, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* --- BTF tracepoints ------------------------------------------------------ */
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(ks_net_send, struct sock *sk, int ret, int flags)
+{
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_SEND);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(ks_net_recv, struct sock *sk, int ret, int flags)
+{
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_RECV);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ks_net_state, const struct sock *sk, int oldstate, int newstate)
+{
+	return on_state(ctx, sk, oldstate, newstate);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(ks_net_retrans, const struct sock *sk)
+{
+	return on_retransmit(ctx, sk);
+}
+
+/* --- raw tracepoints ------------------------------------------------------ */
+
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(ks_net_send_raw, struct sock *sk, int ret, int flags)
+{
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_SEND);
+}
+
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(ks_net_recv_raw, struct sock *sk, int ret, int flags)
+{
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_RECV);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(ks_net_state_raw, const struct sock *sk, int oldstate, int newstate)
+{
+	return on_state(ctx, sk, oldstate, newstate);
+}
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(ks_net_retrans_raw, const struct sock *sk)
+{
+	return on_retransmit(ctx, sk);
+}
