@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "replay/report.h"
+#include "replay/report_io.h"
 
 struct span {
 	uint64_t first, last;
@@ -113,6 +114,11 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 		replay_fail(t, err, "out of memory while replaying the trace");
 		return err;
 	}
+	err = report_io_compute(r);
+	if (err) {
+		replay_fail(t, err, "out of memory while replaying the trace");
+		return err;
+	}
 	compute_window(r, o);
 	classify(r);
 	r->lost = replay_lost_events(m, &r->lost_known);
@@ -166,6 +172,8 @@ uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
 void report_free(struct report *r)
 {
 	analyze_free(&r->a);
+	free(r->io_probes);
+	free(r->io_missing);
 }
 
 json_t *report_json_text(const char *s, size_t len)

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "replay/report.h"
+#include "replay/report_io.h"
 #include "util/units.h"
 
 #define TOP_SYSCALLS 10
@@ -548,6 +549,7 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "processes", procs);
 	set(&b, doc, "execs", json_execs(&b, r));
 	set(&b, doc, "sched", json_sched(&b, r));
+	b.ok = report_io_json(r, doc) && b.ok;
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
 	set(&b, doc, "warnings", json_warnings(&b, r));

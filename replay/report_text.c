@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "replay/report.h"
+#include "replay/report_io.h"
 #include "util/units.h"
 
 #define SLOW_SHOWN 20
@@ -553,6 +554,7 @@ void report_text(FILE *f, const struct report *r)
 	proc_tree(f, r);
 	exec_list(f, r);
 	sched_section(f, r);
+	report_io_text(f, r);
 	histograms(f, r);
 	/* A long report must not bury its losses: repeat them last. */
 	if (!r->complete) {
