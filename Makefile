@@ -50,7 +50,8 @@ FUZZ_BINS := $(patsubst tests/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
 	libzstd-dev libmsgpack-dev libxxhash-dev libcmocka-dev libjansson-dev \
 	libclang-rt-14-dev linux-libc-dev pkg-config make gcc strace python3 sqlite3 \
-	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev
+	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev \
+	iptables
 BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 
 .PHONY: all deps bench-deps demo test unit unit-asan integration fuzz bench clean

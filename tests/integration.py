@@ -1172,6 +1172,12 @@ def statedir_restore_and_timeline_errors_are_one_line():
                 assert len(p.stderr.strip().splitlines()) <= 2, (name, cmd, p.stderr)
 
 
+# Tests kept in files of their own register here.
+import integration_io  # noqa: E402
+
+integration_io.register(sys.modules[__name__])
+
+
 def main():
     global BPF_PROBLEM
     if not os.access(KSIGHT, os.X_OK):
