@@ -50,29 +50,37 @@ struct {
 	__type(value, struct ks_ev_net);
 } net_scratch SEC(".maps");
 
+/* A field of sk: a plain load where the program has BTF pointers (tp_btf), a
+ * probe read otherwise. btf is a constant at each inlined use, so only one form
+ * is compiled into each program. */
+#define SK_READ(btf, sk, ...) ((btf) ? (sk)->__VA_ARGS__ : BPF_CORE_READ(sk, __VA_ARGS__))
+
 /* Fills e with sk's protocol and endpoints; false when sk is not IPv4/IPv6
  * TCP or UDP. */
-static __always_inline bool fill_sock(struct ks_ev_net *e, const struct sock *sk)
+static __always_inline bool fill_sock(struct ks_ev_net *e, const struct sock *sk, bool btf)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u16 family = SK_READ(btf, sk, __sk_common.skc_family);
+	__u16 proto = SK_READ(btf, sk, sk_protocol);
 
 	if ((family != AF_INET && family != AF_INET6) ||
 	    (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return false;
 	e->family = family;
 	e->proto = proto;
-	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->state = SK_READ(btf, sk, __sk_common.skc_state);
+	e->sport = SK_READ(btf, sk, __sk_common.skc_num);
+	e->dport = __builtin_bswap16(SK_READ(btf, sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
-		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 s = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
+		__u32 d = SK_READ(btf, sk, __sk_common.skc_daddr);
 
 		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
 		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 		__builtin_memcpy(e->saddr, &s, 4);
 		__builtin_memcpy(e->daddr, &d, 4);
+	} else if (btf) {
+		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_v6_daddr, 16);
 	} else {
 		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
@@ -106,7 +114,8 @@ static __always_inline void own(struct ks_ev_net *e, __u64 key)
 	bpf_map_update_elem(&sk_owner, &key, &o, BPF_ANY);
 }
 
-static __always_inline int on_length(void *ctx, struct sock *sk, int ret, int flags, __u32 what)
+static __always_inline int on_length(void *ctx, struct sock *sk, int ret, int flags, __u32 what,
+				     bool btf)
 {
 	__u64 id, key = (__u64)sk, *born;
 	struct ks_ev_net *e;
@@ -114,7 +123,7 @@ static __always_inline int on_length(void *ctx, struct sock *sk, int ret, int fl
 	if (ret <= 0 || (what == KS_EV_NET_RECV && (flags & MSG_PEEK)) || !current_ctx())
 		return 0;
 	e = scratch();
-	if (!e || !fill_sock(e, sk))
+	if (!e || !fill_sock(e, sk, btf))
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	e->pid = id >> 32;
@@ -141,7 +150,8 @@ static __always_inline int on_length(void *ctx, struct sock *sk, int ret, int fl
 	return 0;
 }
 
-static __always_inline int on_state(void *ctx, const struct sock *sk, int oldstate, int newstate)
+static __always_inline int on_state(void *ctx, const struct sock *sk, int oldstate, int newstate,
+				    bool btf)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns(), id;
 	struct sk_owner *o;
@@ -150,7 +160,7 @@ static __always_inline int on_state(void *ctx, const struct sock *sk, int oldsta
 	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
 		return 0;
 	e = scratch();
-	if (!e || !fill_sock(e, sk) || e->proto != IPPROTO_TCP)
+	if (!e || !fill_sock(e, sk, btf) || e->proto != IPPROTO_TCP)
 		return 0;
 	e->sk = key;
 	e->bytes = 0;
@@ -181,7 +191,7 @@ static __always_inline int on_state(void *ctx, const struct sock *sk, int oldsta
 	return 0;
 }
 
-static __always_inline int on_retransmit(void *ctx, const struct sock *sk)
+static __always_inline int on_retransmit(void *ctx, const struct sock *sk, bool btf)
 {
 	__u64 key = (__u64)sk;
 	struct sk_owner *o = bpf_map_lookup_elem(&sk_owner, &key);
@@ -190,7 +200,7 @@ static __always_inline int on_retransmit(void *ctx, const struct sock *sk)
 	if (!o)
 		return 0;
 	e = scratch();
-	if (!e || !fill_sock(e, sk))
+	if (!e || !fill_sock(e, sk, btf))
 		return 0;
 	e->sk = key;
 	e->bytes = 0;
@@ -207,25 +217,25 @@ static __always_inline int on_retransmit(void *ctx, const struct sock *sk)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(ks_net_send, struct sock *sk, int ret, int flags)
 {
-	return on_length(ctx, sk, ret, flags, KS_EV_NET_SEND);
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_SEND, true);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ks_net_recv, struct sock *sk, int ret, int flags)
 {
-	return on_length(ctx, sk, ret, flags, KS_EV_NET_RECV);
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_RECV, true);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ks_net_state, const struct sock *sk, int oldstate, int newstate)
 {
-	return on_state(ctx, sk, oldstate, newstate);
+	return on_state(ctx, sk, oldstate, newstate, true);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(ks_net_retrans, const struct sock *sk)
 {
-	return on_retransmit(ctx, sk);
+	return on_retransmit(ctx, sk, true);
 }
 
 /* --- raw tracepoints ------------------------------------------------------ */
@@ -233,23 +243,23 @@ int BPF_PROG(ks_net_retrans, const struct sock *sk)
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(ks_net_send_raw, struct sock *sk, int ret, int flags)
 {
-	return on_length(ctx, sk, ret, flags, KS_EV_NET_SEND);
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_SEND, false);
 }
 
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(ks_net_recv_raw, struct sock *sk, int ret, int flags)
 {
-	return on_length(ctx, sk, ret, flags, KS_EV_NET_RECV);
+	return on_length(ctx, sk, ret, flags, KS_EV_NET_RECV, false);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(ks_net_state_raw, const struct sock *sk, int oldstate, int newstate)
 {
-	return on_state(ctx, sk, oldstate, newstate);
+	return on_state(ctx, sk, oldstate, newstate, false);
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(ks_net_retrans_raw, const struct sock *sk)
 {
-	return on_retransmit(ctx, sk);
+	return on_retransmit(ctx, sk, false);
 }
