@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -21,14 +22,19 @@
 #include "format/kserr.h"
 #include "record/btf.h"
 #include "record/child.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "record/consumer.h"
 #include "record/io.h"
+#include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
+#include "record/sysargs.h"
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
+#include "util/clock.h"
+#include "util/grow.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -43,6 +49,7 @@ struct record_opts {
 	bool quiet;
 	bool sched;
 	bool no_block, no_net;   /* --no-block, --no-net */
+	bool no_args; /* --no-args */
 	uint64_t sample_ns; /* 0: no /proc sampling */
 	const char *ebpf_program;
 	const char *attach_list; /* -p PID[,PID] */
@@ -54,6 +61,7 @@ struct record_opts {
 	struct btf_opts btf;
 	char **state_dirs;       /* --state-dir, repeatable */
 	int nstate;
+	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
 	char **argv;
 };
@@ -91,11 +99,13 @@ static const char usage_text[] =
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
 	"      --no-block         leave out the block I/O probes\n"
 	"      --no-net           leave out the network probes\n"
+	"      --no-args          leave out syscall arguments (fds, counts, paths)\n"
 	"      --ebpf-program PATH  load this BPF object instead of the embedded syscall\n"
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
 	"      --probe-kind K     tp_btf, raw_tp or tracepoint (default: the first that\n"
 	"                         loads, in that order)\n"
-	"      --traced-set S     task_storage or hash (default: task storage with tp_btf)\n"
+	"      --traced-set S     task_storage (with tp_btf only) or hash (default: task\n"
+	"                         storage with tp_btf)\n"
 	"      --transport T      ringbuf or perfbuf (default: ringbuf when available)\n"
 	"      --sample-interval DUR  /proc sampling period (default 100ms; 0: off)\n"
 	"      --btf-cache-dir DIR      where to look for <release>.btf when the kernel\n"
@@ -114,6 +124,11 @@ static const char usage_text[] =
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
 	"\n"
+	"environment:\n"
+	"  KSIGHT_FEATURES_MASK=F[,F]  act as if the kernel lacked these features (tp_btf,\n"
+	"                         ringbuf, task_storage, page_fault, ... or all); 'ksight\n"
+	"                         doctor' plans the same way\n"
+	"\n"
 	"examples:\n"
 	"  ksight record -- make -j2\n"
 	"  ksight record -o ls.lmdb -- ls -l /\n"
@@ -122,21 +137,11 @@ static const char usage_text[] =
 	"\n"
 	"The exit status is the command's (128+N when killed by signal N).\n";
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int64_t mono_to_realtime_ns(void)
 {
-	struct timespec m, r;
+	uint64_t m = ks_mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &r);
-	return (int64_t)(r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+	return (int64_t)(ks_real_ns() - m);
 }
 
 /* Parses SIZE[K|M|G] into a power of two of at least one page. */
@@ -145,40 +150,40 @@ static int parse_size(const char *s, uint64_t *out)
 	char *end;
 	unsigned long long v;
 	uint64_t p = 4096;
+	unsigned shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	}
 	if (*end == 'B' || *end == 'b')
 		end++;
-	if (*end || !v || v > (4ull << 30))
+	/* checked before the shift, so no size wraps around to a small one */
+	if (*end || !v || *s == '-' || v > (4ull << 30) >> shift)
 		return -EINVAL;
+	v <<= shift;
 	while (p < v)
 		p <<= 1;
 	*out = p;
 	return 0;
 }
 
-/* A duration with a unit, or a bare number of seconds. */
+/* A duration with a unit, or a bare number of seconds ("2.5"); not 0. */
 static int parse_seconds(const char *arg, uint64_t *ns)
 {
-	char *end;
-	double v;
+	char with_unit[64];
 
-	if (!ks_parse_duration(arg, ns) && *ns)
-		return 0;
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || v <= 0 || v > 1e9)
+	if (!ks_parse_duration(arg, ns))
+		return *ns ? 0 : -EINVAL;
+	if (snprintf(with_unit, sizeof(with_unit), "%ss", arg) >= (int)sizeof(with_unit) ||
+	    ks_parse_duration(with_unit, ns))
 		return -EINVAL;
-	*ns = v * 1e9;
-	return 0;
+	return *ns ? 0 : -EINVAL;
 }
 
 /* Sets *out to 1 + the index of arg in names (0 is "auto"). */
@@ -194,6 +199,26 @@ static int pick(const char *arg, const char *flag, const char **names, int *out)
 	return -1;
 }
 
+/* Probe options no kernel can satisfy, and a KSIGHT_FEATURES_MASK naming no
+ * feature, are usage errors: one line each. */
+static int check_probe_options(const struct record_opts *o)
+{
+	const struct probe_request rq = { .attach = o->attach, .set = o->set,
+					  .transport = o->transport, .sched = o->sched };
+	struct features ft;
+	char why[512];
+	int err;
+
+	err = features_check_request(&rq, why, sizeof(why));
+	err = err ?: features_init(&ft, NULL, why, sizeof(why));
+	if (err) {
+		ks_error("%s", err == -ENOMEM ? "out of memory" : why);
+		return -1;
+	}
+	features_free(&ft);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
 	static const struct option longopts[] = {
@@ -207,6 +232,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "no-sched", no_argument, NULL, 'S' },
 		{ "no-block", no_argument, NULL, 'B' },
 		{ "no-net", no_argument, NULL, 'n' },
+		{ "no-args", no_argument, NULL, 'A' },
 		{ "sample-interval", required_argument, NULL, 'I' },
 		{ "ebpf-program", required_argument, NULL, 'E' },
 		{ "probe-kind", required_argument, NULL, 'K' },
@@ -229,14 +255,15 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	o->sample_ns = DEFAULT_SAMPLE_NS;
 	o->fallback_fsnotify = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+o:qhp:a", longopts, NULL)) != -1) {
+	opterr = 0;	/* one error line, ours */
+	while ((c = getopt_long(argc, argv, "+:o:qhp:a", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
 			break;
 		case 'b':
 			if (parse_size(optarg, &o->ring_bytes)) {
-				ks_error("--buffer-size '%s' is not a size (e.g. 64K, 32M)", optarg);
+				ks_error("--buffer-size '%s' is not a size from 1 to 4G (e.g. 64K, 32M)", optarg);
 				return -1;
 			}
 			break;
@@ -266,6 +293,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'n':
 			o->no_net = true;
+			break;
+		case 'A':
+			o->no_args = true;
 			break;
 		case 'I':
 			if (strcmp(optarg, "0") && ks_parse_duration(optarg, &o->sample_ns)) {
@@ -304,13 +334,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->btf.disable_download = true;
 			break;
 		case 'W': {
-			char **d = realloc(o->state_dirs, (o->nstate + 1) * sizeof(*d));
-
-			if (!d) {
+			if (KS_GROW(&o->state_dirs, &o->cap_state, (size_t)o->nstate + 1)) {
 				ks_error("out of memory");
 				return -1;
 			}
-			o->state_dirs = d;
 			o->state_dirs[o->nstate++] = optarg;
 			break;
 		}
@@ -322,7 +349,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			fputs(usage_text, stdout);
 			exit(KS_EXIT_OK);
 		default:
-			ks_error("bad option; 'ksight record --help' lists them");
+			replay_bad_option("record", c, argv);
 			return -1;
 		}
 	}
@@ -336,18 +363,67 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		ks_error("--duration goes with -p or -a; a command is recorded until it exits");
 		return -1;
 	}
+	if (check_probe_options(o))
+		return -1;
 	o->argv = argv + optind;
 	return 0;
 }
 
-/* An existing trace is moved to FILE.old (as perf does); anything else is kept. */
+/* Whether another recorder holds path (see lock_trace). */
+static bool trace_in_use(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	bool busy;
+
+	if (fd < 0)
+		return false;
+	busy = flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+/* Holds an exclusive flock on the trace while it is recorded, so that a second
+ * `record -o` of the same name refuses instead of moving it away. The kernel drops
+ * it when the recorder exits, however it exits. Returns the fd (kept open) or -1. */
+static int lock_trace(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Checks -o before anything is touched, then moves an existing trace to FILE.old
+ * (as perf does); anything that is not a trace is kept, and so is a trace that is
+ * being recorded. */
 static int make_room(const char *path)
 {
+	const char *base = strrchr(path, '/');
 	struct ks_store *st;
-	char old[4096];
+	char old[PATH_MAX], lock[PATH_MAX];
 	struct stat sb;
 	int err;
 
+	base = base ? base + 1 : path;
+	if (!*base || strlen(path) + sizeof(".lock") > PATH_MAX ||
+	    strlen(base) + sizeof(".lock") > NAME_MAX + 1) {
+		if (*base)
+			ks_error("-o: the file name is too long for its .old and -lock companions "
+				 "(%zu bytes); choose another -o", strlen(path));
+		else
+			ks_error("-o: '%s' names no file; choose another -o", path);
+		return -1;
+	}
+	snprintf(old, sizeof(old), "%s.old", path);
+	snprintf(lock, sizeof(lock), "%s-lock", path);
+	if (!lstat(lock, &sb) && !S_ISREG(sb.st_mode)) {
+		ks_error("%s (the trace's lock file) exists and is not a regular file; "
+			 "remove it or choose another -o", lock);
+		return -1;
+	}
 	if (lstat(path, &sb)) {
 		if (errno == ENOENT)
 			return 0;
@@ -359,6 +435,11 @@ static int make_room(const char *path)
 			 path);
 		return -1;
 	}
+	if (trace_in_use(path)) {
+		ks_error("%s is being recorded by another ksight right now; choose another -o",
+			 path);
+		return -1;
+	}
 	err = ks_store_open(path, KS_STORE_RDONLY, &st);
 	if (err) {
 		ks_error("%s exists and is not a ksight trace (%s); remove it or choose another -o",
@@ -366,13 +447,11 @@ static int make_room(const char *path)
 		return -1;
 	}
 	ks_store_close(st);
-	snprintf(old, sizeof(old), "%s.old", path);
 	if (rename(path, old)) {
 		ks_error("cannot move %s to %s: %s", path, old, strerror(errno));
 		return -1;
 	}
-	snprintf(old, sizeof(old), "%s-lock", path);
-	unlink(old);
+	unlink(lock);
 	return 0;
 }
 
@@ -448,6 +527,7 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_io", drops[KS_DROP_IO]);
 	err = err ?: put_meta_u64(st, "events_block", cs->events[KS_KIND_BLOCK]);
 	err = err ?: put_meta_u64(st, "events_net", cs->events[KS_KIND_NET]);
+	err = err ?: put_meta_u64(st, "lost_args", drops[KS_DROP_ARGS]);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
@@ -507,7 +587,7 @@ static int recorder_run(struct recorder *r)
 		{ .fd = cmd ? r->child.pidfd : -1, .events = POLLIN },
 		{ .fd = statedir_poll_fd(r->statedir), .events = POLLIN },
 	};
-	uint64_t last_flush = mono_ns();
+	uint64_t last_flush = ks_mono_ns();
 	int n;
 
 	for (;;) {
@@ -527,21 +607,21 @@ static int recorder_run(struct recorder *r)
 			}
 		}
 		if (r->sampler) {
-			n = sampler_tick(r->sampler, mono_ns(), r->consumer);
+			n = sampler_tick(r->sampler, ks_mono_ns(), r->consumer);
 			if (n < 0)
 				return n;
 		}
-		if (r->statedir && (n = statedir_tick(r->statedir, mono_ns())) < 0)
+		if (r->statedir && (n = statedir_tick(r->statedir, ks_mono_ns())) < 0)
 			return n;
-		if (mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
+		if (ks_mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
 			consumer_flush(r->consumer);
-			last_flush = mono_ns();
+			last_flush = ks_mono_ns();
 		}
 		if (cmd && (pfd[2].revents & (POLLIN | POLLHUP)))
 			return 0;
 		if (r->opts.attach_list && targets_all_exited(&r->targets))
 			return 0;
-		if (r->opts.duration_ns && mono_ns() - r->start_ns >= r->opts.duration_ns)
+		if (r->opts.duration_ns && ks_mono_ns() - r->start_ns >= r->opts.duration_ns)
 			return 0;
 	}
 }
@@ -588,12 +668,9 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 /* The block I/O and network probes, where the kernel has them (what it lacks
  * goes into the trace's "io_missing"), and the names of the block devices.
  * Returns 0 or -1 (said). */
-static int recorder_io(struct recorder *r, const char *btf_path)
+static int recorder_io(struct recorder *r)
 {
-	struct io_probes_opts io = {
-		.block = !r->opts.no_block, .net = !r->opts.no_net,
-		.trace_all = r->opts.all, .btf_path = btf_path,
-	};
+	struct io_probes_opts io = { .block = !r->opts.no_block, .net = !r->opts.no_net };
 	char *devs = NULL;
 	int err;
 
@@ -611,6 +688,23 @@ static int recorder_io(struct recorder *r, const char *btf_path)
 	return err ? -1 : 0;
 }
 
+/* The fds the traced processes hold before the recording starts, so that
+ * replay can name the files behind them. */
+static void snapshot_fds(struct recorder *r)
+{
+	uint64_t now = ks_mono_ns();
+	int n;
+
+	if (!r->probes || r->opts.no_args)
+		return;
+	if (r->child.pid > 0 && (n = sysargs_snapshot_fds(r->consumer, r->child.pid, now)) < 0)
+		ks_debug("cannot read the fds of %d: %s", (int)r->child.pid, strerror(-n));
+	for (size_t i = 0; i < r->targets.n; i++)
+		if ((n = sysargs_snapshot_fds(r->consumer, r->targets.pids[i], now)) < 0)
+			ks_debug("cannot read the fds of %d: %s", (int)r->targets.pids[i],
+				 strerror(-n));
+}
+
 /* Finds BTF, loads and attaches the probes, seeds the traced set and notes what
  * was chosen in the trace. Returns 0; 1 when the probes cannot be loaded for lack
  * of privilege (the recording goes on without them, said on stderr); or -1 after
@@ -619,7 +713,7 @@ static int recorder_attach(struct recorder *r)
 {
 	struct probes_opts po = {
 		.ring_bytes = r->opts.ring_bytes, .sched = r->opts.sched,
-		.trace_all = r->opts.all,
+		.trace_all = r->opts.all, .no_args = r->opts.no_args,
 		.custom_obj = r->opts.ebpf_program, .attach = r->opts.attach,
 		.set = r->opts.set, .transport = r->opts.transport,
 	};
@@ -648,12 +742,16 @@ static int recorder_attach(struct recorder *r)
 		ks_error("cannot %s", why);
 		return -1;
 	}
+	if (err == -EOPNOTSUPP) {
+		ks_error("cannot record here: %s ('ksight doctor' shows every check)", why);
+		return -1;
+	}
 	if (err) {
 		ks_error("cannot %s: %s (--debug says more)", why, strerror(-err));
 		return -1;
 	}
 	probes_get_mode(r->probes, &r->mode);
-	if (recorder_io(r, po.btf_path))
+	if (recorder_io(r))
 		return -1;
 	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
 	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
@@ -664,6 +762,10 @@ static int recorder_attach(struct recorder *r)
 	err = err ?: ks_store_put_meta(r->store, "traced_set", probe_set_name(r->mode.set));
 	err = err ?: ks_store_put_meta(r->store, "transport",
 				       probe_transport_name(r->mode.transport));
+	err = err ?: ks_store_put_meta(r->store, "page_faults", r->mode.page_faults ? "recorded" :
+				       !r->opts.sched ? "not recorded (--no-sched)" :
+				       "not recorded on this kernel (no exceptions:page_fault_user "
+				       "tracepoint)");
 	err = err ?: ks_store_commit(r->store);
 	if (err) {
 		ks_error("cannot write %s: %s", r->opts.output, ks_strerror(err));
@@ -733,10 +835,19 @@ int cmd_record(int argc, char **argv)
 	struct consumer_stats cs = { 0 };
 	uint64_t drops[KS_DROP_MAX] = { 0 };
 	bool child_started = false, released = false;
-	int exit_code = KS_EXIT_FAIL, wstatus, err;
+	int exit_code = KS_EXIT_FAIL, wstatus, err, lock_fd = -1;
+	char exe[PATH_MAX];
 
 	if (parse_args(argc, argv, &r.opts))
 		return KS_EXIT_USAGE;
+	if (!r.opts.attach_list && !r.opts.all &&
+	    (err = child_resolve(r.opts.argv[0], exe, sizeof(exe)))) {
+		/* as a shell says it, with a shell's exit status */
+		ks_error(err == -ENOENT ? "%s: command not found" :
+			 err == -EACCES ? "%s: permission denied (not an executable file)" :
+					  "%s: cannot run it", r.opts.argv[0]);
+		return err == -ENOENT ? 127 : 126;
+	}
 	pick_user(&r);
 	if (make_room(r.opts.output))
 		return KS_EXIT_FAIL;
@@ -748,6 +859,14 @@ int cmd_record(int argc, char **argv)
 	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
 	if (err) {
 		ks_error("cannot create %s: %s", r.opts.output, ks_strerror(err));
+		goto out;
+	}
+	lock_fd = lock_trace(r.opts.output);
+	if (lock_fd < 0) {
+		ks_error("cannot lock %s: another ksight is recording it; choose another -o",
+			 r.opts.output);
+		ks_store_close(r.store);
+		r.store = NULL;
 		goto out;
 	}
 	if (r.run_uid != (uid_t)-1 && chown(r.opts.output, r.run_uid, r.run_gid))
@@ -767,7 +886,7 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 	} else if (!r.opts.all) {
-		err = child_start(&r.child, r.opts.argv, r.run_uid, r.run_gid);
+		err = child_start(&r.child, exe, r.opts.argv, r.run_uid, r.run_gid);
 		if (err) {
 			ks_error("cannot start %s: %s", r.opts.argv[0], strerror(-err));
 			goto out;
@@ -798,6 +917,7 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
 	}
+	snapshot_fds(&r);
 	if (r.opts.sample_ns) {
 		err = sampler_new(r.opts.sample_ns, &r.sampler);
 		if (err) {
@@ -815,7 +935,7 @@ int cmd_record(int argc, char **argv)
 	}
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
-	r.start_ns = mono_ns();
+	r.start_ns = ks_mono_ns();
 	released = true;
 	err = child_started ? child_release(&r.child) : 0;
 	if (err) {
@@ -825,7 +945,7 @@ int cmd_record(int argc, char **argv)
 		if (err)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
-	r.end_ns = mono_ns();
+	r.end_ns = ks_mono_ns();
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
 	err = consumer_finish(r.consumer, &cs);
@@ -837,6 +957,13 @@ int cmd_record(int argc, char **argv)
 	if (r.probes)
 		probes_read_drops(r.probes, drops);
 	drops[KS_DROP_TRANSPORT] = cs.perf_lost;
+	if (r.statedir) {
+		/* changes the state-dir capture could not follow are file losses too */
+		struct statedir_stats sst;
+
+		statedir_get_stats(r.statedir, &sst);
+		drops[KS_DROP_FILE] += sst.lost;
+	}
 	measure_self(&r);
 	err = write_end_meta(&r, exit_code, drops, &cs);
 	if (err)
@@ -867,5 +994,7 @@ out:
 		ks_store_close(r.store);
 	if (r.sigfd >= 0)
 		close(r.sigfd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return exit_code;
 }

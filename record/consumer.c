@@ -2,6 +2,7 @@
  * The drain thread only copies rows; encoding, compression and LMDB commits happen
  * on the writer thread so they never hold up draining. */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "format/segment.h"
 #include "record/consumer.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 #define BATCH_ROWS 65536
 
@@ -51,14 +53,6 @@ struct consumer {
 	void *on_proc_ctx;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static struct batch *batch_get(struct consumer *c, unsigned kind)
 {
 	const struct ks_schema *s = ks_schema_get(kind);
@@ -77,7 +71,7 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 			return NULL;
 		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS : BATCH_ROWS / 16;
 		b->row_size = s->row_size;
-		b->rows = malloc(b->cap * b->row_size);
+		b->rows = calloc(b->cap, b->row_size);
 		if (!b->rows) {
 			free(b);
 			return NULL;
@@ -158,6 +152,36 @@ static int on_event(void *ctx, void *data, size_t size)
 		r->tid = e->tid;
 		r->nr = e->nr;
 		r->flags = type >> 16;
+		if ((type >> 16) & KS_EV_SYSF_ARGS && size >= sizeof(struct ks_ev_syscall_args)) {
+			const struct ks_ev_syscall_args *a = data;
+
+			r->arg0 = a->arg[0];
+			r->arg1 = a->arg[1];
+			r->arg2 = a->arg[2];
+		} else {
+			r->flags &= ~KS_EV_SYSF_ARGS;
+			r->arg0 = r->arg1 = r->arg2 = 0;
+		}
+		return 0;
+	}
+	case KS_EV_SYSARG: {
+		const struct ks_ev_sysarg *e = data;
+		size_t head = offsetof(struct ks_ev_sysarg, data);
+		struct ks_sysarg *r;
+
+		if (size < head || !(r = batch_slot(c, KS_KIND_SYSARG)))
+			return size < head ? 0 : -ENOMEM;
+		r->ts = e->ts;
+		r->pid = e->pid;
+		r->tid = e->tid;
+		r->what = type >> 16;
+		r->nr = e->nr;
+		r->val = e->val;
+		r->flags = e->flags;
+		r->len = e->len;
+		if (r->len > size - head || r->len > KS_SYSARG_MAX)
+			r->len = size - head < KS_SYSARG_MAX ? size - head : KS_SYSARG_MAX;
+		memcpy(r->data, e->data, r->len);
 		return 0;
 	}
 	case KS_EV_PROC: {
@@ -320,7 +344,7 @@ static void *writer_main(void *arg)
 				c->err = err;
 		}
 		if (!c->err) {
-			int err = ks_store_maybe_commit(c->store, mono_ns());
+			int err = ks_store_maybe_commit(c->store, ks_mono_ns());
 
 			if (err)
 				c->err = err;

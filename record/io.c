@@ -15,6 +15,7 @@
 #include "format/event.h"
 #include "util/log.h"
 #include "record/io.h"
+#include "record/loader.h"
 #include "blockio.skel.h"
 #include "net.skel.h"
 
@@ -79,21 +80,6 @@ static int select_progs(struct bpf_object *obj, const struct hook *h, size_t n, 
 	return 0;
 }
 
-static int share_maps(struct bpf_object *obj, struct probes *p)
-{
-	static const char *const shared[] = { "traced", "traced_tids", "events", "pb", "drops" };
-
-	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
-		struct bpf_map *mine = bpf_object__find_map_by_name(obj, shared[i]);
-		int fd = probes_map_fd(p, shared[i]);
-		int err = mine && fd >= 0 ? bpf_map__reuse_fd(mine, fd) : -ENOENT;
-
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 /* Attaches every loaded program of obj on its own: a hook that fails is named in
  * missing, the others stay. Returns the number attached. */
 static int attach_each(struct io_probes *io, struct bpf_object *obj, const char *kind)
@@ -122,18 +108,9 @@ static int attach_each(struct io_probes *io, struct bpf_object *obj, const char 
 	return n;
 }
 
-#define SET_RODATA(skel, m, all)                                               \
-	do {                                                                   \
-		(skel)->rodata->self_tgid = getpid();                          \
-		(skel)->rodata->trace_all = (all);                             \
-		(skel)->rodata->use_hash = (m)->set == SET_HASH;               \
-		(skel)->rodata->use_perfbuf = (m)->transport == TRANSPORT_PERFBUF; \
-	} while (0)
-
-static void start_block(struct io_probes *io, struct probes *p, const struct btf *btf,
-			const struct probes_mode *m, bool all, const char *btf_path)
+static void start_block(struct io_probes *io, struct loader *ld, const struct btf *btf,
+			const struct probes_mode *m)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
 	struct hook h[] = {
 		{ "ks_blk_start", "block_io_start", has_tp(btf, "block_io_start") },
 		{ "ks_blk_insert", "block_rq_insert", false },
@@ -142,7 +119,7 @@ static void start_block(struct io_probes *io, struct probes *p, const struct btf
 		{ "ks_blk_done", "block_io_done", has_tp(btf, "block_io_done") },
 	};
 	bool raw = m->attach != ATTACH_TP_BTF;
-	const char *why = "open";
+	const char *why = "open the block I/O probes";
 	int err;
 
 	/* before 6.5 the submitter is known where the request is inserted */
@@ -153,30 +130,25 @@ static void start_block(struct io_probes *io, struct probes *p, const struct btf
 			 "block_rq_complete tracepoints)");
 		return;
 	}
-	io->blk = blockio_bpf__open_opts(&oo);
-	err = io->blk ? 0 : -errno;
-	if (!err) {
-		SET_RODATA(io->blk, m, all);
-		why = "share the maps with";
-		err = share_maps(io->blk->obj, p) ?: select_progs(io->blk->obj, h, 5, raw);
-	}
-	if (!err) {
-		why = "load";
-		err = blockio_bpf__load(io->blk);
-	}
+	io->blk = calloc(1, sizeof(*io->blk));
+	err = io->blk ? blockio_bpf__create_skeleton(io->blk) : -ENOMEM;
+	err = err ?: loader_open(ld, io->blk->skeleton, NULL, &why);
+	err = err ?: select_progs(io->blk->obj, h, 5, raw);
+	err = err ?: loader_load(ld, io->blk->skeleton, NULL, &why);
 	if (!err && attach_each(io, io->blk->obj, raw ? "raw_tp" : "tp_btf") > 0)
 		return;
 	if (err)
-		ks_debug("cannot %s the block I/O probes: %s", why, strerror(-err));
+		ks_debug("cannot %s: %s", why, strerror(-err));
+	if (io->blk && io->blk->obj)
+		loader_forget(ld, io->blk->obj);
 	add_text(io->missing, sizeof(io->missing), "; ", "block I/O (its probes did not load)");
 	blockio_bpf__destroy(io->blk);
 	io->blk = NULL;
 }
 
-static void start_net(struct io_probes *io, struct probes *p, const struct btf *btf,
-		      const struct probes_mode *m, bool all, const char *btf_path)
+static void start_net(struct io_probes *io, struct loader *ld, const struct btf *btf,
+		      const struct probes_mode *m)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
 	struct hook h[] = {
 		{ "ks_net_send", "sock_send_length", has_tp(btf, "sock_send_length") },
 		{ "ks_net_recv", "sock_recv_length", has_tp(btf, "sock_recv_length") },
@@ -184,7 +156,7 @@ static void start_net(struct io_probes *io, struct probes *p, const struct btf *
 		{ "ks_net_retrans", "tcp_retransmit_skb", has_tp(btf, "tcp_retransmit_skb") },
 	};
 	bool raw = m->attach != ATTACH_TP_BTF;
-	const char *why = "open";
+	const char *why = "open the network probes";
 	int err;
 
 	if (!h[0].on || !h[1].on)
@@ -198,21 +170,17 @@ static void start_net(struct io_probes *io, struct probes *p, const struct btf *
 			 "(no tcp_retransmit_skb)");
 	if (!h[0].on && !h[1].on && !h[2].on && !h[3].on)
 		return;
-	io->net = net_bpf__open_opts(&oo);
-	err = io->net ? 0 : -errno;
-	if (!err) {
-		SET_RODATA(io->net, m, all);
-		why = "share the maps with";
-		err = share_maps(io->net->obj, p) ?: select_progs(io->net->obj, h, 4, raw);
-	}
-	if (!err) {
-		why = "load";
-		err = net_bpf__load(io->net);
-	}
+	io->net = calloc(1, sizeof(*io->net));
+	err = io->net ? net_bpf__create_skeleton(io->net) : -ENOMEM;
+	err = err ?: loader_open(ld, io->net->skeleton, NULL, &why);
+	err = err ?: select_progs(io->net->obj, h, 4, raw);
+	err = err ?: loader_load(ld, io->net->skeleton, NULL, &why);
 	if (!err && attach_each(io, io->net->obj, raw ? "raw_tp" : "tp_btf") > 0)
 		return;
 	if (err)
-		ks_debug("cannot %s the network probes: %s", why, strerror(-err));
+		ks_debug("cannot %s: %s", why, strerror(-err));
+	if (io->net && io->net->obj)
+		loader_forget(ld, io->net->obj);
 	add_text(io->missing, sizeof(io->missing), "; ", "network (its probes did not load)");
 	net_bpf__destroy(io->net);
 	io->net = NULL;
@@ -221,21 +189,22 @@ static void start_net(struct io_probes *io, struct probes *p, const struct btf *
 int io_probes_start(struct probes *p, const struct io_probes_opts *o, struct io_probes **out)
 {
 	struct io_probes *io = calloc(1, sizeof(*io));
+	struct loader *ld = probes_loader(p);
 	struct probes_mode m;
 	struct btf *btf;
 
 	if (!io)
 		return -ENOMEM;
 	probes_get_mode(p, &m);
-	btf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
+	btf = ld->btf_path ? btf__parse(ld->btf_path, NULL) : btf__load_vmlinux_btf();
 	if (!btf) {
 		ks_debug("cannot read the kernel's BTF for the I/O hooks: %s", strerror(errno));
 		btf = NULL;
 	}
 	if (o->block)
-		start_block(io, p, btf, &m, o->trace_all, o->btf_path);
+		start_block(io, ld, btf, &m);
 	if (o->net)
-		start_net(io, p, btf, &m, o->trace_all, o->btf_path);
+		start_net(io, ld, btf, &m);
 	btf__free(btf);
 	if (io->missing[0])
 		ks_debug("not recorded: %s", io->missing);

@@ -13,14 +13,12 @@
 
 struct io_probes_opts {
 	bool block, net;
-	bool trace_all;       /* -a */
-	const char *btf_path; /* the BTF the probes were loaded with; NULL: the system's */
 };
 
 struct io_probes;
 
-/* Loads and attaches what the kernel supports of the families o asks for, on the
- * maps of p. *out is set even when nothing could load (then describe() says why).
+/* Loads and attaches what the kernel supports of the families o asks for,
+ * through p's loader (its BTF, knobs and shared maps). *out is set even when nothing could load (then describe() says why).
  * Returns 0 or -ENOMEM. */
 int io_probes_start(struct probes *p, const struct io_probes_opts *o, struct io_probes **out);
 /* Comma-separated attached hooks ("tp_btf/block_io_start,..."), or "" . */

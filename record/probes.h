@@ -8,15 +8,13 @@
 #include <sys/types.h>
 
 #include "bpf/events.h"
-
-enum probe_attach { ATTACH_AUTO = 0, ATTACH_TP_BTF, ATTACH_RAW_TP, ATTACH_TRACEPOINT };
-enum probe_set { SET_AUTO = 0, SET_TASK_STORAGE, SET_HASH };
-enum probe_transport { TRANSPORT_AUTO = 0, TRANSPORT_RINGBUF, TRANSPORT_PERFBUF };
+#include "record/features.h"
 
 struct probes_opts {
 	uint64_t ring_bytes;    /* event buffer size, a power of two >= page size */
 	bool sched;             /* scheduler and page-fault probes too */
 	bool trace_all;         /* -a: every task but the recorder's */
+	bool no_args;           /* leave out syscall arguments */
 	const char *btf_path;   /* BTF for CO-RE relocations; NULL: the system's */
 	const char *custom_obj; /* --ebpf-program: load this object for the syscall family */
 	enum probe_attach attach;
@@ -24,20 +22,17 @@ struct probes_opts {
 	enum probe_transport transport;
 };
 
-/* What was chosen, for the trace metadata and the consumer. */
-struct probes_mode {
-	enum probe_attach attach;
-	enum probe_set set;
-	enum probe_transport transport;
-};
-
 struct probes;
+struct loader;
 
-/* Opens, loads and attaches every probe, falling back tp_btf -> raw tracepoint
- * -> classic tracepoint, task storage -> hash map, ring buffer -> perf buffer
- * where the kernel lacks the first (each step logged under --debug). On failure
- * *why names the step that failed (static or in p's buffer). Returns 0 or a
- * negative errno. */
+/* Opens, loads and attaches every probe as the plan of record/features.h says
+ * (tp_btf -> raw tracepoint -> classic tracepoint, task storage -> hash map,
+ * ring buffer -> perf buffer, page faults when the kernel has the tracepoint);
+ * when a planned kind fails to load after all, plans again without it (each step
+ * logged under --debug). On failure *why names the step that failed (static or
+ * in p's buffer). Returns 0 or a negative errno: -EPERM when no privilege lets
+ * BPF load, -EOPNOTSUPP when the plan finds the kernel lacks what is needed (or
+ * the request cannot hold), *why then being the plan's one line. */
 int probes_open(const struct probes_opts *o, struct probes **out, const char **why);
 /* Adds a thread (its process tgid, its tid, and a pidfd of the thread for task
  * storage) to the traced set; its children follow. */
@@ -45,19 +40,13 @@ int probes_trace_task(struct probes *p, pid_t tgid, pid_t tid, int pidfd);
 /* The event transport's map fd (ring buffer or perf event array). */
 int probes_event_fd(struct probes *p);
 void probes_get_mode(struct probes *p, struct probes_mode *m);
-/* The maps every probe family shares, for families loaded elsewhere
- * (bpf_map__reuse_fd before their load). */
-void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd);
-/* The fd of the syscall family's map named name ("traced", "traced_tids",
- * "events", "pb", "drops"), for families loaded elsewhere; -ENOENT. */
-int probes_map_fd(struct probes *p, const char *name);
+/* The loader the families went through, for families loaded elsewhere (the
+ * files probes): its knobs, BTF and the maps they share. */
+struct loader *probes_loader(struct probes *p);
 /* Sums the per-CPU drop counters into drops[KS_DROP_MAX]. */
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX]);
 /* A comma-separated list of the attached probes, for the trace metadata. */
 const char *probes_describe(struct probes *p);
-const char *probe_attach_name(enum probe_attach a);
-const char *probe_set_name(enum probe_set s);
-const char *probe_transport_name(enum probe_transport t);
 void probes_close(struct probes *p);
 
 #endif

@@ -18,7 +18,6 @@
 #include "replay/procs.h"
 #include "replay/sched.h"
 #include "replay/syscalls.h"
-#include "replay/u32map.h"
 
 #define ANALYZE_SLOW_DEFAULT_NS (10ull * 1000 * 1000)
 #define ANALYZE_SLOW_CAP_DEFAULT 100000
@@ -37,6 +36,8 @@ struct analyze_opts {
 
 /* Fills o with the defaults: no filter, 10 ms, 100000 kept. */
 void analyze_opts_default(struct analyze_opts *o);
+
+struct files_analysis;
 
 struct sc_stat {
 	uint32_t nr;
@@ -76,7 +77,7 @@ struct analysis {
 
 	struct thread_stat *threads;
 	size_t nthreads, capthreads;
-	struct u32map tidmap; /* tid -> index in threads */
+	struct ks_hmap tidmap; /* tid -> index in threads */
 	struct { uint32_t tid, pid, idx; } tcache[256];
 
 	struct slow_call *slow; /* a min-heap on dur while adding; sorted by finish */
@@ -88,6 +89,7 @@ struct analysis {
 	struct blockio_analysis blk; /* block rows; see blockio.h */
 	struct net_analysis net;     /* net rows; see network.h */
 	struct io_buckets iob;       /* block and network bytes per process and second */
+	struct files_analysis *files; /* fed the syscalls too when set (replay/files.h) */
 
 	uint64_t events_read[KS_KIND_MAX]; /* decoded, before filters */
 	uint64_t segments[KS_KIND_MAX];

@@ -47,11 +47,22 @@ static int by_sec_pid(const void *x, const void *y)
 	return a->pid < b->pid ? -1 : a->pid > b->pid;
 }
 
-void io_buckets_sort(struct io_buckets *bk)
+int io_buckets_sort(struct io_buckets *bk)
 {
 	if (bk->n > 1)
 		qsort(bk->v, bk->n, sizeof(*bk->v), by_sec_pid);
 	ks_hmap_clear(&bk->map); /* the indexes moved */
+	for (size_t i = 0; i < bk->n; i++)
+		if (ks_hmap_put(&bk->map, bk->v[i].sec << 32 | bk->v[i].pid, i))
+			return -ENOMEM;
+	return 0;
+}
+
+const struct io_bucket *io_bucket_find(const struct io_buckets *bk, uint64_t sec, uint32_t pid)
+{
+	uint64_t *at = ks_hmap_get(&bk->map, sec << 32 | pid);
+
+	return at ? &bk->v[*at] : NULL;
 }
 
 void io_buckets_free(struct io_buckets *bk)

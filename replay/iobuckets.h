@@ -35,8 +35,10 @@ void io_buckets_init(struct io_buckets *bk, const struct sched_analysis *clock);
  * the cap (counted) or on ENOMEM (*err). */
 struct io_bucket *io_bucket_get(struct io_buckets *bk, uint64_t ts, uint32_t pid,
 				const char *comm, int *err);
-/* Sorts the buckets by (second, pid). */
-void io_buckets_sort(struct io_buckets *bk);
+/* Sorts the buckets by (second, pid). Returns 0 or -ENOMEM. */
+int io_buckets_sort(struct io_buckets *bk);
+/* The bucket of pid in epoch second sec, or NULL. */
+const struct io_bucket *io_bucket_find(const struct io_buckets *bk, uint64_t sec, uint32_t pid);
 void io_buckets_free(struct io_buckets *bk);
 
 #endif

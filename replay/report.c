@@ -6,6 +6,7 @@
 
 #include "replay/report.h"
 #include "replay/report_io.h"
+#include "util/clock.h"
 
 struct span {
 	uint64_t first, last;
@@ -97,10 +98,13 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	r->start_ns = m->have & RM_START ? m->start_ns : sp.first;
 	analyze_init(&r->a, o, r->start_ns);
 	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
-	err = replay_each_segment(t, 0, analyze_segment, &r->a);
+	err = files_load(&r->files, t, r->a.lo, r->a.range, o->has_pid, o->pid, &r->a.sched);
+	r->a.files = &r->files;
+	err = err ?: replay_each_segment(t, 0, analyze_segment, &r->a);
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
 	err = err ?: analyze_finish(&r->a);
+	err = err ?: files_finish(&r->files);
 	if (err) {
 		if (!t->err[0])
 			replay_fail(t, err, "out of memory while replaying the trace");
@@ -137,7 +141,7 @@ static int cmp_u32(const void *a, const void *b)
 uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 {
 	const struct sched_analysis *s = &r->a.sched;
-	uint32_t *v = malloc((r->a.nthreads + s->nprocs + 1) * sizeof(*v));
+	uint32_t *v = calloc(r->a.nthreads + s->nprocs + 1, sizeof(*v));
 	size_t m = 0;
 
 	*n = 0;
@@ -148,7 +152,7 @@ uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 			v[m++] = r->a.threads[i].pid;
 	/* Known only from scheduler events or samples. */
 	for (size_t i = 0; i < s->nprocs; i++)
-		if (s->procs[i].rec == U32MAP_NONE && !s->procs[i].merged)
+		if (s->procs[i].rec == REPLAY_NONE && !s->procs[i].merged)
 			v[m++] = s->procs[i].pid;
 	qsort(v, m, sizeof(*v), cmp_u32);
 	for (size_t i = 0; i < m; i++)
@@ -174,6 +178,7 @@ void report_free(struct report *r)
 	analyze_free(&r->a);
 	free(r->io_probes);
 	free(r->io_missing);
+	files_free(&r->files);
 }
 
 json_t *report_json_text(const char *s, size_t len)
@@ -245,5 +250,5 @@ char *report_command_line(const struct replay_meta *m)
 int64_t report_epoch_ns(const struct replay_meta *m, uint64_t ts, bool *known)
 {
 	*known = m->have & RM_MONO;
-	return (int64_t)ts + (*known ? m->mono_to_realtime_ns : 0);
+	return ks_mono_to_epoch(ts, *known ? m->mono_to_realtime_ns : 0);
 }

@@ -29,8 +29,7 @@ int report_io_compute(struct report *r)
 	err = blockio_finish(&r->a.blk, devs);
 	free(devs);
 	err = err ?: net_finish(&r->a.net);
-	io_buckets_sort(&r->a.iob);
-	return err;
+	return err ?: io_buckets_sort(&r->a.iob);
 }
 
 static bool has_probe(const struct report *r, const char *tp)

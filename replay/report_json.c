@@ -416,6 +416,8 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 {
 	const struct sched_analysis *s = &r->a.sched;
 	json_t *list = json_array();
+	uint64_t rb, wb;
+	const struct io_bucket *io;
 
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		const struct sched_bucket *k = &s->buckets[i];
@@ -434,6 +436,14 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 		set(b, o, "avg_timeslice_us", jreal((double)k->cpu_ns / 1e3 /
 						    (double)(k->slices ? k->slices : 1), 1e3));
 		set(b, o, "page_faults", ju(k->faults));
+		files_bucket(&r->files, k->sec, k->pid, &rb, &wb);
+		set(b, o, "file_read_bytes", ju(rb));
+		set(b, o, "file_write_bytes", ju(wb));
+		io = io_bucket_find(&r->a.iob, k->sec, k->pid);
+		set(b, o, "block_read_bytes", ju(io ? io->blk_read : 0));
+		set(b, o, "block_write_bytes", ju(io ? io->blk_write : 0));
+		set(b, o, "net_tx_bytes", ju(io ? io->net_tx : 0));
+		set(b, o, "net_rx_bytes", ju(io ? io->net_rx : 0));
 		push(b, list, o);
 	}
 	return list;
@@ -550,6 +560,7 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "execs", json_execs(&b, r));
 	set(&b, doc, "sched", json_sched(&b, r));
 	b.ok = report_io_json(r, doc) && b.ok;
+	set(&b, doc, "files", report_json_files(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
 	set(&b, doc, "warnings", json_warnings(&b, r));

@@ -6,6 +6,7 @@
 
 #include "replay/report.h"
 #include "replay/report_io.h"
+#include "util/escape.h"
 #include "util/units.h"
 
 #define SLOW_SHOWN 20
@@ -13,6 +14,14 @@
 #define TOP_SHOWN 10
 #define BUCKETS_SHOWN 40
 
+
+#define COMM_TEXT_BUF 72
+/* A process name as the terminal may show it (escaped; names come from the traced
+ * programs, which choose them). */
+static const char *comm_text(char buf[COMM_TEXT_BUF], const char *comm)
+{
+	return ks_escape(buf, COMM_TEXT_BUF, comm, strlen(comm));
+}
 static const char *sc_name(const struct sc_stat *s, char nb[KS_SYSCALL_NAME_MAX])
 {
 	return s->nr == ANALYZE_NR_MERGED ? "syscall_other" : ks_syscall_name(s->nr, nb);
@@ -55,8 +64,11 @@ static void header(FILE *f, const struct report *r)
 	bool known;
 	int64_t epoch = report_epoch_ns(m, r->start_ns, &known);
 
-	fprintf(f, "trace        %s\n", r->t->path);
-	fprintf(f, "command      %s\n", cmd ? cmd : "?");
+	fputs("trace        ", f);
+	ks_fput_escaped(f, r->t->path, strlen(r->t->path));
+	fputs("\ncommand      ", f);
+	ks_fput_escaped(f, cmd ? cmd : "?", cmd ? strlen(cmd) : 1);
+	fputc('\n', f);
 	free(cmd);
 	fprintf(f, "host         %s, kernel %s, recorded by ksight %s\n",
 		m->hostname ? m->hostname : "?", m->kernel_release ? m->kernel_release : "?",
@@ -197,6 +209,7 @@ static int by_latency(const void *x, const void *y)
 
 static void slow_table(FILE *f, const struct report *r)
 {
+	char cb[COMM_TEXT_BUF];
 	const struct analysis *a = &r->a;
 	const struct slow_call **v;
 	char tb[KS_TIME_BUF], d1[KS_DUR_BUF], d2[KS_DUR_BUF], nb[KS_SYSCALL_NAME_MAX];
@@ -210,7 +223,7 @@ static void slow_table(FILE *f, const struct report *r)
 	fputc('\n', f);
 	if (!shown)
 		return;
-	v = malloc(a->nslow * sizeof(*v));
+	v = calloc(a->nslow, sizeof(*v));
 	if (!v) {
 		fputs("  (out of memory sorting the list)\n", f);
 		return;
@@ -227,7 +240,7 @@ static void slow_table(FILE *f, const struct report *r)
 		fprintf(f, "%-19s %10s %8u %8u %-16s %-18s %9s %lld\n",
 			known ? ks_fmt_utc(tb, epoch) : "?",
 			ks_fmt_dur(d1, c->ts > r->start_ns ? c->ts - r->start_ns : 0), c->pid,
-			c->tid, replay_procs_comm_at(&a->procs, c->pid, c->ts),
+			c->tid, comm_text(cb, replay_procs_comm_at(&a->procs, c->pid, c->ts)),
 			ks_syscall_name(c->nr, nb), ks_fmt_dur(d2, c->dur), (long long)c->ret);
 	}
 	free(v);
@@ -317,7 +330,7 @@ static uint32_t parent_of(const struct replay_procs *ps, const struct replay_pro
 {
 	const struct replay_proc *q = replay_procs_at(ps, p->ppid, p->start_ts);
 
-	return q && q != p ? (uint32_t)(q - ps->v) : U32MAP_NONE;
+	return q && q != p ? (uint32_t)(q - ps->v) : REPLAY_NONE;
 }
 
 static bool tree_selected(const struct report *r, const struct replay_proc *p)
@@ -343,11 +356,11 @@ static void proc_tree(FILE *f, const struct report *r)
 	fprintf(f, "%-18s %7s %5s %10s %9s %15s %8s %9s %9s %17s %9s %17s %8s  %s\n", "pid", "ppid",
 		"exit", "lifetime", "cpu", "vol/invol", "wakeups", "slice", "off-cpu",
 		"runq p50/p99", "peak rss", "read/write", "faults", "argv");
-	first = malloc((n + 1) * sizeof(*first));
-	next = malloc((n + 1) * sizeof(*next));
-	last = malloc((n + 1) * sizeof(*last));
-	stack = malloc((n + 1) * sizeof(*stack));
-	depth = malloc((n + 1) * sizeof(*depth));
+	first = calloc(n + 1, sizeof(*first));
+	next = calloc(n + 1, sizeof(*next));
+	last = calloc(n + 1, sizeof(*last));
+	stack = calloc(n + 1, sizeof(*stack));
+	depth = calloc(n + 1, sizeof(*depth));
 	done = calloc(n + 1, sizeof(*done));
 	if (!first || !next || !last || !stack || !depth || !done) {
 		fputs("  (out of memory building the tree)\n", f);
@@ -358,9 +371,9 @@ static void proc_tree(FILE *f, const struct report *r)
 	for (size_t i = 0; i < n; i++) {
 		uint32_t par = parent_of(ps, &ps->v[i]);
 
-		if (par == U32MAP_NONE)
+		if (par == REPLAY_NONE)
 			continue;
-		if (first[par] == U32MAP_NONE)
+		if (first[par] == REPLAY_NONE)
 			first[par] = (uint32_t)i;
 		else
 			next[last[par]] = (uint32_t)i;
@@ -371,7 +384,7 @@ static void proc_tree(FILE *f, const struct report *r)
 		for (size_t root = 0; root < n; root++) {
 			size_t sp = 0;
 
-			if (done[root] || (pass == 0 && parent_of(ps, &ps->v[root]) != U32MAP_NONE))
+			if (done[root] || (pass == 0 && parent_of(ps, &ps->v[root]) != REPLAY_NONE))
 				continue;
 			stack[sp] = (uint32_t)root;
 			depth[sp++] = 0;
@@ -390,7 +403,7 @@ static void proc_tree(FILE *f, const struct report *r)
 					proc_row(f, r, tree, p, sched_find_record(&r->a.sched, i));
 				}
 				/* Push children in reverse so they print in order. */
-				for (uint32_t k = first[i]; k != U32MAP_NONE; k = next[k]) {
+				for (uint32_t k = first[i]; k != REPLAY_NONE; k = next[k]) {
 					if (nk < 64) {
 						kids[nk++] = k;
 					} else if (sp < n) {
@@ -425,6 +438,7 @@ out:
 /* execsnoop's list: every successful exec in time order. */
 static void exec_list(FILE *f, const struct report *r)
 {
+	char cb[COMM_TEXT_BUF];
 	const struct replay_procs *ps = &r->a.procs;
 	char tb[KS_TIME_BUF], d[KS_DUR_BUF];
 	size_t shown = 0;
@@ -448,7 +462,7 @@ static void exec_list(FILE *f, const struct report *r)
 		}
 		fprintf(f, "%-19s %10s %-16s %8u %8u ", known ? ks_fmt_utc(tb, epoch) : "?",
 			ks_fmt_dur(d, x->ts > r->start_ns ? x->ts - r->start_ns : 0),
-			x->comm[0] ? x->comm : "?", x->pid, x->ppid);
+			x->comm[0] ? comm_text(cb, x->comm) : "?", x->pid, x->ppid);
 		if (p->exited)
 			fprintf(f, "%5d  ", replay_exit_code(p->wstatus));
 		else
@@ -462,6 +476,7 @@ static void exec_list(FILE *f, const struct report *r)
 
 static void sched_section(FILE *f, const struct report *r)
 {
+	char cb[COMM_TEXT_BUF];
 	const struct sched_analysis *s = &r->a.sched;
 	const struct sched_counts *c = &s->total;
 	char d[6][KS_DUR_BUF];
@@ -506,7 +521,8 @@ static void sched_section(FILE *f, const struct report *r)
 		fprintf(f, "%-19s %8u %-16s %9llu %9llu %9llu %9llu %11s %11s %9llu\n",
 			s->epoch_off ? ks_fmt_utc(tb, (int64_t)k->sec * 1000000000ll) :
 				       (snprintf(tb, sizeof(tb), "%llu", (unsigned long long)k->sec), tb),
-			k->pid, replay_procs_comm_at(&r->a.procs, k->pid, sched_sec_last_ns(s, k->sec)),
+			k->pid, comm_text(cb, replay_procs_comm_at(&r->a.procs, k->pid,
+								   sched_sec_last_ns(s, k->sec))),
 			(unsigned long long)k->switches, (unsigned long long)k->vol,
 			(unsigned long long)k->invol, (unsigned long long)k->wakeups,
 			ks_fmt_dur(d[0], k->cpu_ns),
@@ -551,6 +567,7 @@ void report_text(FILE *f, const struct report *r)
 	top_table(f, r);
 	behaviour(f, r);
 	slow_table(f, r);
+	report_text_files(f, r);
 	proc_tree(f, r);
 	exec_list(f, r);
 	sched_section(f, r);

@@ -97,7 +97,6 @@ int ks_write_init(struct ks_store *st, int create);
 void ks_pending_free(struct ks_pending *p);
 /* write.c: opens the write txn if none is, replaying the pending puts. */
 int ks_write_txn(struct ks_store *st);
-uint64_t ks_now_ns(void);
 
 /* read.c */
 int ks_read_check_range(const struct ks_store *st, const MDB_val *v);

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "format/kserr.h"
 #include "store/store_priv.h"
+#include "util/bytes.h"
+#include "util/clock.h"
+#include "util/grow.h"
 
 #define PENDING_MIN_CAP (64u << 10)
 #define PENDING_KEEP_CAP (16u << 20) /* larger buffers are freed at commit */
@@ -20,14 +22,6 @@ struct pent {
 	uint64_t vlen;
 };
 
-uint64_t ks_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static size_t pent_size(size_t klen, size_t vlen)
 {
 	return (sizeof(struct pent) + klen + vlen + 7) & ~(size_t)7;
@@ -35,19 +29,10 @@ static size_t pent_size(size_t klen, size_t vlen)
 
 static int pending_reserve(struct ks_pending *p, size_t need)
 {
-	size_t cap = p->cap ? p->cap : PENDING_MIN_CAP;
-	unsigned char *nb;
-
-	if (p->cap - p->len >= need)
-		return 0;
-	while (cap - p->len < need)
-		cap *= 2;
-	nb = realloc(p->buf, cap);
-	if (!nb)
+	if (need > SIZE_MAX - p->len)
 		return -ENOMEM;
-	p->buf = nb;
-	p->cap = cap;
-	return 0;
+	need += p->len;
+	return KS_GROW(&p->buf, &p->cap, need > PENDING_MIN_CAP ? need : PENDING_MIN_CAP) ? -ENOMEM : 0;
 }
 
 /* Appends a copy of the put; *mark lets a failed put take it back. */
@@ -233,8 +218,7 @@ int ks_store_put_meta(struct ks_store *st, const char *key, const char *val)
 static void seg_key(unsigned char *k, unsigned kind, uint64_t seq)
 {
 	k[0] = (unsigned char)kind;
-	for (int i = 0; i < 8; i++)
-		k[1 + i] = (unsigned char)(seq >> (56 - 8 * i));
+	ks_put_be64(k + 1, seq);
 }
 
 int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len)
@@ -277,7 +261,7 @@ int ks_store_commit(struct ks_store *st)
 		if (err)
 			return err;
 	}
-	st->last_commit_ns = ks_now_ns();
+	st->last_commit_ns = ks_mono_ns();
 	return 0;
 }
 
@@ -332,14 +316,13 @@ static int seqs_recover(struct ks_store *st, MDB_txn *txn)
 	while (!rc) {
 		const unsigned char *kb = k.mv_data;
 		unsigned char probe[KS_SEG_KEY_LEN];
-		uint64_t seq = 0;
+		uint64_t seq;
 
 		if (k.mv_size != KS_SEG_KEY_LEN || kb[0] == 0) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		for (int i = 0; i < 8; i++)
-			seq = seq << 8 | kb[1 + i];
+		seq = ks_get_be64(kb + 1);
 		st->next_seq[kb[0]] = seq + 1;
 		seg_key(probe, kb[0], 0);
 		k.mv_size = sizeof(probe);
@@ -381,6 +364,6 @@ int ks_write_init(struct ks_store *st, int create)
 		return err;
 	st->mapsize = info.me_mapsize;
 	st->psize = ms.ms_psize;
-	st->last_commit_ns = ks_now_ns();
+	st->last_commit_ns = ks_mono_ns();
 	return 0;
 }

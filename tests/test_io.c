@@ -73,12 +73,14 @@ static void test_block_figures(void **state)
 	assert_int_equal(b.nslow, 5);
 	for (size_t i = 1; i < b.nslow; i++)
 		assert_true(b.slow[i - 1].ts <= b.slow[i].ts);
-	io_buckets_sort(&bk);
+	assert_int_equal(io_buckets_sort(&bk), 0);
 	assert_int_equal(bk.n, 3); /* (1, 10), (2, 10), (2, 99); the flush adds none */
 	assert_int_equal(bk.v[0].sec, 1);
 	assert_int_equal(bk.v[0].blk_write, 4096 + 8192);
 	assert_int_equal(bk.v[1].blk_read, 512);
 	assert_int_equal(bk.v[2].pid, 99);
+	assert_int_equal(io_bucket_find(&bk, 2, 99)->blk_write, 65536);
+	assert_null(io_bucket_find(&bk, 1, 99));
 	blockio_free(&b);
 	io_buckets_free(&bk);
 }
