@@ -210,7 +210,7 @@ int sd_flush_deferred(struct statedir *sd)
 		size_t m = 0;
 
 		sd->deferred = d->next;
-		qsort(d->r, d->n, sizeof(*d->r), range_cmp);
+		ks_qsort(d->r, d->n, sizeof(*d->r), range_cmp);
 		for (size_t i = 1; i < d->n; i++) {
 			if (d->r[i][0] <= d->r[m][1]) {
 				if (d->r[i][1] > d->r[m][1])

@@ -372,7 +372,7 @@ int sd_verify_due(struct statedir *sd, uint64_t now, bool everything)
 	}
 	free(sc.t);
 	if (n)
-		qsort(due, n, sizeof(*due), due_cmp);
+		ks_qsort(due, n, sizeof(*due), due_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (!err)
 			err = verify_path(sd, due[i].path, due[i].expected, due[i].ts);

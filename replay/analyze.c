@@ -349,7 +349,7 @@ int analyze_finish(struct analysis *a)
 	for (size_t i = 0; i <= ANALYZE_NR_FAR; i++)
 		if (a->far[i])
 			add_sc(a, a->far[i]);
-	qsort(a->sorted, a->nsorted, sizeof(*a->sorted), by_total_time);
+	ks_qsort(a->sorted, a->nsorted, sizeof(*a->sorted), by_total_time);
 
 	a->first_ts = a->last_ts = 0;
 	for (size_t i = 0; i < a->nthreads; i++) {
@@ -365,7 +365,7 @@ int analyze_finish(struct analysis *a)
 			a->thread_ns += t->last_ts - t->first_ts;
 	}
 	if (a->nslow > 1)
-		qsort(a->slow, a->nslow, sizeof(*a->slow), by_time);
+		ks_qsort(a->slow, a->nslow, sizeof(*a->slow), by_time);
 	err = replay_procs_finish(&a->procs);
 	return err;
 }

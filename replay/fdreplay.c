@@ -64,7 +64,7 @@ static int by_ts(const void *a, const void *b)
 
 void fdreplay_sort(struct fdreplay *r)
 {
-	qsort(r->pe, r->npe, sizeof(*r->pe), by_ts);
+	ks_qsort(r->pe, r->npe, sizeof(*r->pe), by_ts);
 }
 
 static int apply_proc(struct fdreplay *r, const struct ks_proc *p)

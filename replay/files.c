@@ -145,7 +145,7 @@ int files_finish(struct files_analysis *f)
 		    (s->opens || s->reads || s->writes || s->errors || s->time_ns))
 			f->sorted[n++] = &f->st[i];
 	}
-	qsort(f->sorted, n, sizeof(*f->sorted), by_time);
+	ks_qsort(f->sorted, n, sizeof(*f->sorted), by_time);
 	f->nsorted = n;
 	return 0;
 }

@@ -147,7 +147,7 @@ int replay_procs_add(struct replay_procs *p, const struct ks_proc *rows, size_t 
 int replay_procs_finish(struct replay_procs *p)
 {
 	if (p->nchanges > 1)
-		qsort(p->changes, p->nchanges, sizeof(*p->changes), change_cmp);
+		ks_qsort(p->changes, p->nchanges, sizeof(*p->changes), change_cmp);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "replay/report.h"
 #include "replay/report_io.h"
 #include "util/clock.h"
@@ -154,7 +155,7 @@ uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i].rec == REPLAY_NONE && !s->procs[i].merged)
 			v[m++] = s->procs[i].pid;
-	qsort(v, m, sizeof(*v), cmp_u32);
+	ks_qsort(v, m, sizeof(*v), cmp_u32);
 	for (size_t i = 0; i < m; i++)
 		if (!*n || v[*n - 1] != v[i])
 			v[(*n)++] = v[i];

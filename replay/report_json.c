@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "util/grow.h"
 #include "replay/report.h"
 #include "replay/report_io.h"
 #include "util/units.h"
@@ -175,7 +176,7 @@ static json_t *json_syscalls(struct jb *b, const struct report *r)
 	set(b, o, "by_category", cats);
 	set(b, o, "by_category_detail", detail);
 	memcpy(bycount, a->sorted, a->nsorted * sizeof(*bycount));
-	qsort(bycount, a->nsorted, sizeof(*bycount), by_count);
+	ks_qsort(bycount, a->nsorted, sizeof(*bycount), by_count);
 	for (size_t i = 0; i < a->nsorted && i < TOP_SYSCALLS; i++) {
 		const struct sc_stat *s = bycount[i];
 

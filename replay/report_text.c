@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "replay/report.h"
 #include "replay/report_io.h"
 #include "util/escape.h"
@@ -176,7 +177,7 @@ static void top_table(FILE *f, const struct report *r)
 	if (!a->nsorted)
 		return;
 	memcpy(v, a->sorted, a->nsorted * sizeof(*v));
-	qsort(v, a->nsorted, sizeof(*v), by_count);
+	ks_qsort(v, a->nsorted, sizeof(*v), by_count);
 	fputs("\nTOP SYSCALLS (by count)\n", f);
 	for (size_t i = 0; i < a->nsorted && i < TOP_SHOWN; i++)
 		fprintf(f, "  %-22s %10llu %6.1f%%\n", sc_name(v[i], nb),
@@ -230,7 +231,7 @@ static void slow_table(FILE *f, const struct report *r)
 	}
 	for (size_t i = 0; i < a->nslow; i++)
 		v[i] = &a->slow[i];
-	qsort(v, a->nslow, sizeof(*v), by_latency);
+	ks_qsort(v, a->nslow, sizeof(*v), by_latency);
 	fprintf(f, "%-19s %10s %8s %8s %-16s %-18s %9s %s\n", "time (UTC)", "offset", "pid",
 		"tid", "comm", "syscall", "latency", "ret");
 	for (size_t i = 0; i < shown; i++) {

@@ -86,8 +86,7 @@ int delta_collect(struct replay_trace *t, struct delta_list *out)
 		goto fail;
 	}
 	ks_db_iter_free(it);
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof(*out->v), ent_cmp);
+	ks_qsort(out->v, out->n, sizeof(*out->v), ent_cmp);
 	for (size_t i = 1; i < out->n; i++)
 		if (out->v[i].seq == out->v[i - 1].seq) {
 			delta_list_free(out);

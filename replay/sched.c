@@ -598,7 +598,7 @@ static void sort_buckets(struct sched_analysis *s)
 
 	ks_hmap_free(&s->bucket_map);
 	if (s->nbuckets > 1)
-		qsort(s->buckets, s->nbuckets, sizeof(*s->buckets), by_sec_pid);
+		ks_qsort(s->buckets, s->nbuckets, sizeof(*s->buckets), by_sec_pid);
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		struct sched_bucket *b = &s->buckets[i], *d;
 

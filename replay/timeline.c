@@ -274,8 +274,7 @@ int timeline_build(struct replay_trace *t, const char *prefix, struct timeline *
 				goto out;
 		}
 	}
-	if (tl->n > 1)
-		qsort(tl->files, tl->n, sizeof(*tl->files), path_cmp);
+	ks_qsort(tl->files, tl->n, sizeof(*tl->files), path_cmp);
 out:
 	ks_hmap_free(&m.at);
 	ks_hmap_free(&m.file);
