@@ -191,11 +191,9 @@ int blockio_finish(struct blockio_analysis *b, const char *devices_json)
 		snprintf(d->name, sizeof(d->name), "%s", json_is_string(v) ? json_string_value(v) : key);
 	}
 	json_decref(names);
-	if (b->nprocs > 1)
-		qsort(b->procs, b->nprocs, sizeof(*b->procs), by_bytes);
+	ks_qsort(b->procs, b->nprocs, sizeof(*b->procs), by_bytes);
 	ks_hmap_clear(&b->procmap);
-	if (b->nslow > 1)
-		qsort(b->slow, b->nslow, sizeof(*b->slow), by_ts);
+	ks_qsort(b->slow, b->nslow, sizeof(*b->slow), by_ts);
 	return 0;
 }
 

@@ -49,8 +49,7 @@ static int by_sec_pid(const void *x, const void *y)
 
 int io_buckets_sort(struct io_buckets *bk)
 {
-	if (bk->n > 1)
-		qsort(bk->v, bk->n, sizeof(*bk->v), by_sec_pid);
+	ks_qsort(bk->v, bk->n, sizeof(*bk->v), by_sec_pid);
 	ks_hmap_clear(&bk->map); /* the indexes moved */
 	for (size_t i = 0; i < bk->n; i++)
 		if (ks_hmap_put(&bk->map, bk->v[i].sec << 32 | bk->v[i].pid, i))

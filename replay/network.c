@@ -188,11 +188,9 @@ static int by_start(const void *x, const void *y)
 
 int net_finish(struct net_analysis *a)
 {
-	if (a->nprocs > 1)
-		qsort(a->procs, a->nprocs, sizeof(*a->procs), by_bytes);
+	ks_qsort(a->procs, a->nprocs, sizeof(*a->procs), by_bytes);
 	ks_hmap_clear(&a->procmap);
-	if (a->nconns > 1)
-		qsort(a->conns, a->nconns, sizeof(*a->conns), by_start);
+	ks_qsort(a->conns, a->nconns, sizeof(*a->conns), by_start);
 	ks_hmap_clear(&a->live);
 	return 0;
 }
