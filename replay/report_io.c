@@ -16,7 +16,7 @@
 int report_io_compute(struct report *r)
 {
 	struct ks_store *st = r->t->st;
-	char *devs = NULL;
+	char *devs = NULL, *lost = NULL, *end;
 	int err;
 
 	/* absent keys (older traces, --no-block/--no-net) leave NULL */
@@ -26,6 +26,13 @@ int report_io_compute(struct report *r)
 		r->io_missing = NULL;
 	if (ks_store_get_meta(st, "block_devices", &devs))
 		devs = NULL;
+	r->io_lost = -1;
+	if (!ks_store_get_meta(st, "lost_io", &lost)) {
+		r->io_lost = strtoll(lost, &end, 10);
+		if (*end || r->io_lost < 0)
+			r->io_lost = -1;
+	}
+	free(lost);
 	err = blockio_finish(&r->a.blk, devs);
 	free(devs);
 	err = err ?: net_finish(&r->a.net);
@@ -112,6 +119,8 @@ static json_t *json_block(struct jb *b, const struct report *r)
 	set(b, o, "bytes", ju(a->bytes));
 	set(b, o, "kernel_thread_bytes", ju(a->kthread_bytes));
 	set(b, o, "errors", ju(a->errors));
+	/* shared with network: the I/O probes' one drop counter */
+	set(b, o, "lost_events", r->io_lost < 0 ? json_null() : ju(r->io_lost));
 	for (size_t i = 0; i < a->ndevs; i++) {
 		const struct blk_dev *d = &a->devs[i];
 		json_t *x = json_object();
@@ -188,6 +197,7 @@ static json_t *json_network(struct jb *b, const struct report *r)
 	set(b, o, "rx_bytes", ju(a->rx));
 	set(b, o, "retransmits", ju(a->retransmits));
 	set(b, o, "connections_omitted", ju(a->conn_misses));
+	set(b, o, "lost_events", r->io_lost < 0 ? json_null() : ju(r->io_lost));
 	for (size_t i = 0; i < a->nprocs; i++) {
 		const struct net_proc *p = &a->procs[i];
 		json_t *x = json_object();
@@ -373,6 +383,9 @@ static void net_text(FILE *f, const struct report *r)
 
 void report_io_text(FILE *f, const struct report *r)
 {
+	if (r->io_lost > 0)
+		fprintf(f, "\n!! %lld block and network records lost: the figures below are "
+			"lower bounds\n", r->io_lost);
 	block_text(f, r);
 	net_text(f, r);
 }
