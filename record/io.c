@@ -16,14 +16,13 @@
 #include "util/log.h"
 #include "record/io.h"
 #include "record/loader.h"
-#include "blockio.skel.h"
-#include "net.skel.h"
+#include "io.skel.h"
 
 #define MAX_LINKS 16
 
 struct io_probes {
-	struct blockio_bpf *blk;
-	struct net_bpf *net;
+	struct io_bpf *skel;
+	bool block, net; /* the families attached */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	char desc[512];
@@ -45,8 +44,8 @@ static void add_text(char *buf, size_t len, const char *sep, const char *s)
 		snprintf(buf + n, len - n, "%s%s", n ? sep : "", s);
 }
 
-/* Whether the kernel has tracepoint tp (its btf_trace_ typedef); true when the
- * BTF cannot tell (the attach will). */
+/* Whether the kernel has tracepoint tp (its btf_trace_ typedef); true without
+ * BTF (a first attempt that assumes every hook, or a BTF that cannot be read). */
 static bool has_tp(const struct btf *btf, const char *tp)
 {
 	char name[128];
@@ -108,82 +107,83 @@ static int attach_each(struct io_probes *io, struct bpf_object *obj, const char 
 	return n;
 }
 
-static void start_block(struct io_probes *io, struct loader *ld, const struct btf *btf,
-			const struct probes_mode *m)
+/* Loads and attaches the families o asks for, with the hooks btf says the kernel
+ * has. Returns 0 when done (loaded, or what failed said in io->missing), or 1
+ * when a first attempt without btf did not load (nothing said: try again with it). */
+static int start(struct io_probes *io, struct loader *ld, const struct btf *btf,
+		 const struct probes_mode *m, const struct io_probes_opts *o)
 {
 	struct hook h[] = {
-		{ "ks_blk_start", "block_io_start", has_tp(btf, "block_io_start") },
+		{ "ks_blk_start", "block_io_start", o->block && has_tp(btf, "block_io_start") },
 		{ "ks_blk_insert", "block_rq_insert", false },
-		{ "ks_blk_issue", "block_rq_issue", has_tp(btf, "block_rq_issue") },
-		{ "ks_blk_complete", "block_rq_complete", has_tp(btf, "block_rq_complete") },
-		{ "ks_blk_done", "block_io_done", has_tp(btf, "block_io_done") },
+		{ "ks_blk_issue", "block_rq_issue", o->block && has_tp(btf, "block_rq_issue") },
+		{ "ks_blk_complete", "block_rq_complete", o->block && has_tp(btf, "block_rq_complete") },
+		{ "ks_blk_done", "block_io_done", o->block && has_tp(btf, "block_io_done") },
+		{ "ks_net_send", "sock_send_length", o->net && has_tp(btf, "sock_send_length") },
+		{ "ks_net_recv", "sock_recv_length", o->net && has_tp(btf, "sock_recv_length") },
+		{ "ks_net_state", "inet_sock_set_state", o->net && has_tp(btf, "inet_sock_set_state") },
+		{ "ks_net_retrans", "tcp_retransmit_skb", o->net && has_tp(btf, "tcp_retransmit_skb") },
 	};
-	bool raw = m->attach != ATTACH_TP_BTF;
-	const char *why = "open the block I/O probes";
+	const size_t nh = sizeof(h) / sizeof(h[0]);
+	bool raw = m->attach != ATTACH_TP_BTF, any = false;
+	const char *why = "open the I/O probes";
 	int err;
 
 	/* before 6.5 the submitter is known where the request is inserted */
-	h[1].on = !h[0].on && has_tp(btf, "block_rq_insert");
-	if ((!h[0].on && !h[1].on) || !h[3].on) {
+	h[1].on = o->block && !h[0].on && has_tp(btf, "block_rq_insert");
+	if (o->block && ((!h[0].on && !h[1].on) || !h[3].on)) {
+		for (size_t i = 0; i < 5; i++)
+			h[i].on = false;
 		add_text(io->missing, sizeof(io->missing), "; ",
 			 "block I/O (the kernel has no block_io_start/block_rq_insert and "
 			 "block_rq_complete tracepoints)");
-		return;
 	}
-	io->blk = calloc(1, sizeof(*io->blk));
-	err = io->blk ? blockio_bpf__create_skeleton(io->blk) : -ENOMEM;
-	err = err ?: loader_open(ld, io->blk->skeleton, NULL, &why);
-	err = err ?: select_progs(io->blk->obj, h, 5, raw);
-	err = err ?: loader_load(ld, io->blk->skeleton, NULL, &why);
-	if (!err && attach_each(io, io->blk->obj, raw ? "raw_tp" : "tp_btf") > 0)
-		return;
-	if (err)
-		ks_debug("cannot %s: %s", why, strerror(-err));
-	if (io->blk && io->blk->obj)
-		loader_forget(ld, io->blk->obj);
-	add_text(io->missing, sizeof(io->missing), "; ", "block I/O (its probes did not load)");
-	blockio_bpf__destroy(io->blk);
-	io->blk = NULL;
-}
-
-static void start_net(struct io_probes *io, struct loader *ld, const struct btf *btf,
-		      const struct probes_mode *m)
-{
-	struct hook h[] = {
-		{ "ks_net_send", "sock_send_length", has_tp(btf, "sock_send_length") },
-		{ "ks_net_recv", "sock_recv_length", has_tp(btf, "sock_recv_length") },
-		{ "ks_net_state", "inet_sock_set_state", has_tp(btf, "inet_sock_set_state") },
-		{ "ks_net_retrans", "tcp_retransmit_skb", has_tp(btf, "tcp_retransmit_skb") },
-	};
-	bool raw = m->attach != ATTACH_TP_BTF;
-	const char *why = "open the network probes";
-	int err;
-
-	if (!h[0].on || !h[1].on)
+	if (o->net && (!h[5].on || !h[6].on))
 		add_text(io->missing, sizeof(io->missing), "; ", "network bytes not recorded on "
 			 "this kernel (no sock_send_length/sock_recv_length: 6.3+)");
-	if (!h[2].on)
+	if (o->net && !h[7].on)
 		add_text(io->missing, sizeof(io->missing), "; ", "TCP connection states "
 			 "(no inet_sock_set_state)");
-	if (!h[3].on)
+	if (o->net && !h[8].on)
 		add_text(io->missing, sizeof(io->missing), "; ", "TCP retransmits "
 			 "(no tcp_retransmit_skb)");
-	if (!h[0].on && !h[1].on && !h[2].on && !h[3].on)
-		return;
-	io->net = calloc(1, sizeof(*io->net));
-	err = io->net ? net_bpf__create_skeleton(io->net) : -ENOMEM;
-	err = err ?: loader_open(ld, io->net->skeleton, NULL, &why);
-	err = err ?: select_progs(io->net->obj, h, 4, raw);
-	err = err ?: loader_load(ld, io->net->skeleton, NULL, &why);
-	if (!err && attach_each(io, io->net->obj, raw ? "raw_tp" : "tp_btf") > 0)
-		return;
+	for (size_t i = 0; i < nh; i++)
+		any |= h[i].on;
+	if (!any)
+		return 0;
+	io->skel = calloc(1, sizeof(*io->skel));
+	err = io->skel ? io_bpf__create_skeleton(io->skel) : -ENOMEM;
+	err = err ?: loader_open(ld, io->skel->skeleton, NULL, &why);
+	err = err ?: select_progs(io->skel->obj, h, nh, raw);
+	err = err ?: loader_load(ld, io->skel->skeleton, NULL, &why);
+	if (!err && attach_each(io, io->skel->obj, raw ? "raw_tp" : "tp_btf") > 0) {
+		io->block = h[3].on;
+		io->net = h[5].on || h[6].on || h[7].on || h[8].on;
+		return 0;
+	}
 	if (err)
 		ks_debug("cannot %s: %s", why, strerror(-err));
-	if (io->net && io->net->obj)
-		loader_forget(ld, io->net->obj);
-	add_text(io->missing, sizeof(io->missing), "; ", "network (its probes did not load)");
-	net_bpf__destroy(io->net);
-	io->net = NULL;
+	if (io->skel && io->skel->obj)
+		loader_forget(ld, io->skel->obj);
+	io_bpf__destroy(io->skel);
+	io->skel = NULL;
+	io->missing[0] = '\0';
+	if (err && !btf)
+		return 1;
+	add_text(io->missing, sizeof(io->missing), "; ", "block I/O and network (their probes "
+		 "did not load)");
+	return 0;
+}
+
+/* The kernel's BTF, to see which hooks it has: read only when a first load that
+ * assumed every hook failed (parsing it costs 20-30 ms). */
+static struct btf *kernel_btf(const struct loader *ld)
+{
+	struct btf *btf = ld->btf_path ? btf__parse(ld->btf_path, NULL) : btf__load_vmlinux_btf();
+
+	if (!btf)
+		ks_debug("cannot read the kernel's BTF for the I/O hooks: %s", strerror(errno));
+	return btf;
 }
 
 int io_probes_start(struct probes *p, const struct io_probes_opts *o, struct io_probes **out)
@@ -196,16 +196,14 @@ int io_probes_start(struct probes *p, const struct io_probes_opts *o, struct io_
 	if (!io)
 		return -ENOMEM;
 	probes_get_mode(p, &m);
-	btf = ld->btf_path ? btf__parse(ld->btf_path, NULL) : btf__load_vmlinux_btf();
-	if (!btf) {
-		ks_debug("cannot read the kernel's BTF for the I/O hooks: %s", strerror(errno));
-		btf = NULL;
+	if (start(io, ld, NULL, &m, o)) {
+		btf = kernel_btf(ld);
+		/* without BTF (unreadable) it fails as the first attempt did */
+		if (start(io, ld, btf, &m, o))
+			add_text(io->missing, sizeof(io->missing), "; ", "block I/O and network "
+				 "(their probes did not load)");
+		btf__free(btf);
 	}
-	if (o->block)
-		start_block(io, ld, btf, &m);
-	if (o->net)
-		start_net(io, ld, btf, &m);
-	btf__free(btf);
 	if (io->missing[0])
 		ks_debug("not recorded: %s", io->missing);
 	*out = io;
@@ -274,7 +272,7 @@ int io_probes_attach(struct io_probes *io, struct consumer *c)
 {
 	int err = 0;
 
-	if (io && io->blk)
+	if (io && io->block)
 		err = consumer_set_handler(c, KS_EV_BLOCK, on_block, c);
 	if (!err && io && io->net)
 		err = consumer_set_handler(c, KS_EV_NET, on_net, c);
@@ -287,8 +285,7 @@ void io_probes_free(struct io_probes *io)
 		return;
 	for (size_t i = 0; i < io->nlinks; i++)
 		bpf_link__destroy(io->links[i]);
-	blockio_bpf__destroy(io->blk);
-	net_bpf__destroy(io->net);
+	io_bpf__destroy(io->skel);
 	free(io);
 }
 
