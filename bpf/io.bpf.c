@@ -327,6 +327,17 @@ static __always_inline int on_state(void *ctx, const struct sock *sk, int oldsta
 
 	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
 		return 0;
+	/* most state changes on a busy machine are other tasks' sockets: decide
+	 * from the owner map before reading the socket */
+	o = bpf_map_lookup_elem(&sk_owner, &key);
+	if (!o && !(newstate == TCP_SYN_SENT && current_ctx())) {
+		if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV &&
+		    SK_READ(btf, sk, sk_protocol) == IPPROTO_TCP)
+			bpf_map_update_elem(&sk_born, &key, &now, BPF_ANY);
+		else if (newstate == TCP_CLOSE)
+			bpf_map_delete_elem(&sk_born, &key);
+		return 0;
+	}
 	e = scratch();
 	if (!e || !fill_sock(e, sk, btf) || e->proto != IPPROTO_TCP)
 		return 0;
@@ -334,24 +345,17 @@ static __always_inline int on_state(void *ctx, const struct sock *sk, int oldsta
 	e->bytes = 0;
 	e->state = newstate;
 	e->oldstate = oldstate;
-	o = bpf_map_lookup_elem(&sk_owner, &key);
 	if (o) {
 		e->pid = o->pid;
 		e->tid = o->tid;
 		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
-	} else if (newstate == TCP_SYN_SENT && current_ctx()) {
+	} else {
 		/* connect(2): the caller's context */
 		id = bpf_get_current_pid_tgid();
 		e->pid = id >> 32;
 		e->tid = (__u32)id;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		own(e, key);
-	} else {
-		if (newstate == TCP_ESTABLISHED)
-			bpf_map_update_elem(&sk_born, &key, &now, BPF_ANY);
-		else if (newstate == TCP_CLOSE)
-			bpf_map_delete_elem(&sk_born, &key);
-		return 0;
 	}
 	emit(ctx, e, KS_EV_NET_STATE, now);
 	if (newstate == TCP_CLOSE)
