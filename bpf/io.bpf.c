@@ -36,10 +36,12 @@ struct blk_start {
 	char comm[KS_COMM_LEN];
 };
 
-/* In-flight requests by address; LRU so requests whose completion was never
- * seen (started before a reload, failed over) cannot fill it. */
+/* In-flight requests by address. Not an LRU map: one may evict a live entry
+ * before it is full, and a request would then go missing unsaid. Every started
+ * request ends in block_io_done (or its last completed part), which frees its
+ * entry; a start that finds the map full is a counted loss. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct blk_start);
@@ -58,7 +60,8 @@ static __always_inline int on_start(struct request *rq)
 	v.tid = (__u32)id;
 	v.flags = kthread ? KS_EV_BLK_KTHREAD : 0;
 	bpf_get_current_comm(v.comm, sizeof(v.comm));
-	bpf_map_update_elem(&blk_reqs, &key, &v, BPF_ANY);
+	if (bpf_map_update_elem(&blk_reqs, &key, &v, BPF_ANY))
+		count_drop(KS_DROP_IO);
 	return 0;
 }
 

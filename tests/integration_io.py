@@ -81,7 +81,8 @@ def register(it):
         mine = [x for x in blk["by_process"] if x["pid"] == pid]
         assert len(mine) == 1 and not mine[0]["kernel_thread"], (pid, blk["by_process"])
         assert mine[0]["comm"] == "dd", mine
-        assert mine[0]["write_bytes"] >= mib << 20, mine
+        assert mine[0]["write_bytes"] >= mib << 20, (mine, blk["by_process"], blk["lost_events"],
+                                                     blk["slow"][:3])
         # O_DIRECT: nothing left for write-back, so not much more either
         assert mine[0]["write_bytes"] < (mib + 8) << 20, mine
         assert mine[0]["time_ns"] > 0, mine
