@@ -1863,7 +1863,11 @@ def recorder_memory_is_flat_in_time():
     assert late <= early * 1.10, (early, late, samples)
 
 
-# Tests kept in files of their own register here.
+# The Perfetto, HTML, progress-line and NDJSON tests (tests/integration_view.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+__import__("integration_view").register(globals())
+
+# The block I/O and network tests (tests/integration_io.py).
 import integration_io  # noqa: E402
 
 integration_io.register(sys.modules[__name__])
