@@ -63,7 +63,7 @@ DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
 	libzstd-dev libmsgpack-dev libxxhash-dev libcmocka-dev libjansson-dev \
 	libclang-rt-14-dev linux-libc-dev pkg-config make gcc strace python3 sqlite3 \
 	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev xz-utils \
-	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium \
+	iptables libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium \
 	clickhouse-server clickhouse-client
 BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 

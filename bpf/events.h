@@ -15,6 +15,8 @@ enum ks_ev_type {
 	KS_EV_SYSCALL = 1,
 	KS_EV_PROC = 2,
 	KS_EV_SCHED = 3,
+	KS_EV_BLOCK = 7, /* bpf/blockio.bpf.c */
+	KS_EV_NET = 8,   /* bpf/net.bpf.c */
 	KS_EV_SYSARG = 6, /* a syscall's string or sockaddr argument (ks_ev_sysarg) */
 };
 
@@ -127,6 +129,56 @@ struct ks_ev_sched {
 	__u32 faults;     /* switch: user page faults of the leaving task so far */
 };
 
+/* ks_ev_block.flags (high 16 bits of type) */
+#define KS_EV_BLK_KTHREAD 0x1 /* submitted by a kernel thread (write-back, journal) */
+#define KS_EV_BLK_ERROR 0x2   /* completed with an error */
+
+/* One block request, at its completion: who submitted it (captured when it was
+ * started, in the submitter's context), the device, and its queue and service
+ * times. A request completed in parts gives one record per part. */
+struct ks_ev_block {
+	__u32 type;     /* KS_EV_BLOCK | flags << 16 */
+	__u32 dev;      /* the disk, kernel encoding (major << 20 | minor) */
+	__u64 ts;       /* completion, CLOCK_MONOTONIC ns */
+	__u64 queue_ns; /* start (block_io_start / insert) to issue to the driver */
+	__u64 service_ns; /* issue to completion */
+	__u64 sector;
+	__u32 bytes;
+	__u32 op;       /* REQ_OP_* (0 read, 1 write, 2 flush, 3 discard, ...) */
+	__u32 pid;      /* the submitter's thread group */
+	__u32 tid;
+	char comm[KS_COMM_LEN];
+};
+
+/* ks_ev_net: the high 16 bits of type */
+enum ks_ev_net_what {
+	KS_EV_NET_SEND = 1,    /* bytes sent on a socket (sock_send_length) */
+	KS_EV_NET_RECV = 2,    /* bytes received (sock_recv_length) */
+	KS_EV_NET_STATE = 3,   /* a TCP state change (inet_sock_set_state) */
+	KS_EV_NET_RETRANS = 4, /* a TCP segment retransmitted (tcp_retransmit_skb) */
+};
+
+/* One socket event of a traced task, with the socket's endpoints as they are at
+ * that moment (ports in host order, addresses in network order; IPv4 in the
+ * first 4 bytes). sk identifies the socket while it lives. */
+struct ks_ev_net {
+	__u32 type;   /* KS_EV_NET | what << 16 */
+	__u32 pid;    /* the socket's owner: the caller, or for events in softirq
+		       * context the task last seen sending or connecting on it */
+	__u32 tid;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 state;   /* STATE: the new TCP state; else the socket's */
+	__u64 ts;
+	__u64 sk;
+	__u64 bytes;  /* SEND, RECV */
+	__u16 sport, dport;
+	__u32 oldstate; /* STATE: the TCP state left */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[KS_COMM_LEN];
+};
+
 /* File changes under the state dirs (bpf/files.bpf.c): record types from 16 on
  * are routed by the consumer to the state dir capture (record/statedir.c). */
 enum ks_ev_file_type {
@@ -202,6 +254,7 @@ enum ks_drop_idx {
 	KS_DROP_PROC = 1,
 	KS_DROP_SCHED = 2,
 	KS_DROP_FILE = 3,
+	KS_DROP_IO = 6, /* block and network records */
 	KS_DROP_ARGS = 5, /* syscall argument side records (ks_ev_sysarg) */
 	KS_DROP_TRANSPORT = 7, /* perf buffer losses, counted by userspace */
 	KS_DROP_MAX = 8,

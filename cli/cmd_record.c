@@ -27,6 +27,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "record/consumer.h"
+#include "record/io.h"
 #include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
@@ -49,6 +50,7 @@ struct record_opts {
 	uint64_t ring_bytes;
 	bool quiet;
 	bool sched;
+	bool no_block, no_net;   /* --no-block, --no-net */
 	bool no_args; /* --no-args */
 	uint64_t sample_ns; /* 0: no /proc sampling */
 	const char *ebpf_program;
@@ -73,6 +75,7 @@ struct recorder {
 	struct ks_store *store;
 	struct probes *probes;
 	struct probes_mode mode;
+	struct io_probes *io;
 	struct consumer *consumer;
 	struct sampler *sampler;
 	struct targets targets;
@@ -97,6 +100,8 @@ static const char usage_text[] =
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --no-block         leave out the block I/O probes\n"
+	"      --no-net           leave out the network probes\n"
 	"      --no-args          leave out syscall arguments (fds, counts, paths)\n"
 	"      --ebpf-program PATH  load this BPF object instead of the embedded syscall\n"
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
@@ -228,6 +233,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "duration", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
+		{ "no-block", no_argument, NULL, 'B' },
+		{ "no-net", no_argument, NULL, 'n' },
 		{ "no-args", no_argument, NULL, 'A' },
 		{ "sample-interval", required_argument, NULL, 'I' },
 		{ "ebpf-program", required_argument, NULL, 'E' },
@@ -283,6 +290,12 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'S':
 			o->sched = false;
+			break;
+		case 'B':
+			o->no_block = true;
+			break;
+		case 'n':
+			o->no_net = true;
 			break;
 		case 'A':
 			o->no_args = true;
@@ -578,6 +591,9 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
+	err = err ?: put_meta_u64(st, "lost_io", drops[KS_DROP_IO]);
+	err = err ?: put_meta_u64(st, "events_block", cs->events[KS_KIND_BLOCK]);
+	err = err ?: put_meta_u64(st, "events_net", cs->events[KS_KIND_NET]);
 	err = err ?: put_meta_u64(st, "lost_args", drops[KS_DROP_ARGS]);
 	err = err ?: put_meta_u64(st, "lost_file", drops[KS_DROP_FILE]);
 	err = err ?: put_unwritten(st, cs);
@@ -734,6 +750,29 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 		r->cpu_ns / 1e6, r->maxrss_kb);
 }
 
+/* The block I/O and network probes, where the kernel has them (what it lacks
+ * goes into the trace's "io_missing"), and the names of the block devices.
+ * Returns 0 or -1 (said). */
+static int recorder_io(struct recorder *r)
+{
+	struct io_probes_opts io = { .block = !r->opts.no_block, .net = !r->opts.no_net };
+	char *devs = NULL;
+	int err;
+
+	if (!io.block && !io.net)
+		return 0;
+	err = io_probes_start(r->probes, &io, &r->io);
+	if (!err && io.block && !io_block_devices_json(&devs))
+		err = ks_store_put_meta(r->store, "block_devices", devs);
+	free(devs);
+	err = err ?: ks_store_put_meta(r->store, "io_probes", io_probes_describe(r->io));
+	if (!err && io_probes_missing(r->io)[0])
+		err = ks_store_put_meta(r->store, "io_missing", io_probes_missing(r->io));
+	if (err)
+		ks_error("cannot load the I/O probes: %s", ks_strerror(err));
+	return err ? -1 : 0;
+}
+
 /* The fds the traced processes hold before the recording starts, so that
  * replay can name the files behind them. */
 static void snapshot_fds(struct recorder *r)
@@ -797,6 +836,8 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	probes_get_mode(r->probes, &r->mode);
+	if (recorder_io(r))
+		return -1;
 	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
 	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
 	err = err ?: ks_store_put_meta(r->store, "btf_source", line);
@@ -953,6 +994,10 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
 	}
+	if (r.io && (err = io_probes_attach(r.io, r.consumer))) {
+		ks_error("cannot follow the I/O probes: %s", strerror(-err));
+		goto out;
+	}
 	if (r.statedir && (err = statedir_attach(r.statedir, r.consumer))) {
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
@@ -1028,6 +1073,7 @@ out:
 		consumer_finish(r.consumer, NULL);
 	if (child_started)
 		child_abort(&r.child);
+	io_probes_free(r.io);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);

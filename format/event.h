@@ -14,6 +14,8 @@ enum ks_kind {
 	KS_KIND_SCHED = 3,  /* scheduler buckets or switches */
 	KS_KIND_SAMPLE = 4, /* /proc sampler */
 	KS_KIND_FILE = 5,   /* file operations under state dirs */
+	KS_KIND_BLOCK = 10, /* block requests */
+	KS_KIND_NET = 11,   /* socket bytes, TCP states and retransmits */
 	KS_KIND_SYSARG = 9, /* syscall string and sockaddr arguments, fds at start */
 	KS_KIND_MAX = 16,   /* kinds are < KS_KIND_MAX */
 };
@@ -126,6 +128,44 @@ struct ks_file {
 	uint64_t seq;    /* the delta's sequence */
 	uint64_t offset;
 	uint64_t bytes;  /* bytes written, new size, ... as the op has it */
+};
+
+#define KS_BLK_KTHREAD 0x1 /* same values as bpf/events.h KS_EV_BLK_* */
+#define KS_BLK_ERROR 0x2
+
+/* One block request (or completed part of one). */
+struct ks_block {
+	uint64_t ts;         /* completion */
+	uint64_t queue_ns;   /* start to issue */
+	uint64_t service_ns; /* issue to completion */
+	uint64_t sector;
+	uint32_t dev;        /* major << 20 | minor */
+	uint32_t op;         /* REQ_OP_* */
+	uint32_t bytes;
+	uint32_t flags;      /* KS_BLK_* */
+	uint32_t pid;        /* submitter */
+	uint32_t tid;
+	char comm[KS_COMM_MAX];
+};
+
+enum ks_net_what { KS_NET_SEND = 1, KS_NET_RECV = 2, KS_NET_STATE = 3, KS_NET_RETRANS = 4 };
+
+/* One socket event (see bpf/events.h ks_ev_net). An address is its 16
+ * network-order bytes copied into two u64 (bytes 0-7 in *_hi, 8-15 in *_lo, in
+ * memory order); IPv4 uses the first 4. */
+struct ks_net {
+	uint64_t ts;
+	uint64_t sk;
+	uint64_t bytes;
+	uint64_t laddr_hi, laddr_lo, raddr_hi, raddr_lo;
+	uint32_t what;   /* enum ks_net_what */
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t family; /* AF_INET, AF_INET6 */
+	uint32_t proto;  /* IPPROTO_TCP, IPPROTO_UDP */
+	uint32_t state, oldstate;
+	uint32_t lport, rport;
+	char comm[KS_COMM_MAX];
 };
 
 enum ks_ftype {

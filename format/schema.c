@@ -103,6 +103,41 @@ static const struct ks_field file_fields[] = {
 	FIELD(struct ks_file, bytes, KS_F_U64, KS_ENC_PLAIN),
 };
 
+/* Block requests and socket events come in runs from one device or socket. */
+static const struct ks_field block_fields[] = {
+	FIELD(struct ks_block, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_block, queue_ns, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_block, service_ns, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_block, sector, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_block, dev, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_block, op, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_block, bytes, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_block, flags, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_block, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_block, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_block, comm, KS_F_STR, KS_ENC_PLAIN),
+};
+
+static const struct ks_field net_fields[] = {
+	FIELD(struct ks_net, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, sk, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, bytes, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_net, laddr_hi, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, laddr_lo, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, raddr_hi, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, raddr_lo, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, what, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_net, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, family, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, proto, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, state, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_net, oldstate, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_net, lport, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, rport, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, comm, KS_F_STR, KS_ENC_PLAIN),
+};
+
 static const struct ks_field sysarg_fields[] = {
 	FIELD(struct ks_sysarg, ts, KS_F_U64, KS_ENC_DELTA),
 	FIELD(struct ks_sysarg, pid, KS_F_U32, KS_ENC_DELTA),
@@ -140,6 +175,10 @@ static const struct ks_schema sample_schema =
 	SCHEMA(KS_KIND_SAMPLE, "sample", struct ks_sample, sample_fields);
 static const struct ks_schema file_schema =
 	SCHEMA(KS_KIND_FILE, "file", struct ks_file, file_fields);
+static const struct ks_schema block_schema =
+	SCHEMA(KS_KIND_BLOCK, "block", struct ks_block, block_fields);
+static const struct ks_schema net_schema =
+	SCHEMA(KS_KIND_NET, "net", struct ks_net, net_fields);
 static const struct ks_schema sysarg_schema =
 	SCHEMA(KS_KIND_SYSARG, "sysarg", struct ks_sysarg, sysarg_fields);
 
@@ -149,6 +188,8 @@ static const struct ks_schema *const kinds[KS_KIND_MAX] = {
 	[KS_KIND_SCHED] = &sched_schema,
 	[KS_KIND_SAMPLE] = &sample_schema,
 	[KS_KIND_FILE] = &file_schema,
+	[KS_KIND_BLOCK] = &block_schema,
+	[KS_KIND_NET] = &net_schema,
 	[KS_KIND_SYSARG] = &sysarg_schema,
 };
 

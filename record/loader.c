@@ -47,6 +47,7 @@ static const char *family(const struct bpf_object_skeleton *s)
 		{ "syscalls_bpf", "BPF programs" },
 		{ "sched_bpf", "scheduler probes" },
 		{ "files_bpf", "file probes" },
+		{ "io_bpf", "block I/O and network probes" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -44,6 +44,9 @@ int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base
 		a->lo = UINT64_MAX, a->range = 0;
 	for (size_t i = 0; i <= TCACHE_MASK; i++)
 		a->tcache[i].idx = REPLAY_NONE;
+	blockio_init(&a->blk, a->lo, a->range, o->has_pid, o->pid);
+	net_init(&a->net, a->lo, a->range, o->has_pid, o->pid);
+	io_buckets_init(&a->iob, &a->sched);
 	return sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
 }
 
@@ -241,6 +244,10 @@ int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, co
 		return sched_events(&a->sched, rows, hdr->count);
 	case KS_KIND_SAMPLE:
 		return sched_samples(&a->sched, rows, hdr->count);
+	case KS_KIND_BLOCK:
+		return blockio_rows(&a->blk, rows, hdr->count, &a->iob);
+	case KS_KIND_NET:
+		return net_rows(&a->net, rows, hdr->count, &a->iob);
 	default:
 		return 0;
 	}
@@ -375,5 +382,8 @@ void analyze_free(struct analysis *a)
 	free(a->sorted);
 	replay_procs_free(&a->procs);
 	sched_free(&a->sched);
+	blockio_free(&a->blk);
+	net_free(&a->net);
+	io_buckets_free(&a->iob);
 	memset(a, 0, sizeof(*a));
 }

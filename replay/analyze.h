@@ -11,7 +11,10 @@
 
 #include "format/event.h"
 #include "format/segment.h"
+#include "replay/blockio.h"
 #include "replay/hist.h"
+#include "replay/iobuckets.h"
+#include "replay/network.h"
 #include "replay/procs.h"
 #include "replay/sched.h"
 #include "replay/syscalls.h"
@@ -83,6 +86,9 @@ struct analysis {
 
 	struct replay_procs procs;
 	struct sched_analysis sched; /* sched and sample events; see sched.h */
+	struct blockio_analysis blk; /* block rows; see blockio.h */
+	struct net_analysis net;     /* net rows; see network.h */
+	struct io_buckets iob;       /* block and network bytes per process and second */
 	struct files_analysis *files; /* fed the syscalls too when set (replay/files.h) */
 
 	uint64_t events_read[KS_KIND_MAX]; /* decoded, before filters */

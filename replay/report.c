@@ -6,6 +6,7 @@
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/report_io.h"
 #include "util/clock.h"
 
 static int header_span(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, size_t len)
@@ -112,6 +113,11 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 		replay_fail(t, err, "out of memory while replaying the trace");
 		return err;
 	}
+	err = report_io_compute(r);
+	if (err) {
+		replay_fail(t, err, "out of memory while replaying the trace");
+		return err;
+	}
 	compute_window(r, o);
 	classify(r);
 	r->lost = t->whole.lost_events;
@@ -166,6 +172,8 @@ uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
 void report_free(struct report *r)
 {
 	analyze_free(&r->a);
+	free(r->io_probes);
+	free(r->io_missing);
 	files_free(&r->files);
 }
 

@@ -27,6 +27,9 @@ struct report {
 	uint64_t lost;
 	bool lost_known, clean, complete;
 	bool hist_per_syscall;     /* --hist */
+	/* report_io_compute: the recorder's "io_probes", "io_missing" (NULL: absent) */
+	char *io_probes, *io_missing;
+	long long io_lost;         /* its "lost_io": block and net records lost; -1: unknown */
 };
 
 /* Runs the whole analysis of t into r (which it initialises) with options o.

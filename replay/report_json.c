@@ -7,6 +7,7 @@
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/report_io.h"
 #include "util/units.h"
 
 #define TOP_SYSCALLS 10
@@ -417,6 +418,7 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 	const struct sched_analysis *s = &r->a.sched;
 	json_t *list = json_array();
 	uint64_t rb, wb;
+	const struct io_bucket *io;
 
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		const struct sched_bucket *k = &s->buckets[i];
@@ -438,6 +440,11 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 		files_bucket(&r->files, k->sec, k->pid, &rb, &wb);
 		set(b, o, "file_read_bytes", ju(rb));
 		set(b, o, "file_write_bytes", ju(wb));
+		io = io_bucket_find(&r->a.iob, k->sec, k->pid);
+		set(b, o, "block_read_bytes", ju(io ? io->blk_read : 0));
+		set(b, o, "block_write_bytes", ju(io ? io->blk_write : 0));
+		set(b, o, "net_tx_bytes", ju(io ? io->net_tx : 0));
+		set(b, o, "net_rx_bytes", ju(io ? io->net_rx : 0));
 		push(b, list, o);
 	}
 	return list;
@@ -567,6 +574,7 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "processes", procs);
 	set(&b, doc, "execs", json_execs(&b, r));
 	set(&b, doc, "sched", json_sched(&b, r));
+	b.ok = report_io_json(r, doc) && b.ok;
 	set(&b, doc, "files", report_json_files(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));

@@ -6,6 +6,7 @@
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/report_io.h"
 #include "util/escape.h"
 #include "util/units.h"
 
@@ -564,6 +565,7 @@ void report_text(FILE *f, const struct report *r)
 	proc_tree(f, r);
 	exec_list(f, r);
 	sched_section(f, r);
+	report_io_text(f, r);
 	histograms(f, r);
 	/* A long report must not bury its losses: repeat them last. */
 	if (!r->complete) {

@@ -1558,6 +1558,7 @@ def statedir_restore_and_timeline_errors_are_one_line():
                 assert len(p.stderr.strip().splitlines()) <= 2, (name, cmd, p.stderr)
 
 
+
 # --- syscall arguments, the fd table and files[] ------------------------------
 
 # tests/workload.c files(): opens, reads, read bytes, writes, write bytes per file
@@ -1979,6 +1980,11 @@ def recorder_memory_is_flat_in_time():
 # The Perfetto, HTML, progress-line and NDJSON tests (tests/integration_view.py).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 __import__("integration_view").register(globals())
+
+# The block I/O and network tests (tests/integration_io.py).
+import integration_io  # noqa: E402
+
+integration_io.register(sys.modules[__name__])
 
 
 def main():
