@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpf/events.h"
 #include "cli/cli.h"
@@ -88,11 +89,20 @@ static void on_proc(void *ctx, const struct ks_proc *p)
 
 	if (s->inj && p->what == KS_PROC_EXEC) {
 		struct ks_cgpath cp;
-		char comm[KS_COMM_MAX + 1];
+		char comm[KS_COMM_MAX + 1], link[64], exe[KS_EXE_MAX];
+		ssize_t n;
 
 		ks_cgpath_parse(path ? path : "", &cp);
 		snprintf(comm, sizeof(comm), "%.*s", KS_COMM_MAX, p->comm);
-		injector_exec(s->inj, p->pid, comm, path, cp.container_id);
+		/* read now, while the process most likely runs; else its argv[0] */
+		snprintf(link, sizeof(link), "/proc/%u/exe", p->pid);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		if (n > 0)
+			exe[n] = 0;
+		else
+			snprintf(exe, sizeof(exe), "%.*s", (int)strnlen(p->argv, p->argv_len),
+				 p->argv);
+		injector_exec(s->inj, p->pid, comm, exe, path, cp.container_id);
 	}
 	if (s->next)
 		s->next(s->next_ctx, p);

@@ -26,6 +26,7 @@ extern char **environ;
 struct hook_req {
 	pid_t pid;
 	char comm[KS_COMM_MAX + 1];
+	char exe[KS_EXE_MAX];
 	char cgroup[512];
 	char container[128];
 };
@@ -63,20 +64,16 @@ static void put_env(char **env, size_t *n, const char *name, const char *val)
 
 static void spawn(struct injector *inj, const struct hook_req *r)
 {
-	char pidstr[16], link[64], exe[4096] = "", *script = NULL;
+	char pidstr[16], *script = NULL;
 	char **env;
 	size_t nenv = 0, n = 0;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, dflt;
 	pid_t pid;
-	ssize_t len;
 	int err;
 
 	snprintf(pidstr, sizeof(pidstr), "%d", (int)r->pid);
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)r->pid);
-	len = readlink(link, exe, sizeof(exe) - 1);
-	exe[len > 0 ? len : 0] = 0;
 	while (environ[nenv])
 		nenv++;
 	env = calloc(nenv + 6, sizeof(*env));
@@ -91,7 +88,7 @@ static void spawn(struct injector *inj, const struct hook_req *r)
 			env[n++] = strdup(environ[i]);
 	put_env(env, &n, "KSIGHT_PID", pidstr);
 	put_env(env, &n, "KSIGHT_COMM", r->comm);
-	put_env(env, &n, "KSIGHT_EXE", exe);
+	put_env(env, &n, "KSIGHT_EXE", r->exe);
 	put_env(env, &n, "KSIGHT_CGROUP", r->cgroup);
 	put_env(env, &n, "KSIGHT_CONTAINER_ID", r->container);
 	env[n] = NULL;
@@ -252,8 +249,8 @@ fail:
 	return err;
 }
 
-void injector_exec(struct injector *inj, pid_t pid, const char *comm, const char *cgroup,
-		   const char *container_id)
+void injector_exec(struct injector *inj, pid_t pid, const char *comm, const char *exe,
+		   const char *cgroup, const char *container_id)
 {
 	struct hook_req *r;
 
@@ -267,6 +264,7 @@ void injector_exec(struct injector *inj, pid_t pid, const char *comm, const char
 	r = &inj->q[(inj->head + inj->count++) % inj->o.queue];
 	r->pid = pid;
 	snprintf(r->comm, sizeof(r->comm), "%s", comm ? comm : "");
+	snprintf(r->exe, sizeof(r->exe), "%s", exe ? exe : "");
 	snprintf(r->cgroup, sizeof(r->cgroup), "%s", cgroup ? cgroup : "");
 	snprintf(r->container, sizeof(r->container), "%s", container_id ? container_id : "");
 	pthread_cond_signal(&inj->cv);

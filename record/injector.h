@@ -32,8 +32,8 @@ struct injector_stats {
 /* Starts the hook thread. Returns 0 or a negative errno. */
 int injector_start(const struct injector_opts *o, struct injector **out);
 /* Queues a run for an exec (any thread; copies the strings, which may be NULL). */
-void injector_exec(struct injector *inj, pid_t pid, const char *comm, const char *cgroup,
-		   const char *container_id);
+void injector_exec(struct injector *inj, pid_t pid, const char *comm, const char *exe,
+		   const char *cgroup, const char *container_id);
 /* Lets running hooks finish for up to grace_ns, kills the rest, stops the
  * thread and frees inj; *st gets the counts (may be NULL). */
 void injector_stop(struct injector *inj, uint64_t grace_ns, struct injector_stats *st);

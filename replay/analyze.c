@@ -197,6 +197,7 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
 		if (unlikely(!s || !t))
 			return -ENOMEM;
 		s->calls++;
+		t->calls++;
 		if (unlikely(ts < t->first_ts))
 			t->first_ts = ts;
 		if (unlikely(r->flags & KS_SYSF_NORET)) {

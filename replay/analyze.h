@@ -56,6 +56,7 @@ struct slow_call {
 struct thread_stat {
 	uint32_t tid, pid;
 	uint64_t first_ts, last_ts; /* first entry, last exit of its selected syscalls */
+	uint64_t calls;             /* its selected syscalls */
 };
 
 struct cat_stat {

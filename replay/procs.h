@@ -27,10 +27,13 @@ struct replay_proc {
 	uint64_t exit_ts;  /* valid when exited */
 	bool forked, execed, exited;
 	bool argv_inherited; /* argv is its parent's: it forked and has not exec'd */
+	bool seen_running;   /* named by a START or JOIN record: running before */
+	uint64_t cgroup;     /* its cgroup v2 id, last known; 0: unknown */
 	int32_t wstatus; /* wait(2) status, valid when exited */
 	char comm[KS_COMM_MAX + 1];
 	uint32_t argv_len; /* bytes of argv, NUL-separated */
 	char argv[KS_ARGV_MAX];
+	char exe[KS_EXE_MAX]; /* from a START record, else "" */
 };
 
 /* One successful exec, for the execsnoop-style list. */

@@ -554,6 +554,7 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "execs", json_execs(&b, r));
 	set(&b, doc, "sched", json_sched(&b, r));
 	set(&b, doc, "files", report_json_files(r));
+	set(&b, doc, "cgroups", report_json_cgroups(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
 	set(&b, doc, "warnings", json_warnings(&b, r));
