@@ -44,7 +44,10 @@ int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base
 		a->lo = UINT64_MAX, a->range = 0;
 	for (size_t i = 0; i <= TCACHE_MASK; i++)
 		a->tcache[i].idx = REPLAY_NONE;
-	return sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
+	int err = sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
+
+	a->sched.pids = o->pids;
+	return err;
 }
 
 static struct sc_stat *sc_alloc(uint32_t nr)
@@ -181,14 +184,15 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
 {
 	const uint64_t lo = a->lo, range = a->range, slow = a->o.slow_ns;
 	const uint32_t want_pid = a->o.pid;
-	const bool has_pid = a->o.has_pid;
+	const bool has_pid = a->o.has_pid || a->o.pids;
+	const struct ks_hmap *pids = a->o.pids;
 
 	for (const struct ks_syscall *end = r + n; r < end; r++) {
 		struct sc_stat *s;
 		struct thread_stat *t;
 		uint64_t d, ts = r->ts;
 
-		if (has_pid && r->pid != want_pid)
+		if (has_pid && !replay_pid_wanted(true, want_pid, pids, r->pid))
 			continue;
 		if (ts - lo > range)
 			continue;

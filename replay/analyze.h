@@ -25,6 +25,7 @@
 struct analyze_opts {
 	bool has_pid;
 	uint32_t pid;     /* only this process (tgid) */
+	const struct ks_hmap *pids; /* only these processes (report --cgroup); NULL: all */
 	uint64_t from_ns; /* window, as offsets from the trace start: [from, to) */
 	uint64_t to_ns;   /* UINT64_MAX: open */
 	uint64_t slow_ns; /* slow-syscall threshold (>=) */

@@ -10,6 +10,14 @@
 #include "format/event.h"
 #include "util/hmap.h"
 
+/* Whether pid passes the selection: the set (report --cgroup) when there is one,
+ * else --pid (has_pid, want). */
+static inline bool replay_pid_wanted(bool has_pid, uint32_t want, const struct ks_hmap *set,
+				     uint32_t pid)
+{
+	return set ? ks_hmap_get(set, pid) != NULL : !has_pid || pid == want;
+}
+
 /* An index into one of the replay's arrays that points nowhere. */
 #define REPLAY_NONE UINT32_MAX
 

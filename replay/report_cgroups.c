@@ -49,6 +49,8 @@ static int sum(const struct report *r, struct cg_sum **out, size_t *n)
 		uint64_t *slot = ks_hmap_upsert(&index, p->cgroup, *n, &added);
 		struct cg_sum *s;
 
+		if (!replay_pid_wanted(r->a.o.has_pid, r->a.o.pid, r->a.o.pids, p->pid))
+			continue;
 		if (!slot || (added && KS_GROW(&v, &cap, *n + 1))) {
 			err = -ENOMEM;
 			break;

@@ -242,7 +242,7 @@ static bool proc_selected(const struct report *r, const struct replay_proc *p)
 {
 	const struct analyze_opts *o = &r->a.o;
 
-	if (o->has_pid && p->pid != o->pid)
+	if (!replay_pid_wanted(o->has_pid, o->pid, o->pids, p->pid))
 		return false;
 	if (p->start_ts > r->win_end && r->win_end > r->win_start)
 		return false;

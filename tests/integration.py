@@ -1593,9 +1593,12 @@ def move_to(cg, pid):
         f.write(str(pid))
 
 
-def assert_known_counts(s, forks=0):
-    """The counts workload's, plus forks (each adds a clone and an exit_group)."""
+def assert_known_counts(s, forks=0, opens=True):
+    """The counts workload's, plus forks (each adds a clone and an exit_group);
+    opens=False when a dynamically linked program ran in the set too."""
     assert s["write"]["count"] == N, s["write"]
+    if opens:
+        assert s["openat"]["count"] == M + 1 and s["openat"]["errors"] == M, s["openat"]
     assert s["getpid"]["count"] == K * L, s["getpid"]
     assert s["clone"]["count"] == K + forks, s["clone"]
     assert s["nanosleep"]["count"] == S, s["nanosleep"]
@@ -1661,12 +1664,46 @@ def cgroup_takes_nested_cgroups_and_pid_namespaces_with_host_pids():
                 p.kill()
         remove_cgroup(top)
     doc = report_json(t)
-    assert_known_counts(by_name(doc), forks=1)  # unshare --fork
+    assert_known_counts(by_name(doc), forks=1, opens=False)  # unshare --fork
     work = [p for p in doc["processes"] if p["comm"] == "workload" and p["ppid"] == runner.pid]
     assert len(work) == 1, [(p["pid"], p["ppid"], p["comm"]) for p in doc["processes"]]
     assert work[0]["pid"] > 1 and work[0]["pid"] != runner.pid
     rel = "/" + os.path.relpath(nested, cgroup2_mount())
     assert rel in {c["path"] for c in doc["cgroups"]}, doc["cgroups"]
+
+
+@test
+def report_cgroup_filters_a_system_wide_trace():
+    needs_bpf()
+    t = os.path.join(TMP, "all-cgroup.lmdb")
+    cg = make_cgroup("job")
+    runner = rec = None
+    try:
+        rec = start_recorder(t, "-a", "--duration", "4")
+        runner = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs; exec "
+                                   f"{' '.join(COUNTS_CMD)}"])
+        runner.wait(timeout=30)
+        _, err = rec.communicate(timeout=30)
+        assert rec.returncode == 0, err
+    finally:
+        for p in (runner, rec):
+            if p and p.poll() is None:
+                p.kill()
+        remove_cgroup(os.path.dirname(cg))
+    rel = "/" + os.path.relpath(cg, cgroup2_mount())
+    for path in (rel, cg):  # as cgroups[] names it, or the full path
+        doc = report_json(t, "--cgroup", path)
+        s = by_name(doc)
+        # whole processes, like --pid: the sh's $$ (getpid) and its write to
+        # cgroup.procs before the exec are in
+        for name, n in (("write", N), ("getpid", K * L)):
+            assert s[name]["count"] == n + 1, s[name]
+            s[name]["count"] -= 1
+        assert_known_counts(s, opens=False)
+        assert {p["pid"] for p in doc["processes"]} >= {runner.pid}
+        assert [c["path"] for c in doc["cgroups"]] == [rel], doc["cgroups"]
+    p = run([KSIGHT, "report", t, "--cgroup", "/no/such/cgroup"])
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
 @test
