@@ -46,11 +46,12 @@ static int sum(const struct report *r, struct cg_sum **out, size_t *n)
 		const struct sched_proc *sp = sched_find_record(&r->a.sched, (uint32_t)i);
 		const uint64_t *c = ks_hmap_get(&calls, p->pid);
 		bool added;
-		uint64_t *slot = ks_hmap_upsert(&index, p->cgroup, *n, &added);
+		uint64_t *slot;
 		struct cg_sum *s;
 
 		if (!replay_pid_wanted(r->a.o.has_pid, r->a.o.pid, r->a.o.pids, p->pid))
 			continue;
+		slot = ks_hmap_upsert(&index, p->cgroup, *n, &added);
 		if (!slot || (added && KS_GROW(&v, &cap, *n + 1))) {
 			err = -ENOMEM;
 			break;
