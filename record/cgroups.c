@@ -375,7 +375,7 @@ const char *cgroups_name(struct cgroups *cg, uint64_t id)
 
 int cgroups_id_of_pid(struct cgroups *cg, pid_t pid, uint64_t *id)
 {
-	char path[64], line[PATH_MAX + 8], abs[PATH_MAX * 2];
+	char path[64], line[PATH_MAX + 8], abs[PATH_MAX * 2 + 16];
 	bool found = false;
 	FILE *f;
 
