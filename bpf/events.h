@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #endif
 
-#define KS_ABI_VERSION 1
+#define KS_ABI_VERSION 2
 
 /* The low 16 bits of the first __u32 of every ring-buffer record say what
  * follows; the high 16 bits carry the record's flags. */
@@ -89,7 +89,10 @@ enum ks_ev_proc_what {
 	KS_EV_FORK = 1, /* new process or thread (tid != pid for threads) */
 	KS_EV_EXEC = 2,
 	KS_EV_EXIT = 3, /* a thread ended; the process ended when tid == pid */
+	KS_EV_JOIN = 5, /* -a, --cgroup: a running thread joined the traced set */
 };
+
+#define KS_CGROUP_MAX 8 /* --cgroup targets the probes test */
 
 #define KS_COMM_LEN 16
 #define KS_ARGV_LEN 256
@@ -103,6 +106,7 @@ struct ks_ev_proc {
 	__u32 ppid;
 	__s32 exit_code; /* wait(2) status for KS_EV_EXIT */
 	char comm[KS_COMM_LEN];
+	__u64 cgroup;   /* the task's cgroup v2 id (its directory's inode) */
 	__u32 argv_len; /* bytes used in argv, NUL-separated */
 	__u32 _pad;
 	char argv[KS_ARGV_LEN];

@@ -312,7 +312,7 @@ static void check_sysctls(struct doctor *d)
 static const enum feature shown[] = {
 	FEAT_TRACEFS, FEAT_TP_BTF, FEAT_RAW_TP, FEAT_TRACEPOINT, FEAT_KPROBE, FEAT_FENTRY,
 	FEAT_PERF_EVENT, FEAT_RINGBUF, FEAT_PERFBUF, FEAT_TASK_STORAGE, FEAT_HASH,
-	FEAT_PAGE_FAULT, FEAT_HW_CYCLES,
+	FEAT_PAGE_FAULT, FEAT_HW_CYCLES, FEAT_CGROUP2,
 };
 
 /* EPERM means missing capabilities only when some are missing; with all of

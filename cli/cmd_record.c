@@ -26,6 +26,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/record_scope.h"
 #include "record/consumer.h"
 #include "record/io.h"
 #include "record/features.h"
@@ -66,6 +67,7 @@ struct record_opts {
 	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
 	char **argv;
+	struct record_scope scope; /* --cgroup, --injector-cmd (cli/record_scope.c) */
 };
 
 struct recorder {
@@ -89,7 +91,8 @@ struct recorder {
 
 static const char usage_text[] =
 	"usage: ksight record [-o FILE] [options] -- CMD [ARG...]\n"
-	"       ksight record [-o FILE] [options] -p PID[,PID] | -a [--duration DUR]\n"
+	"       ksight record [-o FILE] [options] -p PID[,PID] | -a | --cgroup DIR\n"
+	"                     [--duration DUR]\n"
 	"\n"
 	"Runs CMD under eBPF probes (or attaches to running processes, or to every\n"
 	"process) and writes every syscall with its latency, every fork, exec and exit\n"
@@ -117,8 +120,14 @@ static const char usage_text[] =
 	"      --disable-btfhub-download  never download (env KSIGHT_BTF_ALLOW_DOWNLOAD=0)\n"
 	"  -p, --pid PID[,PID]    attach to running processes (and their new children)\n"
 	"  -a, --all              record every process until SIGINT or --duration\n"
-	"      --duration DUR     with -p or -a: stop after DUR (e.g. 10s; a bare number\n"
-	"                         is seconds)\n"
+	"      --cgroup DIR       record every task in cgroup v2 DIR or below it, also\n"
+	"                         those that join later (repeatable; filtered in the kernel)\n"
+	"      --duration DUR     with -p, -a or --cgroup: stop after DUR (e.g. 10s; a\n"
+	"                         bare number is seconds)\n"
+	"      --injector-cmd CMD run CMD PID (sh -c) for every exec of the traced set, with\n"
+	"                         KSIGHT_PID, KSIGHT_COMM, KSIGHT_EXE, KSIGHT_CGROUP and\n"
+	"                         KSIGHT_CONTAINER_ID set; asynchronous, rate-limited\n"
+	"      --injector-timeout DUR  kill a hook still running after DUR (default 10s)\n"
 	"      --state-dir DIR    capture DIR's files: a baseline now, then every change\n"
 	"                         (repeatable); 'ksight restore' rebuilds them\n"
 	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
@@ -248,6 +257,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "fallback-fsnotify", no_argument, NULL, 'F' },
 		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
+		SCOPE_LONGOPTS,
 		{ 0 }
 	};
 	int c;
@@ -351,19 +361,26 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(KS_EXIT_OK);
+		case SCOPE_OPT_CGROUP:
+		case SCOPE_OPT_INJECTOR:
+		case SCOPE_OPT_INJECTOR_TIMEOUT:
+			if (scope_option(&o->scope, c, optarg))
+				return -1;
+			break;
 		default:
 			replay_bad_option("record", c, argv);
 			return -1;
 		}
 	}
-	if ((optind < argc) + !!o->attach_list + o->all != 1) {
-		ks_error(optind < argc || o->attach_list || o->all ?
-			 "give one of a command, -p PID or -a, not several" :
+	if ((optind < argc) + !!o->attach_list + o->all + !!o->scope.ncgroups != 1) {
+		ks_error(optind < argc || o->attach_list || o->all || o->scope.ncgroups ?
+			 "give one of a command, -p PID, -a or --cgroup DIR, not several" :
 			 "no command to record; usage: ksight record [-o FILE] -- CMD [ARG...]");
 		return -1;
 	}
 	if (o->duration_ns && optind < argc) {
-		ks_error("--duration goes with -p or -a; a command is recorded until it exits");
+		ks_error("--duration goes with -p, -a or --cgroup; a command is recorded until it "
+			 "exits");
 		return -1;
 	}
 	if (check_probe_options(o))
@@ -520,6 +537,10 @@ static int write_start_meta(struct recorder *r)
 	} else if (r->opts.all) {
 		json_array_append_new(cmd, json_string("-a"));
 	}
+	for (int i = 0; i < r->opts.scope.ncgroups; i++) {
+		json_array_append_new(cmd, json_string("--cgroup"));
+		json_array_append_new(cmd, json_string(r->opts.scope.cgroup_dirs[i]));
+	}
 	for (char **a = r->opts.argv; *a; a++)
 		json_array_append_new(cmd, json_string(*a));
 	s = json_dumps(cmd, JSON_COMPACT);
@@ -658,7 +679,7 @@ static uint64_t lost_total(const uint64_t *drops)
  * batches so they commit. */
 static int recorder_run(struct recorder *r)
 {
-	bool cmd = !r->opts.attach_list && !r->opts.all;
+	bool cmd = !r->opts.attach_list && !r->opts.all && !r->opts.scope.ncgroups;
 	struct pollfd pfd[4] = {
 		{ .fd = r->sigfd, .events = POLLIN },
 		{ .fd = consumer_epoll_fd(r->consumer), .events = POLLIN },
@@ -719,7 +740,7 @@ static void follow_proc(void *ctx, const struct ks_proc *p)
 
 	if (p->pid != p->tid)
 		return;
-	if (p->what == KS_PROC_FORK)
+	if (p->what == KS_PROC_FORK || p->what == KS_PROC_JOIN)
 		sampler_track(s, p->pid);
 	else if (p->what == KS_PROC_EXIT)
 		sampler_untrack(s, p->pid);
@@ -813,6 +834,8 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	ks_debug("BTF: %s (%s)", btf.path, btf.source);
+	if (scope_open(&r->opts.scope, &po))
+		return -1;
 	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
 	err = probes_open(&po, &r->probes, &why);
 	if (err == -EPERM || err == -EACCES) {
@@ -865,7 +888,7 @@ static int recorder_attach(struct recorder *r)
 		ks_debug("tracing %d threads of %s", err, r->opts.attach_list);
 		return 0;
 	}
-	if (r->opts.all)
+	if (r->opts.all || r->opts.scope.ncgroups)
 		return 0;
 	err = probes_trace_task(r->probes, r->child.pid, r->child.pid, r->child.pidfd);
 	if (err) {
@@ -925,7 +948,7 @@ int cmd_record(int argc, char **argv)
 
 	if (parse_args(argc, argv, &r.opts))
 		return KS_EXIT_USAGE;
-	if (!r.opts.attach_list && !r.opts.all &&
+	if (!r.opts.attach_list && !r.opts.all && !r.opts.scope.ncgroups &&
 	    (err = child_resolve(r.opts.argv[0], exe, sizeof(exe)))) {
 		/* as a shell says it, with a shell's exit status */
 		ks_error(err == -ENOENT ? "%s: command not found" :
@@ -970,7 +993,7 @@ int cmd_record(int argc, char **argv)
 				 "-p: cannot attach to process %s: %s", bad, strerror(-err));
 			goto out;
 		}
-	} else if (!r.opts.all) {
+	} else if (!r.opts.all && !r.opts.scope.ncgroups) {
 		err = child_start(&r.child, exe, r.opts.argv, r.run_uid, r.run_gid);
 		if (err) {
 			ks_error("cannot start %s: %s", r.opts.argv[0], strerror(-err));
@@ -1013,11 +1036,16 @@ int cmd_record(int argc, char **argv)
 			sampler_track(r.sampler, r.child.pid);
 		for (size_t i = 0; i < r.targets.n; i++)
 			sampler_track(r.sampler, r.targets.pids[i]);
-		if (r.probes)
-			consumer_on_proc(r.consumer, follow_proc, r.sampler);
-		else
+		if (r.probes) {
+			r.opts.scope.next = follow_proc;
+			r.opts.scope.next_ctx = r.sampler;
+		} else {
 			sampler_discover_children(r.sampler, true);
+		}
 	}
+	if (scope_start(&r.opts.scope, r.consumer, r.targets.pids, r.targets.n, r.opts.all,
+			r.probes != NULL))
+		goto out;
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
 	r.start_ns = ks_mono_ns();
@@ -1033,6 +1061,7 @@ int cmd_record(int argc, char **argv)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
 	r.end_ns = ks_mono_ns();
+	scope_finish(&r.opts.scope);
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
 	err = consumer_finish(r.consumer, &cs);
@@ -1052,7 +1081,8 @@ int cmd_record(int argc, char **argv)
 		drops[KS_DROP_FILE] += sst.lost;
 	}
 	measure_self(&r);
-	err = write_end_meta(&r, exit_code, drops, &cs);
+	err = scope_write_meta(&r.opts.scope, r.store);
+	err = err ?: write_end_meta(&r, exit_code, drops, &cs);
 	if (err) {
 		store_error("cannot finish", r.opts.output, err);
 		ks_store_discard(r.store, NULL, NULL); /* the trace ends at its last commit */
@@ -1074,6 +1104,7 @@ out:
 	if (child_started)
 		child_abort(&r.child);
 	io_probes_free(r.io);
+	scope_free(&r.opts.scope);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);

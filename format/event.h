@@ -64,10 +64,21 @@ struct ks_sysarg {
 	char data[KS_SYSARG_MAX];
 };
 
-enum ks_proc_what { KS_PROC_FORK = 1, KS_PROC_EXEC = 2, KS_PROC_EXIT = 3 };
+/* START: the recorder read a process that was running when the recording began
+ * from /proc (comm, argv, exe, ppid, cgroup), a name for it as if it exec'd then.
+ * JOIN: the probes adopted a running thread (-a, --cgroup: it was running before,
+ * or moved into the cgroup); comm, argv and cgroup from the kernel. */
+enum ks_proc_what {
+	KS_PROC_FORK = 1,
+	KS_PROC_EXEC = 2,
+	KS_PROC_EXIT = 3,
+	KS_PROC_START = 4,
+	KS_PROC_JOIN = 5, /* same value as KS_EV_JOIN in bpf/events.h */
+};
 
 #define KS_COMM_MAX 16
 #define KS_ARGV_MAX 256
+#define KS_EXE_MAX 256
 
 struct ks_proc {
 	uint64_t ts;
@@ -79,6 +90,8 @@ struct ks_proc {
 	uint32_t argv_len;
 	char comm[KS_COMM_MAX];  /* NUL-terminated unless full */
 	char argv[KS_ARGV_MAX];  /* argv_len bytes, NUL-separated */
+	uint64_t cgroup;         /* cgroup v2 id (meta "cgroups" names it); 0: unknown */
+	char exe[KS_EXE_MAX];    /* START only: /proc/PID/exe, NUL-terminated */
 };
 
 enum ks_sched_what { KS_SCHED_SWITCH = 1, KS_SCHED_WAKEUP = 2, KS_SCHED_WAKEUP_NEW = 3 };

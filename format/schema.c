@@ -59,6 +59,8 @@ static const struct ks_field proc_fields[] = {
 		.enc = KS_ENC_PLAIN,
 		.len_field = "argv_len",
 	},
+	FIELD(struct ks_proc, cgroup, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_proc, exe, KS_F_STR, KS_ENC_PLAIN),
 };
 
 /* Switches of one task come in pairs on a CPU: tids repeat, deltas stay small. */

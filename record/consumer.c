@@ -206,6 +206,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		r->ppid = e->ppid;
 		r->exit_code = e->exit_code;
 		memcpy(r->comm, e->comm, sizeof(r->comm));
+		r->cgroup = e->cgroup;
 		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
 		memcpy(r->argv, e->argv, r->argv_len);
 		if (c->on_proc)

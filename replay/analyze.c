@@ -31,6 +31,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base_ns)
 {
 	uint64_t hi;
+	int err;
 
 	memset(a, 0, sizeof(*a));
 	a->o = *o;
@@ -46,8 +47,11 @@ int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base
 		a->tcache[i].idx = REPLAY_NONE;
 	blockio_init(&a->blk, a->lo, a->range, o->has_pid, o->pid);
 	net_init(&a->net, a->lo, a->range, o->has_pid, o->pid);
+	a->blk.pids = a->net.pids = o->pids;
 	io_buckets_init(&a->iob, &a->sched);
-	return sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
+	err = sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
+	a->sched.pids = o->pids;
+	return err;
 }
 
 static struct sc_stat *sc_alloc(uint32_t nr)
@@ -184,14 +188,15 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
 {
 	const uint64_t lo = a->lo, range = a->range, slow = a->o.slow_ns;
 	const uint32_t want_pid = a->o.pid;
-	const bool has_pid = a->o.has_pid;
+	const bool has_pid = a->o.has_pid || a->o.pids;
+	const struct ks_hmap *pids = a->o.pids;
 
 	for (const struct ks_syscall *end = r + n; r < end; r++) {
 		struct sc_stat *s;
 		struct thread_stat *t;
 		uint64_t d, ts = r->ts;
 
-		if (has_pid && r->pid != want_pid)
+		if (has_pid && !replay_pid_wanted(true, want_pid, pids, r->pid))
 			continue;
 		if (ts - lo > range)
 			continue;
@@ -200,6 +205,7 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
 		if (unlikely(!s || !t))
 			return -ENOMEM;
 		s->calls++;
+		t->calls++;
 		if (unlikely(ts < t->first_ts))
 			t->first_ts = ts;
 		if (unlikely(r->flags & KS_SYSF_NORET)) {

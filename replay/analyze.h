@@ -28,6 +28,7 @@
 struct analyze_opts {
 	bool has_pid;
 	uint32_t pid;     /* only this process (tgid) */
+	const struct ks_hmap *pids; /* only these processes (report --cgroup); NULL: all */
 	uint64_t from_ns; /* window, as offsets from the trace start: [from, to) */
 	uint64_t to_ns;   /* UINT64_MAX: open */
 	uint64_t slow_ns; /* slow-syscall threshold (>=) */
@@ -59,6 +60,7 @@ struct slow_call {
 struct thread_stat {
 	uint32_t tid, pid;
 	uint64_t first_ts, last_ts; /* first entry, last exit of its selected syscalls */
+	uint64_t calls;             /* its selected syscalls */
 };
 
 struct cat_stat {

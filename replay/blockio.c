@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "replay/blockio.h"
+#include "replay/procs.h"
 #include "util/grow.h"
 
 void blockio_init(struct blockio_analysis *b, uint64_t lo, uint64_t range, bool has_pid,
@@ -119,7 +120,8 @@ int blockio_rows(struct blockio_analysis *b, const struct ks_block *rows, size_t
 		b->rows++;
 		if (r->ts < b->lo || r->ts - b->lo > b->range)
 			continue;
-		if (b->has_pid && (r->pid != b->pid || (r->flags & KS_BLK_KTHREAD)))
+		if ((b->has_pid || b->pids) &&
+		    (!replay_pid_wanted(b->has_pid, b->pid, b->pids, r->pid) || (r->flags & KS_BLK_KTHREAD)))
 			continue;
 		d = dev_get(b, r->dev);
 		p = proc_get(b, r);

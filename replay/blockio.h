@@ -40,6 +40,7 @@ struct blk_proc {
 
 struct blockio_analysis {
 	bool has_pid;
+	const struct ks_hmap *pids; /* only these processes (report --cgroup); NULL: all */
 	uint32_t pid;
 	uint64_t lo, range;
 	struct blk_dev *devs;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "replay/network.h"
+#include "replay/procs.h"
 #include "util/grow.h"
 
 #define TCP_ESTABLISHED 1
@@ -112,7 +113,7 @@ int net_rows(struct net_analysis *a, const struct ks_net *rows, size_t n, struct
 		a->rows++;
 		if (r->ts < a->lo || r->ts - a->lo > a->range)
 			continue;
-		if (a->has_pid && r->pid != a->pid)
+		if (!replay_pid_wanted(a->has_pid, a->pid, a->pids, r->pid))
 			continue;
 		p = proc_get(a, r);
 		if (!p)

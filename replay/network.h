@@ -36,6 +36,7 @@ struct net_proc {
 
 struct net_analysis {
 	bool has_pid;
+	const struct ks_hmap *pids; /* only these processes (report --cgroup); NULL: all */
 	uint32_t pid;
 	uint64_t lo, range;
 	struct net_conn *conns;  /* in order of first sight; by start after finish */

@@ -101,12 +101,31 @@ static int apply(struct replay_procs *p, const struct ks_proc *e)
 
 	/* Threads share their process's record; only a thread's exec matters (it
 	 * replaces the whole process). */
-	if (e->tid != e->pid && e->what != KS_PROC_EXEC)
+	if (e->tid != e->pid && e->what != KS_PROC_EXEC && e->what != KS_PROC_JOIN)
 		return 0;
 	r = record_for(p, e, &err);
 	if (!r)
 		return err;
+	if (e->cgroup)
+		r->cgroup = e->cgroup;
 	switch (e->what) {
+	case KS_PROC_START:
+	case KS_PROC_JOIN:
+		/* running before it was traced: named as if it exec'd then, unless its
+		 * fork or exec named it already */
+		if (r->forked || r->execed || (r->seen_running && e->what == KS_PROC_JOIN))
+			return 0;
+		r->seen_running = true;
+		copy_comm(r->comm, e->comm);
+		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
+		memcpy(r->argv, e->argv, r->argv_len);
+		if (e->what == KS_PROC_START) {
+			memcpy(r->exe, e->exe, KS_EXE_MAX);
+			r->exe[KS_EXE_MAX - 1] = 0;
+		}
+		if (e->ppid)
+			r->ppid = e->ppid;
+		return add_change(p, e);
 	case KS_PROC_FORK:
 		r->forked = true;
 		r->ppid = e->ppid;

@@ -96,6 +96,7 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	analyze_init(&r->a, o, r->start_ns);
 	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
 	err = files_load(&r->files, t, r->a.lo, r->a.range, o->has_pid, o->pid, &r->a.sched);
+	r->files.pids = o->pids;
 	r->a.files = &r->files;
 	err = err ?: replay_each_segment(t, 0, report_segment, r);
 	if (err == -ENOMEM)

@@ -44,6 +44,10 @@ json_t *report_json_reasons(const struct replay_whole *w);
 /* files[]: the files the syscalls acted on, by time (replay/report_files.c);
  * NULL on ENOMEM. */
 json_t *report_json_files(const struct report *r);
+/* cgroups[]: processes, syscalls, CPU time and I/O per cgroup v2, with its path
+ * and container id (replay/report_cgroups.c); NULL on ENOMEM. */
+json_t *report_json_cgroups(const struct report *r);
+
 /* The FILES table of the text report (nothing when no arguments were recorded). */
 void report_text_files(FILE *f, const struct report *r);
 

@@ -243,7 +243,7 @@ static bool proc_selected(const struct report *r, const struct replay_proc *p)
 {
 	const struct analyze_opts *o = &r->a.o;
 
-	if (o->has_pid && p->pid != o->pid)
+	if (!replay_pid_wanted(o->has_pid, o->pid, o->pids, p->pid))
 		return false;
 	if (p->start_ts > r->win_end && r->win_end > r->win_start)
 		return false;
@@ -576,6 +576,7 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "sched", json_sched(&b, r));
 	b.ok = report_io_json(r, doc) && b.ok;
 	set(&b, doc, "files", report_json_files(r));
+	set(&b, doc, "cgroups", report_json_cgroups(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
 	set(&b, doc, "incomplete_reasons", report_json_reasons(&r->t->whole));

@@ -329,7 +329,7 @@ static uint32_t parent_of(const struct replay_procs *ps, const struct replay_pro
 
 static bool tree_selected(const struct report *r, const struct replay_proc *p)
 {
-	return !r->a.o.has_pid || p->pid == r->a.o.pid;
+	return replay_pid_wanted(r->a.o.has_pid, r->a.o.pid, r->a.o.pids, p->pid);
 }
 
 /* The process tree, depth first from the processes whose parent is not traced. */

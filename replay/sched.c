@@ -386,22 +386,23 @@ static int wakeup(struct sched_analysis *s, const struct ks_sched *e)
 
 int sched_events(struct sched_analysis *s, const struct ks_sched *e, size_t n)
 {
-	const bool has_pid = s->has_pid;
+	const bool has_pid = s->has_pid || s->pids;
 	const uint32_t want = s->pid;
 	int err = 0;
+#define WANTED(pid) (!has_pid || replay_pid_wanted(true, want, s->pids, (pid)))
 
 	s->events += n;
 	for (const struct ks_sched *end = e + n; e < end && !err; e++) {
 		switch (e->what) {
 		case KS_SCHED_SWITCH:
-			if (e->prev_tid && (!has_pid || e->prev_pid == want))
+			if (e->prev_tid && WANTED(e->prev_pid))
 				err = switch_out(s, e);
-			if (!err && e->next_tid && (!has_pid || e->next_pid == want))
+			if (!err && e->next_tid && WANTED(e->next_pid))
 				err = switch_in(s, e);
 			break;
 		case KS_SCHED_WAKEUP:
 		case KS_SCHED_WAKEUP_NEW:
-			if (e->prev_tid && (!has_pid || e->prev_pid == want))
+			if (e->prev_tid && WANTED(e->prev_pid))
 				err = wakeup(s, e);
 			break;
 		default:
@@ -409,6 +410,7 @@ int sched_events(struct sched_analysis *s, const struct ks_sched *e, size_t n)
 		}
 	}
 	return err;
+#undef WANTED
 }
 
 /* The process entry pid had at ts (made when there is none). */
@@ -439,7 +441,7 @@ int sched_samples(struct sched_analysis *s, const struct ks_sample *r, size_t n)
 		uint32_t i;
 		bool before;
 
-		if (s->has_pid && r->pid != s->pid)
+		if (!replay_pid_wanted(s->has_pid, s->pid, s->pids, r->pid))
 			continue;
 		if (!in_window(s, r->ts) && r->ts > s->lo)
 			continue; /* after the window */

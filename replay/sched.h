@@ -102,6 +102,7 @@ struct sched_bucket {
 struct sched_analysis {
 	bool has_pid;
 	uint32_t pid;       /* only this process */
+	const struct ks_hmap *pids; /* only these (report --cgroup); NULL: has_pid says */
 	uint64_t lo, range; /* window: lo <= ts <= lo + range */
 	uint64_t base;      /* trace start: a thread first seen leaving a CPU ran since */
 	int64_t epoch_off;  /* ns from CLOCK_MONOTONIC to the epoch (0: unknown) */

@@ -1637,6 +1637,245 @@ def dump_prints_calls_like_strace():
     got = [l for l in mine if l.startswith(("openat(", "read(", "write(", "close("))]
     assert got == want, "\n".join(f"{a!r}\n{b!r}" for a, b in zip(got, want) if a != b)[:2000]
 
+# --- beyond one command: cgroups, names of running processes, the exec hook ----
+
+def cgroup2_mount():
+    """The cgroup v2 mount point from /proc/self/mountinfo, or None."""
+    for line in open("/proc/self/mountinfo"):
+        pre, _, post = line.partition(" - ")
+        if post.split()[0] == "cgroup2":
+            return pre.split()[4].replace("\\040", " ")
+    return None
+
+
+def make_cgroup(*parts):
+    root = cgroup2_mount()
+    if not root:
+        if IN_CI:
+            raise AssertionError("no cgroup v2 hierarchy in CI")
+        raise Skip("no cgroup v2 hierarchy mounted here")
+    path = os.path.join(root, f"ksight-it-{os.getpid()}", *parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def remove_cgroup(path):
+    """Moves what is left to the root, then removes path and its children."""
+    root = cgroup2_mount()
+    for d, subs, _ in sorted(os.walk(path), key=lambda x: -len(x[0])):
+        try:
+            for pid in open(os.path.join(d, "cgroup.procs")).read().split():
+                with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                    f.write(pid)
+        except OSError:
+            pass
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def start_recorder(t, *opts):
+    rec = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, *opts],
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # the probes are attached by then
+    return rec
+
+
+def move_to(cg, pid):
+    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+        f.write(str(pid))
+
+
+def assert_known_counts(s, forks=0, opens=True):
+    """The counts workload's, plus forks (each adds a clone and an exit_group);
+    opens=False when a dynamically linked program ran in the set too."""
+    assert s["write"]["count"] == N, s["write"]
+    if opens:
+        assert s["openat"]["count"] == M + 1 and s["openat"]["errors"] == M, s["openat"]
+    assert s["getpid"]["count"] == K * L, s["getpid"]
+    assert s["clone"]["count"] == K + forks, s["clone"]
+    assert s["nanosleep"]["count"] == S, s["nanosleep"]
+    assert s["exit_group"]["count"] == K + 1 + forks, s["exit_group"]
+
+
+@test
+def cgroup_records_a_process_that_joins_and_nothing_outside():
+    needs_bpf()
+    t = os.path.join(TMP, "cgroup.lmdb")
+    cg = make_cgroup()
+    inner = outer = rec = None
+    try:
+        rec = start_recorder(t, "--cgroup", cg, "--duration", "4")
+        # waits in sh until moved, then becomes the workload (same pid)
+        inner = subprocess.Popen(["sh", "-c", f"sleep 1; exec {' '.join(COUNTS_CMD)}"])
+        outer = subprocess.Popen(["sh", "-c", f"sleep 1; exec {WORKLOAD} burst 5000"])
+        move_to(cg, inner.pid)
+        inner.wait(timeout=30)
+        outer.wait(timeout=30)
+        _, err = rec.communicate(timeout=30)
+        assert rec.returncode == 0, err
+    finally:
+        for p in (inner, outer, rec):
+            if p and p.poll() is None:
+                p.kill()
+        remove_cgroup(cg)
+    doc = report_json(t)
+    s = by_name(doc)
+    assert_known_counts(s)
+    pids = {p["pid"] for p in doc["processes"]}
+    assert inner.pid in pids and outer.pid not in pids, pids
+    assert "getppid" not in s, s.get("getppid")  # the outside burst
+    rel = "/" + os.path.relpath(cg, cgroup2_mount())
+    paths = {c["path"]: c for c in doc["cgroups"]}
+    assert rel in paths, doc["cgroups"]
+    assert paths[rel]["syscalls"] == doc["syscalls"]["total"], paths[rel]
+    assert doc["complete"] is True
+
+
+@test
+def cgroup_takes_nested_cgroups_and_pid_namespaces_with_host_pids():
+    needs_bpf()
+    if not shutil.which("unshare"):
+        raise Skip("no unshare(1)")
+    t = os.path.join(TMP, "cgroup-nested.lmdb")
+    top = make_cgroup()
+    nested = make_cgroup("inner", "deeper")
+    runner = rec = None
+    try:
+        rec = start_recorder(t, "--cgroup", top, "--duration", "4")
+        # joins the nested cgroup itself, then runs the workload as pid 1's child
+        # in a new PID namespace
+        runner = subprocess.Popen(["sh", "-c", f"echo $$ > {nested}/cgroup.procs; exec "
+                                   f"unshare --pid --fork --mount-proc {' '.join(COUNTS_CMD)}"])
+        runner.wait(timeout=30)
+        _, err = rec.communicate(timeout=30)
+        assert rec.returncode == 0, err
+        assert runner.returncode == 0
+    finally:
+        for p in (runner, rec):
+            if p and p.poll() is None:
+                p.kill()
+        remove_cgroup(top)
+    doc = report_json(t)
+    assert_known_counts(by_name(doc), forks=1, opens=False)  # unshare --fork
+    work = [p for p in doc["processes"] if p["comm"] == "workload" and p["ppid"] == runner.pid]
+    assert len(work) == 1, [(p["pid"], p["ppid"], p["comm"]) for p in doc["processes"]]
+    assert work[0]["pid"] > 1 and work[0]["pid"] != runner.pid
+    rel = "/" + os.path.relpath(nested, cgroup2_mount())
+    assert rel in {c["path"] for c in doc["cgroups"]}, doc["cgroups"]
+
+
+@test
+def report_cgroup_filters_a_system_wide_trace():
+    needs_bpf()
+    t = os.path.join(TMP, "all-cgroup.lmdb")
+    cg = make_cgroup("job")
+    runner = rec = None
+    try:
+        rec = start_recorder(t, "-a", "--duration", "4")
+        runner = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs; exec "
+                                   f"{' '.join(COUNTS_CMD)}"])
+        runner.wait(timeout=30)
+        _, err = rec.communicate(timeout=30)
+        assert rec.returncode == 0, err
+    finally:
+        for p in (runner, rec):
+            if p and p.poll() is None:
+                p.kill()
+        remove_cgroup(os.path.dirname(cg))
+    rel = "/" + os.path.relpath(cg, cgroup2_mount())
+    for path in (rel, cg):  # as cgroups[] names it, or the full path
+        doc = report_json(t, "--cgroup", path)
+        s = by_name(doc)
+        # whole processes, like --pid: the sh's $$ (getpid) and its write to
+        # cgroup.procs before the exec are in
+        for name, n in (("write", N), ("getpid", K * L)):
+            assert s[name]["count"] == n + 1, s[name]
+            s[name]["count"] -= 1
+        assert_known_counts(s, opens=False)
+        assert {p["pid"] for p in doc["processes"]} >= {runner.pid}
+        assert [c["path"] for c in doc["cgroups"]] == [rel], doc["cgroups"]
+    p = run([KSIGHT, "report", t, "--cgroup", "/no/such/cgroup"])
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+@test
+def all_names_every_process_even_those_running_before():
+    needs_bpf()
+    t = os.path.join(TMP, "all-names.lmdb")
+    before = subprocess.Popen(["sleep", "30"])
+    busy = subprocess.Popen(["sh", "-c", "while :; do sleep 0.2; done"])
+    try:
+        time.sleep(0.2)
+        p = run([KSIGHT, "record", "-q", "-o", t, "-a", "--duration", "3s"])
+        assert p.returncode == 0, p.stderr
+    finally:
+        before.kill()
+        busy.kill()
+    doc = report_json(t)
+    nameless = [(p["pid"], p["comm"]) for p in doc["processes"] if p["comm"] in ("?", "")]
+    assert not nameless, nameless
+    byp = {p["pid"]: p for p in doc["processes"]}
+    assert byp[busy.pid]["comm"] == "sh", byp.get(busy.pid)
+    assert byp[busy.pid]["argv"][:2] == ["sh", "-c"], byp[busy.pid]
+    assert doc["cgroups"] and all(c["processes"] > 0 for c in doc["cgroups"])
+
+
+@test
+def injector_runs_once_per_exec_with_the_pid():
+    needs_bpf()
+    t = os.path.join(TMP, "hook.lmdb")
+    log = os.path.join(TMP, "hook.log")
+    hook = f'echo "$1 $KSIGHT_PID $KSIGHT_COMM $KSIGHT_EXE" >> {log}; sleep 0.1; echo'
+    # KSIGHT_EXE is /proc/PID/exe, or argv[0] for a process gone before it is read
+    p = record(t, ["/bin/sh", "-c", "/bin/true; /bin/echo hi >/dev/null; exit 3"],
+               "--injector-cmd", hook)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    doc = report_json(t)
+    execs = sorted((x["pid"], x["comm"]) for x in doc["execs"])
+    lines = [l.split(" ") for l in open(log).read().splitlines()]
+    assert all(l[0] == l[1] for l in lines), lines
+    got = sorted((int(l[0]), l[2]) for l in lines)
+    assert got == execs and len(execs) == 3, (got, execs)
+    assert all(l[3].startswith("/") for l in lines), lines
+    m = meta_of(t)
+    assert m.get("injector_ok") == "3", m
+
+
+@test
+def hooks_and_their_children_are_never_traced_even_with_a():
+    needs_bpf()
+    t = os.path.join(TMP, "hook-all.lmdb")
+    log = os.path.join(TMP, "hook-all.log")
+    hook = f"echo $$ >> {log}; /bin/sh -c 'echo $$ >> {log}'"
+    rec = start_recorder(t, "-a", "--duration", "3", "--injector-cmd", hook)
+    for _ in range(3):
+        subprocess.run(["/bin/true"])
+    _, err = rec.communicate(timeout=30)
+    assert rec.returncode == 0, err
+    hook_pids = {int(x) for x in open(log).read().split()}
+    assert hook_pids
+    doc = report_json(t)
+    traced = {p["pid"] for p in doc["processes"]} | {x["pid"] for x in doc["execs"]}
+    assert not hook_pids & traced, hook_pids & traced
+
+
+@test
+def a_hook_that_hangs_or_fails_does_not_stall_recording():
+    needs_bpf()
+    for hook, key in (("sleep 100", "injector_timeouts"), ("exit 7", "injector_failed")):
+        t = os.path.join(TMP, "hook-bad.lmdb")
+        t0 = time.monotonic()
+        p = record(t, [WORKLOAD, "counts", "50", "1", "2", "10", "1"], "--injector-cmd", hook,
+                   "--injector-timeout", "1s", timeout=60)
+        took = time.monotonic() - t0
+        assert p.returncode == 0, p.stderr
+        assert took < 8, took
+        s = by_name(report_json(t))
+        assert s["write"]["count"] == 50, s["write"]
+        assert meta_of(t).get(key) == "1", meta_of(t)
+
 
 # --- a trace that proves itself whole; loss that shows everywhere ----------------
 
