@@ -297,6 +297,14 @@ int consumer_put(struct consumer *c, enum ks_db db, const void *key, size_t klen
 #define LEVEL_IDLE 9
 #define LEVEL_BUSY 3
 
+/* An upper bound of a full syscall batch's document: every row at its raw size. */
+static size_t full_batch_raw(void)
+{
+	size_t n = (size_t)BATCH_ROWS * ks_schema_get(KS_KIND_SYSCALL)->row_size;
+
+	return n < KS_SEG_MAX_RAW ? n : KS_SEG_MAX_RAW;
+}
+
 static int write_batch(struct consumer *c, struct batch *b, bool backlog)
 {
 	const uint8_t *seg;
@@ -472,6 +480,9 @@ int consumer_start(const struct consumer_opts *o, struct ks_store *store,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	err = ks_seg_encoder_new(0, &c->enc);
+	/* both levels at the size of a full syscall batch: memory is flat from here */
+	err = err ?: ks_seg_encoder_reserve(c->enc, LEVEL_IDLE, full_batch_raw());
+	err = err ?: ks_seg_encoder_reserve(c->enc, LEVEL_BUSY, full_batch_raw());
 	if (err)
 		goto fail;
 	if (o->fd < 0) /* no probes: rows come from userspace producers only */
