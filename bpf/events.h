@@ -15,6 +15,8 @@ enum ks_ev_type {
 	KS_EV_SYSCALL = 1,
 	KS_EV_PROC = 2,
 	KS_EV_SCHED = 3,
+	KS_EV_SAMPLE = 4, /* CPU profile: struct ks_ev_sample (bpf/profile.bpf.c) */
+	KS_EV_OFFCPU = 5, /* off-CPU span: struct ks_ev_offcpu (bpf/offcpu.bpf.c) */
 };
 
 /* ks_ev_syscall.flags */
@@ -73,6 +75,45 @@ struct ks_ev_sched {
 	__u32 next_tid;
 	__u32 prev_state; /* switch: the leaving task's state | KS_EV_PREEMPTED */
 	__u32 faults;     /* switch: user page faults of the leaving task so far */
+};
+
+/* --- CPU profile (bpf/profile.bpf.c, bpf/offcpu.bpf.c) --------------------- */
+
+#define KS_STACK_DEPTH 127 /* frames per stack, kernel and user each (perf's default) */
+
+/* ks_ev_sample.flags, ks_ev_offcpu.flags (the high 16 bits of type) */
+#define KS_EVS_KTRUNC 0x01    /* the kernel stack filled KS_STACK_DEPTH frames */
+#define KS_EVS_UTRUNC 0x02    /* the user stack did */
+#define KS_EVS_KMISSING 0x04  /* no kernel stack (error, or a stack map collision) */
+#define KS_EVS_UMISSING 0x08  /* no user stack */
+#define KS_EVS_USER 0x10      /* sample: the CPU was in user mode */
+#define KS_EVS_PREEMPTED 0x20 /* off-CPU: preempted, not blocked */
+
+/* One on-CPU sample of a traced task, followed by nk kernel then nu user
+ * addresses (__u64 each), innermost first. */
+struct ks_ev_sample {
+	__u32 type; /* KS_EV_SAMPLE | flags << 16 */
+	__u32 cpu;
+	__u64 ts;
+	__u32 pid;
+	__u32 tid;
+	__u16 nk;
+	__u16 nu;
+	__u32 _pad;
+};
+
+/* One off-CPU span of a traced thread: from its switch-out (ts) to its next
+ * switch-in (ts + dur). kstack/ustack are ids in the "stackmap" map (a
+ * BPF_MAP_TYPE_STACK_TRACE), or a negative errno. */
+struct ks_ev_offcpu {
+	__u32 type; /* KS_EV_OFFCPU | flags << 16 */
+	__u32 cpu;  /* where it ran again */
+	__u64 ts;
+	__u64 dur;
+	__u32 pid;
+	__u32 tid;
+	__s32 kstack;
+	__s32 ustack;
 };
 
 /* File changes under the state dirs (bpf/files.bpf.c): record types from 16 on
@@ -150,6 +191,7 @@ enum ks_drop_idx {
 	KS_DROP_PROC = 1,
 	KS_DROP_SCHED = 2,
 	KS_DROP_FILE = 3,
+	KS_DROP_SAMPLE = 4, /* CPU samples and off-CPU spans */
 	KS_DROP_TRANSPORT = 7, /* perf buffer losses, counted by userspace */
 	KS_DROP_MAX = 8,
 };

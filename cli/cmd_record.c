@@ -28,6 +28,8 @@
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
+#include "record/profile.h"
+#include "replay/symbols.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -53,6 +55,9 @@ struct record_opts {
 	char **state_dirs;       /* --state-dir, repeatable */
 	int nstate;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
+	unsigned freq;           /* on-CPU samples per second; 0: --no-profile */
+	bool offcpu;             /* off-CPU stacks (--no-offcpu) */
+	bool archive_symbols;    /* symbols of every frame into the trace */
 	char **argv;
 };
 
@@ -66,6 +71,7 @@ struct recorder {
 	struct sampler *sampler;
 	struct targets targets;
 	struct statedir *statedir;
+	struct profile *profile;
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -105,6 +111,11 @@ static const char usage_text[] =
 	"                         (repeatable); 'ksight restore' rebuilds them\n"
 	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
 	"                         of using inotify (--fallback-fsnotify, the default)\n"
+	"      --freq HZ          on-CPU stack samples per second (default 99)\n"
+	"      --no-profile       no on-CPU stack samples\n"
+	"      --no-offcpu        no off-CPU stacks (where threads blocked, and how long)\n"
+	"      --no-archive-symbols  do not store the frames' symbols in the trace (then\n"
+	"                         'report' names them from the files where it runs)\n"
 	"  -q, --quiet            no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
@@ -211,6 +222,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "state-dir", required_argument, NULL, 'W' },
 		{ "fallback-fsnotify", no_argument, NULL, 'F' },
 		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
+		{ "freq", required_argument, NULL, 'Z' },
+		{ "no-profile", no_argument, NULL, 'X' },
+		{ "no-offcpu", no_argument, NULL, 'Y' },
+		{ "no-archive-symbols", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -221,6 +236,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	o->sched = true;
 	o->sample_ns = DEFAULT_SAMPLE_NS;
 	o->fallback_fsnotify = true;
+	o->freq = PROFILE_DEFAULT_HZ;
+	o->offcpu = true;
+	o->archive_symbols = true;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:qhp:a", longopts, NULL)) != -1) {
 		switch (c) {
@@ -304,6 +322,26 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'F':
 		case 'N':
 			o->fallback_fsnotify = c == 'F';
+			break;
+		case 'Z': {
+			char *end;
+			unsigned long hz = strtoul(optarg, &end, 10);
+
+			if (*end || !hz || hz > 100000) {
+				ks_error("--freq '%s' is not a rate in Hz (1..100000)", optarg);
+				return -1;
+			}
+			o->freq = hz;
+			break;
+		}
+		case 'X':
+			o->freq = 0;
+			break;
+		case 'Y':
+			o->offcpu = false;
+			break;
+		case 'A':
+			o->archive_symbols = false;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -431,6 +469,7 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_syscall", drops[KS_DROP_SYSCALL]);
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
+	err = err ?: put_meta_u64(st, "lost_sample", drops[KS_DROP_SAMPLE]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
@@ -530,12 +569,15 @@ static int recorder_run(struct recorder *r)
 	}
 }
 
-/* Follows processes (not threads) as they appear and end, for the sampler. */
+/* Follows processes (not threads) as they appear, exec and end, for the
+ * sampler and the profile. */
 static void follow_proc(void *ctx, const struct ks_proc *p)
 {
-	struct sampler *s = ctx;
+	struct recorder *r = ctx;
+	struct sampler *s = r->sampler;
 
-	if (p->pid != p->tid)
+	profile_proc(r->profile, p);
+	if (!s || p->pid != p->tid)
 		return;
 	if (p->what == KS_PROC_FORK)
 		sampler_track(s, p->pid);
@@ -683,6 +725,78 @@ static void recorder_statedirs_finish(struct recorder *r)
 			(unsigned long long)st.corrections);
 }
 
+/* ---- CPU profile ---- */
+
+/* On-CPU samples and off-CPU stacks, when they can attach; else said, and the
+ * recording goes on without them. */
+static void recorder_profile(struct recorder *r)
+{
+	struct profile_opts po = { .hz = r->opts.freq, .offcpu = r->opts.offcpu };
+	const char *what = "", *missing = "";
+	char line[768];
+	int err;
+
+	err = profile_start(&po, r->probes, r->consumer, &r->profile, &what, &missing);
+	if (missing[0])
+		ks_error("CPU profile: %s; recording without it", missing);
+	snprintf(line, sizeof(line), "%s%s%s", err ? "off" : what, missing[0] ? "; missing: " : "",
+		 missing);
+	consumer_put(r->consumer, KS_DB_META, "profile", 7, line, strlen(line));
+	if (!err)
+		ks_debug("CPU profile: %s", what);
+}
+
+static int resolve_symbol(void *ctx, const char *path, const char *build_id, uint64_t off,
+			  char *name, size_t size)
+{
+	return ks_elfsym_resolve(ctx, path, build_id, off, name, size);
+}
+
+/* After the last drain: the symbols of every frame into the trace, and the counts. */
+static void recorder_profile_finish(struct recorder *r)
+{
+	struct profile_stats ps;
+	struct ks_elfsym *es = NULL;
+	const char *event;
+	char v[64];
+	uint64_t t0 = mono_ns();
+	int err;
+
+	if (!r->profile)
+		return;
+	while (consumer_drain(r->consumer) > 0)
+		;
+	if (r->opts.archive_symbols && !ks_elfsym_new(&es)) {
+		err = profile_archive(r->profile, resolve_symbol, es);
+		if (err)
+			ks_error("cannot archive the symbols of the stacks: %s", strerror(-err));
+	}
+	ks_elfsym_free(es);
+	profile_get_stats(r->profile, &ps);
+	ks_debug("CPU profile: %llu samples, %llu off-CPU spans, %llu stacks, %llu modules, "
+		 "%llu symbols archived in %.1f ms, %llu frames unnamed",
+		 (unsigned long long)ps.samples, (unsigned long long)ps.offcpu,
+		 (unsigned long long)ps.stacks, (unsigned long long)ps.modules,
+		 (unsigned long long)ps.symbols, (mono_ns() - t0) / 1e6,
+		 (unsigned long long)ps.unnamed);
+#define PUT(key, val)                                                          \
+	do {                                                                   \
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)(val));     \
+		consumer_put(r->consumer, KS_DB_META, key, strlen(key), v, strlen(v)); \
+	} while (0)
+	PUT("profile_hz", profile_hz(r->profile, &event));
+	consumer_put(r->consumer, KS_DB_META, "profile_event", 13, event, strlen(event));
+	PUT("profile_samples", ps.samples);
+	PUT("profile_offcpu", ps.offcpu);
+	PUT("profile_truncated", ps.ktrunc + ps.utrunc);
+	PUT("profile_missing", ps.missing);
+	PUT("profile_unresolved", ps.unresolved);
+	PUT("profile_symbols", ps.symbols);
+	PUT("profile_unnamed", ps.unnamed);
+	PUT("profile_symbolize_us", (mono_ns() - t0) / 1000);
+#undef PUT
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct recorder r = { .sigfd = -1, .child = { .pidfd = -1, .go_fd = -1, .err_fd = -1 } };
@@ -761,9 +875,14 @@ int cmd_record(int argc, char **argv)
 		for (size_t i = 0; i < r.targets.n; i++)
 			sampler_track(r.sampler, r.targets.pids[i]);
 		if (r.probes)
-			consumer_on_proc(r.consumer, follow_proc, r.sampler);
+			consumer_on_proc(r.consumer, follow_proc, &r);
 		else
 			sampler_discover_children(r.sampler, true);
+	}
+	if (r.probes && (r.opts.freq || r.opts.offcpu)) {
+		recorder_profile(&r);
+		if (!r.sampler)
+			consumer_on_proc(r.consumer, follow_proc, &r);
 	}
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
@@ -780,6 +899,7 @@ int cmd_record(int argc, char **argv)
 	r.end_ns = mono_ns();
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
+	recorder_profile_finish(&r);
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
 	exit_code = child_started ? child_wait(&r.child, &wstatus) : 0;
@@ -809,6 +929,7 @@ out:
 		consumer_finish(r.consumer, NULL);
 	if (child_started)
 		child_abort(&r.child);
+	profile_free(r.profile);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);

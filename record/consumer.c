@@ -214,7 +214,7 @@ void consumer_on_proc(struct consumer *c, void (*fn)(void *ctx, const struct ks_
 
 int consumer_set_handler(struct consumer *c, unsigned type, consumer_handler_fn fn, void *ctx)
 {
-	if (type < 16 || type >= MAX_HANDLERS)
+	if (type <= KS_EV_SCHED || type >= MAX_HANDLERS) /* the ones decoded here */
 		return -EINVAL;
 	c->handlers[type].fn = fn;
 	c->handlers[type].ctx = ctx;

@@ -1,0 +1,376 @@
+/* record: the traced processes' executable mappings, the module table and the
+ * kallsyms snapshot (see record/procmaps.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record/procmaps.h"
+#include "util/clock.h"
+#include "util/grow.h"
+#include "util/hmap.h"
+
+#define REREAD_NS (20ull * 1000 * 1000)
+
+struct pm_range {
+	uint64_t start, end, pgoff;
+	uint32_t module;
+};
+
+struct pm_proc {
+	struct pm_range *r;
+	size_t n, cap;
+	uint64_t read_ns; /* 0: to be read */
+	bool gone;
+};
+
+struct pmaps {
+	struct ks_hmap procs;   /* pid -> index in proc[] */
+	struct pm_proc *proc;
+	size_t nproc, capproc;
+	struct ks_hmap by_file; /* hash(dev, ino, path) -> module id (multimap) */
+	struct pm_module *mod;  /* mod[id - 1] */
+	size_t nmod, capmod;
+};
+
+int pmaps_new(struct pmaps **out)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	elf_version(EV_CURRENT);
+	return 0;
+}
+
+void pmaps_free(struct pmaps *pm)
+{
+	if (!pm)
+		return;
+	for (size_t i = 0; i < pm->nproc; i++)
+		free(pm->proc[i].r);
+	for (size_t i = 0; i < pm->nmod; i++) {
+		if (pm->mod[i].fd >= 0)
+			close(pm->mod[i].fd);
+		free(pm->mod[i].path);
+	}
+	free(pm->proc);
+	free(pm->mod);
+	ks_hmap_free(&pm->procs);
+	ks_hmap_free(&pm->by_file);
+	free(pm);
+}
+
+struct pm_module *pmaps_module(struct pmaps *pm, uint32_t id)
+{
+	return id >= 1 && id <= pm->nmod ? &pm->mod[id - 1] : NULL;
+}
+
+size_t pmaps_nmodules(const struct pmaps *pm)
+{
+	return pm->nmod;
+}
+
+/* The GNU build-id note of the ELF file at fd, as hex into out (41 bytes). */
+static void read_build_id(int fd, char *out)
+{
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf_Scn *scn = NULL;
+
+	out[0] = 0;
+	if (!e)
+		return;
+	while ((scn = elf_nextscn(e, scn)) && !out[0]) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+			const unsigned char *desc = (const unsigned char *)d->d_buf + doff;
+
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((const char *)d->d_buf + noff, "GNU", 4) || nh.n_descsz > 20)
+				continue;
+			for (size_t i = 0; i < nh.n_descsz; i++)
+				sprintf(out + 2 * i, "%02x", desc[i]);
+			break;
+		}
+	}
+	elf_end(e);
+}
+
+static int module_get(struct pmaps *pm, uint32_t pid, const char *mapname, uint64_t start,
+		      uint64_t end, uint64_t dev, uint64_t ino, uint32_t *id)
+{
+	uint64_t h = ks_hash_bytes(mapname, strlen(mapname)) ^ ks_hash_u64(dev << 32 ^ ino);
+	struct pm_module *m;
+	char p[128];
+	int err;
+
+	for (uint64_t *v = ks_hmap_get(&pm->by_file, h); v; v = ks_hmap_next(&pm->by_file, h, v)) {
+		m = &pm->mod[*v - 1];
+		if (m->dev == dev && m->ino == ino && !strcmp(m->path, mapname)) {
+			*id = m->id;
+			return 0;
+		}
+	}
+	err = KS_GROW(&pm->mod, &pm->capmod, pm->nmod + 1);
+	if (err)
+		return err;
+	m = &pm->mod[pm->nmod];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup(mapname);
+	if (!m->path)
+		return -ENOMEM;
+	m->id = pm->nmod + 1;
+	m->dev = dev;
+	m->ino = ino;
+	m->fd = -1;
+	if (mapname[0] == '/') {
+		/* the mapping itself: right even when the file was deleted or replaced */
+		snprintf(p, sizeof(p), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid, start, end);
+		m->fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (m->fd < 0) {
+			snprintf(p, sizeof(p), "/proc/%u/root", pid);
+			char *full = malloc(strlen(p) + strlen(mapname) + 1);
+
+			if (full) {
+				strcpy(full, p);
+				strcat(full, mapname);
+				m->fd = open(full, O_RDONLY | O_CLOEXEC);
+				free(full);
+			}
+		}
+		if (m->fd >= 0)
+			read_build_id(m->fd, m->build_id);
+	}
+	err = ks_hmap_add(&pm->by_file, h, m->id);
+	if (err) {
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m->path);
+		return err;
+	}
+	pm->nmod++;
+	*id = m->id;
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct pm_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* (Re)reads /proc/PID/maps: the executable mappings of files and of the
+ * kernel's own ([vdso]). */
+static int proc_read(struct pmaps *pm, uint32_t pid, struct pm_proc *pp)
+{
+	char path[64], *line = NULL, name[4096];
+	size_t cap = 0;
+	FILE *f;
+	int err = 0;
+
+	pp->read_ns = ks_mono_ns();
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pp->gone = true;
+		return 0;
+	}
+	pp->n = 0;
+	while (!err && getline(&line, &cap, f) > 0) {
+		uint64_t start, end, pgoff, ino;
+		unsigned maj, min;
+		char perm[8];
+		int used = 0;
+
+		name[0] = 0;
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &start, &end, perm, &pgoff, &maj, &min, &ino, &used) < 7)
+			continue;
+		if (perm[2] != 'x')
+			continue;
+		if (used && sscanf(line + used, "%4095[^\n]", name) != 1)
+			name[0] = 0;
+		if (name[0] != '/' && name[0] != '[')
+			continue;
+		err = KS_GROW(&pp->r, &pp->cap, pp->n + 1);
+		if (err)
+			break;
+		pp->r[pp->n] = (struct pm_range){ .start = start, .end = end, .pgoff = pgoff };
+		err = module_get(pm, pid, name, start, end, (uint64_t)maj << 20 | min, ino,
+				 &pp->r[pp->n].module);
+		if (!err)
+			pp->n++;
+	}
+	free(line);
+	fclose(f);
+	qsort(pp->r, pp->n, sizeof(*pp->r), cmp_range);
+	return err;
+}
+
+static const struct pm_range *find_range(const struct pm_proc *pp, uint64_t addr)
+{
+	size_t lo = 0, hi = pp->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < pp->r[mid].start)
+			hi = mid;
+		else if (addr >= pp->r[mid].end)
+			lo = mid + 1;
+		else
+			return &pp->r[mid];
+	}
+	return NULL;
+}
+
+int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module, uint64_t *off)
+{
+	const struct pm_range *r;
+	struct pm_proc *pp;
+	uint64_t *idx;
+	int err;
+
+	idx = ks_hmap_get(&pm->procs, pid);
+	if (!idx) {
+		err = KS_GROW(&pm->proc, &pm->capproc, pm->nproc + 1);
+		err = err ?: ks_hmap_put(&pm->procs, pid, pm->nproc);
+		if (err)
+			return err;
+		memset(&pm->proc[pm->nproc], 0, sizeof(pm->proc[0]));
+		pp = &pm->proc[pm->nproc++];
+	} else {
+		pp = &pm->proc[*idx];
+	}
+	if (!pp->read_ns && (err = proc_read(pm, pid, pp)))
+		return err;
+	r = find_range(pp, addr);
+	if (!r && !pp->gone && ks_mono_ns() - pp->read_ns >= REREAD_NS) {
+		err = proc_read(pm, pid, pp);
+		if (err)
+			return err;
+		r = find_range(pp, addr);
+	}
+	if (!r)
+		return -ENOENT;
+	*module = r->module;
+	*off = addr - r->start + r->pgoff;
+	return 0;
+}
+
+void pmaps_forget(struct pmaps *pm, uint32_t pid)
+{
+	uint64_t *idx = ks_hmap_get(&pm->procs, pid);
+
+	if (idx) {
+		pm->proc[*idx].read_ns = 0;
+		pm->proc[*idx].gone = false;
+	}
+}
+
+/* ---- kallsyms ---------------------------------------------------------------- */
+
+struct ksym {
+	uint64_t addr;
+	char *name;
+};
+
+struct ksyms {
+	struct ksym *s;
+	size_t n, cap;
+};
+
+static int cmp_ksym(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+void ksyms_free(struct ksyms *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n; i++)
+		free(k->s[i].name);
+	free(k->s);
+	free(k);
+}
+
+int ksyms_load(FILE *f, struct ksyms **out)
+{
+	struct ksyms *k;
+	char *line = NULL, name[512], mod[128];
+	size_t cap = 0;
+	bool nonzero = false;
+	int err = 0;
+
+	if (!f)
+		return -EINVAL;
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while (!err && getline(&line, &cap, f) > 0) {
+		uint64_t addr;
+		char type;
+		int n;
+
+		mod[0] = 0;
+		n = sscanf(line, "%" SCNx64 " %c %511s [%127[^]]]", &addr, &type, name, mod);
+		if (n < 3 || (type != 't' && type != 'T' && type != 'w' && type != 'W'))
+			continue;
+		nonzero |= addr != 0;
+		err = KS_GROW(&k->s, &k->cap, k->n + 1);
+		if (err)
+			break;
+		k->s[k->n].addr = addr;
+		if (n == 4 && asprintf(&k->s[k->n].name, "%s [%s]", name, mod) < 0)
+			k->s[k->n].name = NULL;
+		else if (n != 4)
+			k->s[k->n].name = strdup(name);
+		if (!k->s[k->n].name)
+			err = -ENOMEM;
+		else
+			k->n++;
+	}
+	free(line);
+	fclose(f);
+	if (!err && !nonzero)
+		err = -EPERM;
+	if (err) {
+		ksyms_free(k);
+		return err;
+	}
+	qsort(k->s, k->n, sizeof(*k->s), cmp_ksym);
+	*out = k;
+	return 0;
+}
+
+const char *ksyms_find(const struct ksyms *k, uint64_t addr)
+{
+	size_t lo = 0, hi = k->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (k->s[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? k->s[lo - 1].name : NULL;
+}

@@ -1,0 +1,55 @@
+/* Where the traced processes' code lives: each process's executable mappings
+ * (from /proc/PID/maps, read when the process is first sampled and again after an
+ * exec or a miss) and the table of the files mapped (modules), each kept open so
+ * it can be symbolized at the end of the recording even if it was deleted. The
+ * kernel's symbols are snapshotted from /proc/kallsyms. */
+#ifndef KSIGHT_RECORD_PROCMAPS_H
+#define KSIGHT_RECORD_PROCMAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define PM_UNKNOWN_MODULE 0xffffffffu /* a user address in no known mapping */
+
+struct pm_module {
+	uint32_t id;        /* >= 1 (0 is the kernel) */
+	bool announced;     /* the caller wrote it into the trace */
+	int fd;             /* the file, opened while mapped; -1 for [vdso] and the like */
+	uint64_t dev, ino;
+	char *path;         /* as /proc/PID/maps names it */
+	char build_id[41];  /* hex, "" when the file has none */
+};
+
+struct pmaps;
+
+/* Returns 0, -ENOMEM. */
+int pmaps_new(struct pmaps **out);
+void pmaps_free(struct pmaps *pm);
+
+/* Places addr of process pid in a module: *module and *off (the file offset).
+ * Reads the process's maps the first time, and again when addr is in none of
+ * them (at most every 20 ms). Returns 0, -ENOENT (in no file mapping, or the
+ * process is gone), -ENOMEM. */
+int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module, uint64_t *off);
+
+/* The process's mappings are stale (it exec'd) or gone (it exited): read them
+ * again at its next sample. */
+void pmaps_forget(struct pmaps *pm, uint32_t pid);
+
+/* The module table: ids 1..n. Returns NULL when id is out of range. */
+struct pm_module *pmaps_module(struct pmaps *pm, uint32_t id);
+size_t pmaps_nmodules(const struct pmaps *pm);
+
+/* Kernel symbols: a snapshot of /proc/kallsyms's text symbols. */
+struct ksyms;
+/* Reads f (/proc/kallsyms, opened while the recorder had its privileges: the
+ * kernel decides at open whether addresses are shown) and closes it. Returns 0,
+ * -EINVAL (f NULL), -EPERM (addresses hidden: kptr_restrict), -ENOMEM. */
+int ksyms_load(FILE *f, struct ksyms **out);
+/* The function holding addr ("name" or "name [module]"), or NULL. */
+const char *ksyms_find(const struct ksyms *k, uint64_t addr);
+void ksyms_free(struct ksyms *k);
+
+#endif
