@@ -70,10 +70,14 @@ static __always_inline void switch_in(void *ctx, __u32 pid, __u32 tid)
 	output(ctx, &e, sizeof(e), KS_DROP_SAMPLE);
 }
 
-/* The leaving task is the running one (the stacks are its own). */
+/* The leaving task is the running one (the stacks are its own). It was
+ * preempted when the kernel preempted it, or when it left still runnable (a
+ * time slice ended on the way back to user space). */
 SEC("tp_btf/sched_switch")
-int BPF_PROG(ks_offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+int BPF_PROG(ks_offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
 {
+	preempt |= prev_state == 0;
 	if (use_hash) {
 		__u32 ptid = (__u32)bpf_get_current_pid_tgid();
 		struct task_ctx *nc = tid_ctx(next->pid);
@@ -93,8 +97,9 @@ int BPF_PROG(ks_offcpu_switch, bool preempt, struct task_struct *prev, struct ta
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(ks_offcpu_switch_raw, bool preempt, struct task_struct *prev,
-	     struct task_struct *next)
+	     struct task_struct *next, unsigned int prev_state)
 {
+	preempt |= prev_state == 0;
 	__u32 ptid = (__u32)bpf_get_current_pid_tgid();
 	__u32 ntid = BPF_CORE_READ(next, pid);
 	struct task_ctx *nc = tid_ctx(ntid);

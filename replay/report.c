@@ -115,6 +115,12 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	}
 	compute_window(r, o);
 	classify(r);
+	err = report_profile_compute(r, o);
+	if (err) {
+		if (!t->err[0])
+			replay_fail(t, err, "out of memory while replaying the trace");
+		return err;
+	}
 	r->lost = replay_lost_events(m, &r->lost_known);
 	r->clean = replay_closed_cleanly(m);
 	r->complete = r->clean && r->lost_known && !r->lost && !t->skipped_segments;
@@ -166,6 +172,7 @@ uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
 void report_free(struct report *r)
 {
 	analyze_free(&r->a);
+	report_profile_free(r);
 }
 
 json_t *report_json_text(const char *s, size_t len)

@@ -553,6 +553,7 @@ void report_text(FILE *f, const struct report *r)
 	proc_tree(f, r);
 	exec_list(f, r);
 	sched_section(f, r);
+	report_text_profile(f, r);
 	histograms(f, r);
 	/* A long report must not bury its losses: repeat them last. */
 	if (!r->complete) {

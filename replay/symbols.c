@@ -185,7 +185,8 @@ int ks_elfsym_resolve(struct ks_elfsym *es, const char *path, const char *build_
 	s = dwfl_module_addrname(ef->mod, vaddr + ef->bias);
 	if (!s || !s[0])
 		return -ENOENT;
-	snprintf(name, size, "%s", s);
+	/* "memcpy@GLIBC_2.14" from .dynsym: the version is not part of the name */
+	snprintf(name, size, "%.*s", (int)strcspn(s, "@"), s);
 	return 0;
 }
 
