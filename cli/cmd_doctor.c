@@ -833,6 +833,30 @@ static void check_pmu(struct doctor *d)
 		    "cpu-clock instead");
 }
 
+/* CPU sampling works with either clock: hardware cycles (a PMU) or, as on most
+ * VMs, the software cpu-clock, as long as a perf-event program attaches. */
+static void check_sampling(struct doctor *d)
+{
+	const struct check *prog = NULL, *pmu = NULL;
+	struct check *c;
+
+	for (int i = 0; i < d->n; i++) {
+		if (!strcmp(d->checks[i].name, "prog.perf_event"))
+			prog = &d->checks[i];
+		else if (!strcmp(d->checks[i].name, "pmu"))
+			pmu = &d->checks[i];
+	}
+	if (prog && prog->ok) {
+		add(d, "sampling", true, "CPU stacks sampled on %s", pmu && pmu->ok ?
+		    "the hardware cycles counter (PMU)" : "the software cpu-clock (no PMU)");
+		return;
+	}
+	c = add(d, "sampling", false, "no CPU sampling: %s", prog ? prog->detail :
+		"perf-event programs were not checked");
+	say(c->hint, sizeof(c->hint), "optional: 'ksight record' goes on without on-CPU "
+	    "stacks (--no-profile silences this)");
+}
+
 /* --- verdict and output ------------------------------------------------------ */
 
 static bool verdict(const struct doctor *d, char *buf, size_t len)
@@ -1005,6 +1029,7 @@ int cmd_doctor(int argc, char **argv)
 	check_task_storage(d);
 	check_hash(d);
 	check_pmu(d);
+	check_sampling(d);
 
 	can = verdict(d, v, sizeof(v));
 	err = 0;

@@ -738,7 +738,7 @@ static void recorder_profile(struct recorder *r)
 
 	err = profile_start(&po, r->probes, r->consumer, &r->profile, &what, &missing);
 	if (missing[0])
-		ks_error("CPU profile: %s; recording without it", missing);
+		ks_debug("CPU profile: %s; recording without it", missing);
 	snprintf(line, sizeof(line), "%s%s%s", err ? "off" : what, missing[0] ? "; missing: " : "",
 		 missing);
 	consumer_put(r->consumer, KS_DB_META, "profile", 7, line, strlen(line));

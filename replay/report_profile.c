@@ -87,7 +87,8 @@ json_t *report_json_profile(const struct report *r)
 	if (!p)
 		return json_null();
 	top = top_json(p, false);
-	return top ? json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "hz", (json_int_t)p->hz,
+	return top ? json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "recorded",
+			       p->profile_desc, "hz", (json_int_t)p->hz,
 			       "samples", (json_int_t)p->samples, "lost", (json_int_t)p->lost,
 			       "truncated", (json_int_t)p->truncated, "missing",
 			       (json_int_t)p->missing, "unresolved", (json_int_t)p->unresolved,
@@ -156,6 +157,8 @@ void report_text_profile(FILE *f, const struct report *r)
 	char d1[KS_DUR_BUF], d2[KS_DUR_BUF], d3[KS_DUR_BUF];
 	size_t n = 0;
 
+	if (p && !p->any && p->profile_desc)
+		fprintf(f, "\nPROFILE  %s\n", p->profile_desc);
 	if (!p || !p->any)
 		return;
 	fprintf(f, "\nPROFILE  %llu samples at %llu Hz, %llu lost, %llu truncated, %llu without "
@@ -163,6 +166,8 @@ void report_text_profile(FILE *f, const struct report *r)
 		(unsigned long long)p->samples, (unsigned long long)p->hz,
 		(unsigned long long)p->lost, (unsigned long long)p->truncated,
 		(unsigned long long)p->missing, (unsigned long long)p->unresolved);
+	if (p->profile_desc && strstr(p->profile_desc, "missing"))
+		fprintf(f, "  recorded: %s\n", p->profile_desc);
 	if (p->samples && !prof_top(p, false, &fn, &n)) {
 		fprintf(f, "%8s %7s %8s %7s  %-40s %s\n", "self", "%", "total", "%", "function",
 			"module");
