@@ -3,6 +3,7 @@
  * shared library, tests/profwork_lib.c) burns as much as beta. Built with frame
  * pointers, as a PIE: profwork [ROUNDS]. */
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 void lib_work(unsigned long n);
@@ -27,11 +28,20 @@ __attribute__((noinline)) void beta(unsigned long n)
 	__asm__ volatile("" ::: "memory");
 }
 
+/* The syscall is made here, not in libc: libc has no frame pointers, and a
+ * frame-pointer unwind from inside a libc function skips its caller. */
 __attribute__((noinline)) void blocker(void)
 {
 	struct timespec ts = { 0, 400 * 1000 * 1000 };
+#if defined(__x86_64__)
+	long ret;
 
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(SYS_nanosleep), "D"(&ts), "S"(0)
+			 : "rcx", "r11", "memory");
+	(void)ret;
+#else
 	nanosleep(&ts, NULL);
+#endif
 	__asm__ volatile("" ::: "memory");
 }
 
