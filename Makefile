@@ -53,7 +53,7 @@ DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
 	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev libdw-dev
 BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 
-.PHONY: all deps bench-deps demo test unit unit-asan integration fuzz bench clean
+.PHONY: all deps bench-deps demo test unit unit-asan integration fuzz fuzz-check bench clean
 all: ksight
 
 ksight: $(LIB_OBJS) $(MAIN_OBJ)
@@ -142,11 +142,25 @@ integration: ksight
 test: deps
 	@$(MAKE) --no-print-directory all unit unit-asan
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory fuzz-check
 
 FUZZ_SECONDS ?= 60
 fuzz: deps $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do mkdir -p $(OUT)/corpus/$$(basename $$f); \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(OUT)/corpus/$$(basename $$f) tests/corpus/$$(basename $$f) || exit 1; done
+
+# Every fuzz target over its committed corpus (the inputs that once found
+# something), then a short random run: part of `make test`.
+FUZZ_CHECK_SECONDS ?= 15
+fuzz-check: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); log=$(OUT)/$$n.log; \
+		mkdir -p $(OUT)/corpus/$$n; \
+		if $$f -runs=0 tests/corpus/$$n >$$log 2>&1 && \
+		   $$f -max_total_time=$(FUZZ_CHECK_SECONDS) -print_final_stats=1 \
+			$(OUT)/corpus/$$n tests/corpus/$$n >$$log 2>&1; then \
+			echo "fuzz $$n: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) runs, no crash"; \
+		else tail -30 $$log; echo "fuzz $$n: FAILED (log: $$log)"; exit 1; fi; \
+	done
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory all

@@ -3,7 +3,9 @@
  * so on-CPU time, time slices, voluntary and involuntary switches and run-queue
  * latency are computed offline; user page faults are counted in the task's state
  * and carried by its switch-out events. Like the syscall family, each hook exists
- * as tp_btf, raw_tp and classic tracepoint. */
+ * as tp_btf, raw_tp and classic tracepoint. The page-fault programs are optional:
+ * exceptions:page_fault_user is x86's, and the loader leaves them out (autoload
+ * off) where record/features.c finds no such tracepoint. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>

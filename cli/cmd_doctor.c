@@ -1,6 +1,6 @@
-/* `ksight doctor`: can this machine record, and if not, why? Every answer about
- * BPF comes from really loading (and attaching) a tiny program or creating a map
- * of each kind ksight may use, not from version numbers. */
+/* `ksight doctor`: can this machine record, and if not, why? The host's kernel,
+ * configuration, privileges and sysctls, then what record/features.c found (each
+ * BPF feature really tried) and record's own plan from it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -9,22 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
 #include <linux/capability.h>
-#include <linux/magic.h>
-#include <linux/perf_event.h>
 #include <zlib.h>
 
 #include "record/btf.h"
+#include "record/features.h"
 #include "cli/cli.h"
 
 #define MAX_CHECKS 40
@@ -35,18 +29,27 @@ static const char usage_text[] =
 	"\n"
 	"Checks whether this machine can record: kernel and its configuration, BTF,\n"
 	"capabilities, sysctls, tracefs, and, by really loading a tiny program or map of\n"
-	"each kind ksight may use, which BPF features work. Exits 0 when recording can\n"
-	"work, 1 when it cannot.\n"
+	"each kind ksight may use, which BPF features work; then prints the plan record\n"
+	"would follow (probe kind, traced set, transport, page faults). Exits 0 when\n"
+	"recording can work, 1 when it cannot.\n"
 	"\n"
 	"options:\n"
-	"      --json                one JSON document: {\"checks\": [...], \"can_record\": ...}\n"
+	"      --json                one JSON document: {\"checks\": [...], \"can_record\": ...,\n"
+	"                            \"plan\": {...} or null, \"verdict\": ...}\n"
 	"      --btf-cache-dir DIR   where cached BTF files are (default " BTF_DEFAULT_CACHE_DIR ")\n"
 	"      --btfhub-mirror URL   where BTF archives are downloaded from\n"
 	"      --disable-btfhub-download  as for record: say the download is off\n"
 	"      --download-btf        when no BTF is found, download it into the cache now\n"
 	"                            (doctor otherwise never touches the network)\n"
+	"      --probe-kind K, --traced-set S, --transport T, --no-sched\n"
+	"                            plan as record would with these options\n"
 	"      --debug               explain each step\n"
 	"  -h, --help                this text\n"
+	"\n"
+	"environment:\n"
+	"  KSIGHT_FEATURES_MASK=F[,F]  act as if the kernel lacked these features (the\n"
+	"                            names of --json's plan fields, e.g. tp_btf,ringbuf;\n"
+	"                            or all); record honours it the same way\n"
 	"\n"
 	"examples:\n"
 	"  sudo ksight doctor\n"
@@ -66,11 +69,7 @@ struct check {
 struct doctor {
 	struct check checks[MAX_CHECKS];
 	int n;
-	struct btf *vmlinux;	/* the running kernel's BTF, for attach_btf_id */
-	int vmlinux_err;
 	bool cap_bpf, cap_perfmon, cap_sys_admin, cap_syslog;
-	bool btf, tp_btf, raw_tp, ringbuf, task_storage, hash;
-	char btf_desc[PATH_MAX + 32];
 };
 
 static void __attribute__((format(printf, 3, 4))) say(char *buf, size_t len, const char *fmt, ...)
@@ -210,30 +209,6 @@ none:
 	}
 }
 
-/* --- BTF --------------------------------------------------------------------- */
-
-static void check_btf(struct doctor *d, const struct btf_opts *bo)
-{
-	struct btf_choice ch;
-	char why[4096], *fix;
-	struct check *c;
-	int err;
-
-	err = btf_discover(bo, &ch, why, sizeof(why));
-	d->btf = !err;
-	if (!err) {
-		say(d->btf_desc, sizeof(d->btf_desc), "%s (%s)", ch.source, ch.path);
-		add(d, "btf", true, "%s BTF at %s", ch.source, ch.path);
-		return;
-	}
-	/* why ends with "; fix: ...": that part is the hint */
-	fix = strstr(why, "; fix: ");
-	if (fix)
-		*fix = '\0';
-	c = add(d, "btf", false, "%s", why);
-	say(c->hint, sizeof(c->hint), "%s", fix ? fix + strlen("; fix: ") : "");
-}
-
 /* --- privileges ------------------------------------------------------------ */
 
 static void check_caps(struct doctor *d)
@@ -331,108 +306,14 @@ static void check_sysctls(struct doctor *d)
 	}
 }
 
-/* --- tracefs ----------------------------------------------------------------- */
+/* --- what record may use: record/features.c ---------------------------------------- */
 
-static const char *tracefs_root(void)
-{
-	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	struct statfs s;
-
-	for (size_t i = 0; i < 2; i++)
-		if (!statfs(roots[i], &s) && s.f_type == TRACEFS_MAGIC)
-			return roots[i];
-	return NULL;
-}
-
-static bool kernel_has_fs(const char *fs)
-{
-	char line[256];
-	bool found = false;
-	FILE *f = fopen("/proc/filesystems", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *name = strrchr(line, '\t');
-
-		name = name ? name + 1 : line;
-		name[strcspn(name, "\n")] = '\0';
-		found = !strcmp(name, fs);
-	}
-	fclose(f);
-	return found;
-}
-
-static void check_tracefs(struct doctor *d)
-{
-	const char *root = tracefs_root();
-	char events[PATH_MAX];
-	struct check *c;
-
-	if (root) {
-		say(events, sizeof(events), "%s/events", root);
-		c = add(d, "tracefs", access(events, R_OK | X_OK) == 0, "mounted at %s%s", root,
-			access(events, R_OK | X_OK) ? ", but its events/ cannot be read" : "");
-		if (!c->ok)
-			say(c->hint, sizeof(c->hint), "run as root, or make it readable to ksight's "
-			    "group (chgrp -R tracing %s; chmod -R g+rX %s); tp_btf and raw_tp do not "
-			    "need it", root, root);
-		return;
-	}
-	if (kernel_has_fs("tracefs")) {
-		c = add(d, "tracefs", false, "not mounted at /sys/kernel/tracing; %s (the kernel "
-			"has tracefs)", d->cap_sys_admin ? "it can be mounted" : "root can mount it");
-	} else {
-		c = add(d, "tracefs", false, "not mounted, and the kernel has no tracefs");
-	}
-	say(c->hint, sizeof(c->hint), "only the tracepoint probe needs it (tp_btf and raw_tp do "
-	    "not)%s", kernel_has_fs("tracefs") ? ": mount -t tracefs nodev /sys/kernel/tracing" : "");
-}
-
-/* --- BPF programs and maps, really loaded ------------------------------------ */
-
-static const struct bpf_insn ret0[] = {
-	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },	/* r0 = 0 */
-	{ .code = BPF_JMP | BPF_EXIT },							/* exit */
+/* In the order doctor prints them. */
+static const enum feature shown[] = {
+	FEAT_TRACEFS, FEAT_TP_BTF, FEAT_RAW_TP, FEAT_TRACEPOINT, FEAT_KPROBE, FEAT_FENTRY,
+	FEAT_PERF_EVENT, FEAT_RINGBUF, FEAT_PERFBUF, FEAT_TASK_STORAGE, FEAT_HASH,
+	FEAT_PAGE_FAULT, FEAT_HW_CYCLES,
 };
-
-/* Loads `r0 = 0; exit` as the given type; on failure, loads again with the
- * verifier log on and puts errno and the log's last line in why. */
-static int load_tiny(enum bpf_prog_type type, enum bpf_attach_type eat, __u32 btf_id,
-		     char *why, size_t len)
-{
-	char log[4096] = "", *last;
-	int fd, err;
-	size_t n;
-
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = eat, .attach_btf_id = btf_id);
-	fd = bpf_prog_load(type, "ks_doctor", "GPL", ret0, 2, &o);
-	if (fd >= 0)
-		return fd;
-	err = fd;
-	/* again, only for the verifier's words (empty when refused before it runs) */
-	o.log_buf = log;
-	o.log_size = sizeof(log);
-	o.log_level = 1;
-	fd = bpf_prog_load(type, "ks_doctor", "GPL", ret0, 2, &o);
-	if (fd >= 0)
-		close(fd);
-	n = strlen(log);
-	while (n && (log[n - 1] == '\n' || log[n - 1] == ' '))
-		log[--n] = '\0';
-	last = strrchr(log, '\n');
-	last = last ? last + 1 : log;
-	say(why, len, "load refused: %s%s%s%s", errstr(err), *last ? " (verifier: " : "", last,
-	    *last ? ")" : "");
-	return err;
-}
-
-static int perf_open(struct perf_event_attr *a, pid_t pid, int cpu)
-{
-	int fd = syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
 
 /* EPERM means missing capabilities only when some are missing; with all of
  * them it is the kernel's policy (lockdown, an LSM) or its build refusing. */
@@ -445,441 +326,74 @@ static void hint_for(const struct doctor *d, struct check *c, int err, const cha
 	else if (err == -EPERM || err == -EACCES)
 		say(c->hint, sizeof(c->hint), "refused although ksight has the capabilities BPF "
 		    "needs: this kernel's policy or build forbids it%s%s",
-		    other ? "; " : "", other ? other : "");
-	else if (other)
-		say(c->hint, sizeof(c->hint), "%s", other);
-}
-
-static int kernel_btf_id(struct doctor *d, const char *name, int kind, char *why, size_t len)
-{
-	int id;
-
-	if (!d->vmlinux) {
-		say(why, len, "no kernel BTF to name the attach point (%s)", errstr(d->vmlinux_err));
-		return d->vmlinux_err;
-	}
-	id = btf__find_by_name_kind(d->vmlinux, name, kind);
-	if (id < 0) {
-		say(why, len, "%s is not in the kernel's BTF", name);
-		return -ENOENT;
-	}
-	return id;
-}
-
-static void check_tp_btf(struct doctor *d)
-{
-	const char *hint = "use raw_tp (ksight falls back to it) or a kernel with "
-			   "CONFIG_DEBUG_INFO_BTF=y";
-	char why[512];
-	struct check *c;
-	int id, prog, link;
-
-	id = kernel_btf_id(d, "btf_trace_sys_enter", BTF_KIND_TYPEDEF, why, sizeof(why));
-	if (id < 0) {
-		c = add(d, "prog.tp_btf", false, "%s", why);
-		hint_for(d, c, id, hint);
-		return;
-	}
-	prog = load_tiny(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id, why, sizeof(why));
-	if (prog < 0) {
-		c = add(d, "prog.tp_btf", false, "%s", why);
-		hint_for(d, c, prog, hint);
-		return;
-	}
-	link = bpf_raw_tracepoint_open(NULL, prog);
-	if (link < 0) {
-		c = add(d, "prog.tp_btf", false, "loads, but attaching to sys_enter fails: %s",
-			errstr(link));
-		hint_for(d, c, link, hint);
-	} else {
-		d->tp_btf = true;
-		add(d, "prog.tp_btf", true, "BTF tracepoint loads and attaches to sys_enter");
-		close(link);
-	}
-	close(prog);
-}
-
-static void check_raw_tp(struct doctor *d)
-{
-	char why[512];
-	struct check *c;
-	int prog, link;
-
-	prog = load_tiny(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, why, sizeof(why));
-	if (prog < 0) {
-		c = add(d, "prog.raw_tp", false, "%s", why);
-		hint_for(d, c, prog, "use a kernel with CONFIG_BPF_EVENTS=y");
-		return;
-	}
-	link = bpf_raw_tracepoint_open("sys_enter", prog);
-	if (link < 0) {
-		c = add(d, "prog.raw_tp", false, "loads, but attaching to sys_enter fails: %s",
-			errstr(link));
-		hint_for(d, c, link, NULL);
-	} else {
-		d->raw_tp = true;
-		add(d, "prog.raw_tp", true, "raw tracepoint loads and attaches to sys_enter");
-		close(link);
-	}
-	close(prog);
-}
-
-static int read_tracepoint_id(const char *root, const char *event, char *why, size_t len)
-{
-	char path[PATH_MAX], buf[32];
-	ssize_t n;
-	int fd;
-
-	say(path, sizeof(path), "%s/events/%s/id", root, event);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = -errno;
-
-		say(why, len, "%s: %s", path, strerror(errno));
-		return err;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		say(why, len, "%s: unreadable", path);
-		return -EINVAL;
-	}
-	buf[n] = '\0';
-	return atoi(buf);
-}
-
-/* Attaches prog to a perf event opened from attr on CPU 0, system-wide (as the
- * recorder does). Returns 0 or a negative errno with the step in why. */
-static int attach_perf(struct perf_event_attr *a, int prog, char *why, size_t len)
-{
-	int pfd, err = 0;
-
-	pfd = perf_open(a, -1, 0);
-	if (pfd < 0) {
-		say(why, len, "perf_event_open: %s", errstr(pfd));
-		return pfd;
-	}
-	if (ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog)) {
-		err = -errno;
-		say(why, len, "loads, but attaching to the perf event fails: %s", errstr(err));
-	}
-	close(pfd);
-	return err;
-}
-
-static void check_tracepoint(struct doctor *d)
-{
-	static const char *const events[] = { "raw_syscalls/sys_enter", "syscalls/sys_enter_openat" };
-	const char *root = tracefs_root(), *event = NULL;
-	struct perf_event_attr a;
-	char why[512] = "";
-	struct check *c;
-	int id = -ENOENT, prog, err;
-
-	if (!root) {
-		c = add(d, "prog.tracepoint", false, "tracefs is not mounted: no tracepoint ids");
-		say(c->hint, sizeof(c->hint), "mount -t tracefs nodev /sys/kernel/tracing; ksight "
-		    "does not need it when tp_btf or raw_tp work");
-		return;
-	}
-	/* the second is tried only when the first does not exist */
-	for (size_t i = 0; i < 2 && id == -ENOENT; i++) {
-		event = events[i];
-		id = read_tracepoint_id(root, event, why, sizeof(why));
-	}
-	if (id < 0) {
-		c = add(d, "prog.tracepoint", false, "%s", why);
-		say(c->hint, sizeof(c->hint), "%s; tp_btf and raw_tp do not need it",
-		    id == -EACCES || id == -EPERM ? "tracefs is not readable by ksight (see tracefs)" :
-		    "no syscall tracepoint in tracefs");
-		return;
-	}
-	prog = load_tiny(BPF_PROG_TYPE_TRACEPOINT, 0, 0, why, sizeof(why));
-	if (prog < 0) {
-		c = add(d, "prog.tracepoint", false, "%s", why);
-		hint_for(d, c, prog, "use a kernel with CONFIG_BPF_EVENTS=y");
-		return;
-	}
-	memset(&a, 0, sizeof(a));
-	a.type = PERF_TYPE_TRACEPOINT;
-	a.size = sizeof(a);
-	a.config = id;
-	a.sample_period = 1;
-	a.wakeup_events = 1;
-	err = attach_perf(&a, prog, why, sizeof(why));
-	if (err) {
-		c = add(d, "prog.tracepoint", false, "%s: %s", event, why);
-		hint_for(d, c, err, NULL);
-	} else {
-		add(d, "prog.tracepoint", true, "tracepoint program loads and attaches to %s", event);
-	}
-	close(prog);
-}
-
-static void check_kprobe(struct doctor *d)
-{
-	static const char type_path[] = "/sys/bus/event_source/devices/kprobe/type";
-	const char *hint = "ksight does not need kprobes (it uses tracepoints); a kernel built "
-			   "with CONFIG_KPROBES=y would provide them";
-	struct perf_event_attr a;
-	char why[512], buf[32];
-	struct check *c;
-	int prog, fd, type, err;
-	ssize_t n;
-
-	prog = load_tiny(BPF_PROG_TYPE_KPROBE, 0, 0, why, sizeof(why));
-	if (prog < 0) {
-		c = add(d, "prog.kprobe", false, "%s", why);
-		hint_for(d, c, prog, hint);
-		return;
-	}
-	fd = open(type_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		c = add(d, "prog.kprobe", false, "program loads, but cannot attach: no kprobe PMU "
-			"(%s: %s)", type_path, strerror(-err));
-		hint_for(d, c, err, hint);
-		close(prog);
-		return;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	type = atoi(buf);
-	memset(&a, 0, sizeof(a));
-	a.type = type;
-	a.size = sizeof(a);
-	a.config1 = (__u64)(unsigned long)"do_sys_openat2";	/* kprobe_func */
-	a.sample_period = 1;
-	err = attach_perf(&a, prog, why, sizeof(why));
-	if (err) {
-		c = add(d, "prog.kprobe", false, "kprobe on do_sys_openat2: %s", why);
-		hint_for(d, c, err, hint);
-	} else {
-		add(d, "prog.kprobe", true, "kprobe program loads and attaches to do_sys_openat2");
-	}
-	close(prog);
-}
-
-static void check_fentry(struct doctor *d)
-{
-	static const char *const funcs[] = { "do_sys_openat2", "do_sys_open", "vfs_read" };
-	const char *hint = "ksight does not need fentry/fexit (it uses tracepoints)";
-	const char *func = NULL;
-	char why[512];
-	struct check *c;
-	int id = -ENOENT, prog, link;
-
-	for (size_t i = 0; i < 3 && id < 0; i++) {
-		func = funcs[i];
-		id = kernel_btf_id(d, func, BTF_KIND_FUNC, why, sizeof(why));
-	}
-	if (id < 0) {
-		c = add(d, "prog.fentry", false, "%s", why);
-		hint_for(d, c, id, hint);
-		return;
-	}
-	prog = load_tiny(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, id, why, sizeof(why));
-	if (prog < 0) {
-		c = add(d, "prog.fentry", false, "fentry on %s: %s", func, why);
-		hint_for(d, c, prog, hint);
-		return;
-	}
-	link = bpf_raw_tracepoint_open(NULL, prog);
-	if (link < 0) {
-		c = add(d, "prog.fentry", false, "fentry on %s loads, but attaching fails: %s", func,
-			errstr(link));
-		hint_for(d, c, link, hint);
-	} else {
-		add(d, "prog.fentry", true, "fentry program loads and attaches to %s", func);
-		close(link);
-	}
-	close(prog);
-}
-
-static void check_perf_event(struct doctor *d)
-{
-	struct perf_event_attr a;
-	char why[512];
-	struct check *c;
-	int prog, err;
-
-	prog = load_tiny(BPF_PROG_TYPE_PERF_EVENT, 0, 0, why, sizeof(why));
-	if (prog < 0) {
-		c = add(d, "prog.perf_event", false, "%s", why);
-		hint_for(d, c, prog, NULL);
-		return;
-	}
-	memset(&a, 0, sizeof(a));
-	a.type = PERF_TYPE_SOFTWARE;
-	a.size = sizeof(a);
-	a.config = PERF_COUNT_SW_CPU_CLOCK;
-	a.freq = 1;
-	a.sample_freq = 49;
-	a.disabled = 1;
-	err = attach_perf(&a, prog, why, sizeof(why));
-	if (err) {
-		c = add(d, "prog.perf_event", false, "software cpu-clock: %s", why);
-		hint_for(d, c, err, NULL);
-	} else {
-		add(d, "prog.perf_event", true, "perf-event program attaches to the software cpu-clock "
-		    "(CPU sampling)");
-	}
-	close(prog);
-}
-
-static void check_ringbuf(struct doctor *d)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	struct check *c;
-	void *m;
-	int fd;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ks_doctor_rb", 0, 0, (__u32)page * 16, NULL);
-	if (fd < 0) {
-		c = add(d, "map.ringbuf", false, "create refused: %s", errstr(fd));
-		hint_for(d, c, fd, "ksight needs the BPF ring buffer (Linux 5.8+)");
-		return;
-	}
-	/* the consumer maps the ring: check that too */
-	m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		int err = -errno;
-
-		c = add(d, "map.ringbuf", false, "created, but cannot be mapped: %s", errstr(err));
-		hint_for(d, c, err, NULL);
-	} else {
-		d->ringbuf = true;
-		add(d, "map.ringbuf", true, "ring buffer creates and maps");
-		munmap(m, page);
-	}
-	close(fd);
-}
-
-/* Task storage needs BTF for its key and value: a two-int BTF made here. */
-static void check_task_storage(struct doctor *d)
-{
-	struct btf *btf = btf__new_empty();
-	struct check *c;
-	int key, val, err, fd;
-
-	if (!btf) {
-		add(d, "map.task_storage", false, "cannot build BTF: %s", strerror(errno));
-		return;
-	}
-	key = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
-	val = btf__add_int(btf, "long long", 8, BTF_INT_SIGNED);
-	err = key < 0 ? key : val < 0 ? val : btf__load_into_kernel(btf);
-	if (err) {
-		c = add(d, "map.task_storage", false, "loading its BTF is refused: %s", errstr(err));
-		hint_for(d, c, err, NULL);
-		goto out;
-	}
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC, .btf_fd = btf__fd(btf),
-		    .btf_key_type_id = key, .btf_value_type_id = val);
-	fd = bpf_map_create(BPF_MAP_TYPE_TASK_STORAGE, "ks_doctor_ts", 4, 8, 0, &o);
-	if (fd < 0) {
-		c = add(d, "map.task_storage", false, "create refused: %s", errstr(fd));
-		hint_for(d, c, fd, "ksight falls back to a hash map keyed by thread id (Linux < 5.11)");
-	} else {
-		d->task_storage = true;
-		add(d, "map.task_storage", true, "task storage map creates");
-		close(fd);
-	}
-out:
-	btf__free(btf);
-}
-
-static void check_hash(struct doctor *d)
-{
-	struct check *c;
-	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ks_doctor_h", 4, 8, 64, NULL);
-
-	if (fd < 0) {
-		c = add(d, "map.hash", false, "create refused: %s", errstr(fd));
-		hint_for(d, c, fd, NULL);
-		return;
-	}
-	d->hash = true;
-	add(d, "map.hash", true, "hash map creates (per-thread state fallback)");
-	close(fd);
-}
-
-static void check_pmu(struct doctor *d)
-{
-	struct perf_event_attr a;
-	struct check *c;
-	int fd;
-
-	memset(&a, 0, sizeof(a));
-	a.type = PERF_TYPE_HARDWARE;
-	a.size = sizeof(a);
-	a.config = PERF_COUNT_HW_CPU_CYCLES;
-	a.disabled = 1;
-	a.exclude_kernel = 1;
-	a.exclude_hv = 1;
-	fd = perf_open(&a, 0, -1);
-	if (fd >= 0) {
-		add(d, "pmu", true, "hardware cycles counter opens");
-		close(fd);
-		return;
-	}
-	c = add(d, "pmu", false, "no hardware cycles counter: %s%s", errstr(fd),
-		fd == -ENOENT || fd == -EOPNOTSUPP ? " (no hardware PMU, as on most VMs)" : "");
-	if (fd == -EPERM || fd == -EACCES)
-		say(c->hint, sizeof(c->hint), "%s", caps_hint);
+		    *other ? "; " : "", other);
 	else
-		say(c->hint, sizeof(c->hint), "optional: CPU profiling samples the software "
-		    "cpu-clock instead");
+		say(c->hint, sizeof(c->hint), "%s", *other ? other : "see the detail");
+}
+
+static void check_feature(struct doctor *d, struct features *ft, enum feature f)
+{
+	const struct feature_result *r = features_get(ft, f);
+	struct check *c = add(d, feature_check_name(f), r->ok, "%s", r->detail);
+
+	if (!r->ok)
+		hint_for(d, c, r->masked ? 0 : r->err, r->hint);
 }
 
 /* CPU sampling works with either clock: hardware cycles (a PMU) or, as on most
  * VMs, the software cpu-clock, as long as a perf-event program attaches. */
-static void check_sampling(struct doctor *d)
+static void check_sampling(struct doctor *d, struct features *ft)
 {
-	const struct check *prog = NULL, *pmu = NULL;
+	const struct feature_result *prog = features_get(ft, FEAT_PERF_EVENT);
 	struct check *c;
 
-	for (int i = 0; i < d->n; i++) {
-		if (!strcmp(d->checks[i].name, "prog.perf_event"))
-			prog = &d->checks[i];
-		else if (!strcmp(d->checks[i].name, "pmu"))
-			pmu = &d->checks[i];
-	}
-	if (prog && prog->ok) {
-		add(d, "sampling", true, "CPU stacks sampled on %s", pmu && pmu->ok ?
-		    "the hardware cycles counter (PMU)" : "the software cpu-clock (no PMU)");
+	if (prog->ok) {
+		add(d, "sampling", true, "CPU stacks sampled on %s",
+		    features_have(ft, FEAT_HW_CYCLES) ? "the hardware cycles counter (PMU)" :
+		    "the software cpu-clock (no PMU)");
 		return;
 	}
-	c = add(d, "sampling", false, "no CPU sampling: %s", prog ? prog->detail :
-		"perf-event programs were not checked");
+	c = add(d, "sampling", false, "no CPU sampling: %s", prog->detail);
 	say(c->hint, sizeof(c->hint), "optional: 'ksight record' goes on without on-CPU "
 	    "stacks (--no-profile silences this)");
 }
 
 /* --- verdict and output ------------------------------------------------------ */
 
-static bool verdict(const struct doctor *d, char *buf, size_t len)
+/* The plan is record's own (features_plan): can_record is true exactly when
+ * record would load its probes. */
+static bool verdict(struct doctor *d, struct features *ft, const struct probe_request *rq,
+		    struct probes_mode *m, char *buf, size_t len)
 {
-	char missing[512] = "";
-	size_t n = 0;
+	char why[512];
+	struct check *c;
+	int err;
 
-#define MISSING(cond, what) \
-	if (!(cond)) \
-		n += snprintf(missing + n, n < sizeof(missing) ? sizeof(missing) - n : 0, \
-			      "%s%s", n ? "; " : "", what)
-	MISSING(d->tp_btf || d->raw_tp, "no syscall probe loads (tp_btf and raw_tp both fail)");
-	MISSING(d->ringbuf, "no BPF ring buffer");
-	MISSING(d->task_storage || d->hash, "no task storage nor hash map");
-	MISSING(d->btf, "no BTF for this kernel");
-#undef MISSING
-	if (n) {
-		say(buf, len, "ksight cannot record here: %s (see the FAIL lines above)", missing);
+	err = features_plan(ft, rq, m, why, sizeof(why));
+	if (err == -EPERM) {
+		c = add(d, "plan", false, "%s: record would run the command with /proc samples "
+			"only", why);
+		say(c->hint, sizeof(c->hint), "%s", caps_hint);
+		say(buf, len, "ksight cannot record BPF events here: %s (record would keep only "
+		    "/proc samples; see the FAIL lines above)", why);
 		return false;
 	}
-	say(buf, len, "ksight can record here: syscalls via %s, events via the ring buffer, "
-	    "per-thread state in %s, BTF from %s", d->tp_btf ? "tp_btf" : "raw_tp",
-	    d->task_storage ? "task storage" : "a hash map", d->btf_desc);
+	if (err) {
+		c = add(d, "plan", false, "%s", why);
+		say(c->hint, sizeof(c->hint), "see the FAIL lines above");
+		say(buf, len, "ksight cannot record here: %s (see the FAIL lines above)", why);
+		return false;
+	}
+	add(d, "plan", true, "%s probes, %s traced set, %s transport, page faults %s",
+	    probe_attach_name(m->attach), probe_set_name(m->set),
+	    probe_transport_name(m->transport), m->page_faults ? "recorded" :
+	    rq->sched ? "not recorded on this kernel" : "not recorded (--no-sched)");
+	say(buf, len, "ksight can record here: syscalls via %s, events via the %s, per-thread "
+	    "state in %s, BTF from %s; page faults %s", probe_attach_name(m->attach),
+	    m->transport == TRANSPORT_RINGBUF ? "ring buffer" : "perf buffer",
+	    m->set == SET_TASK_STORAGE ? "task storage" : "a hash map",
+	    features_get(ft, FEAT_BTF)->detail, m->page_faults ? "recorded" :
+	    rq->sched ? "not recorded on this kernel" : "not recorded (--no-sched)");
 	return true;
 }
 
@@ -890,7 +404,8 @@ static void ascii_only(char *s)
 			*s = '?';
 }
 
-static int print_json(const struct doctor *d, bool can, const char *v)
+static int print_json(const struct doctor *d, bool can, const struct probes_mode *m,
+		      const char *v)
 {
 	json_t *root = json_object(), *arr = json_array(), *vs;
 	int err = 0;
@@ -916,6 +431,11 @@ static int print_json(const struct doctor *d, bool can, const char *v)
 	}
 	json_object_set_new(root, "checks", arr);
 	json_object_set_new(root, "can_record", json_boolean(can));
+	json_object_set_new(root, "plan", !can ? json_null() :
+			    json_pack("{s:s, s:s, s:s, s:b}", "probe_kind", probe_attach_name(m->attach),
+				      "traced_set", probe_set_name(m->set),
+				      "transport", probe_transport_name(m->transport),
+				      "page_faults", m->page_faults));
 	vs = json_string(v);
 	if (!vs) {
 		char copy[1024];
@@ -950,6 +470,23 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* --probe-kind and friends: 1 + the index among the names (0 is "auto"), as record. */
+static int pick(const char *arg, const char *flag, const char *(*name)(int), int n, int *out)
+{
+	for (int i = 1; i < n; i++)
+		if (!strcmp(arg, name(i))) {
+			*out = i;
+			return 0;
+		}
+	ks_error("doctor: %s '%s' is not one of the choices; 'ksight doctor --help' lists them",
+		 flag, arg);
+	return -1;
+}
+
+static const char *kind_name(int i) { return probe_attach_name(i); }
+static const char *set_name(int i) { return probe_set_name(i); }
+static const char *transport_name(int i) { return probe_transport_name(i); }
+
 int cmd_doctor(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -958,19 +495,26 @@ int cmd_doctor(int argc, char **argv)
 		{ "btfhub-mirror", required_argument, NULL, 'm' },
 		{ "disable-btfhub-download", no_argument, NULL, 'n' },
 		{ "download-btf", no_argument, NULL, 'D' },
+		{ "probe-kind", required_argument, NULL, 'K' },
+		{ "traced-set", required_argument, NULL, 'T' },
+		{ "transport", required_argument, NULL, 'P' },
+		{ "no-sched", no_argument, NULL, 'S' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct btf_opts bo = { .no_network = true };
+	struct probe_request rq = { .sched = true };
+	struct probes_mode plan = { 0 };
+	struct features ft;
 	struct doctor *d;
 	bool json = false, can;
 	char v[1024];
-	int c, err;
+	int c, err, pick_err = 0;
 
 	optind = 1;
 	opterr = 0;	/* one error line, ours */
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while (!pick_err && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -987,6 +531,18 @@ int cmd_doctor(int argc, char **argv)
 		case 'D':
 			bo.no_network = false;
 			break;
+		case 'K':
+			pick_err = pick(optarg, "--probe-kind", kind_name, 4, (int *)&rq.attach);
+			break;
+		case 'T':
+			pick_err = pick(optarg, "--traced-set", set_name, 3, (int *)&rq.set);
+			break;
+		case 'P':
+			pick_err = pick(optarg, "--transport", transport_name, 3, (int *)&rq.transport);
+			break;
+		case 'S':
+			rq.sched = false;
+			break;
 		case 'd':
 			ks_debug_enabled = 1;
 			break;
@@ -999,49 +555,47 @@ int cmd_doctor(int argc, char **argv)
 			return KS_EXIT_USAGE;
 		}
 	}
+	if (pick_err)
+		return KS_EXIT_USAGE;
 	if (optind < argc) {
 		ks_error("doctor takes no arguments ('%s'); 'ksight doctor --help' lists its options",
 			 argv[optind]);
 		return KS_EXIT_USAGE;
 	}
+	err = features_check_request(&rq, v, sizeof(v));
+	err = err ?: features_init(&ft, &(struct features_opts){ .btf = &bo }, v, sizeof(v));
+	if (err) {
+		ks_error("doctor: %s", err == -ENOMEM ? "out of memory" : v);
+		return err == -ENOMEM ? KS_EXIT_FAIL : KS_EXIT_USAGE;
+	}
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		ks_error("doctor: out of memory");
+		features_free(&ft);
 		return KS_EXIT_FAIL;
 	}
 	libbpf_set_print(libbpf_quiet);
-	d->vmlinux = btf__load_vmlinux_btf();
-	d->vmlinux_err = d->vmlinux ? 0 : errno ? -errno : -ENOENT;
 
 	check_kernel(d);
 	check_config(d);
-	check_btf(d, &bo);
+	check_feature(d, &ft, FEAT_BTF);
 	check_caps(d);
 	check_sysctls(d);
-	check_tracefs(d);
-	check_tp_btf(d);
-	check_raw_tp(d);
-	check_tracepoint(d);
-	check_kprobe(d);
-	check_fentry(d);
-	check_perf_event(d);
-	check_ringbuf(d);
-	check_task_storage(d);
-	check_hash(d);
-	check_pmu(d);
-	check_sampling(d);
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		check_feature(d, &ft, shown[i]);
+	check_sampling(d, &ft);
 
-	can = verdict(d, v, sizeof(v));
+	can = verdict(d, &ft, &rq, &plan, v, sizeof(v));
 	err = 0;
 	if (json)
-		err = print_json(d, can, v);
+		err = print_json(d, can, &plan, v);
 	else
 		print_text(d, v);
 	if (fflush(stdout) || err) {
 		ks_error("doctor: cannot write the report: %s", strerror(err ? -err : errno));
 		can = false;
 	}
-	btf__free(d->vmlinux);
+	features_free(&ft);
 	free(d);
 	return can ? KS_EXIT_OK : KS_EXIT_FAIL;
 }

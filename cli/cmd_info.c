@@ -127,6 +127,9 @@ static void info_text(FILE *f, const struct info *in)
 	else
 		fputs("exit status  ?\n", f);
 	fprintf(f, "probes       %s\n", m->probes ? m->probes : "?");
+	if (!ks_store_get_meta(in->t->st, "page_faults", &cmd) && strcmp(cmd, "recorded"))
+		fprintf(f, "page faults  %s\n", cmd);
+	free(cmd);
 	fprintf(f, "btf          %s\n", m->btf_source ? m->btf_source : "?");
 	if (m->have & RM_RING)
 		fprintf(f, "ring buffer  %s\n", human(b1, m->ring_bytes));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -21,8 +22,10 @@
 #include "format/kserr.h"
 #include "record/btf.h"
 #include "record/child.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "record/consumer.h"
+#include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
 #include "record/sampler.h"
@@ -96,7 +99,8 @@ static const char usage_text[] =
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
 	"      --probe-kind K     tp_btf, raw_tp or tracepoint (default: the first that\n"
 	"                         loads, in that order)\n"
-	"      --traced-set S     task_storage or hash (default: task storage with tp_btf)\n"
+	"      --traced-set S     task_storage (with tp_btf only) or hash (default: task\n"
+	"                         storage with tp_btf)\n"
 	"      --transport T      ringbuf or perfbuf (default: ringbuf when available)\n"
 	"      --sample-interval DUR  /proc sampling period (default 100ms; 0: off)\n"
 	"      --btf-cache-dir DIR      where to look for <release>.btf when the kernel\n"
@@ -119,6 +123,11 @@ static const char usage_text[] =
 	"  -q, --quiet            no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
+	"\n"
+	"environment:\n"
+	"  KSIGHT_FEATURES_MASK=F[,F]  act as if the kernel lacked these features (tp_btf,\n"
+	"                         ringbuf, task_storage, page_fault, ... or all); 'ksight\n"
+	"                         doctor' plans the same way\n"
 	"\n"
 	"examples:\n"
 	"  ksight record -- make -j2\n"
@@ -151,20 +160,23 @@ static int parse_size(const char *s, uint64_t *out)
 	char *end;
 	unsigned long long v;
 	uint64_t p = 4096;
+	unsigned shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	}
 	if (*end == 'B' || *end == 'b')
 		end++;
-	if (*end || !v || v > (4ull << 30))
+	/* checked before the shift, so no size wraps around to a small one */
+	if (*end || !v || *s == '-' || v > (4ull << 30) >> shift)
 		return -EINVAL;
+	v <<= shift;
 	while (p < v)
 		p <<= 1;
 	*out = p;
@@ -181,7 +193,8 @@ static int parse_seconds(const char *arg, uint64_t *ns)
 		return 0;
 	errno = 0;
 	v = strtod(arg, &end);
-	if (errno || end == arg || *end || v <= 0 || v > 1e9)
+	/* written so that NaN fails too */
+	if (errno || end == arg || *end || !(v > 0 && v <= 1e9))
 		return -EINVAL;
 	*ns = v * 1e9;
 	return 0;
@@ -198,6 +211,26 @@ static int pick(const char *arg, const char *flag, const char **names, int *out)
 	ks_error("%s '%s' is not one of the choices; 'ksight record --help' lists them",
 		 flag, arg);
 	return -1;
+}
+
+/* Probe options no kernel can satisfy, and a KSIGHT_FEATURES_MASK naming no
+ * feature, are usage errors: one line each. */
+static int check_probe_options(const struct record_opts *o)
+{
+	const struct probe_request rq = { .attach = o->attach, .set = o->set,
+					  .transport = o->transport, .sched = o->sched };
+	struct features ft;
+	char why[512];
+	int err;
+
+	err = features_check_request(&rq, why, sizeof(why));
+	err = err ?: features_init(&ft, NULL, why, sizeof(why));
+	if (err) {
+		ks_error("%s", err == -ENOMEM ? "out of memory" : why);
+		return -1;
+	}
+	features_free(&ft);
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -240,14 +273,15 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	o->offcpu = true;
 	o->archive_symbols = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+o:qhp:a", longopts, NULL)) != -1) {
+	opterr = 0;	/* one error line, ours */
+	while ((c = getopt_long(argc, argv, "+:o:qhp:a", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
 			break;
 		case 'b':
 			if (parse_size(optarg, &o->ring_bytes)) {
-				ks_error("--buffer-size '%s' is not a size (e.g. 64K, 32M)", optarg);
+				ks_error("--buffer-size '%s' is not a size from 1 to 4G (e.g. 64K, 32M)", optarg);
 				return -1;
 			}
 			break;
@@ -347,7 +381,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			fputs(usage_text, stdout);
 			exit(KS_EXIT_OK);
 		default:
-			ks_error("bad option; 'ksight record --help' lists them");
+			replay_bad_option("record", c, argv);
 			return -1;
 		}
 	}
@@ -361,18 +395,67 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		ks_error("--duration goes with -p or -a; a command is recorded until it exits");
 		return -1;
 	}
+	if (check_probe_options(o))
+		return -1;
 	o->argv = argv + optind;
 	return 0;
 }
 
-/* An existing trace is moved to FILE.old (as perf does); anything else is kept. */
+/* Whether another recorder holds path (see lock_trace). */
+static bool trace_in_use(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	bool busy;
+
+	if (fd < 0)
+		return false;
+	busy = flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+/* Holds an exclusive flock on the trace while it is recorded, so that a second
+ * `record -o` of the same name refuses instead of moving it away. The kernel drops
+ * it when the recorder exits, however it exits. Returns the fd (kept open) or -1. */
+static int lock_trace(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Checks -o before anything is touched, then moves an existing trace to FILE.old
+ * (as perf does); anything that is not a trace is kept, and so is a trace that is
+ * being recorded. */
 static int make_room(const char *path)
 {
+	const char *base = strrchr(path, '/');
 	struct ks_store *st;
-	char old[4096];
+	char old[PATH_MAX], lock[PATH_MAX];
 	struct stat sb;
 	int err;
 
+	base = base ? base + 1 : path;
+	if (!*base || strlen(path) + sizeof(".lock") > PATH_MAX ||
+	    strlen(base) + sizeof(".lock") > NAME_MAX + 1) {
+		if (*base)
+			ks_error("-o: the file name is too long for its .old and -lock companions "
+				 "(%zu bytes); choose another -o", strlen(path));
+		else
+			ks_error("-o: '%s' names no file; choose another -o", path);
+		return -1;
+	}
+	snprintf(old, sizeof(old), "%s.old", path);
+	snprintf(lock, sizeof(lock), "%s-lock", path);
+	if (!lstat(lock, &sb) && !S_ISREG(sb.st_mode)) {
+		ks_error("%s (the trace's lock file) exists and is not a regular file; "
+			 "remove it or choose another -o", lock);
+		return -1;
+	}
 	if (lstat(path, &sb)) {
 		if (errno == ENOENT)
 			return 0;
@@ -384,6 +467,11 @@ static int make_room(const char *path)
 			 path);
 		return -1;
 	}
+	if (trace_in_use(path)) {
+		ks_error("%s is being recorded by another ksight right now; choose another -o",
+			 path);
+		return -1;
+	}
 	err = ks_store_open(path, KS_STORE_RDONLY, &st);
 	if (err) {
 		ks_error("%s exists and is not a ksight trace (%s); remove it or choose another -o",
@@ -391,13 +479,11 @@ static int make_room(const char *path)
 		return -1;
 	}
 	ks_store_close(st);
-	snprintf(old, sizeof(old), "%s.old", path);
 	if (rename(path, old)) {
 		ks_error("cannot move %s to %s: %s", path, old, strerror(errno));
 		return -1;
 	}
-	snprintf(old, sizeof(old), "%s-lock", path);
-	unlink(old);
+	unlink(lock);
 	return 0;
 }
 
@@ -648,6 +734,10 @@ static int recorder_attach(struct recorder *r)
 		ks_error("cannot %s", why);
 		return -1;
 	}
+	if (err == -EOPNOTSUPP) {
+		ks_error("cannot record here: %s ('ksight doctor' shows every check)", why);
+		return -1;
+	}
 	if (err) {
 		ks_error("cannot %s: %s (--debug says more)", why, strerror(-err));
 		return -1;
@@ -662,6 +752,10 @@ static int recorder_attach(struct recorder *r)
 	err = err ?: ks_store_put_meta(r->store, "traced_set", probe_set_name(r->mode.set));
 	err = err ?: ks_store_put_meta(r->store, "transport",
 				       probe_transport_name(r->mode.transport));
+	err = err ?: ks_store_put_meta(r->store, "page_faults", r->mode.page_faults ? "recorded" :
+				       !r->opts.sched ? "not recorded (--no-sched)" :
+				       "not recorded on this kernel (no exceptions:page_fault_user "
+				       "tracepoint)");
 	err = err ?: ks_store_commit(r->store);
 	if (err) {
 		ks_error("cannot write %s: %s", r->opts.output, ks_strerror(err));
@@ -803,10 +897,19 @@ int cmd_record(int argc, char **argv)
 	struct consumer_stats cs = { 0 };
 	uint64_t drops[KS_DROP_MAX] = { 0 };
 	bool child_started = false, released = false;
-	int exit_code = KS_EXIT_FAIL, wstatus, err;
+	int exit_code = KS_EXIT_FAIL, wstatus, err, lock_fd = -1;
+	char exe[PATH_MAX];
 
 	if (parse_args(argc, argv, &r.opts))
 		return KS_EXIT_USAGE;
+	if (!r.opts.attach_list && !r.opts.all &&
+	    (err = child_resolve(r.opts.argv[0], exe, sizeof(exe)))) {
+		/* as a shell says it, with a shell's exit status */
+		ks_error(err == -ENOENT ? "%s: command not found" :
+			 err == -EACCES ? "%s: permission denied (not an executable file)" :
+					  "%s: cannot run it", r.opts.argv[0]);
+		return err == -ENOENT ? 127 : 126;
+	}
 	pick_user(&r);
 	if (make_room(r.opts.output))
 		return KS_EXIT_FAIL;
@@ -818,6 +921,14 @@ int cmd_record(int argc, char **argv)
 	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
 	if (err) {
 		ks_error("cannot create %s: %s", r.opts.output, ks_strerror(err));
+		goto out;
+	}
+	lock_fd = lock_trace(r.opts.output);
+	if (lock_fd < 0) {
+		ks_error("cannot lock %s: another ksight is recording it; choose another -o",
+			 r.opts.output);
+		ks_store_close(r.store);
+		r.store = NULL;
 		goto out;
 	}
 	if (r.run_uid != (uid_t)-1 && chown(r.opts.output, r.run_uid, r.run_gid))
@@ -837,7 +948,7 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 	} else if (!r.opts.all) {
-		err = child_start(&r.child, r.opts.argv, r.run_uid, r.run_gid);
+		err = child_start(&r.child, exe, r.opts.argv, r.run_uid, r.run_gid);
 		if (err) {
 			ks_error("cannot start %s: %s", r.opts.argv[0], strerror(-err));
 			goto out;
@@ -939,5 +1050,7 @@ out:
 		ks_store_close(r.store);
 	if (r.sigfd >= 0)
 		close(r.sigfd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return exit_code;
 }

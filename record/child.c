@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,7 +19,47 @@ static int pidfd_open_compat(pid_t pid)
 	return syscall(SYS_pidfd_open, pid, 0);
 }
 
-static void child_main(int go_rd, int err_wr, char **argv, uid_t uid, gid_t gid)
+int child_resolve(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	int err = -ENOENT;
+	struct stat sb;
+
+	if (!*name)
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		if (stat(name, &sb))
+			return -errno;
+		if (!S_ISREG(sb.st_mode) || access(name, X_OK))
+			return -EACCES;
+		if (strlen(name) >= len)
+			return -ENAMETOOLONG;
+		strcpy(out, name);
+		return 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	/* each PATH entry in order, as execvp and the shells search it; an empty entry
+	 * is the current directory */
+	for (const char *p = path;; p++) {
+		const char *colon = strchrnul(p, ':');
+		int n = (int)(colon - p);
+
+		if (snprintf(out, len, "%.*s%s%s", n, p, n ? "/" : "", name) < (int)len &&
+		    !stat(out, &sb) && S_ISREG(sb.st_mode)) {
+			if (!access(out, X_OK))
+				return 0;
+			err = -EACCES;
+		}
+		if (!*colon)
+			break;
+		p = colon;
+	}
+	return err;
+}
+
+static void child_main(int go_rd, int err_wr, const char *path, char **argv, uid_t uid,
+		       gid_t gid)
 {
 	sigset_t none;
 	char b;
@@ -36,8 +78,23 @@ static void child_main(int go_rd, int err_wr, char **argv, uid_t uid, gid_t gid)
 	if (read(go_rd, &b, 1) != 1)
 		_exit(127);
 	/* nothing between the release and exec: every syscall from here on is the
-	 * command's (the pipes are close-on-exec) */
-	execvp(argv[0], argv);
+	 * command's (the pipes are close-on-exec); the path was searched before */
+	execv(path, argv);
+	if (errno == ENOEXEC) {
+		/* a script without "#!": run by the shell, as execvp does */
+		int n = 0;
+
+		while (argv[n])
+			n++;
+		char *sh[n + 2];
+
+		sh[0] = "sh";
+		sh[1] = (char *)path;
+		for (int i = 1; i <= n; i++)
+			sh[i + 1] = argv[i];
+		execv("/bin/sh", sh);
+		errno = ENOEXEC;
+	}
 fail:
 	e = errno;
 	if (write(err_wr, &e, sizeof(e)) < 0)
@@ -45,7 +102,7 @@ fail:
 	_exit(127);
 }
 
-int child_start(struct child *c, char **argv, uid_t uid, gid_t gid)
+int child_start(struct child *c, const char *path, char **argv, uid_t uid, gid_t gid)
 {
 	int go[2], er[2];
 	pid_t pid;
@@ -69,7 +126,7 @@ int child_start(struct child *c, char **argv, uid_t uid, gid_t gid)
 	if (pid == 0) {
 		close(go[1]);
 		close(er[0]);
-		child_main(go[0], er[1], argv, uid, gid);
+		child_main(go[0], er[1], path, argv, uid, gid);
 	}
 	close(go[0]);
 	close(er[1]);

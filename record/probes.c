@@ -1,19 +1,19 @@
-/* The loader: skeleton open -> choose the probe kind, traced-set and transport
- * the kernel supports -> set rodata and map sizes -> load -> attach; the
- * scheduler family reuses the syscall family's maps. */
+/* The loader: skeleton open -> the plan of record/features.h (probe kind,
+ * traced set, transport, page faults) -> set rodata and map sizes -> load ->
+ * attach; the scheduler family reuses the syscall family's maps. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "util/log.h"
+#include "record/features.h"
 #include "record/probes.h"
 #include "sched.skel.h"
 #include "syscalls.skel.h"
@@ -27,14 +27,6 @@ struct probes {
 	char desc[512];
 	char why[512];
 };
-
-static const char *const attach_names[] = { "auto", "tp_btf", "raw_tp", "tracepoint" };
-static const char *const set_names[] = { "auto", "task_storage", "hash" };
-static const char *const transport_names[] = { "auto", "ringbuf", "perfbuf" };
-
-const char *probe_attach_name(enum probe_attach a) { return attach_names[a]; }
-const char *probe_set_name(enum probe_set s) { return set_names[s]; }
-const char *probe_transport_name(enum probe_transport t) { return transport_names[t]; }
 
 /* Maps shared by the families, by name in both objects. */
 static const char *const shared_maps[] = { "traced", "traced_tids", "events", "pb", "drops" };
@@ -69,6 +61,8 @@ static int neuter_map(struct bpf_object *obj, const char *name)
 
 	if (!m)
 		return -ENOENT;
+	if (bpf_map__fd(m) >= 0)
+		return 0; /* reused from the syscall family: already neutered there */
 	err = bpf_map__set_type(m, BPF_MAP_TYPE_HASH);
 	err = err ?: bpf_map__set_map_flags(m, 0);
 	err = err ?: bpf_map__set_key_size(m, 4);
@@ -77,7 +71,9 @@ static int neuter_map(struct bpf_object *obj, const char *name)
 	return err;
 }
 
-/* Everything before load that both families share. */
+/* Everything before load that both families share. The planned kind's
+ * programs load (the page-fault one only when the plan has page faults); the
+ * map the plan does not use is neutered, as on a kernel that lacks it. */
 static int configure(struct bpf_object *obj, const struct probes_opts *o,
 		     const struct probes_mode *m)
 {
@@ -86,17 +82,19 @@ static int configure(struct bpf_object *obj, const struct probes_opts *o,
 	int err = 0;
 
 	bpf_object__for_each_program(prog, obj) {
-		err = bpf_program__set_autoload(prog, prog_attach(prog) == m->attach);
+		bool fault = !strncmp(bpf_program__name(prog), "ks_page_fault", 13);
+
+		err = bpf_program__set_autoload(prog, prog_attach(prog) == m->attach &&
+						(!fault || m->page_faults));
 		if (err)
 			return err;
 	}
 	map = bpf_object__find_map_by_name(obj, "events");
 	if (m->transport == TRANSPORT_RINGBUF && map)
 		err = bpf_map__set_max_entries(map, o->ring_bytes);
-	else if (m->transport == TRANSPORT_PERFBUF && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0)
+	else if (m->transport == TRANSPORT_PERFBUF)
 		err = neuter_map(obj, "events");
-	if (!err && m->set == SET_HASH &&
-	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) <= 0)
+	if (!err && m->set == SET_HASH)
 		err = neuter_map(obj, "traced");
 	return err;
 }
@@ -109,19 +107,6 @@ static int configure(struct bpf_object *obj, const struct probes_opts *o,
 		(skel)->rodata->use_perfbuf = (m)->transport == TRANSPORT_PERFBUF; \
 		(skel)->rodata->wakeup_bytes = o->ring_bytes / 4;              \
 	} while (0)
-
-/* Libbpf needs tracefs for classic tracepoints: mount it if nobody has. */
-static void ensure_tracefs(void)
-{
-	struct stat sb;
-
-	if (!stat("/sys/kernel/tracing/events", &sb) || !stat("/sys/kernel/debug/tracing/events", &sb))
-		return;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
-		ks_debug("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
-	else
-		ks_debug("mounted tracefs on /sys/kernel/tracing");
-}
 
 static int read_file(const char *path, void **buf, size_t *len)
 {
@@ -261,8 +246,6 @@ static int try_mode(struct probes *p, const struct probes_opts *o, const char **
 	const struct probes_mode *m = &p->mode;
 	int err;
 
-	if (m->attach == ATTACH_TRACEPOINT)
-		ensure_tracefs();
 	*why = "open the BPF object";
 	p->skel = open_syscalls(p, o, &oo, &err);
 	if (!p->skel) {
@@ -303,62 +286,79 @@ static void describe(struct probes *p, const struct probes_opts *o)
 					   "sched_process_exec", "sched_process_exit" };
 	static const char *const sch[] = { "sched_switch", "sched_wakeup", "sched_wakeup_new",
 					   "page_fault_user" };
-	const char *kind = attach_names[p->mode.attach];
+	const char *kind = probe_attach_name(p->mode.attach);
 	size_t n = 0;
 
 	for (size_t i = 0; i < 5; i++)
 		n += snprintf(p->desc + n, sizeof(p->desc) - n, "%s%s/%s", n ? "," : "", kind, sys[i]);
-	for (size_t i = 0; o->sched && i < 4 && n < sizeof(p->desc); i++)
+	for (size_t i = 0; o->sched && i < 3u + p->mode.page_faults && n < sizeof(p->desc); i++)
 		n += snprintf(p->desc + n, sizeof(p->desc) - n, ",%s/%s", kind, sch[i]);
+}
+
+/* The feature a probe kind stands on, for when its real programs fail. */
+static enum feature kind_feature(enum probe_attach a)
+{
+	return a == ATTACH_TP_BTF ? FEAT_TP_BTF : a == ATTACH_RAW_TP ? FEAT_RAW_TP : FEAT_TRACEPOINT;
 }
 
 int probes_open(const struct probes_opts *o, struct probes **out, const char **why)
 {
-	static const enum probe_attach order[] = { ATTACH_TP_BTF, ATTACH_RAW_TP, ATTACH_TRACEPOINT };
-	bool has_ring = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) > 0;
-	bool has_tstore = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) > 0;
+	const struct probe_request rq = {
+		.attach = o->attach, .set = o->set, .transport = o->transport, .sched = o->sched,
+	};
+	static char why_copy[sizeof(((struct probes *)0)->why)];
+	struct features ft;
 	struct probes *p;
-	int err = -EINVAL;
+	int err, load_err = 0;
 
 	libbpf_set_print(libbpf_log);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	ks_debug("kernel: ring buffer %s, task storage %s", has_ring ? "yes" : "no",
-		 has_tstore ? "yes" : "no");
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (o->attach != ATTACH_AUTO && o->attach != order[i])
-			continue;
-		p->mode.attach = order[i];
-		/* task storage needs the BTF task pointers of tp_btf */
-		p->mode.set = o->set != SET_AUTO ? o->set :
-			      order[i] == ATTACH_TP_BTF && has_tstore ? SET_TASK_STORAGE : SET_HASH;
-		if (order[i] != ATTACH_TP_BTF)
-			p->mode.set = SET_HASH;
-		p->mode.transport = o->transport != TRANSPORT_AUTO ? o->transport :
-				    has_ring ? TRANSPORT_RINGBUF : TRANSPORT_PERFBUF;
-		ks_debug("trying %s probes, %s traced set, %s transport",
-			 attach_names[p->mode.attach], set_names[p->mode.set],
-			 transport_names[p->mode.transport]);
+	*why = p->why;
+	err = features_init(&ft, &(struct features_opts){
+		.btf_known = o->btf_path ? o->btf_path : "system BTF", .mount_tracefs = true,
+		.tp_btf_by_loader = true },
+		p->why, sizeof(p->why));
+	while (!err) {
+		err = features_plan(&ft, &rq, &p->mode, p->why, sizeof(p->why));
+		if (err) {
+			*why = p->why;
+			/* a kind failed for real: its error says more than the plan's */
+			if (load_err && err == -EOPNOTSUPP)
+				err = load_err, *why = why_copy;
+			break;
+		}
+		ks_debug("plan: %s probes, %s traced set, %s transport, page faults %s",
+			 probe_attach_name(p->mode.attach), probe_set_name(p->mode.set),
+			 probe_transport_name(p->mode.transport),
+			 p->mode.page_faults ? "recorded" : "not recorded");
+		if (o->sched && !p->mode.page_faults)
+			ks_debug("page faults are not recorded on this kernel: %s",
+				 features_get(&ft, FEAT_PAGE_FAULT)->detail);
 		err = try_mode(p, o, why);
 		if (!err) {
 			describe(p, o);
+			features_free(&ft);
 			*out = p;
 			return 0;
 		}
-		ks_debug("%s probes: cannot %s: %s", attach_names[p->mode.attach], *why,
+		ks_debug("%s probes: cannot %s: %s", probe_attach_name(p->mode.attach), *why,
 			 strerror(-err));
 		/* a custom object that does not match will not match in another mode */
 		if (err == -ENOENT && o->custom_obj)
 			break;
+		snprintf(why_copy, sizeof(why_copy), "%s", *why);
+		load_err = err;
+		features_set_failed(&ft, kind_feature(p->mode.attach), err, why_copy);
+		err = 0;
 	}
 	if (*why == p->why) {
 		/* the message lives in p: keep it for the caller in a static copy */
-		static char why_copy[sizeof(p->why)];
-
 		memcpy(why_copy, p->why, sizeof(why_copy));
 		*why = why_copy;
 	}
+	features_free(&ft);
 	probes_close(p);
 	return err < 0 ? err : -EINVAL;
 }

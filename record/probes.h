@@ -8,10 +8,7 @@
 #include <sys/types.h>
 
 #include "bpf/events.h"
-
-enum probe_attach { ATTACH_AUTO = 0, ATTACH_TP_BTF, ATTACH_RAW_TP, ATTACH_TRACEPOINT };
-enum probe_set { SET_AUTO = 0, SET_TASK_STORAGE, SET_HASH };
-enum probe_transport { TRANSPORT_AUTO = 0, TRANSPORT_RINGBUF, TRANSPORT_PERFBUF };
+#include "record/features.h"
 
 struct probes_opts {
 	uint64_t ring_bytes;    /* event buffer size, a power of two >= page size */
@@ -24,20 +21,16 @@ struct probes_opts {
 	enum probe_transport transport;
 };
 
-/* What was chosen, for the trace metadata and the consumer. */
-struct probes_mode {
-	enum probe_attach attach;
-	enum probe_set set;
-	enum probe_transport transport;
-};
-
 struct probes;
 
-/* Opens, loads and attaches every probe, falling back tp_btf -> raw tracepoint
- * -> classic tracepoint, task storage -> hash map, ring buffer -> perf buffer
- * where the kernel lacks the first (each step logged under --debug). On failure
- * *why names the step that failed (static or in p's buffer). Returns 0 or a
- * negative errno. */
+/* Opens, loads and attaches every probe as the plan of record/features.h says
+ * (tp_btf -> raw tracepoint -> classic tracepoint, task storage -> hash map,
+ * ring buffer -> perf buffer, page faults when the kernel has the tracepoint);
+ * when a planned kind fails to load after all, plans again without it (each step
+ * logged under --debug). On failure *why names the step that failed (static or
+ * in p's buffer). Returns 0 or a negative errno: -EPERM when no privilege lets
+ * BPF load, -EOPNOTSUPP when the plan finds the kernel lacks what is needed (or
+ * the request cannot hold), *why then being the plan's one line. */
 int probes_open(const struct probes_opts *o, struct probes **out, const char **why);
 /* Adds a thread (its process tgid, its tid, and a pidfd of the thread for task
  * storage) to the traced set; its children follow. */
@@ -55,9 +48,6 @@ int probes_map_fd(struct probes *p, const char *name);
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX]);
 /* A comma-separated list of the attached probes, for the trace metadata. */
 const char *probes_describe(struct probes *p);
-const char *probe_attach_name(enum probe_attach a);
-const char *probe_set_name(enum probe_set s);
-const char *probe_transport_name(enum probe_transport t);
 void probes_close(struct probes *p);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "replay/report.h"
+#include "util/clock.h"
 
 struct span {
 	uint64_t first, last;
@@ -244,5 +245,5 @@ char *report_command_line(const struct replay_meta *m)
 int64_t report_epoch_ns(const struct replay_meta *m, uint64_t ts, bool *known)
 {
 	*known = m->have & RM_MONO;
-	return (int64_t)ts + (*known ? m->mono_to_realtime_ns : 0);
+	return ks_mono_to_epoch(ts, *known ? m->mono_to_realtime_ns : 0);
 }

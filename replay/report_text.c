@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "replay/report.h"
+#include "util/escape.h"
 #include "util/units.h"
 
 #define SLOW_SHOWN 20
@@ -12,6 +13,14 @@
 #define TOP_SHOWN 10
 #define BUCKETS_SHOWN 40
 
+
+#define COMM_TEXT_BUF 72
+/* A process name as the terminal may show it (escaped; names come from the traced
+ * programs, which choose them). */
+static const char *comm_text(char buf[COMM_TEXT_BUF], const char *comm)
+{
+	return ks_escape(buf, COMM_TEXT_BUF, comm, strlen(comm));
+}
 static const char *sc_name(const struct sc_stat *s, char nb[KS_SYSCALL_NAME_MAX])
 {
 	return s->nr == ANALYZE_NR_MERGED ? "syscall_other" : ks_syscall_name(s->nr, nb);
@@ -54,8 +63,11 @@ static void header(FILE *f, const struct report *r)
 	bool known;
 	int64_t epoch = report_epoch_ns(m, r->start_ns, &known);
 
-	fprintf(f, "trace        %s\n", r->t->path);
-	fprintf(f, "command      %s\n", cmd ? cmd : "?");
+	fputs("trace        ", f);
+	ks_fput_escaped(f, r->t->path, strlen(r->t->path));
+	fputs("\ncommand      ", f);
+	ks_fput_escaped(f, cmd ? cmd : "?", cmd ? strlen(cmd) : 1);
+	fputc('\n', f);
 	free(cmd);
 	fprintf(f, "host         %s, kernel %s, recorded by ksight %s\n",
 		m->hostname ? m->hostname : "?", m->kernel_release ? m->kernel_release : "?",
@@ -196,6 +208,7 @@ static int by_latency(const void *x, const void *y)
 
 static void slow_table(FILE *f, const struct report *r)
 {
+	char cb[COMM_TEXT_BUF];
 	const struct analysis *a = &r->a;
 	const struct slow_call **v;
 	char tb[KS_TIME_BUF], d1[KS_DUR_BUF], d2[KS_DUR_BUF], nb[KS_SYSCALL_NAME_MAX];
@@ -226,7 +239,7 @@ static void slow_table(FILE *f, const struct report *r)
 		fprintf(f, "%-19s %10s %8u %8u %-16s %-18s %9s %lld\n",
 			known ? ks_fmt_utc(tb, epoch) : "?",
 			ks_fmt_dur(d1, c->ts > r->start_ns ? c->ts - r->start_ns : 0), c->pid,
-			c->tid, replay_procs_comm_at(&a->procs, c->pid, c->ts),
+			c->tid, comm_text(cb, replay_procs_comm_at(&a->procs, c->pid, c->ts)),
 			ks_syscall_name(c->nr, nb), ks_fmt_dur(d2, c->dur), (long long)c->ret);
 	}
 	free(v);
@@ -424,6 +437,7 @@ out:
 /* execsnoop's list: every successful exec in time order. */
 static void exec_list(FILE *f, const struct report *r)
 {
+	char cb[COMM_TEXT_BUF];
 	const struct replay_procs *ps = &r->a.procs;
 	char tb[KS_TIME_BUF], d[KS_DUR_BUF];
 	size_t shown = 0;
@@ -447,7 +461,7 @@ static void exec_list(FILE *f, const struct report *r)
 		}
 		fprintf(f, "%-19s %10s %-16s %8u %8u ", known ? ks_fmt_utc(tb, epoch) : "?",
 			ks_fmt_dur(d, x->ts > r->start_ns ? x->ts - r->start_ns : 0),
-			x->comm[0] ? x->comm : "?", x->pid, x->ppid);
+			x->comm[0] ? comm_text(cb, x->comm) : "?", x->pid, x->ppid);
 		if (p->exited)
 			fprintf(f, "%5d  ", replay_exit_code(p->wstatus));
 		else
@@ -461,6 +475,7 @@ static void exec_list(FILE *f, const struct report *r)
 
 static void sched_section(FILE *f, const struct report *r)
 {
+	char cb[COMM_TEXT_BUF];
 	const struct sched_analysis *s = &r->a.sched;
 	const struct sched_counts *c = &s->total;
 	char d[6][KS_DUR_BUF];
@@ -505,7 +520,8 @@ static void sched_section(FILE *f, const struct report *r)
 		fprintf(f, "%-19s %8u %-16s %9llu %9llu %9llu %9llu %11s %11s %9llu\n",
 			s->epoch_off ? ks_fmt_utc(tb, (int64_t)k->sec * 1000000000ll) :
 				       (snprintf(tb, sizeof(tb), "%llu", (unsigned long long)k->sec), tb),
-			k->pid, replay_procs_comm_at(&r->a.procs, k->pid, sched_sec_last_ns(s, k->sec)),
+			k->pid, comm_text(cb, replay_procs_comm_at(&r->a.procs, k->pid,
+								   sched_sec_last_ns(s, k->sec))),
 			(unsigned long long)k->switches, (unsigned long long)k->vol,
 			(unsigned long long)k->invol, (unsigned long long)k->wakeups,
 			ks_fmt_dur(d[0], k->cpu_ns),

@@ -21,6 +21,7 @@
 #include "format/kserr.h"
 #include "replay/restore.h"
 #include "replay/trace.h"
+#include "util/escape.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -91,7 +92,8 @@ int delta_collect(struct replay_trace *t, struct delta_list *out)
 		goto fail;
 	}
 	ks_db_iter_free(it);
-	qsort(out->v, out->n, sizeof(*out->v), ent_cmp);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), ent_cmp);
 	for (size_t i = 1; i < out->n; i++)
 		if (out->v[i].seq == out->v[i - 1].seq) {
 			delta_list_free(out);
@@ -117,22 +119,6 @@ static bool abs_ok(const char *p, size_t len)
 }
 
 /* Prints len bytes of p for a message, control bytes escaped. */
-static const char *printable(char *buf, size_t cap, const char *p, size_t len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && o + 5 < cap; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 void restore_free_dirs(char **dirs, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -170,7 +156,7 @@ int restore_state_dirs(struct replay_trace *t, char ***out)
 			err = replay_fail(t, -KS_ECORRUPT,
 					  "recorded state dir '%s' is not a plain absolute path; "
 					  "refusing to restore it",
-					  p ? printable(pb, sizeof(pb), p, len) : "(not a string)");
+					  p ? ks_escape(pb, sizeof(pb), p, len) : "(not a string)");
 			goto out;
 		}
 		dirs[n] = strdup(p);
@@ -410,7 +396,7 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 				   "file entry %llu ('%s') is not a plain absolute path (empty, "
 				   "relative, '.', '..', '//' or a NUL byte); refusing to restore "
 				   "this trace, nothing was written",
-				   (unsigned long long)id, printable(pb, sizeof(pb), p, len));
+				   (unsigned long long)id, ks_escape(pb, sizeof(pb), p, len));
 	for (int i = 0; i < r->ndirs; i++) {
 		size_t dl = strlen(r->dirs[i]);
 		const char *rel;
@@ -435,7 +421,7 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 	return replay_fail(t, -KS_ECORRUPT,
 			   "file entry %llu ('%s') lies outside the recorded state dirs; "
 			   "refusing to restore this trace, nothing was written",
-			   (unsigned long long)id, printable(pb, sizeof(pb), p, len));
+			   (unsigned long long)id, ks_escape(pb, sizeof(pb), p, len));
 }
 
 static int fetch_chunk(void *ctx, const struct ks_chunk_ref *ref, const void **data)
@@ -460,12 +446,22 @@ static int fetch_chunk(void *ctx, const struct ks_chunk_ref *ref, const void **d
 }
 
 /* Opens (making it when missing) the restore directory, which must be empty. */
-static int open_dest(struct replay_trace *t, const char *to, int *out)
+static int open_dest(struct replay_trace *t, const char *dest, int *out)
 {
+	char to[PATH_MAX];
+	size_t n = strlen(dest);
 	struct dirent *e;
 	DIR *d;
 	int fd, dup_fd;
 
+	/* "link/" would make the kernel follow link despite O_NOFOLLOW: the trailing
+	 * slashes go first */
+	while (n > 1 && dest[n - 1] == '/')
+		n--;
+	if (n >= sizeof(to))
+		return replay_fail(t, -ENAMETOOLONG, "--to: the name is too long");
+	memcpy(to, dest, n);
+	to[n] = '\0';
 	if (mkdir(to, 0755) && errno != EEXIST)
 		return replay_fail(t, -errno, "cannot create %s: %s", to, strerror(errno));
 	fd = open(to, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -9,7 +9,9 @@
 #include "format/kserr.h"
 #include "replay/restore.h"
 #include "replay/timeline.h"
+#include "util/clock.h"
 #include "replay/trace.h"
+#include "util/escape.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -359,7 +361,8 @@ int timeline_build(struct replay_trace *t, const char *prefix, struct timeline *
 				goto out;
 		}
 	}
-	qsort(tl->files, tl->n, sizeof(*tl->files), path_cmp);
+	if (tl->n > 1)
+		qsort(tl->files, tl->n, sizeof(*tl->files), path_cmp);
 out:
 	idmap_free(&m.at);
 	idmap_free(&m.file);
@@ -414,7 +417,7 @@ static void fmt_time(const struct timeline *tl, uint64_t ts, char *buf, size_t l
 		snprintf(buf, len, "%llu", (unsigned long long)ts);
 		return;
 	}
-	ns = (int64_t)ts + tl->mono_to_realtime;
+	ns = ks_mono_to_epoch(ts, tl->mono_to_realtime);
 	snprintf(buf, len, "%s.%06lld", ks_fmt_utc(utc, ns),
 		 (long long)((ns % 1000000000) / 1000));
 }
@@ -424,7 +427,9 @@ void timeline_text(FILE *f, const struct timeline *tl)
 	for (size_t i = 0; i < tl->n; i++) {
 		const struct timeline_file *file = &tl->files[i];
 
-		fprintf(f, "%s%s\n", i ? "\n" : "", file->path);
+		fputs(i ? "\n" : "", f);
+		ks_fput_escaped(f, file->path, strlen(file->path));
+		fputc('\n', f);
 		fprintf(f, "  %-26s %10s %8s  %-22s %12s %12s %12s\n", "TIME (UTC)", "OFFSET",
 			"PID", "OPERATION", "AT", "BYTES", "SIZE");
 		for (size_t j = 0; j < file->n; j++) {
