@@ -30,23 +30,43 @@ struct ks_elfsym {
 	struct ks_hmap by_key; /* hash(key) -> index in f[] (multimap) */
 	struct elf_file *f;
 	size_t n, cap;
-};
-
-static char *debuginfo_path = NULL; /* libdwfl's default: .debug and /usr/lib/debug */
-
-static const Dwfl_Callbacks offline_cb = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-	.debuginfo_path = &debuginfo_path,
+	Dwfl_Callbacks cb;
+	char *dwfl_path;       /* libdwfl's search path: the file's dir, .debug, debug_dir */
+	char debug_dir[256];
 };
 
 int ks_elfsym_new(struct ks_elfsym **out)
 {
-	*out = calloc(1, sizeof(**out));
-	if (!*out)
+	struct ks_elfsym *es = calloc(1, sizeof(*es));
+
+	if (!es)
 		return -ENOMEM;
 	elf_version(EV_CURRENT);
+	es->cb = (Dwfl_Callbacks){
+		.find_elf = dwfl_build_id_find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo,
+		.section_address = dwfl_offline_section_address,
+		.debuginfo_path = &es->dwfl_path,
+	};
+	if (ks_elfsym_set_debug_dir(es, "/usr/lib/debug")) {
+		free(es);
+		return -ENOMEM;
+	}
+	*out = es;
+	return 0;
+}
+
+int ks_elfsym_set_debug_dir(struct ks_elfsym *es, const char *dir)
+{
+	char *p;
+
+	if (strlen(dir) >= sizeof(es->debug_dir))
+		return -ENAMETOOLONG;
+	if (asprintf(&p, ":.debug:%s", dir) < 0)
+		return -ENOMEM;
+	free(es->dwfl_path);
+	es->dwfl_path = p;
+	snprintf(es->debug_dir, sizeof(es->debug_dir), "%s", dir);
 	return 0;
 }
 
@@ -60,6 +80,7 @@ void ks_elfsym_free(struct ks_elfsym *es)
 		free(es->f[i].key);
 	}
 	free(es->f);
+	free(es->dwfl_path);
 	ks_hmap_free(&es->by_key);
 	free(es);
 }
@@ -73,7 +94,7 @@ static void hex_id(const unsigned char *id, int len, char *out, size_t size)
 
 /* Reports file (path) into a new Dwfl; keeps it when its build-id is want (or
  * want is empty). */
-static int report(struct elf_file *ef, const char *path, const char *want)
+static int report(struct ks_elfsym *es, struct elf_file *ef, const char *path, const char *want)
 {
 	const unsigned char *id;
 	GElf_Addr vaddr;
@@ -83,7 +104,7 @@ static int report(struct elf_file *ef, const char *path, const char *want)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ef->dwfl = dwfl_begin(&offline_cb);
+	ef->dwfl = dwfl_begin(&es->cb);
 	if (!ef->dwfl) {
 		close(fd);
 		return -ENOMEM;
@@ -108,18 +129,19 @@ fail:
 	return -ENOENT;
 }
 
-static int open_file(struct elf_file *ef, const char *path, const char *build_id)
+static int open_file(struct ks_elfsym *es, struct elf_file *ef, const char *path,
+		     const char *build_id)
 {
-	char dbg[128];
+	char dbg[512];
 
-	if (path[0] == '/' && !report(ef, path, build_id))
+	if (path[0] == '/' && !report(es, ef, path, build_id))
 		return 0;
 	/* the file is gone or was rebuilt: its debug file by build-id, if installed */
 	if (!build_id || strlen(build_id) < 3 || strlen(build_id) > 40)
 		return -ENOENT;
-	snprintf(dbg, sizeof(dbg), "/usr/lib/debug/.build-id/%.2s/%s.debug", build_id,
+	snprintf(dbg, sizeof(dbg), "%s/.build-id/%.2s/%s.debug", es->debug_dir, build_id,
 		 build_id + 2);
-	return report(ef, dbg, build_id);
+	return report(es, ef, dbg, build_id);
 }
 
 static struct elf_file *file_get(struct ks_elfsym *es, const char *path, const char *build_id)
@@ -147,7 +169,7 @@ static struct elf_file *file_get(struct ks_elfsym *es, const char *path, const c
 	memset(ef, 0, sizeof(*ef));
 	ef->key = key;
 	ef->klen = klen;
-	open_file(ef, path, build_id);
+	open_file(es, ef, path, build_id);
 	return ef;
 }
 
@@ -252,7 +274,7 @@ static struct sym_ent *sym_add(struct ks_symtab *s, uint32_t module, uint64_t of
 	return &s->syms[s->nsyms++];
 }
 
-static int add_row(struct ks_symtab *s, const struct ks_stack_row *r)
+int ks_symtab_add(struct ks_symtab *s, const struct ks_stack_row *r)
 {
 	size_t len = r->data_len < KS_STACK_DATA_MAX ? r->data_len : KS_STACK_DATA_MAX;
 
@@ -271,7 +293,8 @@ static int add_row(struct ks_symtab *s, const struct ks_stack_row *r)
 		err = err ?: ks_hmap_put(&s->stack_by_id, r->id, s->nstacks);
 		if (err)
 			return err;
-		memcpy(s->frames + s->nframes, f, (nk + nu) * sizeof(*f));
+		if (nk + nu)
+			memcpy(s->frames + s->nframes, f, (nk + nu) * sizeof(*f));
 		s->stacks[s->nstacks++] = (struct stack_ent){ .frame0 = s->nframes, .nk = nk, .nu = nu };
 		s->nframes += nk + nu;
 		return 0;
@@ -321,7 +344,7 @@ static int on_stack_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t
 
 	(void)seq;
 	for (uint32_t i = 0; i < hdr->count; i++) {
-		int err = add_row(s, &r[i]);
+		int err = ks_symtab_add(s, &r[i]);
 
 		if (err) {
 			s->err = err;
@@ -331,7 +354,7 @@ static int on_stack_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t
 	return 0;
 }
 
-int ks_symtab_load(struct replay_trace *t, bool live, struct ks_symtab **out)
+int ks_symtab_new(bool live, struct ks_symtab **out)
 {
 	struct ks_symtab *s = calloc(1, sizeof(*s));
 	int err;
@@ -339,7 +362,23 @@ int ks_symtab_load(struct replay_trace *t, bool live, struct ks_symtab **out)
 	if (!s)
 		return -ENOMEM;
 	err = live ? ks_elfsym_new(&s->es) : 0;
-	err = err ?: replay_each_segment(t, KS_KIND_STACK, on_stack_segment, s);
+	if (err) {
+		free(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+int ks_symtab_load(struct replay_trace *t, bool live, struct ks_symtab **out)
+{
+	struct ks_symtab *s;
+	int err;
+
+	err = ks_symtab_new(live, &s);
+	if (err)
+		return err;
+	err = replay_each_segment(t, KS_KIND_STACK, on_stack_segment, s);
 	if (err && s->err && s->err != -ENOMEM)
 		replay_fail(t, s->err, "the stack table: %s", ks_strerror(s->err));
 	if (err) {
@@ -376,9 +415,11 @@ int ks_symtab_stack(const struct ks_symtab *s, uint64_t id, const struct ks_fram
 {
 	uint64_t *i = ks_hmap_get(&s->stack_by_id, id);
 
+	static const struct ks_frame none;
+
 	if (!i)
 		return -ENOENT;
-	*f = s->frames + s->stacks[*i].frame0;
+	*f = s->frames ? s->frames + s->stacks[*i].frame0 : &none;
 	*nk = s->stacks[*i].nk;
 	*nu = s->stacks[*i].nu;
 	return 0;

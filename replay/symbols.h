@@ -19,6 +19,10 @@ struct ks_elfsym;
 
 /* Returns 0, -ENOMEM. */
 int ks_elfsym_new(struct ks_elfsym **out);
+/* Where separate debug files live (default /usr/lib/debug: DIR/.build-id/xx/
+ * rest.debug, and DIR/... for .gnu_debuglink names). Returns 0, -ENAMETOOLONG,
+ * -ENOMEM. */
+int ks_elfsym_set_debug_dir(struct ks_elfsym *es, const char *dir);
 void ks_elfsym_free(struct ks_elfsym *es);
 
 /* Names the function at file offset off of the ELF file path whose build-id is
@@ -34,6 +38,11 @@ struct ks_symtab;
  * files on this machine. Returns 0, -ENOMEM, or a segment error (t->err set). */
 int ks_symtab_load(struct replay_trace *t, bool live, struct ks_symtab **out);
 void ks_symtab_free(struct ks_symtab *s);
+/* An empty table, and one row added to it (what ks_symtab_load does per row).
+ * ks_symtab_add returns 0, -ENOMEM, or the frame decoder's error for a damaged
+ * stack (format/stack.h); rows of unknown kinds are ignored. */
+int ks_symtab_new(bool live, struct ks_symtab **out);
+int ks_symtab_add(struct ks_symtab *s, const struct ks_stack_row *r);
 
 /* The frames of stack id (kernel ones first, each part innermost first).
  * Returns 0, -ENOENT (no such stack: a damaged or cut trace). */
