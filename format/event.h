@@ -135,7 +135,9 @@ struct ks_offcpu {
  * of the address, so it does not depend on where the file was mapped). */
 enum ks_stack_what {
 	KS_STACK_FRAMES = 1, /* id: stack id; data: the frames (format/stack.h) */
-	KS_STACK_MODULE = 2, /* id: module id; data: path NUL build-id (hex) */
+	KS_STACK_MODULE = 2, /* id: module id; data: path NUL build-id (hex) NUL, then
+			      * per loadable segment its file offset, address and size
+			      * (u64 little-endian each) */
 	KS_STACK_SYMBOL = 3, /* id: module id, off: offset; data: the function's name */
 };
 

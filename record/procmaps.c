@@ -75,15 +75,26 @@ size_t pmaps_nmodules(const struct pmaps *pm)
 	return pm->nmod;
 }
 
-/* The GNU build-id note of the ELF file at fd, as hex into out (41 bytes). */
-static void read_build_id(int fd, char *out)
+/* The GNU build-id note of the ELF file at fd as hex (41 bytes), and its
+ * loadable segments. */
+static void read_elf_info(int fd, struct pm_module *m)
 {
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	Elf_Scn *scn = NULL;
+	char *out = m->build_id;
+	size_t nph = 0;
 
 	out[0] = 0;
 	if (!e)
 		return;
+	if (!elf_getphdrnum(e, &nph))
+		for (size_t i = 0; i < nph && m->nseg < PM_MAX_SEGS; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(e, i, &ph) && ph.p_type == PT_LOAD)
+				m->seg[m->nseg++] = (struct pm_seg){ ph.p_offset, ph.p_vaddr,
+								     ph.p_filesz };
+		}
 	while ((scn = elf_nextscn(e, scn)) && !out[0]) {
 		GElf_Shdr sh;
 		Elf_Data *d;
@@ -150,7 +161,7 @@ static int module_get(struct pmaps *pm, uint32_t pid, const char *mapname, uint6
 			}
 		}
 		if (m->fd >= 0)
-			read_build_id(m->fd, m->build_id);
+			read_elf_info(m->fd, m);
 	}
 	err = ks_hmap_add(&pm->by_file, h, m->id);
 	if (err) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #define PM_UNKNOWN_MODULE 0xffffffffu /* a user address in no known mapping */
+#define PM_MAX_SEGS 8
 
 struct pm_module {
 	uint32_t id;        /* >= 1 (0 is the kernel) */
@@ -20,6 +21,10 @@ struct pm_module {
 	uint64_t dev, ino;
 	char *path;         /* as /proc/PID/maps names it */
 	char build_id[41];  /* hex, "" when the file has none */
+	/* its loadable segments (file offset -> address in the ELF), so frames stay
+	 * resolvable in a separate debug file, whose offsets differ */
+	struct pm_seg { uint64_t off, vaddr, size; } seg[PM_MAX_SEGS];
+	unsigned nseg;
 };
 
 struct pmaps;

@@ -1,5 +1,6 @@
 /* record: the CPU profile's loader (perf events on every CPU, the off-CPU switch
  * hooks), its ring records turned into sample rows, and the stack table. */
+#include <endian.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -214,19 +215,30 @@ static int announce_modules(struct profile *pf)
 	while (pf->nmod_announced < pmaps_nmodules(pf->pm)) {
 		struct pm_module *m = pmaps_module(pf->pm, ++pf->nmod_announced);
 		struct ks_stack_row r;
-		size_t pl = strlen(m->path), bl = strlen(m->build_id);
+		size_t pl = strlen(m->path), bl = strlen(m->build_id), sl = m->nseg * 24, n;
 		int err;
 
 		memset(&r, 0, offsetof(struct ks_stack_row, data));
 		r.ts = ks_mono_ns();
 		r.id = m->id;
 		r.what = KS_STACK_MODULE;
-		if (pl + 1 + bl > KS_STACK_DATA_MAX)
-			pl = KS_STACK_DATA_MAX - 1 - bl;
+		if (pl + 2 + bl + sl > KS_STACK_DATA_MAX)
+			pl = KS_STACK_DATA_MAX - 2 - bl - sl;
+		/* path NUL build-id NUL, then (offset, address, size) of each segment,
+		 * u64 little-endian */
 		memcpy(r.data, m->path, pl);
 		r.data[pl] = 0;
 		memcpy(r.data + pl + 1, m->build_id, bl);
-		r.data_len = pl + 1 + bl;
+		r.data[pl + 1 + bl] = 0;
+		n = pl + 2 + bl;
+		for (unsigned i = 0; i < m->nseg; i++) {
+			uint64_t v[3] = { htole64(m->seg[i].off), htole64(m->seg[i].vaddr),
+					  htole64(m->seg[i].size) };
+
+			memcpy(r.data + n, v, sizeof(v));
+			n += sizeof(v);
+		}
+		r.data_len = n;
 		err = consumer_add_row(pf->c, KS_KIND_STACK, &r);
 		if (err)
 			return err;

@@ -1,5 +1,6 @@
 /* replay: the offline symbolizer (libdwfl) and the trace's stack table, see
  * replay/symbols.h. */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -193,16 +194,16 @@ static int off_to_vaddr(Elf *e, uint64_t off, GElf_Addr *vaddr)
 	return -ENOENT;
 }
 
-int ks_elfsym_resolve(struct ks_elfsym *es, const char *path, const char *build_id,
-		      uint64_t off, char *name, size_t size)
+static int resolve(struct ks_elfsym *es, const char *path, const char *build_id, bool is_off,
+		   uint64_t at, char *name, size_t size)
 {
 	struct elf_file *ef = file_get(es, path, build_id);
-	GElf_Addr vaddr;
+	GElf_Addr vaddr = at;
 	const char *s;
 
 	if (!ef)
 		return -ENOMEM;
-	if (!ef->dwfl || off_to_vaddr(ef->elf, off, &vaddr))
+	if (!ef->dwfl || (is_off && off_to_vaddr(ef->elf, at, &vaddr)))
 		return -ENOENT;
 	s = dwfl_module_addrname(ef->mod, vaddr + ef->bias);
 	if (!s || !s[0])
@@ -210,6 +211,18 @@ int ks_elfsym_resolve(struct ks_elfsym *es, const char *path, const char *build_
 	/* "memcpy@GLIBC_2.14" from .dynsym: the version is not part of the name */
 	snprintf(name, size, "%.*s", (int)strcspn(s, "@"), s);
 	return 0;
+}
+
+int ks_elfsym_resolve(struct ks_elfsym *es, const char *path, const char *build_id,
+		      uint64_t off, char *name, size_t size)
+{
+	return resolve(es, path, build_id, true, off, name, size);
+}
+
+int ks_elfsym_resolve_vaddr(struct ks_elfsym *es, const char *path, const char *build_id,
+			    uint64_t vaddr, char *name, size_t size)
+{
+	return resolve(es, path, build_id, false, vaddr, name, size);
 }
 
 /* ---- the trace's stack table -------------------------------------------------- */
@@ -221,6 +234,8 @@ struct stack_ent {
 
 struct module_ent {
 	char *path, *build_id, *base;
+	uint64_t seg[8][3]; /* file offset, address, size of each loadable segment */
+	unsigned nseg;
 };
 
 struct sym_ent {
@@ -312,6 +327,18 @@ int ks_symtab_add(struct ks_symtab *s, const struct ks_stack_row *r)
 		m = &s->mods[s->nmods];
 		m->path = strndup(r->data, pl);
 		m->build_id = pl < len ? strndup(r->data + pl + 1, len - pl - 1) : strdup("");
+		m->nseg = 0;
+		if (m->build_id) {
+			size_t segs = pl + 1 + strlen(m->build_id) + 1;
+
+			for (; segs + 24 <= len && m->nseg < 8; segs += 24, m->nseg++)
+				for (int k = 0; k < 3; k++) {
+					uint64_t v;
+
+					memcpy(&v, r->data + segs + 8 * k, 8);
+					m->seg[m->nseg][k] = le64toh(v);
+				}
+		}
 		if (!m->path || !m->build_id) {
 			free(m->path);
 			free(m->build_id);
@@ -442,6 +469,18 @@ const char *ks_symtab_module(const struct ks_symtab *s, uint32_t module)
 	return m ? m->base : "[unknown]";
 }
 
+/* With the segments the recorder saw, the offset becomes an address, which a
+ * debug file found by build-id resolves too; else the file's own segments. */
+static int live_name(struct ks_elfsym *es, const struct module_ent *m, uint64_t off, char *buf,
+		     size_t size)
+{
+	for (unsigned i = 0; i < m->nseg; i++)
+		if (off >= m->seg[i][0] && off - m->seg[i][0] < m->seg[i][2])
+			return ks_elfsym_resolve_vaddr(es, m->path, m->build_id,
+						       off - m->seg[i][0] + m->seg[i][1], buf, size);
+	return ks_elfsym_resolve(es, m->path, m->build_id, off, buf, size);
+}
+
 const char *ks_symtab_name(struct ks_symtab *s, const struct ks_frame *f, bool *named)
 {
 	const struct module_ent *m = NULL;
@@ -453,7 +492,7 @@ const char *ks_symtab_name(struct ks_symtab *s, const struct ks_frame *f, bool *
 		goto out;
 	if (f->module != KS_KERNEL_MODULE && f->module != KS_UNKNOWN_MODULE)
 		m = module_get(s, f->module);
-	if (m && s->es && !ks_elfsym_resolve(s->es, m->path, m->build_id, f->off, buf, sizeof(buf)))
+	if (m && s->es && !live_name(s->es, m, f->off, buf, sizeof(buf)))
 		how = 2;
 	else if (m)
 		snprintf(buf, sizeof(buf), "%s+0x%llx", m->base, (unsigned long long)f->off);

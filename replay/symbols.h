@@ -31,6 +31,10 @@ void ks_elfsym_free(struct ks_elfsym *es);
  * name filled, -ENOENT (no file, no symbol covers off), -ENOMEM. */
 int ks_elfsym_resolve(struct ks_elfsym *es, const char *path, const char *build_id,
 		      uint64_t off, char *name, size_t size);
+/* The same for an address in the ELF (its segments' p_vaddr), which holds in a
+ * separate debug file too (file offsets do not). */
+int ks_elfsym_resolve_vaddr(struct ks_elfsym *es, const char *path, const char *build_id,
+			    uint64_t vaddr, char *name, size_t size);
 
 struct ks_symtab;
 
