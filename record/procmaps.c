@@ -293,12 +293,15 @@ void pmaps_forget(struct pmaps *pm, uint32_t pid)
 
 /* ---- kallsyms ---------------------------------------------------------------- */
 
+/* The file is read whole and its text-symbol lines indexed in place (sscanf and
+ * a copy per line cost more than the kernel takes to print the 100k+ lines). */
 struct ksym {
 	uint64_t addr;
-	char *name;
+	const char *name; /* "name" or "name [module]", NUL-terminated in buf */
 };
 
 struct ksyms {
+	char *buf;
 	struct ksym *s;
 	size_t n, cap;
 };
@@ -314,52 +317,74 @@ void ksyms_free(struct ksyms *k)
 {
 	if (!k)
 		return;
-	for (size_t i = 0; i < k->n; i++)
-		free(k->s[i].name);
+	free(k->buf);
 	free(k->s);
 	free(k);
+}
+
+static int read_all(FILE *f, char **out)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+
+	for (;;) {
+		size_t n;
+
+		if (len + 65536 + 1 > cap) {
+			char *nb = realloc(buf, cap = (cap ? cap * 2 : 1 << 22));
+
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	buf[len] = 0;
+	*out = buf;
+	return 0;
 }
 
 int ksyms_load(FILE *f, struct ksyms **out)
 {
 	struct ksyms *k;
-	char *line = NULL, name[512], mod[128];
-	size_t cap = 0;
 	bool nonzero = false;
-	int err = 0;
+	char *p;
+	int err;
 
 	if (!f)
 		return -EINVAL;
 	k = calloc(1, sizeof(*k));
-	if (!k) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	while (!err && getline(&line, &cap, f) > 0) {
-		uint64_t addr;
-		char type;
-		int n;
-
-		mod[0] = 0;
-		n = sscanf(line, "%" SCNx64 " %c %511s [%127[^]]]", &addr, &type, name, mod);
-		if (n < 3 || (type != 't' && type != 'T' && type != 'w' && type != 'W'))
-			continue;
-		nonzero |= addr != 0;
-		err = KS_GROW(&k->s, &k->cap, k->n + 1);
-		if (err)
-			break;
-		k->s[k->n].addr = addr;
-		if (n == 4 && asprintf(&k->s[k->n].name, "%s [%s]", name, mod) < 0)
-			k->s[k->n].name = NULL;
-		else if (n != 4)
-			k->s[k->n].name = strdup(name);
-		if (!k->s[k->n].name)
-			err = -ENOMEM;
-		else
-			k->n++;
-	}
-	free(line);
+	err = k ? read_all(f, &k->buf) : -ENOMEM;
 	fclose(f);
+	if (err) {
+		free(k);
+		return err;
+	}
+	for (p = k->buf; *p && !err;) {
+		char *end = strchr(p, '\n'), *name, *type;
+		uint64_t addr;
+
+		if (end)
+			*end = 0;
+		addr = strtoull(p, &type, 16);
+		/* "ADDR T NAME[\t[MODULE]]" */
+		if (type[0] == ' ' && type[1] && type[2] == ' ' &&
+		    (type[1] == 't' || type[1] == 'T' || type[1] == 'w' || type[1] == 'W')) {
+			name = type + 3;
+			for (char *t = strchr(name, '\t'); t; t = strchr(t, '\t'))
+				*t = ' ';
+			nonzero |= addr != 0;
+			err = KS_GROW(&k->s, &k->cap, k->n + 1);
+			if (!err)
+				k->s[k->n++] = (struct ksym){ .addr = addr, .name = name };
+		}
+		p = end ? end + 1 : p + strlen(p);
+	}
 	if (!err && !nonzero)
 		err = -EPERM;
 	if (err) {

@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,11 @@ struct profile {
 	const char *event;
 	int stackmap_fd;
 	struct pmaps *pm;
-	FILE *kallsyms; /* opened at start, with the privilege to see addresses */
+	FILE *ks_file; /* opened at start, with the privilege to see addresses */
+	pthread_t ks_thread; /* reads it meanwhile (the kernel takes ~100 ms to print it) */
+	bool ks_started;
+	struct ksyms *ks;
+	int ks_err;
 	/* the stack table: encoded frames by hash (multimap -> index in st[]) */
 	struct ks_hmap stacks;
 	uint8_t *arena;
@@ -405,6 +410,22 @@ void profile_proc(struct profile *pf, const struct ks_proc *p)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
+/* The kallsyms snapshot, taken while the command runs. */
+static void *load_kallsyms(void *arg)
+{
+	struct profile *pf = arg;
+
+	pf->ks_err = ksyms_load(pf->ks_file, &pf->ks);
+	return NULL;
+}
+
+static void join_kallsyms(struct profile *pf)
+{
+	if (pf->ks_started)
+		pthread_join(pf->ks_thread, NULL);
+	pf->ks_started = false;
+}
+
 int profile_start(const struct profile_opts *o, struct probes *p, struct consumer *c,
 		  struct profile **out, const char **what, const char **missing)
 {
@@ -417,7 +438,12 @@ int profile_start(const struct profile_opts *o, struct probes *p, struct consume
 		return -ENOMEM;
 	pf->c = c;
 	pf->stackmap_fd = -1;
-	pf->kallsyms = fopen("/proc/kallsyms", "re");
+	pf->ks_err = -ENOENT;
+	pf->ks_file = fopen("/proc/kallsyms", "re");
+	if (pf->ks_file && !pthread_create(&pf->ks_thread, NULL, load_kallsyms, pf))
+		pf->ks_started = true; /* the file is the thread's */
+	else if (pf->ks_file)
+		fclose(pf->ks_file);
 	err = pmaps_new(&pf->pm);
 	if (err)
 		goto fail;
@@ -493,17 +519,15 @@ int profile_archive(struct profile *pf, profile_resolve_fn resolve, void *ctx)
 {
 	struct ksyms *ks = NULL;
 	char name[1024];
+	uint64_t t0 = ks_mono_ns(), t1;
 	int err = 0;
 
 	if (!pf)
 		return 0;
-	if (pf->khit.n) {
-		err = ksyms_load(pf->kallsyms, &ks);
-		pf->kallsyms = NULL;
-		if (err)
-			ks_debug("profile: no kernel symbols: %s", strerror(-err));
-	}
-	err = 0;
+	join_kallsyms(pf);
+	ks = pf->ks;
+	if (!ks)
+		ks_debug("profile: no kernel symbols: %s", strerror(-pf->ks_err));
 	ks_hmap_each(&pf->khit, i) {
 		const char *s = ks ? ksyms_find(ks, pf->khit.slot[i].key) : NULL;
 
@@ -515,7 +539,7 @@ int profile_archive(struct profile *pf, profile_resolve_fn resolve, void *ctx)
 		if (err)
 			break;
 	}
-	ksyms_free(ks);
+	t1 = ks_mono_ns();
 	ks_hmap_each(&pf->uhit, i) {
 		uint64_t k = pf->uhit.slot[i].key, off = k & ((1ull << 40) - 1);
 		struct pm_module *m = pmaps_module(pf->pm, k >> 40);
@@ -534,6 +558,8 @@ int profile_archive(struct profile *pf, profile_resolve_fn resolve, void *ctx)
 		}
 		err = add_symbol(pf, m->id, off, name);
 	}
+	ks_debug("profile: kernel symbols named in %.1f ms, user ones in %.1f ms",
+		 (t1 - t0) / 1e6, (ks_mono_ns() - t1) / 1e6);
 	return err;
 }
 
@@ -557,9 +583,9 @@ void profile_free(struct profile *pf)
 		return;
 	detach_oncpu(pf);
 	offcpu_bpf__destroy(pf->off);
+	join_kallsyms(pf);
+	ksyms_free(pf->ks);
 	pmaps_free(pf->pm);
-	if (pf->kallsyms)
-		fclose(pf->kallsyms);
 	ks_hmap_free(&pf->stacks);
 	ks_hmap_free(&pf->offcache);
 	ks_hmap_free(&pf->khit);
