@@ -88,9 +88,20 @@ struct ks_ev_sched {
 #define KS_EVS_UMISSING 0x08  /* no user stack */
 #define KS_EVS_USER 0x10      /* sample: the CPU was in user mode */
 #define KS_EVS_PREEMPTED 0x20 /* off-CPU: preempted, not blocked */
+#define KS_EVS_BUILD_ID 0x80  /* sample: user frames are struct ks_ev_build_id_frame */
 
-/* One on-CPU sample of a traced task, followed by nk kernel then nu user
- * addresses (__u64 each), innermost first. */
+/* A user frame as the kernel gives it with BPF_F_USER_BUILD_ID: the file's
+ * build-id and the offset in it (status 1), or the bare address (status 2) where
+ * the kernel could not tell (same layout as struct bpf_stack_build_id). */
+struct ks_ev_build_id_frame {
+	__s32 status;
+	unsigned char build_id[20];
+	__u64 off_or_ip;
+};
+
+/* One on-CPU sample of a traced task, followed by nk kernel addresses (__u64
+ * each), then nu user frames: addresses (__u64), or with KS_EVS_BUILD_ID
+ * struct ks_ev_build_id_frame; each part innermost first. */
 struct ks_ev_sample {
 	__u32 type; /* KS_EV_SAMPLE | flags << 16 */
 	__u32 cpu;

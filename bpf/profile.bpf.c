@@ -10,10 +10,16 @@
 #include "common.bpf.h"
 
 #define STACK_BYTES (KS_STACK_DEPTH * sizeof(__u64))
+#define BUILD_ID_BYTES (KS_STACK_DEPTH * sizeof(struct bpf_stack_build_id))
+
+/* User frames as build-id + offset (the kernel's BPF_F_USER_BUILD_ID), which
+ * stay resolvable when the process is gone before the recorder reads its maps. */
+const volatile bool user_build_id = true;
 
 struct sample_buf {
 	struct ks_ev_sample e;
-	__u64 ips[2 * KS_STACK_DEPTH];
+	__u64 ips[KS_STACK_DEPTH];
+	struct bpf_stack_build_id user[KS_STACK_DEPTH]; /* from &ips[nk] on */
 };
 
 struct {
@@ -47,12 +53,18 @@ int ks_profile(struct bpf_perf_event_data *ctx)
 		kn = KS_STACK_DEPTH;
 	if (kn == KS_STACK_DEPTH)
 		flags |= KS_EVS_KTRUNC;
-	un = bpf_get_stack(ctx, &b->ips[kn], STACK_BYTES, BPF_F_USER_STACK);
+	if (user_build_id) {
+		un = bpf_get_stack(ctx, &b->ips[kn], BUILD_ID_BYTES,
+				   BPF_F_USER_STACK | BPF_F_USER_BUILD_ID);
+		flags |= KS_EVS_BUILD_ID;
+	} else {
+		un = bpf_get_stack(ctx, &b->ips[kn], STACK_BYTES, BPF_F_USER_STACK);
+	}
 	if (un <= 0) {
 		un = 0;
 		flags |= KS_EVS_UMISSING;
 	}
-	un /= sizeof(__u64);
+	un /= user_build_id ? sizeof(struct bpf_stack_build_id) : sizeof(__u64);
 	if (un > KS_STACK_DEPTH)
 		un = KS_STACK_DEPTH;
 	if (un == KS_STACK_DEPTH)
@@ -67,7 +79,8 @@ int ks_profile(struct bpf_perf_event_data *ctx)
 	b->e.nk = kn;
 	b->e.nu = un;
 	b->e._pad = 0;
-	size = sizeof(b->e) + (kn + un) * sizeof(__u64);
+	size = sizeof(b->e) + kn * sizeof(__u64) +
+	       un * (user_build_id ? sizeof(struct bpf_stack_build_id) : sizeof(__u64));
 	if (size > sizeof(*b))
 		return 0;
 	output(ctx, b, size, KS_DROP_SAMPLE);

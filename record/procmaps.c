@@ -36,6 +36,9 @@ struct pmaps {
 	struct ks_hmap by_file; /* hash(dev, ino, path) -> module id (multimap) */
 	struct pm_module *mod;  /* mod[id - 1] */
 	size_t nmod, capmod;
+	struct ks_hmap by_build_id; /* hash(build-id hex) -> module id (multimap) */
+	uint32_t *dirty;        /* module ids marked dirty, in order */
+	size_t ndirty, capdirty, dirty_pos;
 };
 
 int pmaps_new(struct pmaps **out)
@@ -62,6 +65,8 @@ void pmaps_free(struct pmaps *pm)
 	free(pm->mod);
 	ks_hmap_free(&pm->procs);
 	ks_hmap_free(&pm->by_file);
+	ks_hmap_free(&pm->by_build_id);
+	free(pm->dirty);
 	free(pm);
 }
 
@@ -118,6 +123,96 @@ static void read_elf_info(int fd, struct pm_module *m)
 	elf_end(e);
 }
 
+static int mark_dirty(struct pmaps *pm, struct pm_module *m)
+{
+	int err;
+
+	if (m->dirty)
+		return 0;
+	err = KS_GROW(&pm->dirty, &pm->capdirty, pm->ndirty + 1);
+	if (err)
+		return err;
+	pm->dirty[pm->ndirty++] = m->id;
+	m->dirty = true;
+	return 0;
+}
+
+struct pm_module *pmaps_next_dirty(struct pmaps *pm)
+{
+	struct pm_module *m;
+
+	if (pm->dirty_pos == pm->ndirty) {
+		pm->dirty_pos = pm->ndirty = 0;
+		return NULL;
+	}
+	m = &pm->mod[pm->dirty[pm->dirty_pos++] - 1];
+	m->dirty = false;
+	return m;
+}
+
+static struct pm_module *find_build_id(struct pmaps *pm, const char *hex)
+{
+	uint64_t h = ks_hash_bytes(hex, strlen(hex));
+
+	for (uint64_t *v = ks_hmap_get(&pm->by_build_id, h); v; v = ks_hmap_next(&pm->by_build_id, h, v))
+		if (!strcmp(pm->mod[*v - 1].build_id, hex))
+			return &pm->mod[*v - 1];
+	return NULL;
+}
+
+int pmaps_module_by_build_id(struct pmaps *pm, const unsigned char *id, uint32_t *module)
+{
+	struct pm_module *m;
+	char hex[41];
+	int err;
+
+	for (int i = 0; i < 20; i++)
+		sprintf(hex + 2 * i, "%02x", id[i]);
+	m = find_build_id(pm, hex);
+	if (m) {
+		*module = m->id;
+		return 0;
+	}
+	err = KS_GROW(&pm->mod, &pm->capmod, pm->nmod + 1);
+	if (err)
+		return err;
+	m = &pm->mod[pm->nmod];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup("");
+	if (!m->path)
+		return -ENOMEM;
+	m->id = pm->nmod + 1;
+	m->fd = -1;
+	memcpy(m->build_id, hex, sizeof(hex));
+	err = ks_hmap_add(&pm->by_build_id, ks_hash_bytes(hex, 40), m->id);
+	err = err ?: mark_dirty(pm, m);
+	if (err) {
+		free(m->path);
+		return err;
+	}
+	pm->nmod++;
+	*module = m->id;
+	return 0;
+}
+
+/* A file just opened from a mapping whose build-id a path-less module (made
+ * from the kernel's frames) already has: that module gets the file. */
+static struct pm_module *adopt_file(struct pmaps *pm, struct pm_module *fresh)
+{
+	struct pm_module *m = fresh->build_id[0] ? find_build_id(pm, fresh->build_id) : NULL;
+
+	if (!m || m->path[0])
+		return NULL;
+	free(m->path);
+	m->path = fresh->path;
+	m->fd = fresh->fd;
+	m->dev = fresh->dev;
+	m->ino = fresh->ino;
+	memcpy(m->seg, fresh->seg, sizeof(m->seg));
+	m->nseg = fresh->nseg;
+	return m;
+}
+
 static int module_get(struct pmaps *pm, uint32_t pid, const char *mapname, uint64_t start,
 		      uint64_t end, uint64_t dev, uint64_t ino, uint32_t *id)
 {
@@ -163,7 +258,21 @@ static int module_get(struct pmaps *pm, uint32_t pid, const char *mapname, uint6
 		if (m->fd >= 0)
 			read_elf_info(m->fd, m);
 	}
+	{
+		struct pm_module *old = adopt_file(pm, m);
+
+		if (old) {
+			err = ks_hmap_add(&pm->by_file, h, old->id);
+			err = err ?: mark_dirty(pm, old);
+			*id = old->id;
+			return err; /* its path and fd are old's now */
+		}
+	}
 	err = ks_hmap_add(&pm->by_file, h, m->id);
+	err = err ?: m->build_id[0] ? ks_hmap_add(&pm->by_build_id,
+						  ks_hash_bytes(m->build_id, strlen(m->build_id)),
+						  m->id) : 0;
+	err = err ?: mark_dirty(pm, m);
 	if (err) {
 		if (m->fd >= 0)
 			close(m->fd);

@@ -16,7 +16,7 @@
 
 struct pm_module {
 	uint32_t id;        /* >= 1 (0 is the kernel) */
-	bool announced;     /* the caller wrote it into the trace */
+	bool dirty;         /* new, or its file found since the caller last wrote it */
 	int fd;             /* the file, opened while mapped; -1 for [vdso] and the like */
 	uint64_t dev, ino;
 	char *path;         /* as /proc/PID/maps names it */
@@ -38,6 +38,16 @@ void pmaps_free(struct pmaps *pm);
  * them (at most every 20 ms). Returns 0, -ENOENT (in no file mapping, or the
  * process is gone), -ENOMEM. */
 int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module, uint64_t *off);
+
+/* The module of the file whose GNU build-id is id (20 bytes), as the kernel
+ * names user frames with BPF_F_USER_BUILD_ID: a module with no file yet when no
+ * process's maps showed it so far (the file is attached when one does).
+ * Returns 0, -ENOMEM. */
+int pmaps_module_by_build_id(struct pmaps *pm, const unsigned char *id, uint32_t *module);
+
+/* The next module that is new or got its file since the last call (clearing
+ * the mark), or NULL. */
+struct pm_module *pmaps_next_dirty(struct pmaps *pm);
 
 /* The process's mappings are stale (it exec'd) or gone (it exited): read them
  * again at its next sample. */

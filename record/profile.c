@@ -50,7 +50,6 @@ struct profile {
 	struct ks_hmap offcache; /* pid, kernel id, user id -> stack id */
 	struct ks_hmap khit;     /* kernel addresses in stacks */
 	struct ks_hmap uhit;     /* module << 40 | offset in stacks */
-	uint32_t nmod_announced;
 	struct profile_stats stats;
 	char what[128], missing[512];
 };
@@ -214,11 +213,13 @@ static int note_hits(struct profile *pf, const struct ks_frame *f, unsigned n)
 	return err;
 }
 
-/* Writes the modules met since the last call into the stack table. */
+/* Writes the modules met (or given their file) since the last call into the
+ * stack table; a later row of a module replaces an earlier one. */
 static int announce_modules(struct profile *pf)
 {
-	while (pf->nmod_announced < pmaps_nmodules(pf->pm)) {
-		struct pm_module *m = pmaps_module(pf->pm, ++pf->nmod_announced);
+	struct pm_module *m;
+
+	while ((m = pmaps_next_dirty(pf->pm))) {
 		struct ks_stack_row r;
 		size_t pl = strlen(m->path), bl = strlen(m->build_id), sl = m->nseg * 24, n;
 		int err;
@@ -292,24 +293,56 @@ static int stack_id(struct profile *pf, const struct ks_frame *f, unsigned nk, u
 	return consumer_add_row(pf->c, KS_KIND_STACK, &r);
 }
 
+static void place_user(struct profile *pf, uint32_t pid, uint64_t a, struct ks_frame *f,
+		       bool *unresolved)
+{
+	f->_pad = 0;
+	if (pmaps_place(pf->pm, pid, a, &f->module, &f->off)) {
+		f->module = PM_UNKNOWN_MODULE;
+		f->off = a;
+		*unresolved = true;
+	}
+}
+
 /* Kernel addresses as they are; user ones placed in their module (or left as
- * the raw address in PM_UNKNOWN_MODULE, *unresolved set). */
+ * the raw address in PM_UNKNOWN_MODULE, *unresolved set). A return address
+ * points after its call: the call itself (one byte back) is what is placed. */
 static void to_frames(struct profile *pf, uint32_t pid, const uint64_t *ips, unsigned nk,
 		      unsigned nu, struct ks_frame *f, bool *unresolved)
 {
 	for (unsigned i = 0; i < nk; i++)
 		f[i] = (struct ks_frame){ .module = KS_KERNEL_MODULE, .off = ips[i] };
-	for (unsigned i = nk; i < nk + nu; i++) {
-		/* a return address points after the call: place the call itself */
-		uint64_t a = ips[i] - (i > nk ? 1 : 0);
+	for (unsigned i = nk; i < nk + nu; i++)
+		place_user(pf, pid, ips[i] - (i > nk ? 1 : 0), &f[i], unresolved);
+}
 
-		f[i]._pad = 0;
-		if (pmaps_place(pf->pm, pid, a, &f[i].module, &f[i].off)) {
-			f[i].module = PM_UNKNOWN_MODULE;
-			f[i].off = a;
-			*unresolved = true;
+/* User frames the kernel gave as build-id + offset where it could. */
+static int to_frames_build_id(struct profile *pf, uint32_t pid,
+			      const struct ks_ev_build_id_frame *u, unsigned nk, unsigned nu,
+			      struct ks_frame *f, bool *unresolved)
+{
+	for (unsigned i = 0; i < nu; i++) {
+		uint64_t back = i ? 1 : 0;
+		struct ks_frame *fr = &f[nk + i];
+		int err;
+
+		if (u[i].status == 2) { /* BPF_STACK_BUILD_ID_IP: the address */
+			place_user(pf, pid, u[i].off_or_ip - back, fr, unresolved);
+			continue;
 		}
+		/* a broken frame-pointer chain (code built without them) yields junk */
+		if (u[i].status != 1 || u[i].off_or_ip - back >= 1ull << 40) {
+			*fr = (struct ks_frame){ .module = PM_UNKNOWN_MODULE, .off = u[i].off_or_ip };
+			*unresolved = true;
+			continue;
+		}
+		fr->_pad = 0;
+		fr->off = u[i].off_or_ip - back;
+		err = pmaps_module_by_build_id(pf->pm, u[i].build_id, &fr->module);
+		if (err)
+			return err;
 	}
+	return 0;
 }
 
 static int on_sample(void *ctx, const void *data, size_t size)
@@ -321,13 +354,25 @@ static int on_sample(void *ctx, const void *data, size_t size)
 	bool unresolved = false;
 	int err;
 
+	bool bid = (e->type >> 16) & KS_EVS_BUILD_ID;
+	size_t usize = bid ? sizeof(struct ks_ev_build_id_frame) : sizeof(uint64_t);
+
 	if (size < sizeof(*e) || e->nk > KS_STACK_DEPTH || e->nu > KS_STACK_DEPTH ||
-	    size < sizeof(*e) + (e->nk + e->nu) * sizeof(uint64_t))
+	    size < sizeof(*e) + e->nk * sizeof(uint64_t) + e->nu * usize)
 		return 0;
-	to_frames(pf, e->pid, (const uint64_t *)(e + 1), e->nk, e->nu, f, &unresolved);
+	to_frames(pf, e->pid, (const uint64_t *)(e + 1), e->nk, bid ? 0 : e->nu, f, &unresolved);
+	if (bid) {
+		struct ks_ev_build_id_frame u[KS_STACK_DEPTH];
+
+		/* after nk addresses: 8-byte aligned, copied for the alignment of the struct */
+		memcpy(u, (const uint64_t *)(e + 1) + e->nk, e->nu * sizeof(*u));
+		err = to_frames_build_id(pf, e->pid, u, e->nk, e->nu, f, &unresolved);
+		if (err)
+			return err;
+	}
 	row = (struct ks_cpu_sample){
 		.ts = e->ts, .pid = e->pid, .tid = e->tid, .cpu = e->cpu,
-		.flags = (e->type >> 16) | (unresolved ? KS_STK_UNRESOLVED : 0),
+		.flags = ((e->type >> 16) & ~KS_EVS_BUILD_ID) | (unresolved ? KS_STK_UNRESOLVED : 0),
 	};
 	err = stack_id(pf, f, e->nk, e->nu, &row.stack);
 	if (err)
@@ -547,11 +592,12 @@ int profile_archive(struct profile *pf, profile_resolve_fn resolve, void *ctx)
 
 		if (err)
 			break;
-		if (!m || m->fd < 0) {
+		if (!m || (m->fd < 0 && !m->build_id[0])) {
 			pf->stats.unnamed++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", m->fd);
+		/* no file (only the kernel's build-id): a debug file found by build-id */
+		snprintf(path, sizeof(path), m->fd >= 0 ? "/proc/self/fd/%d" : "", m->fd);
 		if (resolve(ctx, path, m->build_id, off, name, sizeof(name))) {
 			pf->stats.unnamed++;
 			continue;
