@@ -255,14 +255,21 @@ static int announce_modules(struct profile *pf)
 
 /* The id of the stack of frames f (nk kernel, nu user), added to the table when new. */
 static int stack_id(struct profile *pf, const struct ks_frame *f, unsigned nk, unsigned nu,
-		    uint64_t *id)
+		    uint64_t *id, uint32_t *flags)
 {
 	uint8_t buf[KS_STACK_DATA_MAX];
 	struct ks_stack_row r;
 	uint64_t h;
 	int len, err;
 
-	len = ks_frames_encode(f, nk, nu, buf, sizeof(buf));
+	/* a stack too big for a row loses its outermost frames, and says so */
+	while ((len = ks_frames_encode(f, nk, nu, buf, sizeof(buf))) == -ENOSPC && nk + nu) {
+		if (nu)
+			nu--;
+		else
+			nk--;
+		*flags |= nu ? KS_STK_UTRUNC : KS_STK_KTRUNC;
+	}
 	if (len < 0)
 		return len;
 	h = ks_hash_bytes(buf, len);
@@ -374,7 +381,7 @@ static int on_sample(void *ctx, const void *data, size_t size)
 		.ts = e->ts, .pid = e->pid, .tid = e->tid, .cpu = e->cpu,
 		.flags = ((e->type >> 16) & ~KS_EVS_BUILD_ID) | (unresolved ? KS_STK_UNRESOLVED : 0),
 	};
-	err = stack_id(pf, f, e->nk, e->nu, &row.stack);
+	err = stack_id(pf, f, e->nk, e->nu, &row.stack, &row.flags);
 	if (err)
 		return err;
 	pf->stats.samples++;
@@ -434,7 +441,7 @@ static int on_offcpu(void *ctx, const void *data, size_t size)
 			more |= KS_STK_KMISSING;
 		if (!nu)
 			more |= KS_STK_UMISSING;
-		err = stack_id(pf, f, nk, nu, &row.stack);
+		err = stack_id(pf, f, nk, nu, &row.stack, &more);
 		if (err)
 			return err;
 		row.flags |= more;

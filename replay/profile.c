@@ -145,7 +145,8 @@ int prof_compute(struct prof_result *r, struct replay_trace *t, const struct pro
 		prof_free(r);
 		return err;
 	}
-	qsort(r->pts, r->npts, sizeof(*r->pts), cmp_point);
+	if (r->npts)
+		qsort(r->pts, r->npts, sizeof(*r->pts), cmp_point);
 	return 0;
 }
 
