@@ -1,6 +1,7 @@
 /* Maps and helpers every probe family shares: the traced set, the event
  * transport and the per-CPU drop counters. Each skeleton declares them from here;
- * the loader makes later skeletons reuse the first one's maps.
+ * the loader (record/loader.c) makes later skeletons reuse the first one's maps
+ * and sets the knobs below in each one's rodata by name.
  *
  * Fallbacks, chosen by the loader through rodata (dead branches are pruned by the
  * verifier, so the fast path pays nothing for them):
@@ -33,6 +34,7 @@ struct task_ctx {
 	__u32 faults;   /* user page faults so far */
 	__u32 tgid;     /* hash mode: 0 until the new task's fork is announced */
 	__u32 ppid;     /* hash mode: the parent process, for that announcement */
+	__u64 args[6];  /* the syscall in flight's arguments, when it records them */
 };
 
 struct {

@@ -17,10 +17,12 @@ enum ks_ev_type {
 	KS_EV_SCHED = 3,
 	KS_EV_SAMPLE = 4, /* CPU profile: struct ks_ev_sample (bpf/profile.bpf.c) */
 	KS_EV_OFFCPU = 5, /* off-CPU span: struct ks_ev_offcpu (bpf/offcpu.bpf.c) */
+	KS_EV_SYSARG = 6, /* a syscall's string or sockaddr argument (ks_ev_sysarg) */
 };
 
 /* ks_ev_syscall.flags */
 #define KS_EV_SYSF_NORET 0x1 /* exit/exit_group: the syscall never returned */
+#define KS_EV_SYSF_ARGS 0x2  /* the record is a ks_ev_syscall_args */
 
 struct ks_ev_syscall {
 	__u32 type;  /* KS_EV_SYSCALL | flags << 16 */
@@ -30,6 +32,56 @@ struct ks_ev_syscall {
 	__s64 ret;   /* return value */
 	__u32 pid;   /* thread group id */
 	__u32 tid;
+};
+
+/* --- syscall arguments ---------------------------------------------------
+ * Which arguments of syscall nr are recorded: the loader fills arg_spec[nr]
+ * (rodata of the syscall family) from the argument table of format/sysargs.c.
+ * Each field is an argument index + 1 (0: none). */
+#define KS_ARG_NRS 512            /* arg_spec entries: syscall numbers below this */
+#define KS_ARG_SLOT(spec, i) (((spec) >> (3 * (i))) & 7) /* numbers, i = 0..2 */
+#define KS_ARG_PATH1(spec) (((spec) >> 9) & 7)     /* a path string */
+#define KS_ARG_PATH2(spec) (((spec) >> 12) & 7)    /* a second path string */
+#define KS_ARG_ADDR(spec) (((spec) >> 15) & 7)     /* a sockaddr passed in ... */
+#define KS_ARG_ADDRLEN(spec) (((spec) >> 18) & 7)  /* ... and its length */
+#define KS_ARG_PEER(spec) (((spec) >> 21) & 7)     /* a sockaddr filled in ... */
+#define KS_ARG_PEERLEN(spec) (((spec) >> 24) & 7)  /* ... and its length's pointer */
+#define KS_ARG_FDPAIR(spec) (((spec) >> 27) & 7)   /* an int[2] of new fds filled in */
+#define KS_ARG_ON 0x80000000u                      /* record this syscall's arguments */
+
+/* A syscall with its numeric arguments (KS_EV_SYSF_ARGS): the fixed event, then
+ * the recorded numbers in the order of the spec's slots. */
+struct ks_ev_syscall_args {
+	struct ks_ev_syscall sc;
+	__s64 arg[3];
+};
+
+/* ks_ev_sysarg: the high 16 bits of type (same values as format/event.h) */
+enum ks_ev_sysarg_what {
+	KS_EV_SA_PATH = 1,   /* the first path argument */
+	KS_EV_SA_PATH2 = 2,  /* the second (rename, link, symlink) */
+	KS_EV_SA_ADDR = 3,   /* a sockaddr passed in: val = its length argument */
+	KS_EV_SA_PEER = 4,   /* a sockaddr the kernel filled in: val = its length */
+	KS_EV_SA_FDPAIR = 5, /* pipe, socketpair: data = the two new fds (int[2]) */
+};
+
+#define KS_EV_SAF_TRUNC 0x1 /* the string or address was longer than data */
+#define KS_EV_SAF_FAULT 0x2 /* user memory could not be read */
+
+#define KS_SYSARG_DATA 256
+
+/* Joined to its syscall by tid and ts (the syscall's entry time). Followed by
+ * len bytes of data (no NUL), sent without the unused rest. */
+struct ks_ev_sysarg {
+	__u32 type;  /* KS_EV_SYSARG | what << 16 */
+	__u32 pid;
+	__u32 tid;
+	__u32 nr;
+	__u64 ts;    /* the syscall's entry, CLOCK_MONOTONIC ns */
+	__s64 val;
+	__u32 len;
+	__u32 flags; /* KS_EV_SAF_* */
+	char data[KS_SYSARG_DATA];
 };
 
 /* ks_ev_proc.what (same values as enum ks_proc_what in format/event.h) */
@@ -203,6 +255,7 @@ enum ks_drop_idx {
 	KS_DROP_SCHED = 2,
 	KS_DROP_FILE = 3,
 	KS_DROP_SAMPLE = 4, /* CPU samples and off-CPU spans */
+	KS_DROP_ARGS = 5, /* syscall argument side records (ks_ev_sysarg) */
 	KS_DROP_TRANSPORT = 7, /* perf buffer losses, counted by userspace */
 	KS_DROP_MAX = 8,
 };

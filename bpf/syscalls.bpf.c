@@ -13,6 +13,7 @@
 #include <bpf/bpf_core_read.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "sysargs.bpf.h"
 
 static __always_inline void emit_syscall(void *ctx, __u32 nr, __u64 ts, __u64 dur, long ret,
 					  __u32 flags)
@@ -83,27 +84,31 @@ static __always_inline void announce_fork(void *ctx, struct task_ctx *c)
 	emit_proc(ctx, KS_EV_FORK, id >> 32, (__u32)id, c->ppid, 0, false);
 }
 
-static __always_inline int on_sys_enter(void *ctx, long id)
+/* Returns the task's context when the syscall's arguments are to be saved
+ * (*spec says which), else NULL. */
+static __always_inline struct task_ctx *on_sys_enter(void *ctx, long id, __u32 *spec)
 {
 	struct task_ctx *c = current_ctx();
 
 	if (!c)
-		return 0;
+		return NULL;
 	announce_fork(ctx, c);
 	if (id == NR_EXIT || id == NR_EXIT_GROUP) {
 		/* never returns: one event now, with no duration */
 		emit_syscall(ctx, id, bpf_ktime_get_ns(), 0, 0, KS_EV_SYSF_NORET);
-		return 0;
+		return NULL;
 	}
 	c->nr = id;
 	c->enter_ts = bpf_ktime_get_ns();
-	return 0;
+	*spec = spec_of(id);
+	return *spec ? c : NULL;
 }
 
 static __always_inline int on_sys_exit(void *ctx, long ret)
 {
 	struct task_ctx *c = current_ctx();
 	__u64 now, ts;
+	__u32 spec;
 
 	if (!c)
 		return 0;
@@ -114,7 +119,11 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 	now = bpf_ktime_get_ns();
 	ts = c->enter_ts;
 	c->enter_ts = 0;
-	emit_syscall(ctx, c->nr, ts, now - ts, ret, 0);
+	spec = spec_of(c->nr);
+	if (spec)
+		sysargs_exit(ctx, c, spec, ts, now - ts, ret);
+	else
+		emit_syscall(ctx, c->nr, ts, now - ts, ret, 0);
 	return 0;
 }
 
@@ -166,7 +175,12 @@ static __always_inline int on_exit(void *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ks_sys_enter, struct pt_regs *regs, long id)
 {
-	return on_sys_enter(ctx, id);
+	__u32 spec;
+	struct task_ctx *c = on_sys_enter(ctx, id, &spec);
+
+	if (c)
+		save_args_btf(ctx, c, spec, regs);
+	return 0;
 }
 
 SEC("tp_btf/sys_exit")
@@ -205,7 +219,12 @@ int BPF_PROG(ks_exit, struct task_struct *p)
 SEC("raw_tp/sys_enter")
 int BPF_PROG(ks_sys_enter_raw, struct pt_regs *regs, long id)
 {
-	return on_sys_enter(ctx, id);
+	__u32 spec;
+	struct task_ctx *c = on_sys_enter(ctx, id, &spec);
+
+	if (c)
+		save_args_raw(ctx, c, spec, regs);
+	return 0;
 }
 
 SEC("raw_tp/sys_exit")
@@ -237,7 +256,12 @@ int BPF_PROG(ks_exit_raw)
 SEC("tracepoint/raw_syscalls/sys_enter")
 int ks_sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_sys_enter(ctx, ctx->id);
+	__u32 spec;
+	struct task_ctx *c = on_sys_enter(ctx, ctx->id, &spec);
+
+	if (c)
+		save_args_tp(ctx, c, spec, ctx);
+	return 0;
 }
 
 SEC("tracepoint/raw_syscalls/sys_exit")

@@ -15,6 +15,7 @@
 #include "replay/procs.h"
 #include "replay/report.h"
 #include "replay/syscalls.h"
+#include "replay/sysfmt.h"
 
 static const char usage_text[] =
 	"usage: ksight dump FILE [--json]\n"
@@ -22,6 +23,8 @@ static const char usage_text[] =
 	"Prints every event of a trace, one per line, in the order it was stored.\n"
 	"Text lines are strace-like:\n"
 	"  SECONDS PID/TID name(NR) = RET <DURATION>     (a syscall)\n"
+	"  SECONDS PID/TID openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <0.000006>\n"
+	"                                                (one with its arguments)\n"
 	"  SECONDS PID/TID fork|exec|exit ...            (a process event)\n"
 	"where SECONDS counts from the trace start. With --json each line is one JSON\n"
 	"object with \"kind\" and the event's fields (\"ts\": CLOCK_MONOTONIC ns; 'ksight\n"
@@ -44,6 +47,7 @@ struct dumper {
 	bool json;
 	uint64_t base;
 	bool base_known;
+	struct argindex ix; /* paths and addresses of the syscalls */
 };
 
 static int bad_usage(const char *what)
@@ -74,6 +78,16 @@ static void syscall_text(FILE *f, const struct dumper *d, const struct ks_syscal
 	const char *en;
 
 	put_offset(f, r->ts, d->base);
+	if (r->flags & KS_SYSF_ARGS) {
+		char line[4096];
+
+		/* as strace -T prints it */
+		sysfmt_call(line, sizeof(line), r, &d->ix);
+		fprintf(f, " %u/%u %s <%llu.%06llu>\n", r->pid, r->tid, line,
+			(unsigned long long)(r->dur / 1000000000),
+			(unsigned long long)(r->dur % 1000000000 / 1000));
+		return;
+	}
 	fprintf(f, " %u/%u %s(%u) = ", r->pid, r->tid, ks_syscall_name(r->nr, nb), r->nr);
 	if (r->flags & KS_SYSF_NORET) {
 		fputs("?\n", f);
@@ -430,7 +444,7 @@ int cmd_dump(int argc, char **argv)
 	struct dumper d = { .f = stdout };
 	struct replay_trace *t = NULL;
 	uint64_t first = UINT64_MAX;
-	char msg[512];
+	char msg[2048];
 	int c, err, rc = KS_EXIT_FAIL;
 
 	opterr = 0;
@@ -461,8 +475,11 @@ int cmd_dump(int argc, char **argv)
 		ks_error("%s", t->err);
 		goto out;
 	}
+	if (replay_incomplete_line(t, msg, sizeof(msg)))
+		ks_error("%s", msg);
 	d.base = t->meta.have & RM_START ? t->meta.start_ns : first == UINT64_MAX ? 0 : first;
-	err = replay_each_segment(t, 0, dump_segment, &d);
+	err = argindex_load(&d.ix, t);
+	err = err ?: replay_each_segment(t, 0, dump_segment, &d);
 	if (!err && fflush(stdout))
 		err = -errno;
 	if (err) {
@@ -474,6 +491,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	rc = KS_EXIT_OK;
 out:
+	argindex_free(&d.ix);
 	replay_close(t);
 	return rc;
 }

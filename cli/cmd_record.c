@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,11 +29,14 @@
 #include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
+#include "record/sysargs.h"
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
 #include "record/profile.h"
 #include "replay/symbols.h"
+#include "util/clock.h"
+#include "util/grow.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -46,6 +50,7 @@ struct record_opts {
 	uint64_t ring_bytes;
 	bool quiet;
 	bool sched;
+	bool no_args; /* --no-args */
 	uint64_t sample_ns; /* 0: no /proc sampling */
 	const char *ebpf_program;
 	const char *attach_list; /* -p PID[,PID] */
@@ -57,6 +62,7 @@ struct record_opts {
 	struct btf_opts btf;
 	char **state_dirs;       /* --state-dir, repeatable */
 	int nstate;
+	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
 	unsigned freq;           /* on-CPU samples per second; 0: --no-profile */
 	bool offcpu;             /* off-CPU stacks (--no-offcpu) */
@@ -95,6 +101,7 @@ static const char usage_text[] =
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --no-args          leave out syscall arguments (fds, counts, paths)\n"
 	"      --ebpf-program PATH  load this BPF object instead of the embedded syscall\n"
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
 	"      --probe-kind K     tp_btf, raw_tp or tracepoint (default: the first that\n"
@@ -137,21 +144,11 @@ static const char usage_text[] =
 	"\n"
 	"The exit status is the command's (128+N when killed by signal N).\n";
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int64_t mono_to_realtime_ns(void)
 {
-	struct timespec m, r;
+	uint64_t m = ks_mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &r);
-	return (int64_t)(r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+	return (int64_t)(ks_real_ns() - m);
 }
 
 /* Parses SIZE[K|M|G] into a power of two of at least one page. */
@@ -183,21 +180,17 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* A duration with a unit, or a bare number of seconds. */
+/* A duration with a unit, or a bare number of seconds ("2.5"); not 0. */
 static int parse_seconds(const char *arg, uint64_t *ns)
 {
-	char *end;
-	double v;
+	char with_unit[64];
 
-	if (!ks_parse_duration(arg, ns) && *ns)
-		return 0;
-	errno = 0;
-	v = strtod(arg, &end);
-	/* written so that NaN fails too */
-	if (errno || end == arg || *end || !(v > 0 && v <= 1e9))
+	if (!ks_parse_duration(arg, ns))
+		return *ns ? 0 : -EINVAL;
+	if (snprintf(with_unit, sizeof(with_unit), "%ss", arg) >= (int)sizeof(with_unit) ||
+	    ks_parse_duration(with_unit, ns))
 		return -EINVAL;
-	*ns = v * 1e9;
-	return 0;
+	return *ns ? 0 : -EINVAL;
 }
 
 /* Sets *out to 1 + the index of arg in names (0 is "auto"). */
@@ -233,6 +226,9 @@ static int check_probe_options(const struct record_opts *o)
 	return 0;
 }
 
+/* Long-only options of the CPU profile. */
+enum { OPT_FREQ = 0x100, OPT_NO_PROFILE, OPT_NO_OFFCPU, OPT_NO_ARCHIVE };
+
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
 	static const struct option longopts[] = {
@@ -244,6 +240,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "duration", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
+		{ "no-args", no_argument, NULL, 'A' },
 		{ "sample-interval", required_argument, NULL, 'I' },
 		{ "ebpf-program", required_argument, NULL, 'E' },
 		{ "probe-kind", required_argument, NULL, 'K' },
@@ -255,10 +252,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "state-dir", required_argument, NULL, 'W' },
 		{ "fallback-fsnotify", no_argument, NULL, 'F' },
 		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
-		{ "freq", required_argument, NULL, 'Z' },
-		{ "no-profile", no_argument, NULL, 'X' },
-		{ "no-offcpu", no_argument, NULL, 'Y' },
-		{ "no-archive-symbols", no_argument, NULL, 'A' },
+		{ "freq", required_argument, NULL, OPT_FREQ },
+		{ "no-profile", no_argument, NULL, OPT_NO_PROFILE },
+		{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
+		{ "no-archive-symbols", no_argument, NULL, OPT_NO_ARCHIVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -306,6 +303,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'S':
 			o->sched = false;
 			break;
+		case 'A':
+			o->no_args = true;
+			break;
 		case 'I':
 			if (strcmp(optarg, "0") && ks_parse_duration(optarg, &o->sample_ns)) {
 				ks_error("--sample-interval '%s' is not a duration (e.g. 100ms, 1s)",
@@ -343,13 +343,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->btf.disable_download = true;
 			break;
 		case 'W': {
-			char **d = realloc(o->state_dirs, (o->nstate + 1) * sizeof(*d));
-
-			if (!d) {
+			if (KS_GROW(&o->state_dirs, &o->cap_state, (size_t)o->nstate + 1)) {
 				ks_error("out of memory");
 				return -1;
 			}
-			o->state_dirs = d;
 			o->state_dirs[o->nstate++] = optarg;
 			break;
 		}
@@ -357,7 +354,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'N':
 			o->fallback_fsnotify = c == 'F';
 			break;
-		case 'Z': {
+		case OPT_FREQ: {
 			char *end;
 			unsigned long hz = strtoul(optarg, &end, 10);
 
@@ -368,13 +365,13 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->freq = hz;
 			break;
 		}
-		case 'X':
+		case OPT_NO_PROFILE:
 			o->freq = 0;
 			break;
-		case 'Y':
+		case OPT_NO_OFFCPU:
 			o->offcpu = false;
 			break;
-		case 'A':
+		case OPT_NO_ARCHIVE:
 			o->archive_symbols = false;
 			break;
 		case 'h':
@@ -503,6 +500,38 @@ static int put_meta_s64(struct ks_store *st, const char *key, int64_t v)
 	return ks_store_put_meta(st, key, buf);
 }
 
+/* KSIGHT_WRITE_WAIT_BYTES: how much waits in memory while the disk is full (tests
+ * use a small value to see events dropped). */
+static size_t wait_bytes(void)
+{
+	const char *s = getenv("KSIGHT_WRITE_WAIT_BYTES");
+	uint64_t v;
+
+	return s && !ks_parse_u64(s, &v) && v <= SIZE_MAX ? (size_t)v : 0;
+}
+
+/* One line for a store error; a full disk names the filesystem and its free space. */
+static void store_error(const char *what, const char *path, int err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct statvfs vfs;
+
+	if (err != -ENOSPC && err != -EDQUOT) {
+		ks_error("%s %s: %s", what, path, ks_strerror(err));
+		return;
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (statvfs(dir, &vfs))
+		vfs.f_bavail = 0, vfs.f_frsize = 0;
+	ks_error("%s %s: %s: the filesystem holding %s is full (%llu bytes free); free "
+		 "space there or choose another -o", what, path, ks_strerror(err), dir,
+		 (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+}
+
 static int write_start_meta(struct recorder *r)
 {
 	struct ks_store *st = r->store;
@@ -538,11 +567,43 @@ static int write_start_meta(struct recorder *r)
 	return err;
 }
 
+/* Events that reached the recorder but not the trace (commits failed). */
+static uint64_t lost_unwritten(const struct consumer_stats *cs)
+{
+	uint64_t n = cs->lost_puts;
+
+	for (unsigned k = 0; k < KS_KIND_MAX; k++)
+		n += cs->lost_write[k];
+	return n;
+}
+
+/* lost_unwritten_KIND for each kind that lost events on their way to the disk. */
+static int put_unwritten(struct ks_store *st, const struct consumer_stats *cs)
+{
+	char key[64];
+	int err = 0;
+
+	for (unsigned k = 1; k < KS_KIND_MAX && !err; k++) {
+		const struct ks_schema *s = ks_schema_get(k);
+
+		if (!cs->lost_write[k])
+			continue;
+		if (s)
+			snprintf(key, sizeof(key), "lost_unwritten_%s", s->name);
+		else
+			snprintf(key, sizeof(key), "lost_unwritten_kind%u", k);
+		err = put_meta_u64(st, key, cs->lost_write[k]);
+	}
+	if (!err && cs->lost_puts)
+		err = put_meta_u64(st, "lost_unwritten_changes", cs->lost_puts);
+	return err;
+}
+
 static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *drops,
 			  const struct consumer_stats *cs)
 {
 	struct ks_store *st = r->store;
-	uint64_t lost = 0;
+	uint64_t lost = lost_unwritten(cs);
 	int err;
 
 	for (int k = 0; k < KS_DROP_MAX; k++)
@@ -557,6 +618,9 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_sample", drops[KS_DROP_SAMPLE]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
+	err = err ?: put_meta_u64(st, "lost_args", drops[KS_DROP_ARGS]);
+	err = err ?: put_meta_u64(st, "lost_file", drops[KS_DROP_FILE]);
+	err = err ?: put_unwritten(st, cs);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
@@ -616,7 +680,7 @@ static int recorder_run(struct recorder *r)
 		{ .fd = cmd ? r->child.pidfd : -1, .events = POLLIN },
 		{ .fd = statedir_poll_fd(r->statedir), .events = POLLIN },
 	};
-	uint64_t last_flush = mono_ns();
+	uint64_t last_flush = ks_mono_ns();
 	int n;
 
 	for (;;) {
@@ -636,21 +700,21 @@ static int recorder_run(struct recorder *r)
 			}
 		}
 		if (r->sampler) {
-			n = sampler_tick(r->sampler, mono_ns(), r->consumer);
+			n = sampler_tick(r->sampler, ks_mono_ns(), r->consumer);
 			if (n < 0)
 				return n;
 		}
-		if (r->statedir && (n = statedir_tick(r->statedir, mono_ns())) < 0)
+		if (r->statedir && (n = statedir_tick(r->statedir, ks_mono_ns())) < 0)
 			return n;
-		if (mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
+		if (ks_mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
 			consumer_flush(r->consumer);
-			last_flush = mono_ns();
+			last_flush = ks_mono_ns();
 		}
 		if (cmd && (pfd[2].revents & (POLLIN | POLLHUP)))
 			return 0;
 		if (r->opts.attach_list && targets_all_exited(&r->targets))
 			return 0;
-		if (r->opts.duration_ns && mono_ns() - r->start_ns >= r->opts.duration_ns)
+		if (r->opts.duration_ns && ks_mono_ns() - r->start_ns >= r->opts.duration_ns)
 			return 0;
 	}
 }
@@ -685,6 +749,14 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 {
 	struct stat sb;
 
+	if (cs->write_err && lost_unwritten(cs))
+		ks_error("%s: %" PRIu64 " events could not be written (%s%s) and are counted "
+			 "lost: the trace is INCOMPLETE", r->opts.output, lost_unwritten(cs),
+			 ks_strerror(cs->write_err),
+			 cs->write_err == -ENOSPC ? " on the filesystem holding it" : "");
+	else if (cs->write_err)
+		ks_error("%s: writes failed for a while (%s); every event waited in memory "
+			 "and was written later", r->opts.output, ks_strerror(cs->write_err));
 	if (r->opts.quiet)
 		return;
 	if (stat(r->opts.output, &sb))
@@ -692,9 +764,26 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 	fprintf(stderr, "ksight: %" PRIu64 " syscalls, %" PRIu64 " process events, %" PRIu64
 		" lost, %.3f s -> %s (%lld bytes); recorder cpu %.1f ms, rss %" PRIu64 " KiB\n",
 		cs->events[KS_KIND_SYSCALL], cs->events[KS_KIND_PROC],
-		lost_total(drops),
+		lost_total(drops) + lost_unwritten(cs),
 		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size,
 		r->cpu_ns / 1e6, r->maxrss_kb);
+}
+
+/* The fds the traced processes hold before the recording starts, so that
+ * replay can name the files behind them. */
+static void snapshot_fds(struct recorder *r)
+{
+	uint64_t now = ks_mono_ns();
+	int n;
+
+	if (!r->probes || r->opts.no_args)
+		return;
+	if (r->child.pid > 0 && (n = sysargs_snapshot_fds(r->consumer, r->child.pid, now)) < 0)
+		ks_debug("cannot read the fds of %d: %s", (int)r->child.pid, strerror(-n));
+	for (size_t i = 0; i < r->targets.n; i++)
+		if ((n = sysargs_snapshot_fds(r->consumer, r->targets.pids[i], now)) < 0)
+			ks_debug("cannot read the fds of %d: %s", (int)r->targets.pids[i],
+				 strerror(-n));
 }
 
 /* Finds BTF, loads and attaches the probes, seeds the traced set and notes what
@@ -705,7 +794,7 @@ static int recorder_attach(struct recorder *r)
 {
 	struct probes_opts po = {
 		.ring_bytes = r->opts.ring_bytes, .sched = r->opts.sched,
-		.trace_all = r->opts.all,
+		.trace_all = r->opts.all, .no_args = r->opts.no_args,
 		.custom_obj = r->opts.ebpf_program, .attach = r->opts.attach,
 		.set = r->opts.set, .transport = r->opts.transport,
 	};
@@ -853,7 +942,7 @@ static void recorder_profile_finish(struct recorder *r)
 	struct ks_elfsym *es = NULL;
 	const char *event;
 	char v[64];
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = ks_mono_ns();
 	int err;
 
 	if (!r->profile)
@@ -871,7 +960,7 @@ static void recorder_profile_finish(struct recorder *r)
 		 "%llu symbols archived in %.1f ms, %llu frames unnamed",
 		 (unsigned long long)ps.samples, (unsigned long long)ps.offcpu,
 		 (unsigned long long)ps.stacks, (unsigned long long)ps.modules,
-		 (unsigned long long)ps.symbols, (mono_ns() - t0) / 1e6,
+		 (unsigned long long)ps.symbols, (ks_mono_ns() - t0) / 1e6,
 		 (unsigned long long)ps.unnamed);
 #define PUT(key, val)                                                          \
 	do {                                                                   \
@@ -887,7 +976,7 @@ static void recorder_profile_finish(struct recorder *r)
 	PUT("profile_unresolved", ps.unresolved);
 	PUT("profile_symbols", ps.symbols);
 	PUT("profile_unnamed", ps.unnamed);
-	PUT("profile_symbolize_us", (mono_ns() - t0) / 1000);
+	PUT("profile_symbolize_us", (ks_mono_ns() - t0) / 1000);
 #undef PUT
 }
 
@@ -920,7 +1009,7 @@ int cmd_record(int argc, char **argv)
 	}
 	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
 	if (err) {
-		ks_error("cannot create %s: %s", r.opts.output, ks_strerror(err));
+		store_error("cannot create", r.opts.output, err);
 		goto out;
 	}
 	lock_fd = lock_trace(r.opts.output);
@@ -935,7 +1024,7 @@ int cmd_record(int argc, char **argv)
 		ks_debug("cannot give %s to uid %u: %s", r.opts.output, r.run_uid, strerror(errno));
 	err = write_start_meta(&r);
 	if (err) {
-		ks_error("cannot write %s: %s", r.opts.output, ks_strerror(err));
+		store_error("cannot write", r.opts.output, err);
 		goto out;
 	}
 	if (r.opts.attach_list) {
@@ -964,9 +1053,9 @@ int cmd_record(int argc, char **argv)
 		err = consumer_start(&(struct consumer_opts){
 			.fd = probes_event_fd(r.probes),
 			.perfbuf = r.mode.transport == TRANSPORT_PERFBUF,
-			.perf_bytes = r.opts.ring_bytes }, r.store, &r.consumer);
+			.perf_bytes = r.opts.ring_bytes, .wait_bytes = wait_bytes() }, r.store, &r.consumer);
 	else
-		err = consumer_start(&(struct consumer_opts){ .fd = -1 }, r.store, &r.consumer);
+		err = consumer_start(&(struct consumer_opts){ .fd = -1, .wait_bytes = wait_bytes() }, r.store, &r.consumer);
 	if (err) {
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
@@ -975,6 +1064,7 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
 	}
+	snapshot_fds(&r);
 	if (r.opts.sample_ns) {
 		err = sampler_new(r.opts.sample_ns, &r.sampler);
 		if (err) {
@@ -997,7 +1087,7 @@ int cmd_record(int argc, char **argv)
 	}
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
-	r.start_ns = mono_ns();
+	r.start_ns = ks_mono_ns();
 	released = true;
 	err = child_started ? child_release(&r.child) : 0;
 	if (err) {
@@ -1007,7 +1097,7 @@ int cmd_record(int argc, char **argv)
 		if (err)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
-	r.end_ns = mono_ns();
+	r.end_ns = ks_mono_ns();
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
 	recorder_profile_finish(&r);
@@ -1020,10 +1110,19 @@ int cmd_record(int argc, char **argv)
 	if (r.probes)
 		probes_read_drops(r.probes, drops);
 	drops[KS_DROP_TRANSPORT] = cs.perf_lost;
+	if (r.statedir) {
+		/* changes the state-dir capture could not follow are file losses too */
+		struct statedir_stats sst;
+
+		statedir_get_stats(r.statedir, &sst);
+		drops[KS_DROP_FILE] += sst.lost;
+	}
 	measure_self(&r);
 	err = write_end_meta(&r, exit_code, drops, &cs);
-	if (err)
-		ks_error("cannot finish %s: %s", r.opts.output, ks_strerror(err));
+	if (err) {
+		store_error("cannot finish", r.opts.output, err);
+		ks_store_discard(r.store, NULL, NULL); /* the trace ends at its last commit */
+	}
 	err = ks_store_close(r.store);
 	r.store = NULL;
 	if (err)

@@ -11,6 +11,7 @@
 #include "cli/args.h"
 #include "replay/restore.h"
 #include "replay/trace.h"
+#include "util/clock.h"
 
 static const char usage_text[] =
 	"usage: ksight restore FILE --to DIR [--at TIME] [--flat]\n"
@@ -62,10 +63,10 @@ int cmd_restore(int argc, char **argv)
 	struct restore_opts o = { .at = UINT64_MAX };
 	struct restore_stats st;
 	struct replay_trace *t = NULL;
-	struct timespec t0, t1;
+	uint64_t t0, t1;
 	const char *at = NULL, *path;
 	bool quiet = false;
-	char msg[700];
+	char msg[700], line[2048];
 	int c, err;
 
 	opterr = 0;
@@ -117,16 +118,24 @@ int cmd_restore(int argc, char **argv)
 			return bad_usage(msg);
 		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (replay_incomplete_line(t, line, sizeof(line))) {
+		if (t->whole.state_damaged && t->whole.damaged) {
+			ks_error("%s; refusing to restore from it", line);
+			replay_close(t);
+			return KS_EXIT_FAIL;
+		}
+		ks_error("%s", line);
+	}
+	t0 = ks_mono_ns();
 	err = restore_trace(t, &o, &st);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t1 = ks_mono_ns();
 	if (err) {
 		ks_error("%s", t->err);
 		replay_close(t);
 		return KS_EXIT_FAIL;
 	}
 	if (!quiet) {
-		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		double secs = (double)(t1 - t0) / 1e9;
 
 		fprintf(stderr,
 			"ksight: restored %d state dir%s into %s: %llu of %llu changes applied",

@@ -10,6 +10,9 @@
 
 #include "format/delta.h"
 #include "format/kserr.h"
+#include "util/bytes.h"
+#include "util/grow.h"
+#include "util/hmap.h"
 
 static const char *const op_names[KS_DOP_MAX] = {
 	[KS_DOP_MKDIR] = "mkdir",       [KS_DOP_CREATE] = "create",
@@ -26,48 +29,10 @@ const char *ks_delta_op_name(unsigned op)
 	return op && op < KS_DOP_MAX ? op_names[op] : "?";
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
 void ks_delta_key(uint64_t file, uint64_t seq, uint8_t key[KS_DELTA_KEY_LEN])
 {
-	put_be64(key, file);
-	put_be64(key + 8, seq);
+	ks_put_be64(key, file);
+	ks_put_be64(key + 8, seq);
 }
 
 void ks_chunk_key(const uint8_t hash[16], uint8_t key[KS_CHUNK_KEY_LEN])
@@ -94,7 +59,7 @@ void ks_pack_key(uint64_t pack, uint8_t key[KS_PACK_KEY_LEN])
 {
 	memset(key, 0xff, 8);
 	memset(key + 8, 0, 4);
-	put_be64(key + 12, pack);
+	ks_put_be64(key + 12, pack);
 }
 
 int ks_pack_slice(const void *val, size_t vlen, const struct ks_chunk_ref *ref,
@@ -106,7 +71,7 @@ int ks_pack_slice(const void *val, size_t vlen, const struct ks_chunk_ref *ref,
 		return -KS_ETRUNC;
 	if (v[0] != 'K' || v[1] != 'P' || v[2] != 1 || v[3])
 		return -KS_EMAGIC;
-	if (get_le32(v + 4) != vlen - KS_PACK_HDR_SIZE)
+	if (ks_get_le32(v + 4) != vlen - KS_PACK_HDR_SIZE)
 		return -KS_ESIZES;
 	if ((uint64_t)ref->off + ref->slen > vlen - KS_PACK_HDR_SIZE)
 		return -KS_ETRUNC;
@@ -135,20 +100,20 @@ void ks_delta_encode(const struct ks_delta *d, const void *payload, uint8_t *out
 	out[1] = d->op;
 	out[2] = d->enc;
 	out[3] = d->flags;
-	put_le32(out + 4, d->pid);
-	put_le64(out + 8, d->ts);
-	put_le64(out + 16, d->file2);
-	put_le64(out + 24, d->offset);
-	put_le64(out + 32, d->length);
-	put_le32(out + 40, d->mode);
-	put_le32(out + 44, d->uid);
-	put_le32(out + 48, d->gid);
-	put_le32(out + 52, d->arg);
-	put_le32(out + 56, d->plen);
-	put_le32(out + 60, d->rlen);
+	ks_put_le32(out + 4, d->pid);
+	ks_put_le64(out + 8, d->ts);
+	ks_put_le64(out + 16, d->file2);
+	ks_put_le64(out + 24, d->offset);
+	ks_put_le64(out + 32, d->length);
+	ks_put_le32(out + 40, d->mode);
+	ks_put_le32(out + 44, d->uid);
+	ks_put_le32(out + 48, d->gid);
+	ks_put_le32(out + 52, d->arg);
+	ks_put_le32(out + 56, d->plen);
+	ks_put_le32(out + 60, d->rlen);
 	if (d->plen)
 		memcpy(out + KS_DELTA_HDR_SIZE, payload, d->plen);
-	put_le64(out + 64, delta_sum(out, out + KS_DELTA_HDR_SIZE, d->plen));
+	ks_put_le64(out + 64, delta_sum(out, out + KS_DELTA_HDR_SIZE, d->plen));
 }
 
 void ks_delta_chunk_ref(const struct ks_delta *d, size_t i, struct ks_chunk_ref *r)
@@ -156,11 +121,11 @@ void ks_delta_chunk_ref(const struct ks_delta *d, size_t i, struct ks_chunk_ref 
 	const uint8_t *p = d->payload + i * KS_CHUNK_REF_SIZE;
 
 	r->kind = p[0];
-	r->len = get_le32(p + 1);
+	r->len = ks_get_le32(p + 1);
 	memcpy(r->hash, p + 5, 16);
-	r->pack = get_le64(p + 21);
-	r->off = get_le32(p + 29);
-	r->slen = get_le32(p + 33);
+	r->pack = ks_get_le64(p + 21);
+	r->off = ks_get_le32(p + 29);
+	r->slen = ks_get_le32(p + 33);
 }
 
 /* The payload encoding each op may carry. */
@@ -218,26 +183,26 @@ int ks_delta_decode(const void *key, size_t klen, const void *val, size_t vlen,
 		return -KS_ETRUNC;
 	if (v[0] != KS_DELTA_VERSION)
 		return -KS_EVERSION;
-	d->file = get_be64(key);
-	d->seq = get_be64((const uint8_t *)key + 8);
+	d->file = ks_get_be64(key);
+	d->seq = ks_get_be64((const uint8_t *)key + 8);
 	d->op = v[1];
 	d->enc = v[2];
 	d->flags = v[3];
-	d->pid = get_le32(v + 4);
-	d->ts = get_le64(v + 8);
-	d->file2 = get_le64(v + 16);
-	d->offset = get_le64(v + 24);
-	d->length = get_le64(v + 32);
-	d->mode = get_le32(v + 40);
-	d->uid = get_le32(v + 44);
-	d->gid = get_le32(v + 48);
-	d->arg = get_le32(v + 52);
-	d->plen = get_le32(v + 56);
-	d->rlen = get_le32(v + 60);
+	d->pid = ks_get_le32(v + 4);
+	d->ts = ks_get_le64(v + 8);
+	d->file2 = ks_get_le64(v + 16);
+	d->offset = ks_get_le64(v + 24);
+	d->length = ks_get_le64(v + 32);
+	d->mode = ks_get_le32(v + 40);
+	d->uid = ks_get_le32(v + 44);
+	d->gid = ks_get_le32(v + 48);
+	d->arg = ks_get_le32(v + 52);
+	d->plen = ks_get_le32(v + 56);
+	d->rlen = ks_get_le32(v + 60);
 	d->payload = v + KS_DELTA_HDR_SIZE;
 	if (d->plen != vlen - KS_DELTA_HDR_SIZE)
 		return vlen - KS_DELTA_HDR_SIZE < d->plen ? -KS_ETRUNC : -KS_ETRAILING;
-	if (get_le64(v + 64) != delta_sum(v, d->payload, d->plen))
+	if (ks_get_le64(v + 64) != delta_sum(v, d->payload, d->plen))
 		return -KS_ECHECKSUM;
 	if (d->flags & ~KS_DF_KNOWN)
 		return -KS_EFLAGS;
@@ -362,7 +327,7 @@ int ks_chunk_decode(struct ks_delta_reader *r, const uint8_t hash[16], uint32_t 
 
 	if (vlen < KS_CHUNK_HDR_SIZE)
 		return -KS_ETRUNC;
-	raw = get_le32(v + 4);
+	raw = ks_get_le32(v + 4);
 	if (v[1] || v[2] || v[3] || !raw || raw > KS_CHUNK_MAX)
 		return -KS_ESCHEMA;
 	if (raw != want_len)
@@ -385,85 +350,15 @@ int ks_chunk_decode(struct ks_delta_reader *r, const uint8_t hash[16], uint32_t 
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* Which chunks are stored, and where: open addressing on their hashes. */
+/* Where a stored chunk is. */
 struct loc {
 	uint8_t hash[16];
 	uint64_t pack;
 	uint32_t off, slen;
 };
 
-struct hashset {
-	struct loc *slot;
-	uint8_t *used;
-	size_t cap, n;
-};
-
-static uint64_t slot_of(const uint8_t h[16], size_t cap)
-{
-	uint64_t v;
-
-	memcpy(&v, h + 8, 8);
-	return v & (cap - 1);
-}
-
-static int hashset_grow(struct hashset *s)
-{
-	struct hashset n = { .cap = s->cap ? s->cap * 2 : 1024 };
-
-	n.slot = malloc(n.cap * sizeof(*n.slot));
-	n.used = calloc(n.cap, 1);
-	if (!n.slot || !n.used) {
-		free(n.slot);
-		free(n.used);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < s->cap; i++) {
-		if (!s->used[i])
-			continue;
-		uint64_t j = slot_of(s->slot[i].hash, n.cap);
-
-		while (n.used[j])
-			j = (j + 1) & (n.cap - 1);
-		n.slot[j] = s->slot[i];
-		n.used[j] = 1;
-	}
-	n.n = s->n;
-	free(s->slot);
-	free(s->used);
-	*s = n;
-	return 0;
-}
-
-/* The location of chunk h, or NULL. */
-static struct loc *hashset_find(struct hashset *s, const uint8_t h[16])
-{
-	uint64_t j;
-
-	if (!s->cap)
-		return NULL;
-	for (j = slot_of(h, s->cap); s->used[j]; j = (j + 1) & (s->cap - 1))
-		if (!memcmp(s->slot[j].hash, h, 16))
-			return &s->slot[j];
-	return NULL;
-}
-
-static int hashset_add(struct hashset *s, const struct loc *l)
-{
-	uint64_t j;
-
-	if ((s->n + 1) * 2 > s->cap && hashset_grow(s))
-		return -ENOMEM;
-	for (j = slot_of(l->hash, s->cap); s->used[j]; j = (j + 1) & (s->cap - 1))
-		;
-	s->slot[j] = *l;
-	s->used[j] = 1;
-	s->n++;
-	return 0;
-}
-
-/* Path ids: a chained hash table of path -> id. */
+/* A path with its id. */
 struct pathent {
-	struct pathent *next;
 	uint64_t id;
 	size_t len;
 	char path[];
@@ -478,9 +373,10 @@ struct ks_delta_writer {
 	size_t zcap;
 	uint8_t *val;   /* delta value being built */
 	size_t vcap;
-	struct hashset chunks;
-	struct pathent **paths;
-	size_t npaths_cap;
+	struct loc *locs;       /* the stored chunks */
+	size_t nlocs, caplocs;
+	struct ks_hmap chunks;  /* first 8 bytes of a chunk's digest -> index in locs */
+	struct ks_hmap paths;   /* ks_hash_bytes(path) -> its struct pathent */
 	uint64_t next_id, next_seq;
 	struct ks_dw_stats st;
 	/* streaming CONTENT */
@@ -515,9 +411,7 @@ int ks_dw_new(ks_dw_put_fn put, void *ctx, int level, struct ks_delta_writer **o
 	w->zcap = ZSTD_compressBound(KS_DELTA_RAW_MAX);
 	w->zbuf = malloc(w->zcap);
 	w->part = malloc(KS_CHUNK_MAX);
-	w->npaths_cap = 1024;
-	w->paths = calloc(w->npaths_cap, sizeof(*w->paths));
-	if (!w->z || !w->zbuf || !w->part || !w->paths) {
+	if (!w->z || !w->zbuf || !w->part) {
 		ks_dw_free(w);
 		return -ENOMEM;
 	}
@@ -536,17 +430,11 @@ void ks_dw_free(struct ks_delta_writer *w)
 	free(w->refs);
 	free(w->pack);
 	free(w->held);
-	free(w->chunks.slot);
-	free(w->chunks.used);
-	for (size_t i = 0; w->paths && i < w->npaths_cap; i++) {
-		struct pathent *e = w->paths[i], *n;
-
-		for (; e; e = n) {
-			n = e->next;
-			free(e);
-		}
-	}
-	free(w->paths);
+	free(w->locs);
+	ks_hmap_free(&w->chunks);
+	ks_hmap_each(&w->paths, i)
+		free((struct pathent *)(uintptr_t)w->paths.slot[i].val);
+	ks_hmap_free(&w->paths);
 	free(w);
 }
 
@@ -568,70 +456,54 @@ void ks_dw_get_stats(const struct ks_delta_writer *w, struct ks_dw_stats *st)
 
 int ks_dw_file(struct ks_delta_writer *w, const char *path, size_t len, uint64_t *id)
 {
-	uint64_t h = XXH3_64bits(path, len);
-	struct pathent **b = &w->paths[h & (w->npaths_cap - 1)], *e;
+	uint64_t h = ks_hash_bytes(path, len), *v;
+	struct pathent *e;
 	uint8_t key[8];
 	int err;
 
-	for (e = *b; e; e = e->next)
+	for (v = ks_hmap_get(&w->paths, h); v; v = ks_hmap_next(&w->paths, h, v)) {
+		e = (struct pathent *)(uintptr_t)*v;
 		if (e->len == len && !memcmp(e->path, path, len)) {
 			*id = e->id;
 			return 0;
 		}
-	e = malloc(sizeof(*e) + len);
-	if (!e)
+	}
+	/* room first: once the entry is put, remembering it must not fail */
+	if (ks_hmap_reserve(&w->paths, w->paths.n + 1) || !(e = malloc(sizeof(*e) + len)))
 		return -ENOMEM;
 	e->id = w->next_id;
 	e->len = len;
 	memcpy(e->path, path, len);
-	put_be64(key, e->id);
+	ks_put_be64(key, e->id);
 	err = w->put(w->ctx, KS_DW_FILES, key, sizeof(key), path, len);
 	if (err) {
 		free(e);
 		return err;
 	}
+	ks_hmap_add(&w->paths, h, (uintptr_t)e);
 	w->next_id++;
 	w->st.files++;
-	e->next = *b;
-	*b = e;
 	*id = e->id;
-	/* a table that is mostly chains is regrown; rehashing needs the hash again */
-	if (w->st.files > w->npaths_cap * 2) {
-		size_t ncap = w->npaths_cap * 4;
-		struct pathent **n = calloc(ncap, sizeof(*n));
-
-		if (n) {
-			for (size_t i = 0; i < w->npaths_cap; i++)
-				while (w->paths[i]) {
-					struct pathent *x = w->paths[i];
-
-					w->paths[i] = x->next;
-					h = XXH3_64bits(x->path, x->len);
-					x->next = n[h & (ncap - 1)];
-					n[h & (ncap - 1)] = x;
-				}
-			free(w->paths);
-			w->paths = n;
-			w->npaths_cap = ncap;
-		}
-	}
 	return 0;
 }
 
-static int reserve(uint8_t **buf, size_t *cap, size_t need)
+/* The location of the stored chunk with digest h, or NULL. */
+static const struct loc *chunk_find(const struct ks_delta_writer *w, const uint8_t h[16])
 {
-	size_t n = *cap ? *cap : 256;
-	uint8_t *p;
+	uint64_t key = ks_load64(h);
 
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*buf, n);
-	if (!p)
+	for (uint64_t *v = ks_hmap_get(&w->chunks, key); v; v = ks_hmap_next(&w->chunks, key, v))
+		if (!memcmp(w->locs[*v].hash, h, 16))
+			return &w->locs[*v];
+	return NULL;
+}
+
+static int chunk_add(struct ks_delta_writer *w, const struct loc *l)
+{
+	if (KS_GROW(&w->locs, &w->caplocs, w->nlocs + 1) ||
+	    ks_hmap_add(&w->chunks, ks_load64(l->hash), w->nlocs))
 		return -ENOMEM;
-	*buf = p;
-	*cap = n;
+	w->locs[w->nlocs++] = *l;
 	return 0;
 }
 
@@ -661,18 +533,19 @@ static size_t try_zstd(struct ks_delta_writer *w, const void *src, size_t len)
 static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 {
 	uint8_t key[KS_CHUNK_KEY_LEN], *ref;
-	struct loc l = { 0 }, *found;
+	struct loc l = { 0 };
+	const struct loc *found;
 	uint8_t kind = KS_CHUNK_DATA;
 	int err;
 
-	if (reserve(&w->refs, &w->refs_cap, (w->nrefs + 1) * KS_CHUNK_REF_SIZE))
+	if (KS_GROW(&w->refs, &w->refs_cap, (w->nrefs + 1) * KS_CHUNK_REF_SIZE))
 		return -ENOMEM;
 	if (all_zero(data, len)) {
 		kind = KS_CHUNK_ZERO;
 		w->st.chunks_zero++;
 	} else {
 		ks_chunk_hash(data, len, l.hash);
-		found = hashset_find(&w->chunks, l.hash);
+		found = chunk_find(w, l.hash);
 		if (found) {
 			l = *found;
 			w->st.chunks_dup++;
@@ -685,21 +558,21 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 				/* into the open pack, which the deltas wait for */
 				if (!w->pack_id)
 					w->pack_id = w->next_pack++;
-				if (reserve(&w->pack, &w->pack_cap, KS_PACK_HDR_SIZE + w->pack_len + vlen))
+				if (KS_GROW(&w->pack, &w->pack_cap, KS_PACK_HDR_SIZE + w->pack_len + vlen))
 					return -ENOMEM;
 				l.pack = w->pack_id;
 				l.off = (uint32_t)w->pack_len;
 				v = w->pack + KS_PACK_HDR_SIZE + w->pack_len;
 				w->pack_len += vlen;
 			} else {
-				if (reserve(&w->val, &w->vcap, vlen))
+				if (KS_GROW(&w->val, &w->vcap, vlen))
 					return -ENOMEM;
 				v = w->val;
 			}
 			l.slen = (uint32_t)vlen;
 			v[0] = z ? KS_DENC_ZSTD : KS_DENC_RAW;
 			v[1] = v[2] = v[3] = 0;
-			put_le32(v + 4, (uint32_t)len);
+			ks_put_le32(v + 4, (uint32_t)len);
 			memcpy(v + KS_CHUNK_HDR_SIZE, z ? w->zbuf : data, z ? z : len);
 			if (!l.pack) {
 				ks_chunk_key(l.hash, key);
@@ -708,7 +581,7 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 					return err;
 				w->st.stored_bytes += sizeof(key) + vlen;
 			}
-			err = hashset_add(&w->chunks, &l);
+			err = chunk_add(w, &l);
 			if (err)
 				return err;
 			w->st.chunks++;
@@ -719,12 +592,12 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 	if (w->pack_len >= KS_PACK_TARGET && (err = ks_dw_flush(w)))
 		return err;
 	ref[0] = kind;
-	put_le32(ref + 1, (uint32_t)len);
+	ks_put_le32(ref + 1, (uint32_t)len);
 	if (kind == KS_CHUNK_DATA) {
 		memcpy(ref + 5, l.hash, 16);
-		put_le64(ref + 21, l.pack);
-		put_le32(ref + 29, l.off);
-		put_le32(ref + 33, l.slen);
+		ks_put_le64(ref + 21, l.pack);
+		ks_put_le32(ref + 29, l.off);
+		ks_put_le32(ref + 33, l.slen);
 	}
 	return 0;
 }
@@ -754,7 +627,7 @@ static int put_delta(struct ks_delta_writer *w, struct ks_delta *d, const void *
 	size_t vlen = KS_DELTA_HDR_SIZE + d->plen;
 	int err;
 
-	if (reserve(&w->val, &w->vcap, vlen))
+	if (KS_GROW(&w->val, &w->vcap, vlen))
 		return -ENOMEM;
 	d->seq = w->next_seq;
 	ks_delta_encode(d, payload, w->val);
@@ -763,11 +636,11 @@ static int put_delta(struct ks_delta_writer *w, struct ks_delta *d, const void *
 		/* after the pack it may refer to */
 		uint8_t *h;
 
-		if (reserve(&w->held, &w->held_cap, w->held_len + 8 + sizeof(key) + vlen))
+		if (KS_GROW(&w->held, &w->held_cap, w->held_len + 8 + sizeof(key) + vlen))
 			return -ENOMEM;
 		h = w->held + w->held_len;
-		put_le32(h, sizeof(key));
-		put_le32(h + 4, (uint32_t)vlen);
+		ks_put_le32(h, sizeof(key));
+		ks_put_le32(h + 4, (uint32_t)vlen);
 		memcpy(h + 8, key, sizeof(key));
 		memcpy(h + 8 + sizeof(key), w->val, vlen);
 		w->held_len += 8 + sizeof(key) + vlen;
@@ -796,14 +669,14 @@ int ks_dw_flush(struct ks_delta_writer *w)
 	w->pack[1] = 'P';
 	w->pack[2] = 1;
 	w->pack[3] = 0;
-	put_le32(w->pack + 4, (uint32_t)w->pack_len);
+	ks_put_le32(w->pack + 4, (uint32_t)w->pack_len);
 	ks_pack_key(w->pack_id, key);
 	err = w->put(w->ctx, KS_DW_DELTAS, key, sizeof(key), w->pack, KS_PACK_HDR_SIZE + w->pack_len);
 	if (err)
 		return err;
 	w->st.stored_bytes += sizeof(key) + KS_PACK_HDR_SIZE + w->pack_len;
 	for (size_t o = 0; o < w->held_len && !err;) {
-		uint32_t kl = get_le32(w->held + o), vl = get_le32(w->held + o + 4);
+		uint32_t kl = ks_get_le32(w->held + o), vl = ks_get_le32(w->held + o + 4);
 
 		err = w->put(w->ctx, KS_DW_DELTAS, w->held + o + 8, kl, w->held + o + 8 + kl, vl);
 		o += 8 + kl + vl;

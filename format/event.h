@@ -17,10 +17,12 @@ enum ks_kind {
 	KS_KIND_CPU_SAMPLE = 6, /* on-CPU stack samples */
 	KS_KIND_OFFCPU = 7,     /* off-CPU spans with their stacks */
 	KS_KIND_STACK = 8,      /* the stack table: stacks, modules, archived symbols */
+	KS_KIND_SYSARG = 9, /* syscall string and sockaddr arguments, fds at start */
 	KS_KIND_MAX = 16,   /* kinds are < KS_KIND_MAX */
 };
 
 #define KS_SYSF_NORET 0x1 /* same value as in bpf/events.h */
+#define KS_SYSF_ARGS 0x2  /* arg0..arg2 hold what format/sysargs.h says for nr */
 
 struct ks_syscall {
 	uint64_t ts;  /* entry, CLOCK_MONOTONIC ns (meta: mono_to_realtime_ns) */
@@ -30,6 +32,37 @@ struct ks_syscall {
 	uint32_t tid;
 	uint32_t nr;
 	uint32_t flags; /* KS_SYSF_* */
+	int64_t arg0, arg1, arg2; /* with KS_SYSF_ARGS: the recorded numeric arguments */
+};
+
+/* What a ks_sysarg row holds (1..5: same values as bpf/events.h). */
+enum ks_sysarg_what {
+	KS_SA_PATH = 1,   /* the syscall's first path argument */
+	KS_SA_PATH2 = 2,  /* its second path */
+	KS_SA_ADDR = 3,   /* a sockaddr passed in; val: the length argument */
+	KS_SA_PEER = 4,   /* a sockaddr the kernel filled in; val: its length */
+	KS_SA_FDPAIR = 5, /* the two new fds of pipe or socketpair (int[2]) */
+	KS_SA_PREFD = 6,  /* an fd open before the recording: val = fd, nr = its
+			   * open flags (fdinfo), data = the /proc/PID/fd link */
+};
+
+#define KS_SAF_TRUNC 0x1 /* data was cut at KS_SYSARG_MAX (or 128 for a sockaddr) */
+#define KS_SAF_FAULT 0x2 /* user memory could not be read */
+
+#define KS_SYSARG_MAX 256
+
+/* An argument that is not a number, joined to its syscall by tid and ts (the
+ * syscall's entry time). */
+struct ks_sysarg {
+	uint64_t ts;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t what;  /* enum ks_sysarg_what */
+	uint32_t nr;    /* the syscall */
+	int64_t val;
+	uint32_t flags; /* KS_SAF_* */
+	uint32_t len;
+	char data[KS_SYSARG_MAX];
 };
 
 enum ks_proc_what { KS_PROC_FORK = 1, KS_PROC_EXEC = 2, KS_PROC_EXIT = 3 };

@@ -35,6 +35,10 @@ static const struct ks_field syscall_fields[] = {
 	FIELD(struct ks_syscall, tid, KS_F_U32, KS_ENC_DELTA),
 	FIELD(struct ks_syscall, nr, KS_F_U32, KS_ENC_PLAIN),
 	FIELD(struct ks_syscall, flags, KS_F_U32, KS_ENC_PLAIN),
+	/* Arguments: fds, counts and flags repeat; zero where nothing is recorded. */
+	FIELD(struct ks_syscall, arg0, KS_F_S64, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, arg1, KS_F_S64, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, arg2, KS_F_S64, KS_ENC_PLAIN),
 };
 
 /* argv_len is carried by the argv column (its byte length), not stored apart. */
@@ -135,6 +139,25 @@ static const struct ks_field stack_fields[] = {
 	},
 };
 
+static const struct ks_field sysarg_fields[] = {
+	FIELD(struct ks_sysarg, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_sysarg, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_sysarg, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_sysarg, what, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_sysarg, nr, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_sysarg, val, KS_F_S64, KS_ENC_PLAIN),
+	FIELD(struct ks_sysarg, flags, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_sysarg, len, KS_F_U32, KS_ENC_PLAIN),
+	{
+		.name = "data",
+		.offset = offsetof(struct ks_sysarg, data),
+		.size = KS_SYSARG_MAX,
+		.type = KS_F_BYTES,
+		.enc = KS_ENC_PLAIN,
+		.len_field = "len",
+	},
+};
+
 #define SCHEMA(k, nm, st, tbl)                                                 \
 	{                                                                      \
 		.kind = (k), .name = (nm), .row_size = sizeof(st),             \
@@ -153,6 +176,8 @@ static const struct ks_schema sample_schema =
 	SCHEMA(KS_KIND_SAMPLE, "sample", struct ks_sample, sample_fields);
 static const struct ks_schema file_schema =
 	SCHEMA(KS_KIND_FILE, "file", struct ks_file, file_fields);
+static const struct ks_schema sysarg_schema =
+	SCHEMA(KS_KIND_SYSARG, "sysarg", struct ks_sysarg, sysarg_fields);
 
 static const struct ks_schema cpu_sample_schema =
 	SCHEMA(KS_KIND_CPU_SAMPLE, "cpu_sample", struct ks_cpu_sample, cpu_sample_fields);
@@ -170,6 +195,7 @@ static const struct ks_schema *const kinds[KS_KIND_MAX] = {
 	[KS_KIND_CPU_SAMPLE] = &cpu_sample_schema,
 	[KS_KIND_OFFCPU] = &offcpu_schema,
 	[KS_KIND_STACK] = &stack_schema,
+	[KS_KIND_SYSARG] = &sysarg_schema,
 };
 
 /* Returns the schema of kind, or NULL when the kind is unknown or has none yet. */

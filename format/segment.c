@@ -1,6 +1,5 @@
 /* Segment codec: the unit record/ writes and replay/ reads. Rows -> columns
  * (column.c) -> one msgpack document -> one zstd frame -> header with an XXH64. */
-#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "format/event.h"
 #include "format/kserr.h"
 #include "format/segment.h"
+#include "util/bytes.h"
 
 #define DEFAULT_LEVEL 3
 #define MAX_LEVEL 19
@@ -158,74 +158,32 @@ static void ts_range(const struct ks_schema *s, const void *rows, size_t n,
 
 /* ---- header ------------------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le16toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
 static void header_put(const struct ks_seg_header *h, uint8_t *p)
 {
-	put32(p + OFF_MAGIC, h->magic);
-	put16(p + OFF_VERSION, h->version);
-	put16(p + OFF_KIND, h->kind);
-	put32(p + OFF_COUNT, h->count);
-	put32(p + OFF_RAW, h->raw_size);
-	put32(p + OFF_COMP, h->comp_size);
-	put32(p + OFF_FLAGS, h->flags);
-	put64(p + OFF_FIRST, h->first_ts);
-	put64(p + OFF_LAST, h->last_ts);
-	put64(p + OFF_CSUM, h->checksum);
+	ks_put_le32(p + OFF_MAGIC, h->magic);
+	ks_put_le16(p + OFF_VERSION, h->version);
+	ks_put_le16(p + OFF_KIND, h->kind);
+	ks_put_le32(p + OFF_COUNT, h->count);
+	ks_put_le32(p + OFF_RAW, h->raw_size);
+	ks_put_le32(p + OFF_COMP, h->comp_size);
+	ks_put_le32(p + OFF_FLAGS, h->flags);
+	ks_put_le64(p + OFF_FIRST, h->first_ts);
+	ks_put_le64(p + OFF_LAST, h->last_ts);
+	ks_put_le64(p + OFF_CSUM, h->checksum);
 }
 
 static void header_get(const uint8_t *p, struct ks_seg_header *h)
 {
-	h->magic = get32(p + OFF_MAGIC);
-	h->version = get16(p + OFF_VERSION);
-	h->kind = get16(p + OFF_KIND);
-	h->count = get32(p + OFF_COUNT);
-	h->raw_size = get32(p + OFF_RAW);
-	h->comp_size = get32(p + OFF_COMP);
-	h->flags = get32(p + OFF_FLAGS);
-	h->first_ts = get64(p + OFF_FIRST);
-	h->last_ts = get64(p + OFF_LAST);
-	h->checksum = get64(p + OFF_CSUM);
+	h->magic = ks_get_le32(p + OFF_MAGIC);
+	h->version = ks_get_le16(p + OFF_VERSION);
+	h->kind = ks_get_le16(p + OFF_KIND);
+	h->count = ks_get_le32(p + OFF_COUNT);
+	h->raw_size = ks_get_le32(p + OFF_RAW);
+	h->comp_size = ks_get_le32(p + OFF_COMP);
+	h->flags = ks_get_le32(p + OFF_FLAGS);
+	h->first_ts = ks_get_le64(p + OFF_FIRST);
+	h->last_ts = ks_get_le64(p + OFF_LAST);
+	h->checksum = ks_get_le64(p + OFF_CSUM);
 }
 
 /* XXH64 of the header with its checksum field zero, then the payload. */
@@ -459,7 +417,7 @@ int ks_seg_encode(struct ks_seg_encoder *enc, unsigned kind, const void *rows,
 	h.comp_size = (uint32_t)comp_size;
 	ts_range(s, rows, n, &h.first_ts, &h.last_ts);
 	header_put(&h, enc->out.p);
-	put64(enc->out.p + OFF_CSUM,
+	ks_put_le64(enc->out.p + OFF_CSUM,
 	      seg_checksum(enc->out.p, enc->out.p + KS_SEG_HDR_SIZE, comp_size));
 	*out = enc->out.p;
 	*out_len = KS_SEG_HDR_SIZE + comp_size;
@@ -512,7 +470,7 @@ static int decompress(struct ks_seg_decoder *dec, const uint8_t *src,
 	int err;
 
 	/* Only a plain zstd frame: no skippable or legacy ones. */
-	if (h->comp_size < 4 || get32(src) != ZSTD_MAGICNUMBER)
+	if (h->comp_size < 4 || ks_get_le32(src) != ZSTD_MAGICNUMBER)
 		return -KS_EDECOMPRESS;
 	content = ZSTD_getFrameContentSize(src, h->comp_size);
 	if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)

@@ -17,6 +17,7 @@
 #include <bpf/btf.h>
 
 #include "record/btf.h"
+#include "util/grow.h"
 #include "util/log.h"
 
 #define BTF_MAGIC 0xeB9F
@@ -266,18 +267,9 @@ static size_t membuf_write(char *p, size_t size, size_t nmemb, void *ud)
 
 	if (n > MAX_ARCHIVE_BYTES - m->len)
 		return 0; /* curl aborts the transfer */
-	if (m->len + n > m->cap) {
-		size_t cap = m->cap ? m->cap : 1 << 20;
-		char *d;
-
-		while (cap < m->len + n)
-			cap *= 2;
-		d = realloc(m->data, cap);
-		if (!d)
-			return 0;
-		m->data = d;
-		m->cap = cap;
-	}
+	/* from 1 MiB: an archive is megabytes */
+	if (ks_grow((void **)&m->data, &m->cap, m->len + n > 1 << 20 ? m->len + n : 1 << 20, 1))
+		return 0;
 	memcpy(m->data + m->len, p, n);
 	m->len += n;
 	return n;

@@ -1,43 +1,31 @@
-/* The loader: skeleton open -> the plan of record/features.h (probe kind,
- * traced set, transport, page faults) -> set rodata and map sizes -> load ->
- * attach; the scheduler family reuses the syscall family's maps. */
+/* The probes: the plan of record/features.h (probe kind, traced set, transport,
+ * page faults), then open -> configure -> load -> attach each family through the
+ * one loader (record/loader.c); the scheduler family reuses the syscall family's
+ * maps. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "util/log.h"
 #include "record/features.h"
+#include "record/loader.h"
 #include "record/probes.h"
+#include "record/sysargs.h"
 #include "sched.skel.h"
 #include "syscalls.skel.h"
 
 struct probes {
+	struct loader ld;
 	struct syscalls_bpf *skel;
 	struct sched_bpf *sched;
-	void *custom_buf; /* --ebpf-program's bytes, alive as long as the object */
-	size_t custom_len;
 	struct probes_mode mode;
 	char desc[512];
-	char why[512];
+	char why[512]; /* the plan's refusal */
 };
-
-/* Maps shared by the families, by name in both objects. */
-static const char *const shared_maps[] = { "traced", "traced_tids", "events", "pb", "drops" };
-
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!ks_debug_enabled || level == LIBBPF_DEBUG)
-		return 0;
-	fputs("ksight: debug: libbpf: ", stderr);
-	return vfprintf(stderr, fmt, ap);
-}
 
 /* The program's hook kind from its name: ks_x (tp_btf), ks_x_raw, ks_x_tp. */
 static enum probe_attach prog_attach(const struct bpf_program *prog)
@@ -99,185 +87,79 @@ static int configure(struct bpf_object *obj, const struct probes_opts *o,
 	return err;
 }
 
-#define SET_RODATA(skel, m)                                                    \
-	do {                                                                   \
-		(skel)->rodata->self_tgid = getpid();                          \
-		(skel)->rodata->trace_all = o->trace_all;                      \
-		(skel)->rodata->use_hash = (m)->set == SET_HASH;               \
-		(skel)->rodata->use_perfbuf = (m)->transport == TRANSPORT_PERFBUF; \
-		(skel)->rodata->wakeup_bytes = o->ring_bytes / 4;              \
-	} while (0)
-
-static int read_file(const char *path, void **buf, size_t *len)
+/* Which syscall arguments the probe records; none with --no-args, or when a
+ * custom object has no room for the table. */
+static void set_arg_spec(struct syscalls_bpf *skel, const struct probes_opts *o)
 {
-	struct stat sb;
-	ssize_t n;
-	int fd, err = 0;
+	size_t sz = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size <= 0 || sb.st_size > (64 << 20)) {
-		err = -EINVAL;
-		goto out;
-	}
-	*buf = malloc(sb.st_size);
-	if (!*buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	n = read(fd, *buf, sb.st_size);
-	if (n != sb.st_size) {
-		free(*buf);
-		*buf = NULL;
-		err = n < 0 ? -errno : -EIO;
-		goto out;
-	}
-	*len = n;
-out:
-	close(fd);
-	return err;
+	if (o->no_args || !bpf_map__initial_value(skel->maps.rodata, &sz) ||
+	    sz < offsetof(typeof(*skel->rodata), arg_spec) + sizeof(skel->rodata->arg_spec))
+		return;
+	sysargs_fill_spec((uint32_t *)skel->rodata->arg_spec, KS_ARG_NRS);
 }
 
-/* --ebpf-program: the object must have every program and map of the embedded
- * one; the first missing one is named. */
-static int check_custom(struct probes *p, const char *path, void *buf, size_t len,
-			const struct bpf_object_skeleton *s)
+/* The skeleton of the syscall family, or of its --ebpf-program override. */
+static int open_syscalls(struct probes *p, const struct probes_opts *o, const char **why)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = s->name);
-	struct bpf_object *obj = bpf_object__open_mem(buf, len, &oo);
-	int err = 0;
+	int err;
 
-	if (!obj) {
-		snprintf(p->why, sizeof(p->why), "open %s as a BPF object", path);
-		return -errno;
-	}
-	for (int i = 0; i < s->prog_cnt && !err; i++)
-		if (!bpf_object__find_program_by_name(obj, s->progs[i].name)) {
-			snprintf(p->why, sizeof(p->why),
-				 "use %s: it has no program '%s' (build it from bpf/syscalls.bpf.c)",
-				 path, s->progs[i].name);
-			err = -ENOENT;
-		}
-	for (int i = 0; i < s->map_cnt && !err; i++)
-		if (!bpf_object__find_map_by_name(obj, s->maps[i].name)) {
-			snprintf(p->why, sizeof(p->why),
-				 "use %s: it has no map '%s' (build it from bpf/syscalls.bpf.c)",
-				 path, s->maps[i].name);
-			err = -ENOENT;
-		}
-	bpf_object__close(obj);
-	return err;
+	*why = "open the BPF object";
+	p->skel = calloc(1, sizeof(*p->skel));
+	if (!p->skel)
+		return -ENOMEM;
+	err = syscalls_bpf__create_skeleton(p->skel);
+	return err ?: loader_open(&p->ld, p->skel->skeleton, o->custom_obj, why);
 }
 
-static struct syscalls_bpf *open_syscalls(struct probes *p, const struct probes_opts *o,
-					  const struct bpf_object_open_opts *oo, int *err)
-{
-	struct syscalls_bpf *s;
-
-	if (!o->custom_obj) {
-		s = syscalls_bpf__open_opts(oo);
-		*err = s ? 0 : -errno;
-		return s;
-	}
-	if (!p->custom_buf) {
-		*err = read_file(o->custom_obj, &p->custom_buf, &p->custom_len);
-		if (*err) {
-			snprintf(p->why, sizeof(p->why), "read %s", o->custom_obj);
-			return NULL;
-		}
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	*err = syscalls_bpf__create_skeleton(s);
-	if (*err)
-		goto fail;
-	s->skeleton->data = p->custom_buf;
-	s->skeleton->data_sz = p->custom_len;
-	*err = check_custom(p, o->custom_obj, p->custom_buf, p->custom_len, s->skeleton);
-	if (*err)
-		goto fail;
-	*err = bpf_object__open_skeleton(s->skeleton, oo);
-	if (!*err)
-		return s;
-fail:
-	syscalls_bpf__destroy(s);
-	return NULL;
-}
-
-/* The scheduler family shares the syscall family's maps. */
+/* The scheduler family shares the syscall family's maps (the loader's first). */
 static int open_sched(struct probes *p, const struct probes_opts *o, const char **why)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
-	const struct probes_mode *m = &p->mode;
 	int err;
 
 	*why = "open the scheduler probes";
-	p->sched = sched_bpf__open_opts(&oo);
+	p->sched = calloc(1, sizeof(*p->sched));
 	if (!p->sched)
-		return -errno;
-	SET_RODATA(p->sched, m);
-	for (size_t i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
-		struct bpf_map *mine = bpf_object__find_map_by_name(p->sched->obj, shared_maps[i]);
-		struct bpf_map *theirs = bpf_object__find_map_by_name(p->skel->obj, shared_maps[i]);
-
-		err = mine && theirs ? bpf_map__reuse_fd(mine, bpf_map__fd(theirs)) : -ENOENT;
-		if (err)
-			return err;
-	}
-	err = configure(p->sched->obj, o, m);
-	if (err)
-		return err;
-	*why = "load the scheduler probes";
-	err = sched_bpf__load(p->sched);
-	if (err)
-		return err;
-	*why = "attach the scheduler probes";
-	return sched_bpf__attach(p->sched);
+		return -ENOMEM;
+	err = sched_bpf__create_skeleton(p->sched);
+	err = err ?: loader_open(&p->ld, p->sched->skeleton, NULL, why);
+	err = err ?: configure(p->sched->obj, o, &p->mode);
+	err = err ?: loader_load(&p->ld, p->sched->skeleton, NULL, why);
+	return err ?: loader_attach(&p->ld, p->sched->skeleton, why);
 }
 
 /* One attempt with one mode; leaves p clean on failure. */
 static int try_mode(struct probes *p, const struct probes_opts *o, const char **why)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
 	const struct probes_mode *m = &p->mode;
 	int err;
 
-	*why = "open the BPF object";
-	p->skel = open_syscalls(p, o, &oo, &err);
-	if (!p->skel) {
-		if (p->why[0])
-			*why = p->why;
-		return err ? err : -EINVAL;
-	}
-	SET_RODATA(p->skel, m);
+	p->ld.knobs = (struct loader_knobs){
+		.trace_all = o->trace_all,
+		.use_hash = m->set == SET_HASH,
+		.use_perfbuf = m->transport == TRANSPORT_PERFBUF,
+		.wakeup_bytes = o->ring_bytes / 4,
+	};
+	err = open_syscalls(p, o, why);
+	if (err)
+		goto fail;
+	set_arg_spec(p->skel, o);
 	*why = "configure the BPF object";
 	err = configure(p->skel->obj, o, m);
-	if (err)
-		goto fail;
-	*why = "load the BPF programs";
-	err = syscalls_bpf__load(p->skel);
-	if (err)
-		goto fail;
-	*why = "attach the BPF programs";
-	err = syscalls_bpf__attach(p->skel);
-	if (err)
-		goto fail;
-	if (o->sched) {
+	err = err ?: loader_load(&p->ld, p->skel->skeleton, NULL, why);
+	err = err ?: loader_attach(&p->ld, p->skel->skeleton, why);
+	if (!err && o->sched)
 		err = open_sched(p, o, why);
-		if (err)
-			goto fail;
-	}
-	return 0;
+	if (!err)
+		return 0;
 fail:
+	if (p->skel)
+		loader_forget(&p->ld, p->skel->obj);
 	sched_bpf__destroy(p->sched);
 	syscalls_bpf__destroy(p->skel);
 	p->sched = NULL;
 	p->skel = NULL;
-	return err;
+	return err < 0 ? err : -EINVAL;
 }
 
 static void describe(struct probes *p, const struct probes_opts *o)
@@ -306,15 +188,15 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 	const struct probe_request rq = {
 		.attach = o->attach, .set = o->set, .transport = o->transport, .sched = o->sched,
 	};
-	static char why_copy[sizeof(((struct probes *)0)->why)];
+	static char why_copy[512];
 	struct features ft;
 	struct probes *p;
 	int err, load_err = 0;
 
-	libbpf_set_print(libbpf_log);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	loader_init(&p->ld, o->btf_path);
 	*why = p->why;
 	err = features_init(&ft, &(struct features_opts){
 		.btf_known = o->btf_path ? o->btf_path : "system BTF", .mount_tracefs = true,
@@ -353,9 +235,9 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 		features_set_failed(&ft, kind_feature(p->mode.attach), err, why_copy);
 		err = 0;
 	}
-	if (*why == p->why) {
+	if (*why == p->why || *why == p->ld.why) {
 		/* the message lives in p: keep it for the caller in a static copy */
-		memcpy(why_copy, p->why, sizeof(why_copy));
+		snprintf(why_copy, sizeof(why_copy), "%s", *why);
 		*why = why_copy;
 	}
 	features_free(&ft);
@@ -390,18 +272,9 @@ void probes_get_mode(struct probes *p, struct probes_mode *m)
 	*m = p->mode;
 }
 
-void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd)
+struct loader *probes_loader(struct probes *p)
 {
-	*traced_fd = bpf_map__fd(p->skel->maps.traced);
-	*ring_fd = bpf_map__fd(p->skel->maps.events);
-	*drops_fd = bpf_map__fd(p->skel->maps.drops);
-}
-
-int probes_map_fd(struct probes *p, const char *name)
-{
-	int fd = bpf_object__find_map_fd_by_name(p->skel->obj, name);
-
-	return fd < 0 ? -ENOENT : fd;
+	return &p->ld;
 }
 
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX])
@@ -436,6 +309,6 @@ void probes_close(struct probes *p)
 		return;
 	sched_bpf__destroy(p->sched);
 	syscalls_bpf__destroy(p->skel);
-	free(p->custom_buf);
+	loader_fini(&p->ld);
 	free(p);
 }

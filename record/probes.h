@@ -14,6 +14,7 @@ struct probes_opts {
 	uint64_t ring_bytes;    /* event buffer size, a power of two >= page size */
 	bool sched;             /* scheduler and page-fault probes too */
 	bool trace_all;         /* -a: every task but the recorder's */
+	bool no_args;           /* leave out syscall arguments */
 	const char *btf_path;   /* BTF for CO-RE relocations; NULL: the system's */
 	const char *custom_obj; /* --ebpf-program: load this object for the syscall family */
 	enum probe_attach attach;
@@ -22,6 +23,7 @@ struct probes_opts {
 };
 
 struct probes;
+struct loader;
 
 /* Opens, loads and attaches every probe as the plan of record/features.h says
  * (tp_btf -> raw tracepoint -> classic tracepoint, task storage -> hash map,
@@ -38,12 +40,9 @@ int probes_trace_task(struct probes *p, pid_t tgid, pid_t tid, int pidfd);
 /* The event transport's map fd (ring buffer or perf event array). */
 int probes_event_fd(struct probes *p);
 void probes_get_mode(struct probes *p, struct probes_mode *m);
-/* The maps every probe family shares, for families loaded elsewhere
- * (bpf_map__reuse_fd before their load). */
-void probes_shared_fds(struct probes *p, int *traced_fd, int *ring_fd, int *drops_fd);
-/* The fd of the syscall family's map named name ("traced", "traced_tids",
- * "events", "pb", "drops"), for families loaded elsewhere; -ENOENT. */
-int probes_map_fd(struct probes *p, const char *name);
+/* The loader the families went through, for families loaded elsewhere (the
+ * files probes): its knobs, BTF and the maps they share. */
+struct loader *probes_loader(struct probes *p);
 /* Sums the per-CPU drop counters into drops[KS_DROP_MAX]. */
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX]);
 /* A comma-separated list of the attached probes, for the trace metadata. */

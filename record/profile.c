@@ -14,6 +14,7 @@
 
 #include "bpf/events.h"
 #include "format/stack.h"
+#include "record/loader.h"
 #include "record/procmaps.h"
 #include "record/profile.h"
 #include "util/clock.h"
@@ -23,10 +24,9 @@
 #include "offcpu.skel.h"
 #include "profile.skel.h"
 
-static const char *const shared_maps[] = { "traced", "traced_tids", "events", "pb", "drops" };
-
 struct profile {
 	struct consumer *c;
+	struct loader *ld;
 	struct profile_bpf *on;
 	struct offcpu_bpf *off;
 	struct bpf_link **links;
@@ -55,26 +55,6 @@ struct profile {
 };
 
 /* ---- loading ------------------------------------------------------------------ */
-
-static int share_maps(struct bpf_object *obj, struct probes *p)
-{
-	for (size_t i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
-		struct bpf_map *mine = bpf_object__find_map_by_name(obj, shared_maps[i]);
-		int fd = probes_map_fd(p, shared_maps[i]);
-		int err = mine && fd >= 0 ? bpf_map__reuse_fd(mine, fd) : -ENOENT;
-
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-#define SET_RODATA(skel, m)                                                    \
-	do {                                                                   \
-		(skel)->rodata->self_tgid = getpid();                          \
-		(skel)->rodata->use_hash = (m).set == SET_HASH;                \
-		(skel)->rodata->use_perfbuf = (m).transport == TRANSPORT_PERFBUF; \
-	} while (0)
 
 static int perf_open(unsigned type, unsigned long long config, unsigned hz, int cpu)
 {
@@ -131,55 +111,47 @@ static int attach_oncpu(struct profile *pf, unsigned hz, const char **why)
 	return pf->nlinks ? 0 : -ENODEV;
 }
 
+/* Both programs go through the probes' loader: same BTF, knobs and shared maps
+ * (traced set, transport, drop counters). */
 static int load_oncpu(struct profile *pf, const struct profile_opts *o, struct probes *p,
 		      const char **why)
 {
-	struct probes_mode m;
+	struct loader *ld = probes_loader(p);
 	int err;
 
-	probes_get_mode(p, &m);
 	*why = "open the sampling program";
-	pf->on = profile_bpf__open();
+	pf->on = calloc(1, sizeof(*pf->on));
 	if (!pf->on)
-		return -errno;
-	SET_RODATA(pf->on, m);
-	*why = "share the maps with the sampling program";
-	err = share_maps(pf->on->obj, p);
-	if (err)
-		return err;
-	*why = "load the sampling program (perf_event)";
-	err = profile_bpf__load(pf->on);
-	if (err)
-		return err;
-	return attach_oncpu(pf, o->hz, why);
+		return -ENOMEM;
+	err = profile_bpf__create_skeleton(pf->on);
+	err = err ?: loader_open(ld, pf->on->skeleton, NULL, why);
+	err = err ?: loader_load(ld, pf->on->skeleton, NULL, why);
+	return err ?: attach_oncpu(pf, o->hz, why);
 }
 
 static int load_offcpu(struct profile *pf, struct probes *p, const char **why)
 {
+	struct loader *ld = probes_loader(p);
+	struct loader_knobs k = ld->knobs;
 	struct probes_mode m;
 	int err;
 
 	probes_get_mode(p, &m);
 	*why = "open the off-CPU probes";
-	pf->off = offcpu_bpf__open();
+	pf->off = calloc(1, sizeof(*pf->off));
 	if (!pf->off)
-		return -errno;
-	SET_RODATA(pf->off, m);
+		return -ENOMEM;
+	err = offcpu_bpf__create_skeleton(pf->off);
+	err = err ?: loader_open(ld, pf->off->skeleton, NULL, why);
+	if (err)
+		return err;
 	/* the BTF hook where the other probes use it, else the raw one (hash set) */
 	bpf_program__set_autoload(pf->off->progs.ks_offcpu_switch, m.attach == ATTACH_TP_BTF);
 	bpf_program__set_autoload(pf->off->progs.ks_offcpu_switch_raw, m.attach != ATTACH_TP_BTF);
 	if (m.attach != ATTACH_TP_BTF)
-		pf->off->rodata->use_hash = true;
-	*why = "share the maps with the off-CPU probes";
-	err = share_maps(pf->off->obj, p);
-	if (err)
-		return err;
-	*why = "load the off-CPU probes";
-	err = offcpu_bpf__load(pf->off);
-	if (err)
-		return err;
-	*why = "attach the off-CPU probes";
-	err = offcpu_bpf__attach(pf->off);
+		k.use_hash = true;
+	err = loader_load(ld, pf->off->skeleton, &k, why);
+	err = err ?: loader_attach(ld, pf->off->skeleton, why);
 	if (err)
 		return err;
 	pf->stackmap_fd = bpf_map__fd(pf->off->maps.stackmap);
@@ -193,6 +165,8 @@ static void detach_oncpu(struct profile *pf)
 		close(pf->pfds[i]);
 	}
 	pf->nlinks = 0;
+	if (pf->on && pf->on->obj && pf->ld)
+		loader_forget(pf->ld, pf->on->obj);
 	profile_bpf__destroy(pf->on);
 	pf->on = NULL;
 }
@@ -489,6 +463,7 @@ int profile_start(const struct profile_opts *o, struct probes *p, struct consume
 	if (!pf)
 		return -ENOMEM;
 	pf->c = c;
+	pf->ld = probes_loader(p);
 	pf->stackmap_fd = -1;
 	pf->ks_err = -ENOENT;
 	pf->ks_file = fopen("/proc/kallsyms", "re");
@@ -517,6 +492,8 @@ int profile_start(const struct profile_opts *o, struct probes *p, struct consume
 				n += snprintf(pf->missing + n, sizeof(pf->missing) - n,
 					      "%soff-CPU stacks: cannot %s: %s", n ? "; " : "", why,
 					      strerror(-err_off));
+			if (pf->off->obj)
+				loader_forget(pf->ld, pf->off->obj);
 			offcpu_bpf__destroy(pf->off);
 			pf->off = NULL;
 		} else {
@@ -635,6 +612,8 @@ void profile_free(struct profile *pf)
 	if (!pf)
 		return;
 	detach_oncpu(pf);
+	if (pf->off && pf->off->obj)
+		loader_forget(pf->ld, pf->off->obj);
 	offcpu_bpf__destroy(pf->off);
 	join_kallsyms(pf);
 	ksyms_free(pf->ks);

@@ -11,6 +11,7 @@
 #include "format/event.h"
 #include "record/consumer.h"
 #include "record/sampler.h"
+#include "util/grow.h"
 
 struct sampler {
 	uint64_t interval_ns, last_ns;
@@ -38,15 +39,8 @@ void sampler_track(struct sampler *s, pid_t pid)
 	for (size_t i = 0; i < s->n; i++)
 		if (s->pids[i] == pid)
 			return;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		pid_t *p = realloc(s->pids, cap * sizeof(*p));
-
-		if (!p)
-			return; /* not sampled; the events still are recorded */
-		s->pids = p;
-		s->cap = cap;
-	}
+	if (KS_GROW(&s->pids, &s->cap, s->n + 1))
+		return; /* not sampled; the events still are recorded */
 	s->pids[s->n++] = pid;
 }
 

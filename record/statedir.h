@@ -51,6 +51,8 @@ struct statedir_stats {
 	uint64_t deltas;
 	uint64_t corrections;    /* deltas that verification had to add */
 	uint64_t readback_bytes; /* bytes read back from files (dirty ranges) */
+	uint64_t lost;           /* changes or links not followed for lack of memory:
+				    file-capture losses, like the probes' KS_DROP_FILE */
 	bool fsnotify;
 };
 void statedir_get_stats(struct statedir *sd, struct statedir_stats *st);

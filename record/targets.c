@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "record/probes.h"
 #include "record/targets.h"
+#include "util/grow.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
@@ -38,14 +39,8 @@ int targets_open(const char *list, struct targets *t, const char **bad)
 		*bad = item;
 		if (end == p || pid <= 0 || (*end && *end != ','))
 			return -EINVAL;
-		pid_t *np = realloc(t->pids, (t->n + 1) * sizeof(*np));
-		int *nf = np ? realloc(t->pidfds, (t->n + 1) * sizeof(*nf)) : NULL;
-
-		if (np)
-			t->pids = np;
-		if (nf)
-			t->pidfds = nf;
-		if (!np || !nf)
+		if (KS_GROW(&t->pids, &t->cap_pids, t->n + 1) ||
+		    KS_GROW(&t->pidfds, &t->cap_pidfds, t->n + 1))
 			return -ENOMEM;
 		t->pids[t->n] = pid;
 		t->pidfds[t->n] = pidfd_open_flags(pid, 0);

@@ -12,7 +12,7 @@ struct probes;
 struct targets {
 	pid_t *pids;
 	int *pidfds; /* readable once the process has exited */
-	size_t n;
+	size_t n, cap_pids, cap_pidfds;
 };
 
 /* Parses "PID[,PID...]" and opens a pidfd on each. On failure *bad names the

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "replay/analyze.h"
+#include "replay/files.h"
+#include "util/grow.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -41,7 +43,7 @@ int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base
 	if (hi < a->lo)
 		a->lo = UINT64_MAX, a->range = 0;
 	for (size_t i = 0; i <= TCACHE_MASK; i++)
-		a->tcache[i].idx = U32MAP_NONE;
+		a->tcache[i].idx = REPLAY_NONE;
 	return sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
 }
 
@@ -90,22 +92,15 @@ static inline struct sc_stat *sc_lookup(struct analysis *a, uint32_t nr)
 static __attribute__((noinline)) struct thread_stat *thread_lookup_slow(struct analysis *a,
 									uint32_t tid, uint32_t pid)
 {
-	uint32_t idx = u32map_get(&a->tidmap, tid);
+	uint32_t idx = replay_index(&a->tidmap, tid);
 	struct thread_stat *t;
 
 	/* A tid reused by another process starts a new thread entry. */
-	if (idx == U32MAP_NONE || a->threads[idx].pid != pid) {
-		if (a->nthreads == a->capthreads) {
-			size_t cap = a->capthreads ? a->capthreads * 2 : 64;
-			void *v = realloc(a->threads, cap * sizeof(*a->threads));
-
-			if (!v)
-				return NULL;
-			a->threads = v;
-			a->capthreads = cap;
-		}
+	if (idx == REPLAY_NONE || a->threads[idx].pid != pid) {
+		if (KS_GROW(&a->threads, &a->capthreads, a->nthreads + 1))
+			return NULL;
 		idx = (uint32_t)a->nthreads;
-		if (u32map_put(&a->tidmap, tid, idx))
+		if (ks_hmap_put(&a->tidmap, tid, idx))
 			return NULL;
 		t = &a->threads[a->nthreads++];
 		memset(t, 0, sizeof(*t));
@@ -123,7 +118,7 @@ static inline struct thread_stat *thread_lookup(struct analysis *a, uint32_t tid
 {
 	typeof(a->tcache[0]) *c = &a->tcache[tid & TCACHE_MASK];
 
-	if (likely(c->tid == tid && c->pid == pid && c->idx != U32MAP_NONE))
+	if (likely(c->tid == tid && c->pid == pid && c->idx != REPLAY_NONE))
 		return &a->threads[c->idx];
 	return thread_lookup_slow(a, tid, pid);
 }
@@ -163,18 +158,9 @@ static __attribute__((noinline)) int slow_add(struct analysis *a, const struct k
 		heap_down(a->slow, a->nslow, 0);
 		return 0;
 	}
-	if (a->nslow == a->capslow) {
-		size_t cap = a->capslow ? a->capslow * 2 : 64;
-		void *v;
-
-		if (cap > a->o.slow_cap)
-			cap = a->o.slow_cap;
-		v = realloc(a->slow, cap * sizeof(*a->slow));
-		if (!v)
-			return -ENOMEM;
-		a->slow = v;
-		a->capslow = cap;
-	}
+	/* below slow_cap: the array stays under twice that */
+	if (KS_GROW(&a->slow, &a->capslow, a->nslow + 1))
+		return -ENOMEM;
 	for (i = a->nslow++; i > 0 && a->slow[(i - 1) / 2].dur > c.dur; i = (i - 1) / 2)
 		a->slow[i] = a->slow[(i - 1) / 2];
 	a->slow[i] = c;
@@ -244,8 +230,11 @@ int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, co
 		a->segments[hdr->kind]++;
 	}
 	switch (hdr->kind) {
-	case KS_KIND_SYSCALL:
-		return analyze_syscalls(a, rows, hdr->count);
+	case KS_KIND_SYSCALL: {
+		int err = analyze_syscalls(a, rows, hdr->count);
+
+		return err || !a->files ? err : files_syscalls(a->files, rows, hdr->count);
+	}
 	case KS_KIND_PROC:
 		return analyze_procs(a, rows, hdr->count);
 	case KS_KIND_SCHED:
@@ -353,7 +342,7 @@ int analyze_finish(struct analysis *a)
 	for (size_t i = 0; i <= ANALYZE_NR_FAR; i++)
 		if (a->far[i])
 			add_sc(a, a->far[i]);
-	qsort(a->sorted, a->nsorted, sizeof(*a->sorted), by_total_time);
+	ks_qsort(a->sorted, a->nsorted, sizeof(*a->sorted), by_total_time);
 
 	a->first_ts = a->last_ts = 0;
 	for (size_t i = 0; i < a->nthreads; i++) {
@@ -369,7 +358,7 @@ int analyze_finish(struct analysis *a)
 			a->thread_ns += t->last_ts - t->first_ts;
 	}
 	if (a->nslow > 1)
-		qsort(a->slow, a->nslow, sizeof(*a->slow), by_time);
+		ks_qsort(a->slow, a->nslow, sizeof(*a->slow), by_time);
 	err = replay_procs_finish(&a->procs);
 	return err;
 }
@@ -381,7 +370,7 @@ void analyze_free(struct analysis *a)
 	for (size_t i = 0; i <= ANALYZE_NR_FAR; i++)
 		free(a->far[i]);
 	free(a->threads);
-	u32map_free(&a->tidmap);
+	ks_hmap_free(&a->tidmap);
 	free(a->slow);
 	free(a->sorted);
 	replay_procs_free(&a->procs);

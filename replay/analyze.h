@@ -15,7 +15,6 @@
 #include "replay/procs.h"
 #include "replay/sched.h"
 #include "replay/syscalls.h"
-#include "replay/u32map.h"
 
 #define ANALYZE_SLOW_DEFAULT_NS (10ull * 1000 * 1000)
 #define ANALYZE_SLOW_CAP_DEFAULT 100000
@@ -34,6 +33,8 @@ struct analyze_opts {
 
 /* Fills o with the defaults: no filter, 10 ms, 100000 kept. */
 void analyze_opts_default(struct analyze_opts *o);
+
+struct files_analysis;
 
 struct sc_stat {
 	uint32_t nr;
@@ -73,7 +74,7 @@ struct analysis {
 
 	struct thread_stat *threads;
 	size_t nthreads, capthreads;
-	struct u32map tidmap; /* tid -> index in threads */
+	struct ks_hmap tidmap; /* tid -> index in threads */
 	struct { uint32_t tid, pid, idx; } tcache[256];
 
 	struct slow_call *slow; /* a min-heap on dur while adding; sorted by finish */
@@ -82,6 +83,7 @@ struct analysis {
 
 	struct replay_procs procs;
 	struct sched_analysis sched; /* sched and sample events; see sched.h */
+	struct files_analysis *files; /* fed the syscalls too when set (replay/files.h) */
 
 	uint64_t events_read[KS_KIND_MAX]; /* decoded, before filters */
 	uint64_t segments[KS_KIND_MAX];

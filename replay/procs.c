@@ -7,23 +7,7 @@
 #include <sys/wait.h>
 
 #include "replay/procs.h"
-
-static int grow(void **v, size_t *cap, size_t need, size_t size)
-{
-	size_t ncap = *cap ? *cap : 16;
-	void *nv;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	nv = realloc(*v, ncap * size);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
+#include "util/grow.h"
 
 static int change_cmp(const void *a, const void *b)
 {
@@ -45,7 +29,7 @@ static void copy_comm(char dst[KS_COMM_MAX + 1], const char *src)
 static int add_change(struct replay_procs *p, const struct ks_proc *e)
 {
 	struct replay_comm_change *c;
-	int err = grow((void **)&p->changes, &p->capchanges, p->nchanges + 1, sizeof(*c));
+	int err = KS_GROW(&p->changes, &p->capchanges, p->nchanges + 1);
 
 	if (err)
 		return err;
@@ -59,14 +43,14 @@ static int add_change(struct replay_procs *p, const struct ks_proc *e)
 /* Returns the record an event of a process applies to, making one if needed. */
 static struct replay_proc *record_for(struct replay_procs *p, const struct ks_proc *e, int *err)
 {
-	uint32_t i = u32map_get(&p->current, e->pid);
+	uint32_t i = replay_index(&p->current, e->pid);
 	struct replay_proc *r;
 
 	/* A fork of a pid whose last process has ended is a new process. */
-	if (i != U32MAP_NONE && !(e->what == KS_PROC_FORK && p->v[i].exited))
+	if (i != REPLAY_NONE && !(e->what == KS_PROC_FORK && p->v[i].exited))
 		return &p->v[i];
-	*err = grow((void **)&p->v, &p->cap, p->n + 1, sizeof(*r));
-	*err = *err ?: u32map_put(&p->current, e->pid, (uint32_t)p->n);
+	*err = KS_GROW(&p->v, &p->cap, p->n + 1);
+	*err = *err ?: ks_hmap_put(&p->current, e->pid, (uint32_t)p->n);
 	if (*err)
 		return NULL;
 	r = &p->v[p->n++];
@@ -81,7 +65,7 @@ static struct replay_proc *record_for(struct replay_procs *p, const struct ks_pr
 static int add_exec(struct replay_procs *p, const struct ks_proc *e, const struct replay_proc *r)
 {
 	struct replay_exec *x;
-	int err = grow((void **)&p->execs, &p->capexecs, p->nexecs + 1, sizeof(*x));
+	int err = KS_GROW(&p->execs, &p->capexecs, p->nexecs + 1);
 
 	if (err)
 		return err;
@@ -100,10 +84,10 @@ static int add_exec(struct replay_procs *p, const struct ks_proc *e, const struc
  * the parent's argv, and so does the report. */
 static void inherit_argv(struct replay_procs *p, struct replay_proc *r)
 {
-	uint32_t i = u32map_get(&p->current, r->ppid);
+	uint32_t i = replay_index(&p->current, r->ppid);
 	const struct replay_proc *parent;
 
-	if (i == U32MAP_NONE || (parent = &p->v[i]) == r || !parent->argv_len)
+	if (i == REPLAY_NONE || (parent = &p->v[i]) == r || !parent->argv_len)
 		return;
 	r->argv_len = parent->argv_len;
 	memcpy(r->argv, parent->argv, parent->argv_len);
@@ -163,7 +147,7 @@ int replay_procs_add(struct replay_procs *p, const struct ks_proc *rows, size_t 
 int replay_procs_finish(struct replay_procs *p)
 {
 	if (p->nchanges > 1)
-		qsort(p->changes, p->nchanges, sizeof(*p->changes), change_cmp);
+		ks_qsort(p->changes, p->nchanges, sizeof(*p->changes), change_cmp);
 	return 0;
 }
 
@@ -191,9 +175,9 @@ const struct replay_proc *replay_procs_at(const struct replay_procs *p, uint32_t
 					  uint64_t ts)
 {
 	const struct replay_proc *best = NULL, *earliest = NULL;
-	uint32_t latest = u32map_get(&p->current, pid);
+	uint32_t latest = replay_index(&p->current, pid);
 
-	if (latest == U32MAP_NONE)
+	if (latest == REPLAY_NONE)
 		return NULL;
 	/* pid reuse is rare: the latest record is the answer, found at once */
 	if (p->v[latest].start_ts <= ts)
@@ -213,9 +197,9 @@ const struct replay_proc *replay_procs_at(const struct replay_procs *p, uint32_t
 
 const struct replay_proc *replay_procs_find(const struct replay_procs *p, uint32_t pid)
 {
-	uint32_t i = u32map_get(&p->current, pid);
+	uint32_t i = replay_index(&p->current, pid);
 
-	return i == U32MAP_NONE ? NULL : &p->v[i];
+	return i == REPLAY_NONE ? NULL : &p->v[i];
 }
 
 int replay_exit_code(int32_t wstatus)
@@ -230,6 +214,6 @@ void replay_procs_free(struct replay_procs *p)
 	free(p->v);
 	free(p->changes);
 	free(p->execs);
-	u32map_free(&p->current);
+	ks_hmap_free(&p->current);
 	memset(p, 0, sizeof(*p));
 }

@@ -8,7 +8,18 @@
 #include <stdint.h>
 
 #include "format/event.h"
-#include "replay/u32map.h"
+#include "util/hmap.h"
+
+/* An index into one of the replay's arrays that points nowhere. */
+#define REPLAY_NONE UINT32_MAX
+
+/* The index map m holds for key (pid, tid), or REPLAY_NONE. */
+static inline uint32_t replay_index(const struct ks_hmap *m, uint64_t key)
+{
+	const uint64_t *v = ks_hmap_get(m, key);
+
+	return v ? (uint32_t)*v : REPLAY_NONE;
+}
 
 struct replay_proc {
 	uint32_t pid, ppid;
@@ -45,7 +56,7 @@ struct replay_procs {
 	size_t nchanges, capchanges;
 	struct replay_exec *execs; /* in stored order */
 	size_t nexecs, capexecs;
-	struct u32map current; /* pid -> index in v of its latest record */
+	struct ks_hmap current; /* pid -> index in v of its latest record */
 };
 
 /* Applies n proc events (in stored order). Returns 0 or -ENOMEM. */

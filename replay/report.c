@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "replay/report.h"
 #include "util/clock.h"
 
@@ -97,10 +98,13 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	r->start_ns = m->have & RM_START ? m->start_ns : sp.first;
 	analyze_init(&r->a, o, r->start_ns);
 	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
-	err = replay_each_segment(t, 0, analyze_segment, &r->a);
+	err = files_load(&r->files, t, r->a.lo, r->a.range, o->has_pid, o->pid, &r->a.sched);
+	r->a.files = &r->files;
+	err = err ?: replay_each_segment(t, 0, analyze_segment, &r->a);
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
 	err = err ?: analyze_finish(&r->a);
+	err = err ?: files_finish(&r->files);
 	if (err) {
 		if (!t->err[0])
 			replay_fail(t, err, "out of memory while replaying the trace");
@@ -122,9 +126,10 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 			replay_fail(t, err, "out of memory while replaying the trace");
 		return err;
 	}
-	r->lost = replay_lost_events(m, &r->lost_known);
+	r->lost = t->whole.lost_events;
+	r->lost_known = t->whole.lost_known;
 	r->clean = replay_closed_cleanly(m);
-	r->complete = r->clean && r->lost_known && !r->lost && !t->skipped_segments;
+	r->complete = t->whole.complete && !t->skipped_segments;
 	return 0;
 }
 
@@ -138,7 +143,7 @@ static int cmp_u32(const void *a, const void *b)
 uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 {
 	const struct sched_analysis *s = &r->a.sched;
-	uint32_t *v = malloc((r->a.nthreads + s->nprocs + 1) * sizeof(*v));
+	uint32_t *v = calloc(r->a.nthreads + s->nprocs + 1, sizeof(*v));
 	size_t m = 0;
 
 	*n = 0;
@@ -149,9 +154,9 @@ uint32_t *report_unrecorded_pids(const struct report *r, size_t *n)
 			v[m++] = r->a.threads[i].pid;
 	/* Known only from scheduler events or samples. */
 	for (size_t i = 0; i < s->nprocs; i++)
-		if (s->procs[i].rec == U32MAP_NONE && !s->procs[i].merged)
+		if (s->procs[i].rec == REPLAY_NONE && !s->procs[i].merged)
 			v[m++] = s->procs[i].pid;
-	qsort(v, m, sizeof(*v), cmp_u32);
+	ks_qsort(v, m, sizeof(*v), cmp_u32);
 	for (size_t i = 0; i < m; i++)
 		if (!*n || v[*n - 1] != v[i])
 			v[(*n)++] = v[i];
@@ -174,6 +179,7 @@ void report_free(struct report *r)
 {
 	analyze_free(&r->a);
 	report_profile_free(r);
+	files_free(&r->files);
 }
 
 json_t *report_json_text(const char *s, size_t len)

@@ -12,12 +12,14 @@
 #include "replay/analyze.h"
 #include "replay/behavior.h"
 #include "replay/profile.h"
+#include "replay/files.h"
 #include "replay/trace.h"
 
 struct report {
 	struct replay_trace *t;
 	struct analysis a;
 	struct behavior beh;
+	struct files_analysis files; /* files[] and file bytes per second */
 	uint64_t start_ns, end_ns; /* the trace's (meta, else from its segments) */
 	uint64_t win_start, win_end; /* the part analysed */
 	uint64_t wall_ns;
@@ -33,6 +35,14 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 
 /* Returns the report as one JSON document (a new reference), or NULL on ENOMEM. */
 json_t *report_json(const struct report *r);
+/* The reasons a trace is incomplete, as a JSON array of strings (NULL: no memory). */
+json_t *report_json_reasons(const struct replay_whole *w);
+
+/* files[]: the files the syscalls acted on, by time (replay/report_files.c);
+ * NULL on ENOMEM. */
+json_t *report_json_files(const struct report *r);
+/* The FILES table of the text report (nothing when no arguments were recorded). */
+void report_text_files(FILE *f, const struct report *r);
 
 /* Writes the text report to f. */
 void report_text(FILE *f, const struct report *r);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "util/grow.h"
 #include "replay/report.h"
 #include "util/units.h"
 
@@ -174,7 +175,7 @@ static json_t *json_syscalls(struct jb *b, const struct report *r)
 	set(b, o, "by_category", cats);
 	set(b, o, "by_category_detail", detail);
 	memcpy(bycount, a->sorted, a->nsorted * sizeof(*bycount));
-	qsort(bycount, a->nsorted, sizeof(*bycount), by_count);
+	ks_qsort(bycount, a->nsorted, sizeof(*bycount), by_count);
 	for (size_t i = 0; i < a->nsorted && i < TOP_SYSCALLS; i++) {
 		const struct sc_stat *s = bycount[i];
 
@@ -416,6 +417,7 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 {
 	const struct sched_analysis *s = &r->a.sched;
 	json_t *list = json_array();
+	uint64_t rb, wb;
 
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		const struct sched_bucket *k = &s->buckets[i];
@@ -434,6 +436,9 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 		set(b, o, "avg_timeslice_us", jreal((double)k->cpu_ns / 1e3 /
 						    (double)(k->slices ? k->slices : 1), 1e3));
 		set(b, o, "page_faults", ju(k->faults));
+		files_bucket(&r->files, k->sec, k->pid, &rb, &wb);
+		set(b, o, "file_read_bytes", ju(rb));
+		set(b, o, "file_write_bytes", ju(wb));
 		push(b, list, o);
 	}
 	return list;
@@ -503,13 +508,10 @@ static json_t *json_warnings(struct jb *b, const struct report *r)
 {
 	json_t *w = json_array();
 
-	if (!r->clean)
-		push(b, w, json_pack("s", "trace not closed cleanly: the recorder stopped "
-				     "before finishing; events after its last commit are missing"));
-	if (!r->lost_known)
-		push(b, w, json_pack("s", "the trace has no loss counters"));
-	else if (r->lost)
+	if (r->lost)
 		push(b, w, json_sprintf("INCOMPLETE: %llu events lost", (unsigned long long)r->lost));
+	for (size_t i = 0; i < r->t->whole.nreasons && i < REPLAY_REASONS; i++)
+		push(b, w, json_sprintf("INCOMPLETE: %s", r->t->whole.reason[i]));
 	if (!(r->t->meta.have & RM_MONO))
 		push(b, w, json_pack("s", "the trace has no clock offset: timestamps are "
 				     "CLOCK_MONOTONIC ns, not ns since the epoch"));
@@ -528,6 +530,23 @@ static json_t *json_warnings(struct jb *b, const struct report *r)
 		push(b, w, json_sprintf("%llu slow syscalls, the %zu slowest listed",
 					(unsigned long long)r->a.slow_total, r->a.nslow));
 	return w;
+}
+
+json_t *report_json_reasons(const struct replay_whole *w)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < w->nreasons && i < REPLAY_REASONS; i++)
+		if (json_array_append_new(a, report_json_text(w->reason[i], strlen(w->reason[i])))) {
+			json_decref(a);
+			return NULL;
+		}
+	if (a && w->nreasons > REPLAY_REASONS &&
+	    json_array_append_new(a, json_sprintf("and %zu more", w->nreasons - REPLAY_REASONS))) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
 }
 
 json_t *report_json(const struct report *r)
@@ -551,8 +570,10 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "sched", json_sched(&b, r));
 	set(&b, doc, "profile", report_json_profile(r));
 	set(&b, doc, "offcpu", report_json_offcpu(r));
+	set(&b, doc, "files", report_json_files(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
+	set(&b, doc, "incomplete_reasons", report_json_reasons(&r->t->whole));
 	set(&b, doc, "warnings", json_warnings(&b, r));
 	if (!b.ok) {
 		json_decref(doc);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "replay/report.h"
 #include "util/escape.h"
 #include "util/units.h"
@@ -33,23 +34,16 @@ static double pct(uint64_t part, uint64_t whole)
 
 static void warnings(FILE *f, const struct report *r)
 {
-	const struct replay_meta *m = &r->t->meta;
+	const struct replay_whole *w = &r->t->whole;
 
-	if (r->lost_known && r->lost) {
-		fprintf(f, "!! INCOMPLETE: %llu events lost", (unsigned long long)r->lost);
-		if (m->have & (RM_LOST_SYSCALL | RM_LOST_PROC))
-			fprintf(f, " (syscall %llu, proc %llu, sched %llu)",
-				(unsigned long long)m->lost_syscall, (unsigned long long)m->lost_proc,
-				(unsigned long long)m->lost_sched);
-		fputs(": counts and times below are lower bounds\n", f);
-	}
-	if (!r->clean)
-		fprintf(f, "!! INCOMPLETE: trace not closed cleanly (state \"%s\"): the recorder "
-			"stopped before finishing; events after its last commit are missing\n",
-			m->state ? m->state : "unknown");
-	if (!r->lost_known)
-		fputs("!! the trace has no loss counters: whether events were lost is unknown\n", f);
-	if (r->t->skipped_segments)
+	if (r->lost)
+		fprintf(f, "!! INCOMPLETE: %llu events lost: counts and times below are lower "
+			"bounds\n", (unsigned long long)r->lost);
+	for (size_t i = 0; i < w->nreasons && i < REPLAY_REASONS; i++)
+		fprintf(f, "!! INCOMPLETE: %s\n", w->reason[i]);
+	if (w->nreasons > REPLAY_REASONS)
+		fprintf(f, "!! and %zu more\n", w->nreasons - REPLAY_REASONS);
+	if (r->t->skipped_segments && w->complete)
 		fprintf(f, "!! %llu segments of event kinds this ksight does not know were skipped\n",
 			(unsigned long long)r->t->skipped_segments);
 }
@@ -175,7 +169,7 @@ static void top_table(FILE *f, const struct report *r)
 	if (!a->nsorted)
 		return;
 	memcpy(v, a->sorted, a->nsorted * sizeof(*v));
-	qsort(v, a->nsorted, sizeof(*v), by_count);
+	ks_qsort(v, a->nsorted, sizeof(*v), by_count);
 	fputs("\nTOP SYSCALLS (by count)\n", f);
 	for (size_t i = 0; i < a->nsorted && i < TOP_SHOWN; i++)
 		fprintf(f, "  %-22s %10llu %6.1f%%\n", sc_name(v[i], nb),
@@ -222,14 +216,14 @@ static void slow_table(FILE *f, const struct report *r)
 	fputc('\n', f);
 	if (!shown)
 		return;
-	v = malloc(a->nslow * sizeof(*v));
+	v = calloc(a->nslow, sizeof(*v));
 	if (!v) {
 		fputs("  (out of memory sorting the list)\n", f);
 		return;
 	}
 	for (size_t i = 0; i < a->nslow; i++)
 		v[i] = &a->slow[i];
-	qsort(v, a->nslow, sizeof(*v), by_latency);
+	ks_qsort(v, a->nslow, sizeof(*v), by_latency);
 	fprintf(f, "%-19s %10s %8s %8s %-16s %-18s %9s %s\n", "time (UTC)", "offset", "pid",
 		"tid", "comm", "syscall", "latency", "ret");
 	for (size_t i = 0; i < shown; i++) {
@@ -329,7 +323,7 @@ static uint32_t parent_of(const struct replay_procs *ps, const struct replay_pro
 {
 	const struct replay_proc *q = replay_procs_at(ps, p->ppid, p->start_ts);
 
-	return q && q != p ? (uint32_t)(q - ps->v) : U32MAP_NONE;
+	return q && q != p ? (uint32_t)(q - ps->v) : REPLAY_NONE;
 }
 
 static bool tree_selected(const struct report *r, const struct replay_proc *p)
@@ -355,11 +349,11 @@ static void proc_tree(FILE *f, const struct report *r)
 	fprintf(f, "%-18s %7s %5s %10s %9s %15s %8s %9s %9s %17s %9s %17s %8s  %s\n", "pid", "ppid",
 		"exit", "lifetime", "cpu", "vol/invol", "wakeups", "slice", "off-cpu",
 		"runq p50/p99", "peak rss", "read/write", "faults", "argv");
-	first = malloc((n + 1) * sizeof(*first));
-	next = malloc((n + 1) * sizeof(*next));
-	last = malloc((n + 1) * sizeof(*last));
-	stack = malloc((n + 1) * sizeof(*stack));
-	depth = malloc((n + 1) * sizeof(*depth));
+	first = calloc(n + 1, sizeof(*first));
+	next = calloc(n + 1, sizeof(*next));
+	last = calloc(n + 1, sizeof(*last));
+	stack = calloc(n + 1, sizeof(*stack));
+	depth = calloc(n + 1, sizeof(*depth));
 	done = calloc(n + 1, sizeof(*done));
 	if (!first || !next || !last || !stack || !depth || !done) {
 		fputs("  (out of memory building the tree)\n", f);
@@ -370,9 +364,9 @@ static void proc_tree(FILE *f, const struct report *r)
 	for (size_t i = 0; i < n; i++) {
 		uint32_t par = parent_of(ps, &ps->v[i]);
 
-		if (par == U32MAP_NONE)
+		if (par == REPLAY_NONE)
 			continue;
-		if (first[par] == U32MAP_NONE)
+		if (first[par] == REPLAY_NONE)
 			first[par] = (uint32_t)i;
 		else
 			next[last[par]] = (uint32_t)i;
@@ -383,7 +377,7 @@ static void proc_tree(FILE *f, const struct report *r)
 		for (size_t root = 0; root < n; root++) {
 			size_t sp = 0;
 
-			if (done[root] || (pass == 0 && parent_of(ps, &ps->v[root]) != U32MAP_NONE))
+			if (done[root] || (pass == 0 && parent_of(ps, &ps->v[root]) != REPLAY_NONE))
 				continue;
 			stack[sp] = (uint32_t)root;
 			depth[sp++] = 0;
@@ -402,7 +396,7 @@ static void proc_tree(FILE *f, const struct report *r)
 					proc_row(f, r, tree, p, sched_find_record(&r->a.sched, i));
 				}
 				/* Push children in reverse so they print in order. */
-				for (uint32_t k = first[i]; k != U32MAP_NONE; k = next[k]) {
+				for (uint32_t k = first[i]; k != REPLAY_NONE; k = next[k]) {
 					if (nk < 64) {
 						kids[nk++] = k;
 					} else if (sp < n) {
@@ -566,6 +560,7 @@ void report_text(FILE *f, const struct report *r)
 	top_table(f, r);
 	behaviour(f, r);
 	slow_table(f, r);
+	report_text_files(f, r);
 	proc_tree(f, r);
 	exec_list(f, r);
 	sched_section(f, r);

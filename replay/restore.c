@@ -1,6 +1,5 @@
 /* The whole-trace restore behind `ksight restore`: the trace's deltas collected in
  * order and applied through the confined tree of fstree/, every name checked first. */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +14,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "format/kserr.h"
 #include "replay/restore.h"
 #include "replay/trace.h"
+#include "util/bytes.h"
+#include "util/grow.h"
+#include "util/hmap.h"
 #include "util/escape.h"
 #include "util/units.h"
 #include "store/store.h"
@@ -72,16 +73,9 @@ int delta_collect(struct replay_trace *t, struct delta_list *out)
 				    ks_strerror(err));
 			goto fail;
 		}
-		if (out->n == cap) {
-			size_t nc = cap ? cap * 2 : 1024;
-			struct delta_ent *nv = realloc(out->v, nc * sizeof(*nv));
-
-			if (!nv) {
-				err = replay_fail(t, -ENOMEM, "out of memory reading the deltas");
-				goto fail;
-			}
-			out->v = nv;
-			cap = nc;
+		if (KS_GROW(&out->v, &cap, out->n + 1)) {
+			err = replay_fail(t, -ENOMEM, "out of memory reading the deltas");
+			goto fail;
 		}
 		out->v[out->n++] = (struct delta_ent){ .seq = d.seq, .file = d.file, .ts = d.ts,
 						       .key = k, .val = v, .vlen = vl };
@@ -92,8 +86,7 @@ int delta_collect(struct replay_trace *t, struct delta_list *out)
 		goto fail;
 	}
 	ks_db_iter_free(it);
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof(*out->v), ent_cmp);
+	ks_qsort(out->v, out->n, sizeof(*out->v), ent_cmp);
 	for (size_t i = 1; i < out->n; i++)
 		if (out->v[i].seq == out->v[i - 1].seq) {
 			delta_list_free(out);
@@ -197,158 +190,37 @@ int restore_start_ns(struct replay_trace *t, uint64_t *start)
 	return err ? -ENOENT : 0;
 }
 
-/* Digits and up to nine more after a '.', as nanoseconds; the rest in *end. */
-static int parse_secs(const char *s, const char **end, int64_t *ns)
-{
-	int64_t v = 0, frac = 0;
-	int digits = 0, fd = 0;
-
-	while (isdigit((unsigned char)*s)) {
-		if (v > (INT64_MAX / 1000000000 - 10) / 10)
-			return -ERANGE;
-		v = v * 10 + (*s++ - '0');
-		digits++;
-	}
-	if (*s == '.') {
-		s++;
-		while (isdigit((unsigned char)*s)) {
-			if (fd < 9) {
-				frac = frac * 10 + (*s - '0');
-				fd++;
-			}
-			s++;
-		}
-		if (!fd)
-			return -EINVAL;
-	}
-	if (!digits)
-		return -EINVAL;
-	for (; fd < 9; fd++)
-		frac *= 10;
-	*ns = v * 1000000000 + frac;
-	*end = s;
-	return 0;
-}
-
-static int parse_rfc3339(const char *s, int64_t *epoch_ns)
-{
-	struct tm tm = { 0 };
-	int y, mo, d, h, mi, n = 0, sign;
-	int64_t sec_ns, off = 0;
-	const char *p;
-	time_t tt;
-
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-		return -EINVAL;
-	p = s + 10;
-	if (*p != 'T' && *p != 't' && *p != ' ')
-		return -EINVAL;
-	p++;
-	n = 0;
-	if (sscanf(p, "%2d:%2d:%n", &h, &mi, &n) != 2 || n != 6)
-		return -EINVAL;
-	p += 6;
-	if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
-	    parse_secs(p, &p, &sec_ns))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec_ns >= 61ll * 1000000000)
-		return -EINVAL;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh, om;
-
-		sign = *p == '-' ? -1 : 1;
-		n = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
-			return -EINVAL;
-		off = sign * (int64_t)(oh * 3600 + om * 60) * 1000000000;
-		p += 6;
-	}
-	if (*p)
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tt = timegm(&tm);
-	if (tt == (time_t)-1)
-		return -EINVAL;
-	*epoch_ns = (int64_t)tt * 1000000000 + sec_ns - off;
-	return 0;
-}
-
 int restore_parse_time(struct replay_trace *t, const char *s, uint64_t *mono)
 {
 	int64_t epoch;
 	uint64_t start, dur;
-	const char *end;
 
 	if (s[0] == '+') {
 		if (ks_parse_duration(s + 1, &dur))
 			return -EINVAL;
 		if (restore_start_ns(t, &start))
 			return -ENOENT;
-		*mono = start + dur;
+		*mono = dur > UINT64_MAX - start ? UINT64_MAX : start + dur;
 		return 0;
 	}
-	if ((parse_secs(s, &end, &epoch) || *end) && parse_rfc3339(s, &epoch))
+	if (ks_parse_time(s, &epoch))
 		return -EINVAL;
 	if (!(t->meta.have & RM_MONO))
 		return -ENOENT;
-	epoch -= t->meta.mono_to_realtime_ns;
+	/* the epoch to CLOCK_MONOTONIC; before the clock's start is its start */
+	if (__builtin_sub_overflow(epoch, t->meta.mono_to_realtime_ns, &epoch))
+		epoch = t->meta.mono_to_realtime_ns < 0 ? INT64_MAX : 0;
 	*mono = epoch < 0 ? 0 : (uint64_t)epoch;
 	return 0;
 }
 
 /* ---- whole-trace restore ------------------------------------------------------ */
 
-/* file id -> path relative to the restore root, checked once. */
-struct relmap {
-	uint64_t *ids;
-	char **rels;
-	size_t cap, n;
-};
-
-static char **relmap_slot(struct relmap *m, uint64_t id)
+static void rel_free(struct ks_hmap *m)
 {
-	size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
-
-	while (m->ids[i] && m->ids[i] != id)
-		i = (i + 1) & (m->cap - 1);
-	m->ids[i] = id;
-	return &m->rels[i];
-}
-
-static int relmap_grow(struct relmap *m)
-{
-	struct relmap n = { .cap = m->cap ? m->cap * 2 : 256 };
-
-	n.ids = calloc(n.cap, sizeof(*n.ids));
-	n.rels = calloc(n.cap, sizeof(*n.rels));
-	if (!n.ids || !n.rels) {
-		free(n.ids);
-		free(n.rels);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->ids[i])
-			*relmap_slot(&n, m->ids[i]) = m->rels[i];
-	n.n = m->n;
-	free(m->ids);
-	free(m->rels);
-	*m = n;
-	return 0;
-}
-
-static void relmap_free(struct relmap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->rels[i]);
-	free(m->ids);
-	free(m->rels);
+	ks_hmap_each(m, i)
+		free((char *)(uintptr_t)m->slot[i].val);
+	ks_hmap_free(m);
 }
 
 struct restorer {
@@ -356,7 +228,7 @@ struct restorer {
 	const struct restore_opts *o;
 	char **dirs;
 	int ndirs;
-	struct relmap rel;
+	struct ks_hmap rel; /* file id -> its path under the restore root, checked once */
 	struct ks_delta_reader *rd;
 	struct rs_tree *tree;
 };
@@ -368,21 +240,18 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 	struct replay_trace *t = r->t;
 	const void *v;
 	size_t len;
-	char **slot, pb[256], *p;
+	const uint64_t *known = ks_hmap_get(&r->rel, id);
+	char pb[256], *p, *rel_copy;
 	int err;
 
-	if ((r->rel.n + 1) * 2 > r->rel.cap && relmap_grow(&r->rel))
-		return replay_fail(t, -ENOMEM, "out of memory reading the file table");
-	slot = relmap_slot(&r->rel, id);
-	if (*slot) {
-		*out = *slot;
+	if (known) {
+		*out = (const char *)(uintptr_t)*known;
 		return 0;
 	}
 	{
 		uint8_t key[8];
 
-		for (int i = 0; i < 8; i++)
-			key[i] = (uint8_t)(id >> (56 - 8 * i));
+		ks_put_be64(key, id);
 		err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, &len);
 	}
 	if (err)
@@ -411,11 +280,12 @@ static int rel_of(struct restorer *r, uint64_t id, const char **out)
 			rel = p + 1;
 			rl = len - 1;
 		}
-		*slot = strndup(rel, rl);
-		if (!*slot)
+		rel_copy = strndup(rel, rl);
+		if (!rel_copy || ks_hmap_put(&r->rel, id, (uintptr_t)rel_copy)) {
+			free(rel_copy);
 			return replay_fail(t, -ENOMEM, "out of memory reading the file table");
-		r->rel.n++;
-		*out = *slot;
+		}
+		*out = rel_copy;
 		return 0;
 	}
 	return replay_fail(t, -KS_ECORRUPT,
@@ -606,8 +476,7 @@ out:
 	if (dfd >= 0)
 		close(dfd);
 	ks_delta_reader_free(r.rd);
-	if (r.rel.cap)
-		relmap_free(&r.rel);
+	rel_free(&r.rel);
 	delta_list_free(&l);
 	restore_free_dirs(r.dirs, r.ndirs);
 	return err;

@@ -24,31 +24,15 @@
 #include <string.h>
 
 #include "replay/sched.h"
+#include "util/grow.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define NONE U32MAP_NONE
+#define NONE REPLAY_NONE
 #define TCACHE_MASK (sizeof(((struct sched_analysis *)0)->tcache) / \
 		     sizeof(((struct sched_analysis *)0)->tcache[0]) - 1)
 #define SEC_NS 1000000000ll
-
-static int grow(void **v, size_t *cap, size_t need, size_t size)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *nv;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	nv = realloc(*v, ncap * size);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
 
 int sched_init(struct sched_analysis *s, uint64_t lo, uint64_t range, bool has_pid,
 	       uint32_t pid, uint64_t base)
@@ -109,17 +93,17 @@ static uint32_t proc_new(struct sched_analysis *s, uint32_t pid, uint64_t ts)
 	struct sched_proc *p;
 	uint32_t idx = (uint32_t)s->nprocs;
 
-	if (grow((void **)&s->procs, &s->capprocs, s->nprocs + 1, sizeof(*p)) ||
+	if (KS_GROW(&s->procs, &s->capprocs, s->nprocs + 1) ||
 	    s->nprocs >= NONE - 1)
 		return NONE;
 	p = &s->procs[idx];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	p->rec = NONE;
-	p->older = u32map_get(&s->pidmap, pid);
+	p->older = replay_index(&s->pidmap, pid);
 	p->first_ts = p->last_ts = ts;
 	p->bucket_cache = NONE;
-	if (u32map_put(&s->pidmap, pid, idx))
+	if (ks_hmap_put(&s->pidmap, pid, idx))
 		return NONE;
 	s->nprocs++;
 	return idx;
@@ -128,21 +112,21 @@ static uint32_t proc_new(struct sched_analysis *s, uint32_t pid, uint64_t ts)
 static __attribute__((noinline)) struct sched_thread *
 thread_get_slow(struct sched_analysis *s, uint32_t tid, uint32_t pid, uint64_t ts, bool fresh)
 {
-	uint32_t idx = u32map_get(&s->tidmap, tid), proc;
+	uint32_t idx = replay_index(&s->tidmap, tid), proc;
 	bool first_of_tid = idx == NONE;
 	struct sched_thread *t;
 
 	if (idx != NONE && s->threads[idx].pid == pid && !s->threads[idx].dead)
 		goto found;
-	proc = u32map_get(&s->pidmap, pid);
+	proc = replay_index(&s->pidmap, pid);
 	if (proc == NONE || s->procs[proc].ended)
 		proc = proc_new(s, pid, ts);
 	if (proc == NONE ||
-	    grow((void **)&s->threads, &s->capthreads, s->nthreads + 1, sizeof(*t)) ||
+	    KS_GROW(&s->threads, &s->capthreads, s->nthreads + 1) ||
 	    s->nthreads >= NONE - 1)
 		return NULL;
 	idx = (uint32_t)s->nthreads;
-	if (u32map_put(&s->tidmap, tid, idx))
+	if (ks_hmap_put(&s->tidmap, tid, idx))
 		return NULL;
 	s->nthreads++;
 	t = &s->threads[idx];
@@ -176,32 +160,12 @@ static inline struct sched_thread *thread_get(struct sched_analysis *s, uint32_t
 	return thread_get_slow(s, tid, pid, ts, fresh);
 }
 
-static size_t slot_of(uint32_t proc, uint64_t sec, size_t nslots)
+/* The map key of bucket (proc, sec). proc takes all 32 bits and a hostile clock
+ * takes sec to 2^33 (sched_sec), so no packing is exact: this one is while sec <
+ * 2^32 (until 2106), and the entries of a key are walked comparing both fields. */
+static inline uint64_t bucket_key(uint32_t proc, uint64_t sec)
 {
-	uint64_t h = (sec * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)proc * 0xc2b2ae3d27d4eb4full);
-
-	return (size_t)(h >> 32) & (nslots - 1);
-}
-
-static int bslots_grow(struct sched_analysis *s)
-{
-	size_t n = s->nbslots ? s->nbslots * 2 : 1024;
-	uint32_t *v = malloc(n * sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	memset(v, 0xff, n * sizeof(*v));
-	for (size_t i = 0; i < s->nbuckets; i++) {
-		size_t j = slot_of(s->buckets[i].proc, s->buckets[i].sec, n);
-
-		while (v[j] != NONE)
-			j = (j + 1) & (n - 1);
-		v[j] = (uint32_t)i;
-	}
-	free(s->bslots);
-	s->bslots = v;
-	s->nbslots = n;
-	return 0;
+	return sec << 32 ^ proc;
 }
 
 static __attribute__((noinline)) struct sched_bucket *
@@ -210,27 +174,21 @@ bucket_get_slow(struct sched_analysis *s, uint32_t proc, uint64_t ts, int *err)
 	struct sched_proc *p = &s->procs[proc];
 	uint64_t sec = sched_sec(s, ts), end = sec_end(s, sec);
 	struct sched_bucket *b;
-	size_t j;
+	uint64_t key, *v;
 
-	if (s->nbslots) {
-		for (j = slot_of(proc, sec, s->nbslots); s->bslots[j] != NONE;
-		     j = (j + 1) & (s->nbslots - 1)) {
-			b = &s->buckets[s->bslots[j]];
-			if (b->proc == proc && b->sec == sec)
-				goto found;
-		}
+	key = bucket_key(proc, sec);
+	for (v = ks_hmap_get(&s->bucket_map, key); v; v = ks_hmap_next(&s->bucket_map, key, v)) {
+		b = &s->buckets[*v];
+		if (b->proc == proc && b->sec == sec)
+			goto found;
 	}
 	if (s->nbuckets >= SCHED_BUCKETS_MAX) {
 		s->bucket_misses++;
 		return NULL;
 	}
-	if ((s->nbuckets + 1) * 2 > s->nbslots && bslots_grow(s))
+	if (KS_GROW(&s->buckets, &s->capbuckets, s->nbuckets + 1) ||
+	    ks_hmap_add(&s->bucket_map, key, s->nbuckets))
 		goto nomem;
-	if (grow((void **)&s->buckets, &s->capbuckets, s->nbuckets + 1, sizeof(*b)))
-		goto nomem;
-	for (j = slot_of(proc, sec, s->nbslots); s->bslots[j] != NONE; j = (j + 1) & (s->nbslots - 1))
-		;
-	s->bslots[j] = (uint32_t)s->nbuckets;
 	b = &s->buckets[s->nbuckets++];
 	memset(b, 0, sizeof(*b));
 	b->sec = sec;
@@ -456,7 +414,7 @@ int sched_events(struct sched_analysis *s, const struct ks_sched *e, size_t n)
 /* The process entry pid had at ts (made when there is none). */
 static uint32_t proc_at(struct sched_analysis *s, uint32_t pid, uint64_t ts)
 {
-	uint32_t i = u32map_get(&s->pidmap, pid);
+	uint32_t i = replay_index(&s->pidmap, pid);
 
 	if (i == NONE)
 		return proc_new(s, pid, ts);
@@ -582,25 +540,25 @@ static int proc_merge(struct sched_proc *d, struct sched_proc *src)
 static int match_records(struct sched_analysis *s, const struct replay_procs *rp)
 {
 	uint32_t *prev = NULL;
-	struct u32map last = { 0 };
+	struct ks_hmap last = { 0 };
 	int err = 0;
 
 	s->nrec = rp->n;
-	s->rec_proc = malloc((rp->n ? rp->n : 1) * sizeof(*s->rec_proc));
-	prev = malloc((rp->n ? rp->n : 1) * sizeof(*prev));
+	s->rec_proc = calloc(rp->n ? rp->n : 1, sizeof(*s->rec_proc));
+	prev = calloc(rp->n ? rp->n : 1, sizeof(*prev));
 	if (!s->rec_proc || !prev) {
 		err = -ENOMEM;
 		goto out;
 	}
 	memset(s->rec_proc, 0xff, (rp->n ? rp->n : 1) * sizeof(*s->rec_proc));
 	for (size_t i = 0; i < rp->n; i++) {
-		prev[i] = u32map_get(&last, rp->v[i].pid);
-		if ((err = u32map_put(&last, rp->v[i].pid, (uint32_t)i)))
+		prev[i] = replay_index(&last, rp->v[i].pid);
+		if ((err = ks_hmap_put(&last, rp->v[i].pid, (uint32_t)i)))
 			goto out;
 	}
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct sched_proc *p = &s->procs[i];
-		uint32_t r = u32map_get(&last, p->pid), pick = NONE;
+		uint32_t r = replay_index(&last, p->pid), pick = NONE;
 
 		for (; r != NONE; r = prev[r]) {
 			pick = r;
@@ -617,7 +575,7 @@ static int match_records(struct sched_analysis *s, const struct replay_procs *rp
 	}
 out:
 	free(prev);
-	u32map_free(&last);
+	ks_hmap_free(&last);
 	return err;
 }
 
@@ -638,11 +596,9 @@ static void sort_buckets(struct sched_analysis *s)
 {
 	size_t n = 0;
 
-	free(s->bslots);
-	s->bslots = NULL;
-	s->nbslots = 0;
+	ks_hmap_free(&s->bucket_map);
 	if (s->nbuckets > 1)
-		qsort(s->buckets, s->nbuckets, sizeof(*s->buckets), by_sec_pid);
+		ks_qsort(s->buckets, s->nbuckets, sizeof(*s->buckets), by_sec_pid);
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		struct sched_bucket *b = &s->buckets[i], *d;
 
@@ -718,7 +674,7 @@ const struct sched_proc *sched_find_record(const struct sched_analysis *s, uint3
 
 const struct sched_proc *sched_find_pid(const struct sched_analysis *s, uint32_t pid)
 {
-	uint32_t i = u32map_get(&s->pidmap, pid);
+	uint32_t i = replay_index(&s->pidmap, pid);
 
 	if (i == NONE)
 		return NULL;
@@ -735,9 +691,9 @@ void sched_free(struct sched_analysis *s)
 	free(s->threads);
 	free(s->procs);
 	free(s->buckets);
-	free(s->bslots);
+	ks_hmap_free(&s->bucket_map);
 	free(s->rec_proc);
-	u32map_free(&s->tidmap);
-	u32map_free(&s->pidmap);
+	ks_hmap_free(&s->tidmap);
+	ks_hmap_free(&s->pidmap);
 	memset(s, 0, sizeof(*s));
 }

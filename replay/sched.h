@@ -14,7 +14,6 @@
 #include "format/event.h"
 #include "replay/hist.h"
 #include "replay/procs.h"
-#include "replay/u32map.h"
 
 #define SCHED_BUCKETS_MAX 100000 /* (process, second) buckets kept; the rest counted */
 #define SCHED_TASK_DEAD 0x80     /* TASK_DEAD in a task's __state: its last switch-out */
@@ -62,8 +61,8 @@ struct sched_cum {
 
 struct sched_proc {
 	uint32_t pid;
-	uint32_t rec;      /* sched_finish: index in replay_procs.v, or U32MAP_NONE */
-	uint32_t older;    /* an earlier process with the same pid, or U32MAP_NONE */
+	uint32_t rec;      /* sched_finish: index in replay_procs.v, or REPLAY_NONE */
+	uint32_t older;    /* an earlier process with the same pid, or REPLAY_NONE */
 	uint32_t nthreads;
 	bool ended;        /* its main thread's TASK_DEAD switch-out was seen */
 	bool merged;       /* sched_finish: added into another entry of its record */
@@ -96,17 +95,16 @@ struct sched_analysis {
 
 	struct sched_thread *threads;
 	size_t nthreads, capthreads;
-	struct u32map tidmap; /* tid -> latest thread entry */
-	uint32_t tcache[256]; /* tid & 255 -> thread entry, U32MAP_NONE when empty */
+	struct ks_hmap tidmap; /* tid -> latest thread entry */
+	uint32_t tcache[256]; /* tid & 255 -> thread entry, REPLAY_NONE when empty */
 
 	struct sched_proc *procs;
 	size_t nprocs, capprocs;
-	struct u32map pidmap; /* pid -> latest process entry */
+	struct ks_hmap pidmap; /* pid -> latest process entry */
 
 	struct sched_bucket *buckets; /* sorted by (sec, pid) by sched_finish */
 	size_t nbuckets, capbuckets;
-	uint32_t *bslots;     /* open addressing: (proc, sec) -> bucket index */
-	size_t nbslots;
+	struct ks_hmap bucket_map; /* (proc, sec) -> bucket index; key: bucket_key() */
 	uint64_t bucket_misses; /* events whose bucket was over SCHED_BUCKETS_MAX */
 
 	struct ks_hist runq;  /* every run-queue latency, ns */
@@ -121,7 +119,7 @@ struct sched_analysis {
 	uint64_t rss_growth_kb; /* sum over processes of peak - first sampled RSS */
 	uint64_t peak_rss_kb;   /* sum over processes of their peak RSS */
 	uint64_t end_ts;
-	uint32_t *rec_proc;     /* record index -> process entry (U32MAP_NONE: none) */
+	uint32_t *rec_proc;     /* record index -> process entry (REPLAY_NONE: none) */
 	size_t nrec;
 };
 

@@ -11,6 +11,9 @@
 #include "replay/timeline.h"
 #include "util/clock.h"
 #include "replay/trace.h"
+#include "util/bytes.h"
+#include "util/grow.h"
+#include "util/hmap.h"
 #include "util/escape.h"
 #include "util/units.h"
 #include "store/store.h"
@@ -19,90 +22,22 @@
 #define FALLOC_COLLAPSE 0x08
 #define FALLOC_INSERT 0x20
 
-/* u64 -> u64 open addressing (keys are never 0). */
-struct idmap {
-	uint64_t *k, *v;
-	size_t cap, n;
-};
-
-static uint64_t *idmap_slot(struct idmap *m, uint64_t key, bool *found)
-{
-	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
-
-	while (m->k[i] && m->k[i] != key)
-		i = (i + 1) & (m->cap - 1);
-	*found = m->k[i] == key;
-	m->k[i] = key;
-	return &m->v[i];
-}
-
-static int idmap_grow(struct idmap *m)
-{
-	struct idmap n = { .cap = m->cap ? m->cap * 2 : 256 };
-	bool f;
-
-	n.k = calloc(n.cap, sizeof(*n.k));
-	n.v = calloc(n.cap, sizeof(*n.v));
-	if (!n.k || !n.v) {
-		free(n.k);
-		free(n.v);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->k[i])
-			*idmap_slot(&n, m->k[i], &f) = m->v[i];
-	n.n = m->n;
-	free(m->k);
-	free(m->v);
-	*m = n;
-	return 0;
-}
-
-/* Returns the value slot of key (new slots hold 0), or NULL without memory. */
-static uint64_t *idmap_get(struct idmap *m, uint64_t key)
-{
-	uint64_t *s;
-	bool found;
-
-	if ((m->n + 1) * 2 > m->cap && idmap_grow(m))
-		return NULL;
-	s = idmap_slot(m, key, &found);
-	if (!found) {
-		m->n++;
-		*s = 0;
-	}
-	return s;
-}
-
-static void idmap_free(struct idmap *m)
-{
-	free(m->k);
-	free(m->v);
-}
-
 /* The namespace model: path id -> node (1-based index; 0: nothing there). */
 struct node {
 	int64_t size; /* -1: not a regular file */
 };
 
 struct model {
-	struct idmap at;   /* path id -> node */
-	struct idmap file; /* path id -> index in tl->files + 1 */
+	struct ks_hmap at;   /* path id -> node */
+	struct ks_hmap file; /* path id -> index in tl->files + 1 */
 	struct node *nodes;
 	size_t n, cap;
 };
 
 static uint64_t new_node(struct model *m, int64_t size)
 {
-	if (m->n == m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 256;
-		struct node *nn = realloc(m->nodes, nc * sizeof(*nn));
-
-		if (!nn)
-			return 0;
-		m->nodes = nn;
-		m->cap = nc;
-	}
+	if (KS_GROW(&m->nodes, &m->cap, m->n + 1))
+		return 0;
 	m->nodes[m->n].size = size;
 	return ++m->n;
 }
@@ -114,8 +49,7 @@ static int path_of(struct replay_trace *t, uint64_t id, char **out)
 	size_t len;
 	int err;
 
-	for (int i = 0; i < 8; i++)
-		key[i] = (uint8_t)(id >> (56 - 8 * i));
+	ks_put_be64(key, id);
 	err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, &len);
 	if (err)
 		return replay_fail(t, err == -KS_ENOTFOUND ? -KS_ECORRUPT : err,
@@ -153,7 +87,7 @@ static bool wanted(const char *path, const char *prefix)
 static struct timeline_file *file_of(struct replay_trace *t, struct timeline *tl,
 				     struct model *m, uint64_t id, const char *prefix, int *err)
 {
-	uint64_t *slot = idmap_get(&m->file, id);
+	uint64_t *slot = ks_hmap_upsert(&m->file, id, 0, NULL);
 	char *path;
 
 	if (!slot) {
@@ -172,17 +106,10 @@ static struct timeline_file *file_of(struct replay_trace *t, struct timeline *tl
 		*slot = UINT64_MAX;
 		return NULL;
 	}
-	if (tl->n == tl->cap) {
-		size_t nc = tl->cap ? tl->cap * 2 : 16;
-		struct timeline_file *nf = realloc(tl->files, nc * sizeof(*nf));
-
-		if (!nf) {
-			free(path);
-			*err = replay_fail(t, -ENOMEM, "out of memory");
-			return NULL;
-		}
-		tl->files = nf;
-		tl->cap = nc;
+	if (KS_GROW(&tl->files, &tl->cap, tl->n + 1)) {
+		free(path);
+		*err = replay_fail(t, -ENOMEM, "out of memory");
+		return NULL;
 	}
 	tl->files[tl->n] = (struct timeline_file){ .id = id, .path = path };
 	*slot = ++tl->n;
@@ -191,25 +118,10 @@ static struct timeline_file *file_of(struct replay_trace *t, struct timeline *tl
 
 static int add_row(struct replay_trace *t, struct timeline_file *f, const struct timeline_row *r)
 {
-	if (f->n == f->cap) {
-		size_t nc = f->cap ? f->cap * 2 : 8;
-		struct timeline_row *nr = realloc(f->rows, nc * sizeof(*nr));
-
-		if (!nr)
-			return replay_fail(t, -ENOMEM, "out of memory");
-		f->rows = nr;
-		f->cap = nc;
-	}
+	if (KS_GROW(&f->rows, &f->cap, f->n + 1))
+		return replay_fail(t, -ENOMEM, "out of memory");
 	f->rows[f->n++] = *r;
 	return 0;
-}
-
-/* The slot of a key known to be in m (no insertion, no growth). */
-static uint64_t *idmap_peek(struct idmap *m, uint64_t key)
-{
-	bool found;
-
-	return idmap_slot(m, key, &found);
 }
 
 /* Moves the model through d; *size and *size2: the sizes at d->file and
@@ -219,11 +131,12 @@ static int apply(struct model *m, const struct ks_delta *d, int64_t *size, int64
 	uint64_t *at, *at2 = NULL, node, x;
 	struct node *n;
 
-	if (!idmap_get(&m->at, d->file) || (d->file2 && !idmap_get(&m->at, d->file2)))
+	/* both present first: adding the second may move the first */
+	if ((d->file2 && !ks_hmap_upsert(&m->at, d->file2, 0, NULL)) ||
+	    !(at = ks_hmap_upsert(&m->at, d->file, 0, NULL)))
 		return -ENOMEM;
-	at = idmap_peek(&m->at, d->file);
 	if (d->file2)
-		at2 = idmap_peek(&m->at, d->file2);
+		at2 = ks_hmap_get(&m->at, d->file2);
 	node = *at;
 	n = node ? &m->nodes[node - 1] : NULL;
 	switch (d->op) {
@@ -361,11 +274,10 @@ int timeline_build(struct replay_trace *t, const char *prefix, struct timeline *
 				goto out;
 		}
 	}
-	if (tl->n > 1)
-		qsort(tl->files, tl->n, sizeof(*tl->files), path_cmp);
+	ks_qsort(tl->files, tl->n, sizeof(*tl->files), path_cmp);
 out:
-	idmap_free(&m.at);
-	idmap_free(&m.file);
+	ks_hmap_free(&m.at);
+	ks_hmap_free(&m.file);
 	free(m.nodes);
 	delta_list_free(&l);
 	if (err)

@@ -74,20 +74,20 @@ static ssize_t read_at(int fd, void *buf, size_t len, uint64_t off)
 
 static void meta_parse(const unsigned char *b, struct meta *m)
 {
-	m->pgno = rd64(b + PG_PGNO);
-	m->flags = rd16(b + PG_FLAGS);
-	m->magic = rd32(b + OFF_MAGIC);
-	m->version = rd32(b + OFF_VERSION);
-	m->mapsize = rd64(b + OFF_MAPSIZE);
-	m->psize = rd32(b + OFF_DB_FREE + DB_PAD);
-	m->free_flags = rd16(b + OFF_DB_FREE + DB_FLAGS);
-	m->free_depth = rd16(b + OFF_DB_FREE + DB_DEPTH);
-	m->free_root = rd64(b + OFF_DB_FREE + DB_ROOT);
-	m->main_flags = rd16(b + OFF_DB_MAIN + DB_FLAGS);
-	m->main_depth = rd16(b + OFF_DB_MAIN + DB_DEPTH);
-	m->main_root = rd64(b + OFF_DB_MAIN + DB_ROOT);
-	m->last_pg = rd64(b + OFF_LAST_PG);
-	m->txnid = rd64(b + OFF_TXNID);
+	m->pgno = ks_load64(b + PG_PGNO);
+	m->flags = ks_load16(b + PG_FLAGS);
+	m->magic = ks_load32(b + OFF_MAGIC);
+	m->version = ks_load32(b + OFF_VERSION);
+	m->mapsize = ks_load64(b + OFF_MAPSIZE);
+	m->psize = ks_load32(b + OFF_DB_FREE + DB_PAD);
+	m->free_flags = ks_load16(b + OFF_DB_FREE + DB_FLAGS);
+	m->free_depth = ks_load16(b + OFF_DB_FREE + DB_DEPTH);
+	m->free_root = ks_load64(b + OFF_DB_FREE + DB_ROOT);
+	m->main_flags = ks_load16(b + OFF_DB_MAIN + DB_FLAGS);
+	m->main_depth = ks_load16(b + OFF_DB_MAIN + DB_DEPTH);
+	m->main_root = ks_load64(b + OFF_DB_MAIN + DB_ROOT);
+	m->last_pg = ks_load64(b + OFF_LAST_PG);
+	m->txnid = ks_load64(b + OFF_TXNID);
 	memcpy(m->main_db, b + OFF_DB_MAIN, DB_SIZE);
 }
 
@@ -114,7 +114,7 @@ static int page1_has_magic(int fd, uint64_t size)
 			break;
 		if (read_at(fd, b, sizeof(b), ps) != (ssize_t)sizeof(b))
 			break;
-		if (rd32(b + OFF_MAGIC) == MDB_MAGIC_WORD && rd64(b + PG_PGNO) == 1)
+		if (ks_load32(b + OFF_MAGIC) == MDB_MAGIC_WORD && ks_load64(b + PG_PGNO) == 1)
 			return 1;
 	}
 	return 0;
@@ -173,7 +173,7 @@ int ks_check_file(int fd, uint64_t size, struct ks_geom *geom)
 	n = read_at(fd, b, sizeof(b), 0);
 	if (n < 0)
 		return (int)n;
-	if (n < OFF_MAGIC + 4 || rd32(b + OFF_MAGIC) != MDB_MAGIC_WORD)
+	if (n < OFF_MAGIC + 4 || ks_load32(b + OFF_MAGIC) != MDB_MAGIC_WORD)
 		return page1_has_magic(fd, size) ? -KS_ECORRUPT : -KS_ENOTTRACE;
 	if (n != (ssize_t)sizeof(b))
 		return -KS_ECORRUPT;
@@ -225,9 +225,9 @@ int ks_check_db_record(const MDB_val *rec, uint64_t last_pg)
 	if (rec->mv_size != DB_SIZE)
 		return -KS_ECORRUPT;
 	/* Our databases are all plain (flags 0). */
-	if (rd16(b + DB_FLAGS) != 0)
+	if (ks_load16(b + DB_FLAGS) != 0)
 		return -KS_ECORRUPT;
-	if (!root_ok(rd64(b + DB_ROOT), rd16(b + DB_DEPTH), last_pg))
+	if (!root_ok(ks_load64(b + DB_ROOT), ks_load16(b + DB_DEPTH), last_pg))
 		return -KS_ECORRUPT;
 	return 0;
 }

@@ -5,7 +5,8 @@
 #define KSIGHT_STORE_LMDB_DISK_H
 
 #include <stdint.h>
-#include <string.h>
+
+#include "util/bytes.h"
 
 #define MDB_MAGIC_WORD 0xBEEFC0DEu
 #define MDB_DATA_VERSION 1u
@@ -59,29 +60,5 @@
 #define DB_ENTRIES 32
 #define DB_ROOT 40
 #define DB_SIZE 48
-
-static inline uint16_t rd16(const unsigned char *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint32_t rd32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint64_t rd64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
 
 #endif

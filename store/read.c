@@ -8,6 +8,7 @@
 
 #include "format/kserr.h"
 #include "store/store_priv.h"
+#include "util/bytes.h"
 
 struct ks_seg_iter {
 	struct ks_iter_link link;
@@ -197,8 +198,7 @@ int ks_seg_iter_next(struct ks_seg_iter *it, unsigned *kind, uint64_t *seq,
 		return r;
 	}
 	kb = k.mv_data;
-	for (int i = 0; i < 8; i++)
-		s = s << 8 | kb[1 + i];
+	s = ks_get_be64(kb + 1);
 	if (kind)
 		*kind = kb[0];
 	if (seq)

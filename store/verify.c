@@ -14,6 +14,7 @@
 #include "format/kserr.h"
 #include "store/lmdb_disk.h"
 #include "store/store_priv.h"
+#include "util/grow.h"
 
 /* A key in a page being walked, or a bound on keys (p NULL: none). */
 struct key {
@@ -55,27 +56,27 @@ static int key_cmp(const struct key *a, const struct key *b)
 
 static const unsigned char *node_at(const unsigned char *pg, unsigned i)
 {
-	return pg + rd16(pg + PAGEHDRSZ + 2 * i);
+	return pg + ks_load16(pg + PAGEHDRSZ + 2 * i);
 }
 
 static struct key node_key(const unsigned char *nd)
 {
-	return (struct key){ nd + NODESIZE, rd16(nd + ND_KSIZE) };
+	return (struct key){ nd + NODESIZE, ks_load16(nd + ND_KSIZE) };
 }
 
 static uint32_t node_dsize(const unsigned char *nd)
 {
-	return rd16(nd + ND_LO) | (uint32_t)rd16(nd + ND_HI) << 16;
+	return ks_load16(nd + ND_LO) | (uint32_t)ks_load16(nd + ND_HI) << 16;
 }
 
 static uint64_t node_child(const unsigned char *nd)
 {
-	return node_dsize(nd) | (uint64_t)rd16(nd + ND_FLAGS) << 32;
+	return node_dsize(nd) | (uint64_t)ks_load16(nd + ND_FLAGS) << 32;
 }
 
 static const unsigned char *node_data(const unsigned char *nd)
 {
-	return nd + NODESIZE + rd16(nd + ND_KSIZE);
+	return nd + NODESIZE + ks_load16(nd + ND_KSIZE);
 }
 
 /* Marks pages [pg, pg + n) met. Each belongs to one tree of a snapshot, once: a
@@ -106,7 +107,7 @@ static int page_get(struct walk *w, uint64_t pgno, const unsigned char **pg)
 	if (err)
 		return err;
 	*pg = w->map + pgno * w->psize;
-	return rd64(*pg + PG_PGNO) == pgno ? 0 : -KS_ECORRUPT;
+	return ks_load64(*pg + PG_PGNO) == pgno ? 0 : -KS_ECORRUPT;
 }
 
 /* The header and nodes as LMDB lays them out: the node offsets after the header,
@@ -115,7 +116,7 @@ static int page_get(struct walk *w, uint64_t pgno, const unsigned char **pg)
  * more (LMDB asserts it), a leaf one or more. Returns the node count in *nkeys. */
 static int page_layout(struct walk *w, const unsigned char *pg, int leaf, unsigned *nkeys)
 {
-	unsigned lower = rd16(pg + PG_LOWER), upper = rd16(pg + PG_UPPER);
+	unsigned lower = ks_load16(pg + PG_LOWER), upper = ks_load16(pg + PG_UPPER);
 	unsigned n, pos, seen;
 
 	if (lower < PAGEHDRSZ || lower % 2 || upper % 2 || lower > upper || upper > w->psize)
@@ -128,15 +129,15 @@ static int page_layout(struct walk *w, const unsigned char *pg, int leaf, unsign
 		w->gen = 1;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		unsigned off = rd16(pg + PAGEHDRSZ + 2 * i);
+		unsigned off = ks_load16(pg + PAGEHDRSZ + 2 * i);
 		const unsigned char *nd = pg + off;
 		uint64_t size;
 
 		if (off < upper || off % 2 || off > w->psize - NODESIZE)
 			return -KS_ECORRUPT;
-		size = NODESIZE + rd16(nd + ND_KSIZE);
+		size = NODESIZE + ks_load16(nd + ND_KSIZE);
 		if (leaf)
-			size += rd16(nd + ND_FLAGS) & F_BIGDATA ? sizeof(uint64_t) : node_dsize(nd);
+			size += ks_load16(nd + ND_FLAGS) & F_BIGDATA ? sizeof(uint64_t) : node_dsize(nd);
 		size += size % 2;
 		if (size > w->psize - off || w->node_gen[off / 2] == w->gen)
 			return -KS_ECORRUPT;
@@ -180,7 +181,7 @@ static int page_keys(const unsigned char *pg, unsigned n, int leaf, const struct
 static int overflow_check(struct walk *w, const unsigned char *nd)
 {
 	unsigned char hdr[PAGEHDRSZ];
-	uint64_t pgno = rd64(node_data(nd)), pages, need;
+	uint64_t pgno = ks_load64(node_data(nd)), pages, need;
 	ssize_t n;
 
 	if (pgno < 2 || pgno > w->last_pg)
@@ -191,10 +192,10 @@ static int overflow_check(struct walk *w, const unsigned char *nd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if (n != (ssize_t)sizeof(hdr) || rd64(hdr + PG_PGNO) != pgno ||
-	    rd16(hdr + PG_FLAGS) != P_OVERFLOW)
+	if (n != (ssize_t)sizeof(hdr) || ks_load64(hdr + PG_PGNO) != pgno ||
+	    ks_load16(hdr + PG_FLAGS) != P_OVERFLOW)
 		return -KS_ECORRUPT;
-	pages = rd32(hdr + PG_PAGES);
+	pages = ks_load32(hdr + PG_PAGES);
 	need = (PAGEHDRSZ - 1 + (uint64_t)node_dsize(nd)) / w->psize + 1; /* OVPAGES */
 	if (pages < need) /* more is fine: LMDB reuses a longer run in place */
 		return -KS_ECORRUPT;
@@ -220,17 +221,10 @@ static int sub_add(struct walk *w, const unsigned char *nd)
 
 	if (node_dsize(nd) != DB_SIZE)
 		return -KS_ECORRUPT;
-	if (rd16(rec + DB_FLAGS) != 0)
+	if (ks_load16(rec + DB_FLAGS) != 0)
 		return our_db_name(&name) ? -KS_ECORRUPT : 0;
-	if (w->nsubs == w->subs_cap) {
-		size_t cap = w->subs_cap ? 2 * w->subs_cap : 8;
-		void *p = realloc(w->subs, cap * sizeof(*w->subs));
-
-		if (!p)
-			return -ENOMEM;
-		w->subs = p;
-		w->subs_cap = cap;
-	}
+	if (KS_GROW(&w->subs, &w->subs_cap, w->nsubs + 1))
+		return -ENOMEM;
 	memcpy(w->subs[w->nsubs++], rec, DB_SIZE);
 	return 0;
 }
@@ -244,7 +238,7 @@ static int leaf_nodes(struct walk *w, const unsigned char *pg, unsigned n)
 	w->found.entries += n;
 	for (unsigned i = 0; i < n && !err; i++) {
 		const unsigned char *nd = node_at(pg, i);
-		uint16_t flags = rd16(nd + ND_FLAGS);
+		uint16_t flags = ks_load16(nd + ND_FLAGS);
 
 		if (flags == F_BIGDATA)
 			err = overflow_check(w, nd);
@@ -268,7 +262,7 @@ static int tree_walk(struct walk *w, uint64_t pgno, unsigned level, unsigned dep
 
 	if (err)
 		return err;
-	switch (rd16(pg + PG_FLAGS)) {
+	switch (ks_load16(pg + PG_FLAGS)) {
 	case P_LEAF:
 		leaf = 1;
 		break;
@@ -306,8 +300,8 @@ static int tree_walk(struct walk *w, uint64_t pgno, unsigned level, unsigned dep
 static int db_walk(struct walk *w, const unsigned char *rec)
 {
 	const struct key open = { NULL, 0 };
-	uint64_t root = rd64(rec + DB_ROOT);
-	unsigned depth = rd16(rec + DB_DEPTH);
+	uint64_t root = ks_load64(rec + DB_ROOT);
+	unsigned depth = ks_load16(rec + DB_DEPTH);
 	int err = 0;
 
 	memset(&w->found, 0, sizeof(w->found));
@@ -317,9 +311,9 @@ static int db_walk(struct walk *w, const unsigned char *rec)
 		err = tree_walk(w, root, 1, depth, &open, &open);
 	if (err)
 		return err;
-	if (w->found.branch != rd64(rec + DB_BRANCH) || w->found.leaf != rd64(rec + DB_LEAF) ||
-	    w->found.overflow != rd64(rec + DB_OVERFLOW) ||
-	    w->found.entries != rd64(rec + DB_ENTRIES))
+	if (w->found.branch != ks_load64(rec + DB_BRANCH) || w->found.leaf != ks_load64(rec + DB_LEAF) ||
+	    w->found.overflow != ks_load64(rec + DB_OVERFLOW) ||
+	    w->found.entries != ks_load64(rec + DB_ENTRIES))
 		return -KS_ECORRUPT;
 	return 0;
 }
@@ -389,7 +383,7 @@ int ks_verify_trees(int fd, uint32_t psize, uint64_t txnid)
 	w.map = map;
 	w.used = calloc(w.map_pages / 64 + 1, sizeof(*w.used));
 	w.node_gen = calloc(psize / 2, sizeof(*w.node_gen));
-	w.node_len = malloc(psize / 2 * sizeof(*w.node_len));
+	w.node_len = calloc(psize / 2, sizeof(*w.node_len));
 	if (!w.used || !w.node_gen || !w.node_len)
 		err = -ENOMEM;
 	for (unsigned i = 0; i < n && !err; i++)

@@ -1,5 +1,5 @@
 /* Unit tests of replay/: histogram error bound against a sorted-array oracle,
- * syscall names and categories, duration parsing, the analyser on hand-made rows,
+ * syscall names and categories (durations: test_util.c), the analyser on hand-made rows,
  * a trace written with the real store and codec and reported end to end (counts,
  * errors, percentiles, categories, slow list with comms, filters, JSON keys),
  * damaged traces, and the commands' exit codes. REPLAY_BENCH=1 adds a throughput
@@ -30,7 +30,6 @@
 #include "replay/report.h"
 #include "replay/syscalls.h"
 #include "replay/trace.h"
-#include "util/units.h"
 #include "store/store.h"
 
 #define NR_READ 0
@@ -278,59 +277,6 @@ static void test_syscall_names_and_categories(void **state)
 	assert_true(per_cat[KS_CAT_OTHER] < 10);
 	assert_string_equal(ks_cat_name(KS_CAT_FILE_IO), "file_io");
 	assert_string_equal(ks_cat_name(KS_CAT_OTHER), "other");
-}
-
-static void test_parse_durations(void **state)
-{
-	uint64_t v, from, to;
-
-	(void)state;
-	assert_int_equal(ks_parse_duration("2.5s", &v), 0);
-	assert_int_equal(v, 2500000000ull);
-	assert_int_equal(ks_parse_duration("10ms", &v), 0);
-	assert_int_equal(v, 10 * MS);
-	assert_int_equal(ks_parse_duration("1.5us", &v), 0);
-	assert_int_equal(v, 1500);
-	assert_int_equal(ks_parse_duration("7ns", &v), 0);
-	assert_int_equal(v, 7);
-	assert_int_equal(ks_parse_duration("0.000000001s", &v), 0);
-	assert_int_equal(v, 1);
-	assert_int_equal(ks_parse_duration(".5ms", &v), 0);
-	assert_int_equal(v, 500000);
-	assert_int_equal(ks_parse_duration("0", &v), 0);
-	assert_int_equal(v, 0);
-	assert_int_equal(ks_parse_duration("10", &v), -EINVAL);
-	assert_int_equal(ks_parse_duration("", &v), -EINVAL);
-	assert_int_equal(ks_parse_duration("ms", &v), -EINVAL);
-	assert_int_equal(ks_parse_duration("1m", &v), -EINVAL);
-	assert_int_equal(ks_parse_duration("1 s", &v), -EINVAL);
-	assert_int_equal(ks_parse_duration("-1s", &v), -EINVAL);
-	assert_int_equal(ks_parse_duration("99999999999s", &v), -ERANGE);
-
-	assert_int_equal(ks_parse_range("1s,2.5s", &from, &to), 0);
-	assert_int_equal(from, SEC);
-	assert_int_equal(to, 2500 * MS);
-	assert_int_equal(ks_parse_range(",500ms", &from, &to), 0);
-	assert_int_equal(from, 0);
-	assert_int_equal(to, 500 * MS);
-	assert_int_equal(ks_parse_range("2s,", &from, &to), 0);
-	assert_int_equal(from, 2 * SEC);
-	assert_int_equal(to, UINT64_MAX);
-	assert_int_equal(ks_parse_range("2s,1s", &from, &to), -EINVAL);
-	assert_int_equal(ks_parse_range("2s", &from, &to), -EINVAL);
-	assert_int_equal(ks_parse_range("x,1s", &from, &to), -EINVAL);
-}
-
-static void test_format_helpers(void **state)
-{
-	char d[KS_DUR_BUF], t[KS_TIME_BUF];
-
-	(void)state;
-	assert_string_equal(ks_fmt_dur(d, 850), "850ns");
-	assert_string_equal(ks_fmt_dur(d, 12345), "12.3us");
-	assert_string_equal(ks_fmt_dur(d, 4560000), "4.56ms");
-	assert_string_equal(ks_fmt_dur(d, 1234000000), "1.234s");
-	assert_string_equal(ks_fmt_utc(t, EPOCH_AT_BASE), "2023-11-14 22:13:20");
 }
 
 /* ---- analyser on hand-made rows ------------------------------------------ */
@@ -1498,8 +1444,6 @@ int main(void)
 		cmocka_unit_test(test_hist_percentiles_vs_oracle),
 		cmocka_unit_test(test_log2_print_layout),
 		cmocka_unit_test(test_syscall_names_and_categories),
-		cmocka_unit_test(test_parse_durations),
-		cmocka_unit_test(test_format_helpers),
 		cmocka_unit_test(test_analyze_rows),
 		cmocka_unit_test(test_analyze_log2_slots_exact),
 		cmocka_unit_test(test_analyze_slow_cap_keeps_slowest),

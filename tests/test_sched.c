@@ -193,7 +193,7 @@ static void test_sched_by_hand(void **state)
 	assert_true(p->ended == false);
 	p = sched_find_pid(s, 20);
 	assert_true(p->ended);
-	assert_int_equal(p->rec, U32MAP_NONE); /* no process records */
+	assert_int_equal(p->rec, REPLAY_NONE); /* no process records */
 
 	assert_int_equal(s->total.on_ns, 11 * MS + 2900 * US);
 	assert_int_equal(s->total.switches, 5);

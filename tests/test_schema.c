@@ -127,7 +127,9 @@ static void test_syscall_schema(void **state)
 	assert_non_null(s);
 	assert_string_equal(s->name, "syscall");
 	assert_int_equal(s->row_size, sizeof(struct ks_syscall));
-	assert_int_equal(s->nfields, 7);
+	assert_int_equal(s->nfields, 10);
+	expect(s, "arg0", offsetof(struct ks_syscall, arg0), KS_F_S64, KS_ENC_PLAIN);
+	expect(s, "arg2", offsetof(struct ks_syscall, arg2), KS_F_S64, KS_ENC_PLAIN);
 	expect(s, "ts", offsetof(struct ks_syscall, ts), KS_F_U64, KS_ENC_GAP | KS_ENC_PLANES);
 	expect(s, "dur", offsetof(struct ks_syscall, dur), KS_F_U64, KS_ENC_PLAIN | KS_ENC_PLANES);
 	expect(s, "ret", offsetof(struct ks_syscall, ret), KS_F_S64, KS_ENC_PLAIN);

@@ -667,7 +667,7 @@ static void test_layout(void **state)
 	assert_int_equal(map_get(&u.data, "n")->via.u64, 3);
 	cols = map_get(&u.data, "cols");
 	assert_non_null(cols);
-	assert_int_equal(cols->via.map.size, 7);
+	assert_int_equal(cols->via.map.size, 10);
 	c = map_get(cols, "ts");
 	assert_int_equal(c->type, MSGPACK_OBJECT_BIN);
 	assert_int_equal(c->via.bin.size, sizeof(ts_col));

@@ -19,6 +19,7 @@
  *   workload pingpong N         two processes bounce a byte over pipes N times
  * Every syscall is issued directly so libc cannot add, cache or merge any. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -313,6 +314,85 @@ static void pingpong(long n)
 	syscall(SYS_wait4, p, NULL, 0, NULL);
 }
 
+static void put_bytes(int fd, size_t n)
+{
+	static char buf[4096];
+
+	memset(buf, 'x', sizeof(buf));
+	if (n > sizeof(buf) || write(fd, buf, n) != (ssize_t)n)
+		die("files: write");
+}
+
+static int open_in(const char *dir, const char *name, int flags)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, flags, 0644);
+	if (fd < 0)
+		die("files: open");
+	return fd;
+}
+
+/* Known opens and bytes per file of dir (tests/integration.py FILES_WANT):
+ * a: written 3 x 1000 + 500 through a dup, then read back 1000 at a time;
+ * b: 4096 by the parent, 100 by a forked child through the inherited fd;
+ * c: opened close-on-exec, 20 bytes; the exec'd child must not have it;
+ * d: opened without, 10 bytes written by the exec'd child. */
+static void files(const char *self, const char *dir)
+{
+	char buf[1000], a1[16], a2[16];
+	int fd, fd2, c, d, status;
+	pid_t p;
+
+	fd = open_in(dir, "a", O_WRONLY | O_CREAT | O_TRUNC);
+	for (int i = 0; i < 3; i++)
+		put_bytes(fd, 1000);
+	fd2 = dup(fd);
+	close(fd);
+	put_bytes(fd2, 500);
+	close(fd2);
+	fd = open_in(dir, "a", O_RDONLY | O_CLOEXEC);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+
+	fd = open_in(dir, "b", O_RDWR | O_CREAT | O_TRUNC);
+	put_bytes(fd, 4096);
+	p = fork();
+	if (p == 0) {
+		put_bytes(fd, 100);
+		_exit(0);
+	}
+	waitpid(p, &status, 0);
+	close(fd);
+
+	c = open_in(dir, "c", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+	d = open_in(dir, "d", O_WRONLY | O_CREAT | O_TRUNC);
+	put_bytes(c, 20);
+	snprintf(a1, sizeof(a1), "%d", c);
+	snprintf(a2, sizeof(a2), "%d", d);
+	p = fork();
+	if (p == 0) {
+		execl(self, self, "files-child", a1, a2, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(p, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		die("files: the exec'd child saw the close-on-exec fd");
+	close(c);
+	close(d);
+}
+
+/* The exec'd child: fd c must be closed, fd d open. */
+static void files_child(int c, int d)
+{
+	if (fcntl(c, F_GETFD) != -1 || errno != EBADF)
+		exit(1);
+	put_bytes(d, 10);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 7 && !strcmp(argv[1], "counts")) {
@@ -337,9 +417,13 @@ int main(int argc, char **argv)
 		ctxsw(atol(argv[2]));
 	} else if (argc == 3 && !strcmp(argv[1], "pingpong")) {
 		pingpong(atol(argv[2]));
+	} else if (argc == 3 && !strcmp(argv[1], "files")) {
+		files(argv[0], argv[2]);
+	} else if (argc == 4 && !strcmp(argv[1], "files-child")) {
+		files_child(atoi(argv[2]), atoi(argv[3]));
 	} else {
 		fprintf(stderr, "usage: workload counts N M K L S | burst B | spin MS | dsync MS | "
-			"tcp MS | memtouch MS MIB | mix MS | ctxsw MS | pingpong N\n");
+			"tcp MS | memtouch MS MIB | mix MS | ctxsw MS | pingpong N | files DIR\n");
 		return 2;
 	}
 	syscall(SYS_exit_group, 0);

@@ -1,8 +1,9 @@
-/* util: the one growth helper for arrays that grow by appending. */
+/* util: the one growth helper for arrays that grow by appending, and their sort. */
 #ifndef KSIGHT_UTIL_GROW_H
 #define KSIGHT_UTIL_GROW_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 /* Makes *v (of *cap elements of size bytes) hold at least need elements,
  * doubling from 16. *v and *cap are unchanged on failure. Returns 0, -ENOMEM,
@@ -14,5 +15,14 @@ int ks_grow(void **v, size_t *cap, size_t need, size_t size);
 
 /* a * b, or -EOVERFLOW: the size of a fresh allocation of a elements. */
 int ks_mul_size(size_t a, size_t b, size_t *out);
+
+/* qsort that accepts an empty array (NULL, 0), which qsort itself may not be
+ * given: every array of ksight is sorted through it. */
+static inline void ks_qsort(void *base, size_t n, size_t size,
+			    int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
 
 #endif

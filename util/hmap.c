@@ -42,15 +42,24 @@ static int rehash(struct ks_hmap *m, size_t ncap)
 	return 0;
 }
 
+int ks_hmap_reserve(struct ks_hmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+
+	if (n > SIZE_MAX / 4)
+		return -ENOMEM;
+	while (n * 2 > cap)
+		cap *= 2;
+	return cap == m->cap ? 0 : rehash(m, cap);
+}
+
 /* The free slot key goes to, after making room. */
 static int insert(struct ks_hmap *m, uint64_t key, uint64_t val, uint64_t **at)
 {
 	size_t i;
 
 	if ((m->n + 1) * 2 > m->cap) {
-		if (m->cap > SIZE_MAX / 4)
-			return -ENOMEM;
-		int err = rehash(m, m->cap ? m->cap * 2 : 16);
+		int err = ks_hmap_reserve(m, m->n + 1);
 
 		if (err)
 			return err;

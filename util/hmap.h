@@ -66,6 +66,10 @@ int ks_hmap_add(struct ks_hmap *m, uint64_t key, uint64_t val);
  * Returns NULL only on ENOMEM. */
 uint64_t *ks_hmap_upsert(struct ks_hmap *m, uint64_t key, uint64_t dflt, bool *added);
 
+/* Makes room for n entries in all: until the map holds n, adding does not
+ * allocate, so cannot fail. Returns 0 or -ENOMEM. */
+int ks_hmap_reserve(struct ks_hmap *m, size_t n);
+
 /* Removes the entry whose value pointer is at (from get/next/upsert). */
 void ks_hmap_remove(struct ks_hmap *m, uint64_t *at);
 

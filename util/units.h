@@ -1,14 +1,21 @@
-/* Durations and times as users type and read them: "2.5s", "10ms", "1.2us",
+/* util: durations and times as users type and read them: "2.5s", "10ms", "1.2us",
  * "2025-01-31 12:00:00" (UTC). */
-#ifndef KSIGHT_REPLAY_UNITS_H
-#define KSIGHT_REPLAY_UNITS_H
+#ifndef KSIGHT_UTIL_UNITS_H
+#define KSIGHT_UTIL_UNITS_H
 
 #include <stdint.h>
 
 /* Parses a duration: a decimal number with an ns, us, ms or s suffix ("0" alone is
- * allowed). Exact for up to 9 decimals. Returns 0, or -EINVAL (no unit, garbage)
- * or -ERANGE (over UINT64_MAX ns). */
+ * allowed). Exact for up to 9 decimals; finer ones are dropped. Returns 0, or
+ * -EINVAL (no unit, garbage, "nan", "inf", a sign) or -ERANGE (over UINT64_MAX ns). */
 int ks_parse_duration(const char *s, uint64_t *ns);
+
+/* Parses a point in time: RFC 3339 ("2025-01-31T12:00:00.25Z", "+02:00" and
+ * "-05:00" offsets, a space for the T, no zone meaning UTC) or Unix seconds with a
+ * fraction ("1738324800.5"). A date that does not exist (February 30th, month 13,
+ * hour 24, minute 60) is refused. Returns 0 with *epoch_ns (ns since the epoch,
+ * UTC), -EINVAL (not a time) or -ERANGE (outside the years 1677-2262). */
+int ks_parse_time(const char *s, int64_t *epoch_ns);
 
 /* Parses "FROM,TO" (each a duration, either may be empty) into [*from, *to);
  * an empty TO gives UINT64_MAX. Returns 0, -EINVAL (no comma, bad duration, or
