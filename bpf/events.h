@@ -163,6 +163,7 @@ struct ks_ev_sample {
 	__u16 nk;
 	__u16 nu;
 	__u32 _pad;
+	__u64 mm; /* the address space sampled: the recorder names it in "maps_known" */
 };
 
 /* One off-CPU span of a traced thread: from its switch-out (ts) to its next

@@ -15,7 +15,7 @@
 #include "util/grow.h"
 #include "util/hmap.h"
 
-#define REREAD_NS (20ull * 1000 * 1000)
+#define REREAD_NS (5ull * 1000 * 1000)
 
 struct pm_range {
 	uint64_t start, end, pgoff;
@@ -26,6 +26,7 @@ struct pm_proc {
 	struct pm_range *r;
 	size_t n, cap;
 	uint64_t read_ns; /* 0: to be read */
+	uint64_t mm;      /* the address space they were read for (0: unknown) */
 	bool gone;
 };
 
@@ -356,24 +357,50 @@ static const struct pm_range *find_range(const struct pm_proc *pp, uint64_t addr
 	return NULL;
 }
 
-int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module, uint64_t *off)
+static int proc_get(struct pmaps *pm, uint32_t pid, struct pm_proc **out)
 {
-	const struct pm_range *r;
-	struct pm_proc *pp;
-	uint64_t *idx;
+	uint64_t *idx = ks_hmap_get(&pm->procs, pid);
 	int err;
 
-	idx = ks_hmap_get(&pm->procs, pid);
 	if (!idx) {
 		err = KS_GROW(&pm->proc, &pm->capproc, pm->nproc + 1);
 		err = err ?: ks_hmap_put(&pm->procs, pid, pm->nproc);
 		if (err)
 			return err;
 		memset(&pm->proc[pm->nproc], 0, sizeof(pm->proc[0]));
-		pp = &pm->proc[pm->nproc++];
+		*out = &pm->proc[pm->nproc++];
 	} else {
-		pp = &pm->proc[*idx];
+		*out = &pm->proc[*idx];
 	}
+	return 0;
+}
+
+int pmaps_sync(struct pmaps *pm, uint32_t pid, uint64_t mm)
+{
+	struct pm_proc *pp;
+	int err = proc_get(pm, pid, &pp);
+
+	if (err)
+		return err;
+	if (!pp->read_ns || (mm && pp->mm != mm)) {
+		pp->gone = false;
+		err = proc_read(pm, pid, pp);
+		if (err)
+			return err;
+		pp->mm = mm;
+	}
+	return pp->gone ? -ENOENT : 0;
+}
+
+int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module, uint64_t *off)
+{
+	const struct pm_range *r;
+	struct pm_proc *pp;
+	int err;
+
+	err = proc_get(pm, pid, &pp);
+	if (err)
+		return err;
 	if (!pp->read_ns && (err = proc_read(pm, pid, pp)))
 		return err;
 	r = find_range(pp, addr);

@@ -35,7 +35,7 @@ void pmaps_free(struct pmaps *pm);
 
 /* Places addr of process pid in a module: *module and *off (the file offset).
  * Reads the process's maps the first time, and again when addr is in none of
- * them (at most every 20 ms). Returns 0, -ENOENT (in no file mapping, or the
+ * them (at most every 5 ms). Returns 0, -ENOENT (in no file mapping, or the
  * process is gone), -ENOMEM. */
 int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module, uint64_t *off);
 
@@ -48,6 +48,12 @@ int pmaps_module_by_build_id(struct pmaps *pm, const unsigned char *id, uint32_t
 /* The next module that is new or got its file since the last call (clearing
  * the mark), or NULL. */
 struct pm_module *pmaps_next_dirty(struct pmaps *pm);
+
+/* Makes sure the maps held for process pid are those of its address space mm
+ * (the kernel's mm pointer, as the sampling program reports it): read now when
+ * there are none, or they were read for another mm (an exec came between).
+ * Returns 0 when pid's maps are held, -ENOENT (gone), -ENOMEM. */
+int pmaps_sync(struct pmaps *pm, uint32_t pid, uint64_t mm);
 
 /* The process's mappings are stale (it exec'd) or gone (it exited): read them
  * again at its next sample. */

@@ -48,6 +48,8 @@ struct profile {
 	struct { size_t off, len; } *st;
 	size_t nst, capst;
 	struct ks_hmap offcache; /* pid, kernel id, user id -> stack id */
+	struct ks_hmap known_mm; /* tgid -> the mm written into maps_known */
+	int maps_known_fd;
 	struct ks_hmap khit;     /* kernel addresses in stacks */
 	struct ks_hmap uhit;     /* module << 40 | offset in stacks */
 	struct profile_stats stats;
@@ -126,6 +128,8 @@ static int load_oncpu(struct profile *pf, const struct profile_opts *o, struct p
 	err = profile_bpf__create_skeleton(pf->on);
 	err = err ?: loader_open(ld, pf->on->skeleton, NULL, why);
 	err = err ?: loader_load(ld, pf->on->skeleton, NULL, why);
+	if (!err)
+		pf->maps_known_fd = bpf_map__fd(pf->on->maps.maps_known);
 	return err ?: attach_oncpu(pf, o->hz, why);
 }
 
@@ -165,6 +169,7 @@ static void detach_oncpu(struct profile *pf)
 		close(pf->pfds[i]);
 	}
 	pf->nlinks = 0;
+	pf->maps_known_fd = -1;
 	if (pf->on && pf->on->obj && pf->ld)
 		loader_forget(pf->ld, pf->on->obj);
 	profile_bpf__destroy(pf->on);
@@ -326,6 +331,23 @@ static int to_frames_build_id(struct profile *pf, uint32_t pid,
 	return 0;
 }
 
+/* Holds pid's maps for address space mm, and tells the sampling program so:
+ * from then on it takes the process's user frames as plain addresses. */
+static int note_maps(struct profile *pf, uint32_t pid, uint64_t mm)
+{
+	uint64_t *have = ks_hmap_get(&pf->known_mm, pid);
+	int err;
+
+	if (!mm || (have && *have == mm))
+		return 0;
+	err = pmaps_sync(pf->pm, pid, mm);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (pf->maps_known_fd >= 0)
+		bpf_map_update_elem(pf->maps_known_fd, &pid, &mm, BPF_ANY);
+	return ks_hmap_put(&pf->known_mm, pid, mm);
+}
+
 static int on_sample(void *ctx, const void *data, size_t size)
 {
 	const struct ks_ev_sample *e = data;
@@ -341,6 +363,9 @@ static int on_sample(void *ctx, const void *data, size_t size)
 	if (size < sizeof(*e) || e->nk > KS_STACK_DEPTH || e->nu > KS_STACK_DEPTH ||
 	    size < sizeof(*e) + e->nk * sizeof(uint64_t) + e->nu * usize)
 		return 0;
+	err = note_maps(pf, e->pid, e->mm);
+	if (err)
+		return err;
 	to_frames(pf, e->pid, (const uint64_t *)(e + 1), e->nk, bid ? 0 : e->nu, f, &unresolved);
 	if (bid) {
 		struct ks_ev_build_id_frame u[KS_STACK_DEPTH];
@@ -428,9 +453,18 @@ static int on_offcpu(void *ctx, const void *data, size_t size)
 
 void profile_proc(struct profile *pf, const struct ks_proc *p)
 {
-	if (!pf || p->pid != p->tid || p->what != KS_PROC_EXEC)
+	uint32_t pid = p->pid;
+
+	if (!pf || p->pid != p->tid)
 		return;
-	pmaps_forget(pf->pm, p->pid);
+	if (p->what == KS_PROC_EXIT) {
+		if (ks_hmap_del(&pf->known_mm, pid) && pf->maps_known_fd >= 0)
+			bpf_map_delete_elem(pf->maps_known_fd, &pid);
+		return;
+	}
+	if (p->what != KS_PROC_EXEC)
+		return;
+	pmaps_forget(pf->pm, pid);
 	ks_hmap_clear(&pf->offcache); /* its stack ids now mean other frames */
 }
 
@@ -465,6 +499,7 @@ int profile_start(const struct profile_opts *o, struct probes *p, struct consume
 	pf->c = c;
 	pf->ld = probes_loader(p);
 	pf->stackmap_fd = -1;
+	pf->maps_known_fd = -1;
 	pf->ks_err = -ENOENT;
 	pf->ks_file = fopen("/proc/kallsyms", "re");
 	if (pf->ks_file && !pthread_create(&pf->ks_thread, NULL, load_kallsyms, pf))
@@ -620,6 +655,7 @@ void profile_free(struct profile *pf)
 	pmaps_free(pf->pm);
 	ks_hmap_free(&pf->stacks);
 	ks_hmap_free(&pf->offcache);
+	ks_hmap_free(&pf->known_mm);
 	ks_hmap_free(&pf->khit);
 	ks_hmap_free(&pf->uhit);
 	free(pf->arena);
