@@ -101,7 +101,7 @@ def main():
         configs.append((f"ksight --freq {r} --no-offcpu", lambda c, r=r: ksight(["--freq", str(r), "--no-offcpu"], c)))
         if have_perf:
             configs.append((f"perf record -F {r} -g", lambda c, r=r: perf(r, c)))
-    configs.append(("ksight (defaults: 99 Hz + off-CPU)", lambda c: ksight([], c)))
+    configs.append(("ksight (defaults: 199 Hz + off-CPU)", lambda c: ksight([], c)))
     median_table(f"CPU-bound profwork {a.rounds} rounds: the workload's CPU time", configs,
                  a.runs, cmd, "untraced")
 

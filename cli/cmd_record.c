@@ -122,7 +122,7 @@ static const char usage_text[] =
 	"                         (repeatable); 'ksight restore' rebuilds them\n"
 	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
 	"                         of using inotify (--fallback-fsnotify, the default)\n"
-	"      --freq HZ          on-CPU stack samples per second (default 99)\n"
+	"      --freq HZ          on-CPU stack samples per second (default 199)\n"
 	"      --no-profile       no on-CPU stack samples\n"
 	"      --no-offcpu        no off-CPU stacks (where threads blocked, and how long)\n"
 	"      --no-archive-symbols  do not store the frames' symbols in the trace (then\n"

@@ -13,7 +13,10 @@
 #include "record/consumer.h"
 #include "record/probes.h"
 
-#define PROFILE_DEFAULT_HZ 99
+/* The highest round rate whose sampling costs a CPU-bound workload under 1%
+ * (bench/profile.py: about 19 us a sample on a VM's cpu-clock, perf's cost too,
+ * so 1% is near 500 Hz; 199 leaves room for the off-CPU probe). */
+#define PROFILE_DEFAULT_HZ 199
 
 struct profile_opts {
 	unsigned hz;  /* on-CPU sampling rate; 0: no on-CPU samples */
