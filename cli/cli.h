@@ -16,6 +16,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
 int cmd_stacks(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 
 /* Exit codes of the commands other than record (which exits with the command's). */
