@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/stacks.h"
+#include "util/escape.h"
 #include "util/units.h"
 
 static const char usage_text[] =
@@ -137,8 +138,11 @@ int cmd_stacks(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t v = a.offcpu ? lines[i].value / 1000 : lines[i].value;
 
-		if (v)
-			printf("%s %llu\n", lines[i].text, (unsigned long long)v);
+		/* names come from the traced programs: no control character gets through */
+		if (v) {
+			ks_fput_escaped(stdout, lines[i].text, strlen(lines[i].text));
+			printf(" %llu\n", (unsigned long long)v);
+		}
 	}
 	if (fflush(stdout)) {
 		ks_error("stacks: writing the output failed: %s", strerror(errno));

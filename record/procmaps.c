@@ -31,9 +31,9 @@ struct pm_proc {
 };
 
 struct pmaps {
-	struct ks_hmap procs;   /* pid -> index in proc[] */
-	struct pm_proc *proc;
-	size_t nproc, capproc;
+	struct ks_hmap procs;   /* pid -> struct pm_proc * (freed at the process's exit) */
+	uint32_t gone[64];      /* pids found gone lately: not looked for again */
+	unsigned ngone;
 	struct ks_hmap by_file; /* hash(dev, ino, path) -> module id (multimap) */
 	struct pm_module *mod;  /* mod[id - 1] */
 	size_t nmod, capmod;
@@ -55,14 +55,17 @@ void pmaps_free(struct pmaps *pm)
 {
 	if (!pm)
 		return;
-	for (size_t i = 0; i < pm->nproc; i++)
-		free(pm->proc[i].r);
+	ks_hmap_each(&pm->procs, i) {
+		struct pm_proc *pp = (struct pm_proc *)(uintptr_t)pm->procs.slot[i].val;
+
+		free(pp->r);
+		free(pp);
+	}
 	for (size_t i = 0; i < pm->nmod; i++) {
 		if (pm->mod[i].fd >= 0)
 			close(pm->mod[i].fd);
 		free(pm->mod[i].path);
 	}
-	free(pm->proc);
 	free(pm->mod);
 	ks_hmap_free(&pm->procs);
 	ks_hmap_free(&pm->by_file);
@@ -357,22 +360,59 @@ static const struct pm_range *find_range(const struct pm_proc *pp, uint64_t addr
 	return NULL;
 }
 
+static bool was_gone(const struct pmaps *pm, uint32_t pid)
+{
+	for (unsigned i = 0; i < sizeof(pm->gone) / sizeof(pm->gone[0]); i++)
+		if (pm->gone[i] == pid)
+			return true;
+	return false;
+}
+
+void pmaps_drop(struct pmaps *pm, uint32_t pid)
+{
+	uint64_t *v = ks_hmap_get(&pm->procs, pid);
+	struct pm_proc *pp;
+
+	if (!v)
+		return;
+	pp = (struct pm_proc *)(uintptr_t)*v;
+	ks_hmap_remove(&pm->procs, v);
+	free(pp->r);
+	free(pp);
+}
+
+/* pid's entry, made on first sight; -ENOENT for a pid found gone lately (its
+ * late events are many: each would look for its maps again). */
 static int proc_get(struct pmaps *pm, uint32_t pid, struct pm_proc **out)
 {
-	uint64_t *idx = ks_hmap_get(&pm->procs, pid);
-	int err;
+	uint64_t *v = ks_hmap_get(&pm->procs, pid);
+	struct pm_proc *pp;
 
-	if (!idx) {
-		err = KS_GROW(&pm->proc, &pm->capproc, pm->nproc + 1);
-		err = err ?: ks_hmap_put(&pm->procs, pid, pm->nproc);
-		if (err)
-			return err;
-		memset(&pm->proc[pm->nproc], 0, sizeof(pm->proc[0]));
-		*out = &pm->proc[pm->nproc++];
-	} else {
-		*out = &pm->proc[*idx];
+	if (v) {
+		*out = (struct pm_proc *)(uintptr_t)*v;
+		return 0;
 	}
+	if (was_gone(pm, pid))
+		return -ENOENT;
+	pp = calloc(1, sizeof(*pp));
+	if (!pp)
+		return -ENOMEM;
+	if (ks_hmap_put(&pm->procs, pid, (uintptr_t)pp)) {
+		free(pp);
+		return -ENOMEM;
+	}
+	*out = pp;
 	return 0;
+}
+
+/* After a read: a process found gone keeps no entry, and is remembered. */
+static int gone_check(struct pmaps *pm, uint32_t pid, struct pm_proc *pp)
+{
+	if (!pp->gone || pp->n)
+		return 0;
+	pm->gone[pm->ngone++ % (sizeof(pm->gone) / sizeof(pm->gone[0]))] = pid;
+	pmaps_drop(pm, pid);
+	return -ENOENT;
 }
 
 int pmaps_sync(struct pmaps *pm, uint32_t pid, uint64_t mm)
@@ -385,6 +425,7 @@ int pmaps_sync(struct pmaps *pm, uint32_t pid, uint64_t mm)
 	if (!pp->read_ns || (mm && pp->mm != mm)) {
 		pp->gone = false;
 		err = proc_read(pm, pid, pp);
+		err = err ?: gone_check(pm, pid, pp);
 		if (err)
 			return err;
 		pp->mm = mm;
@@ -401,7 +442,7 @@ int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module,
 	err = proc_get(pm, pid, &pp);
 	if (err)
 		return err;
-	if (!pp->read_ns && (err = proc_read(pm, pid, pp)))
+	if (!pp->read_ns && ((err = proc_read(pm, pid, pp)) || (err = gone_check(pm, pid, pp))))
 		return err;
 	r = find_range(pp, addr);
 	if (!r && !pp->gone && ks_mono_ns() - pp->read_ns >= REREAD_NS) {
@@ -419,11 +460,11 @@ int pmaps_place(struct pmaps *pm, uint32_t pid, uint64_t addr, uint32_t *module,
 
 void pmaps_forget(struct pmaps *pm, uint32_t pid)
 {
-	uint64_t *idx = ks_hmap_get(&pm->procs, pid);
+	uint64_t *v = ks_hmap_get(&pm->procs, pid);
 
-	if (idx) {
-		pm->proc[*idx].read_ns = 0;
-		pm->proc[*idx].gone = false;
+	if (v) {
+		((struct pm_proc *)(uintptr_t)*v)->read_ns = 0;
+		((struct pm_proc *)(uintptr_t)*v)->gone = false;
 	}
 }
 

@@ -55,6 +55,9 @@ struct pm_module *pmaps_next_dirty(struct pmaps *pm);
  * Returns 0 when pid's maps are held, -ENOENT (gone), -ENOMEM. */
 int pmaps_sync(struct pmaps *pm, uint32_t pid, uint64_t mm);
 
+/* The process exited: its maps are freed (a late event of it finds it gone). */
+void pmaps_drop(struct pmaps *pm, uint32_t pid);
+
 /* The process's mappings are stale (it exec'd) or gone (it exited): read them
  * again at its next sample. */
 void pmaps_forget(struct pmaps *pm, uint32_t pid);

@@ -460,6 +460,7 @@ void profile_proc(struct profile *pf, const struct ks_proc *p)
 	if (p->what == KS_PROC_EXIT) {
 		if (ks_hmap_del(&pf->known_mm, pid) && pf->maps_known_fd >= 0)
 			bpf_map_delete_elem(pf->maps_known_fd, &pid);
+		pmaps_drop(pf->pm, pid);
 		return;
 	}
 	if (p->what != KS_PROC_EXEC)

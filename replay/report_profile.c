@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "replay/report.h"
+#include "util/escape.h"
 #include "util/units.h"
 
 #define TOP_JSON 50
@@ -144,8 +145,10 @@ static void offcpu_text(FILE *f, struct prof_result *p)
 		struct prof_line t = lines[shown];
 		lines[shown] = lines[best];
 		lines[best] = t;
-		fprintf(f, "  %9s %5.1f%%  %s\n", ks_fmt_dur(d, lines[shown].value),
-			pct(lines[shown].value, p->off_ns), lines[shown].text);
+		fprintf(f, "  %9s %5.1f%%  ", ks_fmt_dur(d, lines[shown].value),
+			pct(lines[shown].value, p->off_ns));
+		ks_fput_escaped(f, lines[shown].text, strlen(lines[shown].text));
+		fputc('\n', f);
 	}
 	prof_lines_free(lines, n);
 }
@@ -157,8 +160,11 @@ void report_text_profile(FILE *f, const struct report *r)
 	char d1[KS_DUR_BUF], d2[KS_DUR_BUF], d3[KS_DUR_BUF];
 	size_t n = 0;
 
-	if (p && !p->any && p->profile_desc)
-		fprintf(f, "\nPROFILE  %s\n", p->profile_desc);
+	if (p && !p->any && p->profile_desc) {
+		fputs("\nPROFILE  ", f);
+		ks_fput_escaped(f, p->profile_desc, strlen(p->profile_desc));
+		fputc('\n', f);
+	}
 	if (!p || !p->any)
 		return;
 	fprintf(f, "\nPROFILE  %llu samples at %llu Hz, %llu lost, %llu truncated, %llu without "
@@ -166,16 +172,23 @@ void report_text_profile(FILE *f, const struct report *r)
 		(unsigned long long)p->samples, (unsigned long long)p->hz,
 		(unsigned long long)p->lost, (unsigned long long)p->truncated,
 		(unsigned long long)p->missing, (unsigned long long)p->unresolved);
-	if (p->profile_desc && strstr(p->profile_desc, "missing"))
-		fprintf(f, "  recorded: %s\n", p->profile_desc);
+	if (p->profile_desc && strstr(p->profile_desc, "missing")) {
+		fputs("  recorded: ", f);
+		ks_fput_escaped(f, p->profile_desc, strlen(p->profile_desc));
+		fputc('\n', f);
+	}
 	if (p->samples && !prof_top(p, false, &fn, &n)) {
 		fprintf(f, "%8s %7s %8s %7s  %-40s %s\n", "self", "%", "total", "%", "function",
 			"module");
-		for (size_t i = 0; i < n && i < TOP_TEXT; i++)
+		for (size_t i = 0; i < n && i < TOP_TEXT; i++) {
+			char fb[256], mb[256];
+
 			fprintf(f, "%8llu %6.2f%% %8llu %6.2f%%  %-40s %s\n",
 				(unsigned long long)fn[i].self, pct(fn[i].self, p->samples),
 				(unsigned long long)fn[i].total, pct(fn[i].total, p->samples),
-				fn[i].function, fn[i].module);
+				ks_escape(fb, sizeof(fb), fn[i].function, strlen(fn[i].function)),
+				ks_escape(mb, sizeof(mb), fn[i].module, strlen(fn[i].module)));
+		}
 		free(fn);
 	}
 	if (p->spans) {
