@@ -34,8 +34,7 @@
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
-#include "record/profile.h"
-#include "replay/symbols.h"
+#include "cli/record_profile.h"
 #include "util/clock.h"
 #include "util/grow.h"
 #include "util/units.h"
@@ -918,78 +917,6 @@ static void recorder_statedirs_finish(struct recorder *r)
 			(unsigned long long)st.corrections);
 }
 
-/* ---- CPU profile ---- */
-
-/* On-CPU samples and off-CPU stacks, when they can attach; else said, and the
- * recording goes on without them. */
-static void recorder_profile(struct recorder *r)
-{
-	struct profile_opts po = { .hz = r->opts.freq, .offcpu = r->opts.offcpu };
-	const char *what = "", *missing = "";
-	char line[768];
-	int err;
-
-	err = profile_start(&po, r->probes, r->consumer, &r->profile, &what, &missing);
-	if (missing[0])
-		ks_debug("CPU profile: %s; recording without it", missing);
-	snprintf(line, sizeof(line), "%s%s%s", err ? "off" : what, missing[0] ? "; missing: " : "",
-		 missing);
-	consumer_put(r->consumer, KS_DB_META, "profile", 7, line, strlen(line));
-	if (!err)
-		ks_debug("CPU profile: %s", what);
-}
-
-static int resolve_symbol(void *ctx, const char *path, const char *build_id, uint64_t off,
-			  char *name, size_t size)
-{
-	return ks_elfsym_resolve(ctx, path, build_id, off, name, size);
-}
-
-/* After the last drain: the symbols of every frame into the trace, and the counts. */
-static void recorder_profile_finish(struct recorder *r)
-{
-	struct profile_stats ps;
-	struct ks_elfsym *es = NULL;
-	const char *event;
-	char v[64];
-	uint64_t t0 = ks_mono_ns();
-	int err;
-
-	if (!r->profile)
-		return;
-	while (consumer_drain(r->consumer) > 0)
-		;
-	if (r->opts.archive_symbols && !ks_elfsym_new(&es)) {
-		err = profile_archive(r->profile, resolve_symbol, es);
-		if (err)
-			ks_error("cannot archive the symbols of the stacks: %s", strerror(-err));
-	}
-	ks_elfsym_free(es);
-	profile_get_stats(r->profile, &ps);
-	ks_debug("CPU profile: %llu samples, %llu off-CPU spans, %llu stacks, %llu modules, "
-		 "%llu symbols archived in %.1f ms, %llu frames unnamed",
-		 (unsigned long long)ps.samples, (unsigned long long)ps.offcpu,
-		 (unsigned long long)ps.stacks, (unsigned long long)ps.modules,
-		 (unsigned long long)ps.symbols, (ks_mono_ns() - t0) / 1e6,
-		 (unsigned long long)ps.unnamed);
-#define PUT(key, val)                                                          \
-	do {                                                                   \
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)(val));     \
-		consumer_put(r->consumer, KS_DB_META, key, strlen(key), v, strlen(v)); \
-	} while (0)
-	PUT("profile_hz", profile_hz(r->profile, &event));
-	consumer_put(r->consumer, KS_DB_META, "profile_event", 13, event, strlen(event));
-	PUT("profile_samples", ps.samples);
-	PUT("profile_offcpu", ps.offcpu);
-	PUT("profile_truncated", ps.ktrunc + ps.utrunc);
-	PUT("profile_missing", ps.missing);
-	PUT("profile_unresolved", ps.unresolved);
-	PUT("profile_symbols", ps.symbols);
-	PUT("profile_unnamed", ps.unnamed);
-	PUT("profile_symbolize_us", (ks_mono_ns() - t0) / 1000);
-#undef PUT
-}
-
 int cmd_record(int argc, char **argv)
 {
 	struct recorder r = { .sigfd = -1, .child = { .pidfd = -1, .go_fd = -1, .err_fd = -1 } };
@@ -1091,7 +1018,7 @@ int cmd_record(int argc, char **argv)
 			sampler_discover_children(r.sampler, true);
 	}
 	if (r.probes && (r.opts.freq || r.opts.offcpu)) {
-		recorder_profile(&r);
+		r.profile = record_profile_start(r.opts.freq, r.opts.offcpu, r.probes, r.consumer);
 		if (!r.sampler)
 			consumer_on_proc(r.consumer, follow_proc, &r);
 	}
@@ -1112,7 +1039,7 @@ int cmd_record(int argc, char **argv)
 	r.end_ns = ks_mono_ns();
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
-	recorder_profile_finish(&r);
+	record_profile_finish(r.profile, r.consumer, r.opts.archive_symbols);
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
 	exit_code = child_started ? child_wait(&r.child, &wstatus) : 0;
