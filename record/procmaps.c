@@ -339,7 +339,7 @@ static int proc_read(struct pmaps *pm, uint32_t pid, struct pm_proc *pp)
 	}
 	free(line);
 	fclose(f);
-	qsort(pp->r, pp->n, sizeof(*pp->r), cmp_range);
+	ks_qsort(pp->r, pp->n, sizeof(*pp->r), cmp_range);
 	return err;
 }
 
@@ -568,7 +568,7 @@ int ksyms_load(FILE *f, struct ksyms **out)
 		ksyms_free(k);
 		return err;
 	}
-	qsort(k->s, k->n, sizeof(*k->s), cmp_ksym);
+	ks_qsort(k->s, k->n, sizeof(*k->s), cmp_ksym);
 	*out = k;
 	return 0;
 }

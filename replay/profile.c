@@ -145,8 +145,7 @@ int prof_compute(struct prof_result *r, struct replay_trace *t, const struct pro
 		prof_free(r);
 		return err;
 	}
-	if (r->npts)
-		qsort(r->pts, r->npts, sizeof(*r->pts), cmp_point);
+	ks_qsort(r->pts, r->npts, sizeof(*r->pts), cmp_point);
 	return 0;
 }
 
@@ -229,7 +228,7 @@ int prof_folded(struct prof_result *r, bool offcpu, struct prof_line **lines, si
 			return -ENOMEM;
 		}
 	}
-	qsort(l, nv, sizeof(*l), cmp_line);
+	ks_qsort(l, nv, sizeof(*l), cmp_line);
 	for (size_t i = 0; i < nv; i++) {
 		if (out && !strcmp(l[out - 1].text, l[i].text)) {
 			l[out - 1].value += l[i].value;
@@ -306,8 +305,7 @@ int prof_top(struct prof_result *r, bool offcpu, struct prof_func **out, size_t 
 		free(fn);
 		return err;
 	}
-	if (nf)
-		qsort(fn, nf, sizeof(*fn), cmp_func);
+	ks_qsort(fn, nf, sizeof(*fn), cmp_func);
 	*out = fn;
 	*n = nf;
 	return 0;
