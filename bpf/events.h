@@ -17,6 +17,8 @@ enum ks_ev_type {
 	KS_EV_SCHED = 3,
 	KS_EV_BLOCK = 7, /* bpf/blockio.bpf.c */
 	KS_EV_NET = 8,   /* bpf/net.bpf.c */
+	KS_EV_SAMPLE = 4, /* CPU profile: struct ks_ev_sample (bpf/profile.bpf.c) */
+	KS_EV_OFFCPU = 5, /* off-CPU span: struct ks_ev_offcpu (bpf/offcpu.bpf.c) */
 	KS_EV_SYSARG = 6, /* a syscall's string or sockaddr argument (ks_ev_sysarg) */
 };
 
@@ -183,6 +185,57 @@ struct ks_ev_net {
 	char comm[KS_COMM_LEN];
 };
 
+/* --- CPU profile (bpf/profile.bpf.c, bpf/offcpu.bpf.c) --------------------- */
+
+#define KS_STACK_DEPTH 127 /* frames per stack, kernel and user each (perf's default) */
+
+/* ks_ev_sample.flags, ks_ev_offcpu.flags (the high 16 bits of type) */
+#define KS_EVS_KTRUNC 0x01    /* the kernel stack filled KS_STACK_DEPTH frames */
+#define KS_EVS_UTRUNC 0x02    /* the user stack did */
+#define KS_EVS_KMISSING 0x04  /* no kernel stack (error, or a stack map collision) */
+#define KS_EVS_UMISSING 0x08  /* no user stack */
+#define KS_EVS_USER 0x10      /* sample: the CPU was in user mode */
+#define KS_EVS_PREEMPTED 0x20 /* off-CPU: preempted, not blocked */
+#define KS_EVS_BUILD_ID 0x80  /* sample: user frames are struct ks_ev_build_id_frame */
+
+/* A user frame as the kernel gives it with BPF_F_USER_BUILD_ID: the file's
+ * build-id and the offset in it (status 1), or the bare address (status 2) where
+ * the kernel could not tell (same layout as struct bpf_stack_build_id). */
+struct ks_ev_build_id_frame {
+	__s32 status;
+	unsigned char build_id[20];
+	__u64 off_or_ip;
+};
+
+/* One on-CPU sample of a traced task, followed by nk kernel addresses (__u64
+ * each), then nu user frames: addresses (__u64), or with KS_EVS_BUILD_ID
+ * struct ks_ev_build_id_frame; each part innermost first. */
+struct ks_ev_sample {
+	__u32 type; /* KS_EV_SAMPLE | flags << 16 */
+	__u32 cpu;
+	__u64 ts;
+	__u32 pid;
+	__u32 tid;
+	__u16 nk;
+	__u16 nu;
+	__u32 _pad;
+	__u64 mm; /* the address space sampled: the recorder names it in "maps_known" */
+};
+
+/* One off-CPU span of a traced thread: from its switch-out (ts) to its next
+ * switch-in (ts + dur). kstack/ustack are ids in the "stackmap" map (a
+ * BPF_MAP_TYPE_STACK_TRACE), or a negative errno. */
+struct ks_ev_offcpu {
+	__u32 type; /* KS_EV_OFFCPU | flags << 16 */
+	__u32 cpu;  /* where it ran again */
+	__u64 ts;
+	__u64 dur;
+	__u32 pid;
+	__u32 tid;
+	__s32 kstack;
+	__s32 ustack;
+};
+
 /* File changes under the state dirs (bpf/files.bpf.c): record types from 16 on
  * are routed by the consumer to the state dir capture (record/statedir.c). */
 enum ks_ev_file_type {
@@ -259,6 +312,7 @@ enum ks_drop_idx {
 	KS_DROP_SCHED = 2,
 	KS_DROP_FILE = 3,
 	KS_DROP_IO = 6, /* block and network records */
+	KS_DROP_SAMPLE = 4, /* CPU samples and off-CPU spans */
 	KS_DROP_ARGS = 5, /* syscall argument side records (ks_ev_sysarg) */
 	KS_DROP_TRANSPORT = 7, /* perf buffer losses, counted by userspace */
 	KS_DROP_MAX = 8,

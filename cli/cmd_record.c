@@ -36,6 +36,7 @@
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
+#include "cli/record_profile.h"
 #include "util/clock.h"
 #include "util/grow.h"
 #include "util/units.h"
@@ -66,6 +67,9 @@ struct record_opts {
 	int nstate;
 	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
+	unsigned freq;           /* on-CPU samples per second; 0: --no-profile */
+	bool offcpu;             /* off-CPU stacks (--no-offcpu) */
+	bool archive_symbols;    /* symbols of every frame into the trace */
 	char **argv;
 	struct record_scope scope; /* --cgroup, --injector-cmd (cli/record_scope.c) */
 };
@@ -82,6 +86,7 @@ struct recorder {
 	struct sampler *sampler;
 	struct targets targets;
 	struct statedir *statedir;
+	struct profile *profile;
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -132,6 +137,11 @@ static const char usage_text[] =
 	"                         (repeatable); 'ksight restore' rebuilds them\n"
 	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
 	"                         of using inotify (--fallback-fsnotify, the default)\n"
+	"      --freq HZ          on-CPU stack samples per second (default 199)\n"
+	"      --no-profile       no on-CPU stack samples\n"
+	"      --no-offcpu        no off-CPU stacks (where threads blocked, and how long)\n"
+	"      --no-archive-symbols  do not store the frames' symbols in the trace (then\n"
+	"                         'report' names them from the files where it runs)\n"
 	"  -q, --quiet            no progress line (on a terminal) and no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
@@ -231,6 +241,9 @@ static int check_probe_options(const struct record_opts *o)
 	return 0;
 }
 
+/* Long-only options of the CPU profile. */
+enum { OPT_FREQ = 0x100, OPT_NO_PROFILE, OPT_NO_OFFCPU, OPT_NO_ARCHIVE };
+
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
 	static const struct option longopts[] = {
@@ -256,6 +269,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "state-dir", required_argument, NULL, 'W' },
 		{ "fallback-fsnotify", no_argument, NULL, 'F' },
 		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
+		{ "freq", required_argument, NULL, OPT_FREQ },
+		{ "no-profile", no_argument, NULL, OPT_NO_PROFILE },
+		{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
+		{ "no-archive-symbols", no_argument, NULL, OPT_NO_ARCHIVE },
 		{ "help", no_argument, NULL, 'h' },
 		SCOPE_LONGOPTS,
 		{ 0 }
@@ -267,6 +284,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	o->sched = true;
 	o->sample_ns = DEFAULT_SAMPLE_NS;
 	o->fallback_fsnotify = true;
+	o->freq = PROFILE_DEFAULT_HZ;
+	o->offcpu = true;
+	o->archive_symbols = true;
 	optind = 1;
 	opterr = 0;	/* one error line, ours */
 	while ((c = getopt_long(argc, argv, "+:o:qhp:a", longopts, NULL)) != -1) {
@@ -357,6 +377,26 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'F':
 		case 'N':
 			o->fallback_fsnotify = c == 'F';
+			break;
+		case OPT_FREQ: {
+			char *end;
+			unsigned long hz = strtoul(optarg, &end, 10);
+
+			if (*end || !hz || hz > 100000) {
+				ks_error("--freq '%s' is not a rate in Hz (1..100000)", optarg);
+				return -1;
+			}
+			o->freq = hz;
+			break;
+		}
+		case OPT_NO_PROFILE:
+			o->freq = 0;
+			break;
+		case OPT_NO_OFFCPU:
+			o->offcpu = false;
+			break;
+		case OPT_NO_ARCHIVE:
+			o->archive_symbols = false;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -611,6 +651,7 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_syscall", drops[KS_DROP_SYSCALL]);
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
+	err = err ?: put_meta_u64(st, "lost_sample", drops[KS_DROP_SAMPLE]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
 	err = err ?: put_meta_u64(st, "lost_io", drops[KS_DROP_IO]);
 	err = err ?: put_meta_u64(st, "events_block", cs->events[KS_KIND_BLOCK]);
@@ -733,12 +774,15 @@ static int recorder_run(struct recorder *r)
 	}
 }
 
-/* Follows processes (not threads) as they appear and end, for the sampler. */
+/* Follows processes (not threads) as they appear, exec and end, for the
+ * sampler and the profile. */
 static void follow_proc(void *ctx, const struct ks_proc *p)
 {
-	struct sampler *s = ctx;
+	struct recorder *r = ctx;
+	struct sampler *s = r->sampler;
 
-	if (p->pid != p->tid)
+	profile_proc(r->profile, p);
+	if (!s || p->pid != p->tid)
 		return;
 	if (p->what == KS_PROC_FORK || p->what == KS_PROC_JOIN)
 		sampler_track(s, p->pid);
@@ -1038,10 +1082,15 @@ int cmd_record(int argc, char **argv)
 			sampler_track(r.sampler, r.targets.pids[i]);
 		if (r.probes) {
 			r.opts.scope.next = follow_proc;
-			r.opts.scope.next_ctx = r.sampler;
+			r.opts.scope.next_ctx = &r;
 		} else {
 			sampler_discover_children(r.sampler, true);
 		}
+	}
+	if (r.probes && (r.opts.freq || r.opts.offcpu)) {
+		r.profile = record_profile_start(r.opts.freq, r.opts.offcpu, r.probes, r.consumer);
+		r.opts.scope.next = follow_proc;
+		r.opts.scope.next_ctx = &r;
 	}
 	if (scope_start(&r.opts.scope, r.consumer, r.targets.pids, r.targets.n, r.opts.all,
 			r.probes != NULL))
@@ -1064,6 +1113,7 @@ int cmd_record(int argc, char **argv)
 	scope_finish(&r.opts.scope);
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
+	record_profile_finish(r.profile, r.consumer, r.opts.archive_symbols);
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
 	exit_code = child_started ? child_wait(&r.child, &wstatus) : 0;
@@ -1105,6 +1155,7 @@ out:
 		child_abort(&r.child);
 	io_probes_free(r.io);
 	scope_free(&r.opts.scope);
+	profile_free(r.profile);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);

@@ -16,6 +16,9 @@ enum ks_kind {
 	KS_KIND_FILE = 5,   /* file operations under state dirs */
 	KS_KIND_BLOCK = 10, /* block requests */
 	KS_KIND_NET = 11,   /* socket bytes, TCP states and retransmits */
+	KS_KIND_CPU_SAMPLE = 6, /* on-CPU stack samples */
+	KS_KIND_OFFCPU = 7,     /* off-CPU spans with their stacks */
+	KS_KIND_STACK = 8,      /* the stack table: stacks, modules, archived symbols */
 	KS_KIND_SYSARG = 9, /* syscall string and sockaddr arguments, fds at start */
 	KS_KIND_MAX = 16,   /* kinds are < KS_KIND_MAX */
 };
@@ -179,6 +182,61 @@ struct ks_net {
 	uint32_t state, oldstate;
 	uint32_t lport, rport;
 	char comm[KS_COMM_MAX];
+};
+
+/* --- CPU profile ------------------------------------------------------------ */
+
+/* ks_cpu_sample.flags and ks_offcpu.flags: same values as KS_EVS_* in bpf/events.h */
+#define KS_STK_KTRUNC 0x01
+#define KS_STK_UTRUNC 0x02
+#define KS_STK_KMISSING 0x04
+#define KS_STK_UMISSING 0x08
+#define KS_STK_USER 0x10
+#define KS_STK_PREEMPTED 0x20
+#define KS_STK_UNRESOLVED 0x40 /* user frames the recorder could not place in a module */
+
+/* One on-CPU sample; stack is an id of the stack table (KS_KIND_STACK). */
+struct ks_cpu_sample {
+	uint64_t ts;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t cpu;
+	uint32_t flags; /* KS_STK_* */
+	uint64_t stack;
+};
+
+/* One span a thread spent off the CPU, from its switch-out at ts. */
+struct ks_offcpu {
+	uint64_t ts;
+	uint64_t dur;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t cpu;
+	uint32_t flags; /* KS_STK_* (KS_STK_PREEMPTED: preempted, else blocked) */
+	uint64_t stack;
+};
+
+/* Rows of the stack table. A frame is a module and an offset in it: module 0 is
+ * the kernel (offset: the address), others are files (offset: the file offset
+ * of the address, so it does not depend on where the file was mapped). */
+enum ks_stack_what {
+	KS_STACK_FRAMES = 1, /* id: stack id; data: the frames (format/stack.h) */
+	KS_STACK_MODULE = 2, /* id: module id; data: path NUL build-id (hex) NUL, then
+			      * per loadable segment its file offset, address and size
+			      * (u64 little-endian each) */
+	KS_STACK_SYMBOL = 3, /* id: module id, off: offset; data: the function's name */
+};
+
+#define KS_KERNEL_MODULE 0
+#define KS_STACK_DATA_MAX 3072
+
+struct ks_stack_row {
+	uint64_t ts; /* when the recorder made the row */
+	uint64_t id;
+	uint64_t off;
+	uint32_t what;     /* enum ks_stack_what */
+	uint32_t data_len;
+	char data[KS_STACK_DATA_MAX];
 };
 
 enum ks_ftype {

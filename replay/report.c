@@ -121,6 +121,12 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	}
 	compute_window(r, o);
 	classify(r);
+	err = report_profile_compute(r, o);
+	if (err) {
+		if (!t->err[0])
+			replay_fail(t, err, "out of memory while replaying the trace");
+		return err;
+	}
 	r->lost = t->whole.lost_events;
 	r->lost_known = t->whole.lost_known;
 	r->clean = replay_closed_cleanly(m);
@@ -175,6 +181,7 @@ void report_free(struct report *r)
 	analyze_free(&r->a);
 	free(r->io_probes);
 	free(r->io_missing);
+	report_profile_free(r);
 	files_free(&r->files);
 }
 

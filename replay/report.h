@@ -11,6 +11,7 @@
 
 #include "replay/analyze.h"
 #include "replay/behavior.h"
+#include "replay/profile.h"
 #include "replay/files.h"
 #include "replay/span.h"
 #include "replay/trace.h"
@@ -30,6 +31,7 @@ struct report {
 	/* report_io_compute: the recorder's "io_probes", "io_missing" (NULL: absent) */
 	char *io_probes, *io_missing;
 	long long io_lost;         /* its "lost_io": block and net records lost; -1: unknown */
+	struct prof_result *prof;  /* the CPU profile (replay/report_profile.c) */
 };
 
 /* Runs the whole analysis of t into r (which it initialises) with options o.
@@ -61,6 +63,17 @@ void report_free(struct report *r);
  * fork/exec/exit seen: attached with -p, or their events were lost), sorted, as a
  * malloc'd array of *n; NULL with *n 0 when there are none or on ENOMEM. */
 uint32_t *report_unrecorded_pids(const struct report *r, size_t *n);
+
+/* The CPU profile part (replay/report_profile.c). */
+int report_profile_compute(struct report *r, const struct analyze_opts *o);
+void report_profile_free(struct report *r);
+/* "profile" and "offcpu" of the JSON document, and a slow call's user stack
+ * (names, innermost first): new references, NULL on ENOMEM. */
+json_t *report_json_profile(const struct report *r);
+json_t *report_json_offcpu(const struct report *r);
+json_t *report_json_slow_stack(const struct report *r, const struct slow_call *c);
+/* The PROFILE and OFF-CPU sections of the text report (nothing without samples). */
+void report_text_profile(FILE *f, const struct report *r);
 
 /* Helpers the writers and the other commands share. */
 

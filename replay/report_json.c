@@ -228,6 +228,7 @@ static json_t *json_slow(struct jb *b, const struct report *r)
 		set(b, o, "latency_ms", jreal((double)c->dur / 1e6, 1e6));
 		set(b, o, "comm", jstr(replay_procs_comm_at(&r->a.procs, c->pid, c->ts)));
 		set(b, o, "ret", json_integer(c->ret));
+		set(b, o, "stack", report_json_slow_stack(r, c));
 		push(b, list, o);
 	}
 	return list;
@@ -575,6 +576,8 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "execs", json_execs(&b, r));
 	set(&b, doc, "sched", json_sched(&b, r));
 	b.ok = report_io_json(r, doc) && b.ok;
+	set(&b, doc, "profile", report_json_profile(r));
+	set(&b, doc, "offcpu", report_json_offcpu(r));
 	set(&b, doc, "files", report_json_files(r));
 	set(&b, doc, "cgroups", report_json_cgroups(r));
 	set(&b, doc, "lost_events", ju(r->lost));

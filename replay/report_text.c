@@ -566,6 +566,7 @@ void report_text(FILE *f, const struct report *r)
 	exec_list(f, r);
 	sched_section(f, r);
 	report_io_text(f, r);
+	report_text_profile(f, r);
 	histograms(f, r);
 	/* A long report must not bury its losses: repeat them last. */
 	if (!r->complete) {

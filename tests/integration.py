@@ -1559,6 +1559,186 @@ def statedir_restore_and_timeline_errors_are_one_line():
 
 
 
+
+
+# --- CPU profile: on-CPU and off-CPU stacks, symbols, flame graphs ----------------
+
+PROF_ROUNDS = 600
+_prof_cache = {}
+
+
+def build_profwork(d, strip=False, rdynamic=False):
+    """tests/profwork.c as a PIE with frame pointers (-O0: no frameless leaf
+    functions), linked to its shared library; returns the program's path."""
+    os.makedirs(d, exist_ok=True)
+    flags = ["-O0", "-g", "-fno-omit-frame-pointer"]
+    lib = os.path.join(d, "libprofwork.so")
+    exe = os.path.join(d, "profwork")
+    for args in (["-fPIC", "-shared", "-o", lib, "tests/profwork_lib.c"],
+                 ["-fPIE", "-pie", *(["-rdynamic"] if rdynamic else []), "-o", exe,
+                  "tests/profwork.c", "-L", d, "-lprofwork", f"-Wl,-rpath,{d}"]):
+        p = run(["gcc", *flags, *args])
+        assert p.returncode == 0, p.stderr
+    if strip:
+        p = run(["strip", "--strip-all", exe])
+        assert p.returncode == 0, p.stderr
+    return exe
+
+
+def profwork_trace(kind="plain"):
+    """One recording of profwork per kind, made once: 'plain' (binary deleted right
+    after), 'stripped' (dynsym only), 'live' (--no-archive-symbols, binary kept)."""
+    if kind in _prof_cache:
+        return _prof_cache[kind]
+    needs_bpf()
+    d = os.path.join(TMP, f"prof-{kind}")
+    exe = build_profwork(d, strip=kind == "stripped", rdynamic=kind == "stripped")
+    t = os.path.join(TMP, f"prof-{kind}.lmdb")
+    opts = ["--freq", "4999"] + (["--no-archive-symbols"] if kind == "live" else [])
+    p = record(t, [exe, str(PROF_ROUNDS if kind == "plain" else 150)], *opts)
+    assert p.returncode == 0, p.stderr
+    if kind != "live":
+        shutil.rmtree(d)  # names must now come from the trace alone
+    _prof_cache[kind] = (t, d)
+    return _prof_cache[kind]
+
+
+def folded(trace, *opts):
+    p = run([KSIGHT, "stacks", trace, *opts])
+    assert p.returncode == 0, p.stderr
+    out = []
+    for line in p.stdout.splitlines():
+        stack, _, count = line.rpartition(" ")
+        out.append((stack.split(";"), int(count)))
+    assert out, "no stacks"
+    return out
+
+
+def weight(stacks, fn, below=None):
+    """Weight of the stacks through fn; below: the frame fn must be called from
+    (a sample in fn's first instructions, before it saved the frame pointer,
+    misses its caller: at most 2% may)."""
+    total = other = 0
+    for frames, n in stacks:
+        if fn in frames:
+            i = frames.index(fn)
+            if below is None or frames[i - 1] == below:
+                total += n
+            else:
+                other += n
+    assert other <= 0.02 * (total + other), (fn, below, total, other)
+    return total
+
+
+@test
+def profile_splits_alpha_beta_three_to_one():
+    t, _ = profwork_trace()
+    st = folded(t)
+    a, b = weight(st, "alpha", below="main"), weight(st, "beta", below="main")
+    # the program's own split: alpha spins 3n iterations per round, beta n
+    assert b >= 300, ("too few samples", a, b)
+    assert abs(a / b - 3.0) <= 0.3, ("alpha:beta", a, b, a / b)
+    lib = weight(st, "lib_work", below="main")
+    assert abs(lib / b - 1.0) <= 0.2, ("lib_work:beta", lib, b)
+
+
+@test
+def profile_report_names_the_shared_library_and_counts():
+    t, _ = profwork_trace()
+    doc = report_json(t)
+    prof = doc["profile"]
+    assert prof["hz"] == 4999 and prof["samples"] > 0, prof
+    top = {(f["function"], f["module"]): f for f in prof["top"]}
+    assert ("lib_work", "libprofwork.so") in top, list(top)[:10]
+    assert ("main", "profwork") in top, list(top)[:10]
+    st = folded(t)
+    assert sum(n for _, n in st) == prof["samples"]
+    main = top[("main", "profwork")]
+    assert main["total"] >= 0.95 * prof["samples"] and main["self"] <= 0.02 * prof["samples"], main
+    for k in ("lost", "truncated"):
+        assert isinstance(prof[k], int), prof
+
+
+@test
+def offcpu_shows_the_400ms_block_with_kernel_frames():
+    t, _ = profwork_trace()
+    st = folded(t, "--offcpu")
+    us = weight(st, "blocker", below="main")
+    # nanosleep(400 ms): at least that, and a loaded machine adds little
+    assert 400000 <= us <= 460000, us
+    kallsyms = set(l.split()[2] for l in open("/proc/kallsyms") if len(l.split()) >= 3)
+    frames = [f for fs, _ in st if "blocker" in fs for f in fs[fs.index("blocker") + 1:]]
+    kernel = [f for f in frames if f in kallsyms]
+    assert "do_nanosleep" in kernel or "hrtimer_nanosleep" in kernel, frames
+    doc = report_json(t)
+    assert doc["offcpu"]["total_ns"] >= 400e6, doc["offcpu"]
+    slow = [s for s in doc["slow_syscalls"] if s["syscall_name"] == "nanosleep"]
+    assert slow and "blocker" in slow[0]["stack"] and "main" in slow[0]["stack"], slow
+
+
+@test
+def profile_of_a_stripped_binary():
+    t, _ = profwork_trace("stripped")
+    st = folded(t)
+    names = {f for fs, _ in st for f in fs}
+    # exported functions (-rdynamic) keep their names from .dynsym; the static
+    # spin() has none left and shows as module+offset
+    assert "alpha" in names and "beta" in names, names
+    assert "spin" not in names, names
+    assert any(re.fullmatch(r"profwork\+0x[0-9a-f]+", f) for f in names), names
+
+
+@test
+def symbols_come_from_live_files_without_the_archive():
+    t, d = profwork_trace("live")
+    assert "alpha" in {f for fs, _ in folded(t) for f in fs}
+    shutil.rmtree(d)
+    names = {f for fs, _ in folded(t) for f in fs}
+    assert "alpha" not in names and any(f.startswith("profwork+0x") for f in names), names
+
+
+@test
+def flame_writes_valid_svg_naming_the_hot_functions():
+    import xml.etree.ElementTree as ET
+    t, _ = profwork_trace()
+    out = os.path.join(TMP, "flame.svg")
+    p = run([KSIGHT, "flame", t, "-o", out])
+    assert p.returncode == 0, p.stderr
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    root = ET.parse(out).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    frames = {g.get("data-name"): g for g in root.iter(ns + "g")}
+    for fn in ("main", "alpha", "beta", "lib_work"):
+        assert fn in frames, sorted(frames)
+    assert "samples" in frames["alpha"].find(ns + "title").text
+    assert not re.search(r"(href|src)=\"https?:", open(out).read())
+    p = run([KSIGHT, "flame", t, "--offcpu", "-o", out])
+    assert p.returncode == 0, p.stderr
+    assert "blocker" in {g.get("data-name") for g in ET.parse(out).getroot().iter(ns + "g")}
+
+
+@test
+def no_profile_no_offcpu_record_no_stacks():
+    needs_bpf()
+    t = os.path.join(TMP, "noprof.lmdb")
+    p = record(t, [WORKLOAD, "spin", "200"], "--no-profile", "--no-offcpu")
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    assert doc["profile"]["samples"] == 0 and doc["offcpu"]["total_ns"] == 0
+    p = run([KSIGHT, "stacks", t])
+    assert p.returncode == 0 and not p.stdout, p.stdout
+
+
+@test
+def doctor_sampling_check_is_true_with_a_clock():
+    _, _, checks = doctor()
+    assert checks["sampling"]["ok"] == checks["prog.perf_event"]["ok"], checks["sampling"]
+    if checks["sampling"]["ok"]:
+        # the PMU registers a "cpu" event source; VMs without one sample the clock
+        pmu = any(os.path.exists(f"/sys/bus/event_source/devices/{d}/type")
+                  for d in ("cpu", "cpu_core", "armv8_pmuv3_0"))
+        want = "hardware cycles" if pmu else "software cpu-clock"
+        assert want in checks["sampling"]["detail"], checks["sampling"]
 # --- syscall arguments, the fd table and files[] ------------------------------
 
 # tests/workload.c files(): opens, reads, read bytes, writes, write bytes per file
