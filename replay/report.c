@@ -1,11 +1,13 @@
 /* Computing a report: resolve the trace's time base, run the analyser over every
  * segment (which verifies each one), then derive the window, losses and class. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/timeclass.h"
 #include "util/clock.h"
 
 struct span {
@@ -81,6 +83,13 @@ static void classify(struct report *r)
 		in.cat_ns[c] = r->a.cat[c].ns;
 	}
 	behavior_classify(&in, &r->beh);
+	if (r->have_tm && r->tm.has_sched) {
+		tm_classify(&r->tm, r->wall_ns, &r->beh, r->reason, sizeof(r->reason));
+		return;
+	}
+	snprintf(r->reason, sizeof(r->reason), "%s from the syscall mix alone (the trace has no "
+		 "scheduler events)", r->beh.cls == BEHAVIOR_UNKNOWN ? "too little to classify" :
+		 "classified");
 }
 
 int report_compute(struct report *r, struct replay_trace *t, const struct analyze_opts *o)
@@ -119,6 +128,11 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 		return err;
 	}
 	compute_window(r, o);
+	tm_init(&r->tm, r->a.lo, r->a.range, o->has_pid, o->pid, r->start_ns);
+	err = tm_run(&r->tm, t, &r->files.ix, &r->a.procs, r->end_ns);
+	if (err)
+		return err;
+	r->have_tm = true;
 	classify(r);
 	r->lost = replay_lost_events(m, &r->lost_known);
 	r->clean = replay_closed_cleanly(m);
@@ -172,6 +186,7 @@ void report_free(struct report *r)
 {
 	analyze_free(&r->a);
 	files_free(&r->files);
+	tm_free(&r->tm);
 }
 
 json_t *report_json_text(const char *s, size_t len)

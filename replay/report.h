@@ -12,6 +12,7 @@
 #include "replay/analyze.h"
 #include "replay/behavior.h"
 #include "replay/files.h"
+#include "replay/timemodel.h"
 #include "replay/trace.h"
 
 struct report {
@@ -25,6 +26,9 @@ struct report {
 	uint64_t lost;
 	bool lost_known, clean, complete;
 	bool hist_per_syscall;     /* --hist */
+	struct timemodel tm;       /* where every thread-second went (replay/timemodel.h) */
+	bool have_tm;              /* tm ran (it needs the trace's syscalls or sched events) */
+	char reason[400];          /* why the class: one sentence */
 };
 
 /* Runs the whole analysis of t into r (which it initialises) with options o.
@@ -39,6 +43,12 @@ json_t *report_json(const struct report *r);
 json_t *report_json_files(const struct report *r);
 /* The FILES table of the text report (nothing when no arguments were recorded). */
 void report_text_files(FILE *f, const struct report *r);
+
+/* analysis.time and processes[].time: the buckets of t (replay/report_time.c);
+ * NULL on ENOMEM. */
+json_t *report_json_time(const struct report *r, const struct tm_times *t);
+/* The SUMMARY the text report opens with. */
+void report_text_summary(FILE *f, const struct report *r);
 
 /* Writes the text report to f. */
 void report_text(FILE *f, const struct report *r);

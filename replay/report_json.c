@@ -203,6 +203,8 @@ static json_t *json_analysis(struct jb *b, const struct report *r)
 	set(b, o, "fault_cpu_share", jreal(r->beh.fault_cpu_share, 1e4));
 	set(b, o, "page_faults_per_sec", jreal(r->beh.page_faults_per_sec, 100));
 	set(b, o, "rss_growth_kb_per_sec", jreal(r->beh.rss_growth_kb_per_sec, 100));
+	set(b, o, "reason", json_string(r->reason));
+	set(b, o, "time", report_json_time(r, &r->tm.total));
 	return o;
 }
 
@@ -339,6 +341,8 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		set(b, o, "exit_timestamp", p->exited ? jepoch(r, p->exit_ts) : json_null());
 		set(b, o, "lifetime_ms", jms(end > p->start_ts ? end - p->start_ts : 0));
 		json_proc_figures(b, r, o, sp);
+		if (tm_record(&r->tm, (uint32_t)i))
+			set(b, o, "time", report_json_time(r, tm_record(&r->tm, (uint32_t)i)));
 		push(b, list, o);
 	}
 	return list;

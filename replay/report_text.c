@@ -562,6 +562,7 @@ static void histograms(FILE *f, const struct report *r)
 void report_text(FILE *f, const struct report *r)
 {
 	header(f, r);
+	report_text_summary(f, r);
 	syscall_table(f, r);
 	category_table(f, r);
 	top_table(f, r);

@@ -1,0 +1,158 @@
+/* Feeding the time model from a trace: the scheduler and syscall segments read
+ * side by side and merged in time order (a syscall row is applied once every
+ * scheduler event up to its return has been), with the fd tables replayed along
+ * the syscalls so each blocked call knows the kind of object it waited on. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "replay/argindex.h"
+#include "replay/timemodel.h"
+#include "replay/trace.h"
+#include "store/store.h"
+
+/* One kind's segments, row by row. */
+struct stream {
+	struct replay_trace *t;
+	unsigned kind;
+	struct ks_seg_iter *it;
+	struct ks_seg_decoder *dec;
+	const char *rows;
+	size_t size, n, i;
+	bool done;
+};
+
+static int stream_open(struct stream *s, struct replay_trace *t, unsigned kind)
+{
+	const struct ks_schema *sc = ks_schema_get(kind);
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->t = t;
+	s->kind = kind;
+	s->size = sc ? sc->row_size : 0;
+	err = ks_seg_decoder_new(&s->dec);
+	err = err ?: ks_store_iter_segments(t->st, kind, &s->it);
+	if (err)
+		return replay_fail(t, err, "cannot read the %s segments again", sc ? sc->name : "?");
+	return 0;
+}
+
+/* The next row, or NULL at the end (*err set on failure). */
+static const void *stream_row(struct stream *s, int *err)
+{
+	while (!s->done && s->i >= s->n) {
+		struct ks_seg_header hdr;
+		const void *buf, *rows;
+		unsigned k;
+		uint64_t seq;
+		size_t len;
+		int r = ks_seg_iter_next(s->it, &k, &seq, &buf, &len);
+
+		if (r <= 0) {
+			s->done = true;
+			if (r < 0)
+				*err = replay_fail(s->t, r, "segment kind%u: unreadable on the second "
+						   "pass", s->kind);
+			break;
+		}
+		r = ks_seg_read_header(buf, len, &hdr);
+		r = r ?: ks_seg_decode(s->dec, buf, len, &hdr, &rows);
+		if (r) {
+			s->done = true;
+			*err = replay_fail(s->t, r, "segment kind%u#%llu: damaged", s->kind,
+					   (unsigned long long)seq);
+			break;
+		}
+		s->rows = rows;
+		s->n = hdr.count;
+		s->i = 0;
+	}
+	return s->done ? NULL : s->rows + s->size * s->i;
+}
+
+static void stream_close(struct stream *s)
+{
+	ks_seg_iter_free(s->it);
+	ks_seg_decoder_free(s->dec);
+}
+
+static int load_procs(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, const void *rows)
+{
+	struct fdreplay *fr = ctx;
+	const struct ks_proc *p = rows;
+
+	(void)seq;
+	for (uint32_t i = 0; i < hdr->count; i++)
+		if (fdreplay_add_proc(fr, &p[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+static int apply_syscall(struct timemodel *m, const struct ks_syscall *s)
+{
+	const struct fdt_object *o = NULL;
+	uint32_t obj = 0;
+	int err = fdreplay_syscall(&m->fr, s, &obj);
+
+	if (err)
+		return err;
+	if (s->flags & KS_SYSF_ARGS) {
+		o = fdt_get(&m->fr.fdt, obj);
+		if (s->nr == SYS_epoll_ctl && (err = tm_epoll_ctl(m, &m->fr.fdt, s)))
+			return err;
+	}
+	return tm_syscall(m, s, tm_wait_bucket(m, s, o), obj);
+}
+
+int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *ix,
+	   const struct replay_procs *p, uint64_t end_ts)
+{
+	struct stream sys = { 0 }, sch = { 0 };
+	const struct ks_syscall *sc;
+	const struct ks_sched *ev;
+	int err;
+
+	err = fdreplay_init(&m->fr, ix);
+	if (err)
+		return err;
+	m->have_fr = true;
+	err = replay_each_segment(t, KS_KIND_PROC, load_procs, &m->fr);
+	if (err)
+		return err;
+	fdreplay_sort(&m->fr);
+	/* A process that exec'd without a fork in the trace (the command, released by
+	 * the launcher) lives from its exec. */
+	for (size_t i = 0; p && i < p->n; i++)
+		if (!p->v[i].forked && p->v[i].execed && (err = tm_set_start(m, p->v[i].pid,
+									      p->v[i].start_ts)))
+			return err;
+	err = stream_open(&sys, t, KS_KIND_SYSCALL);
+	err = err ?: stream_open(&sch, t, KS_KIND_SCHED);
+	if (err)
+		goto out;
+	sc = stream_row(&sys, &err);
+	ev = err ? NULL : stream_row(&sch, &err);
+	while (!err && (sc || ev)) {
+		uint64_t ret = sc ? sc->ts + sc->dur : UINT64_MAX;
+
+		if (ev && ev->ts <= ret) {
+			err = tm_sched(m, ev);
+			sch.i++;
+			ev = err ? NULL : stream_row(&sch, &err);
+		} else {
+			err = apply_syscall(m, sc);
+			sys.i++;
+			sc = err ? NULL : stream_row(&sys, &err);
+		}
+	}
+	err = err ?: fdreplay_flush(&m->fr);
+	err = err ?: tm_finish(m, end_ts, p);
+out:
+	stream_close(&sys);
+	stream_close(&sch);
+	if (err == -ENOMEM && !t->err[0])
+		replay_fail(t, err, "out of memory while accounting the time");
+	return err;
+}
