@@ -118,12 +118,13 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 		return 0;
 	now = bpf_ktime_get_ns();
 	ts = c->enter_ts;
-	c->enter_ts = 0;
 	spec = spec_of(c->nr);
+	/* the side records filled in at exit are joined by the entry time: cleared after */
 	if (spec)
 		sysargs_exit(ctx, c, spec, ts, now - ts, ret);
 	else
 		emit_syscall(ctx, c->nr, ts, now - ts, ret, 0);
+	c->enter_ts = 0;
 	return 0;
 }
 

@@ -92,6 +92,23 @@ static void classify(struct report *r)
 		 "classified");
 }
 
+/* The command ksight launched lives from its exec: before it, the process was the
+ * launcher's (released, resolving the path). Its exec is the trace's first process
+ * event; attached traces (-p, -a, --cgroup: the command array starts with an
+ * option) have no such start. Sets *pid, *ts; false when there is none. */
+static bool launch_start(const struct report *r, uint32_t *pid, uint64_t *ts)
+{
+	const struct replay_meta *m = &r->t->meta;
+	const struct fdreplay *fr = &r->files.fr;
+
+	if (!m->command || !strncmp(m->command, "[\"-", 3) || !fr->npe ||
+	    fr->pe[0].what != KS_PROC_EXEC)
+		return false;
+	*pid = fr->pe[0].pid;
+	*ts = fr->pe[0].ts;
+	return true;
+}
+
 int report_compute(struct report *r, struct replay_trace *t, const struct analyze_opts *o)
 {
 	const struct replay_meta *m = &t->meta;
@@ -109,6 +126,8 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
 	err = files_load(&r->files, t, r->a.lo, r->a.range, o->has_pid, o->pid, &r->a.sched);
 	r->a.files = &r->files;
+	if (!err && launch_start(r, &r->launch_pid, &r->launch_ts))
+		err = sched_set_floor(&r->a.sched, r->launch_pid, r->launch_ts);
 	err = err ?: replay_each_segment(t, 0, analyze_segment, &r->a);
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
@@ -129,6 +148,8 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	}
 	compute_window(r, o);
 	tm_init(&r->tm, r->a.lo, r->a.range, o->has_pid, o->pid, r->start_ns);
+	if (r->launch_ts && (err = tm_set_start(&r->tm, r->launch_pid, r->launch_ts)))
+		return err;
 	err = tm_run(&r->tm, t, &r->files.ix, &r->a.procs, r->end_ns);
 	if (err)
 		return err;

@@ -29,6 +29,8 @@ struct report {
 	struct timemodel tm;       /* where every thread-second went (replay/timemodel.h) */
 	bool have_tm;              /* tm ran (it needs the trace's syscalls or sched events) */
 	char reason[400];          /* why the class: one sentence */
+	uint32_t launch_pid;       /* the command ksight launched, from its exec ... */
+	uint64_t launch_ts;        /* ... at this time (0: attached, or unknown) */
 };
 
 /* Runs the whole analysis of t into r (which it initialises) with options o.

@@ -112,8 +112,8 @@ struct timemodel {
 int tm_init(struct timemodel *m, uint64_t lo, uint64_t range, bool has_pid, uint32_t pid,
 	    uint64_t base);
 
-/* Threads of pid do not live before ts (a process the trace saw exec without a
- * fork: what ran before was the launcher's). Call before the events. */
+/* Threads of pid do not live before ts (the command ksight launched starts at its
+ * exec: what ran before was the launcher's). Call before tm_run. */
 int tm_set_start(struct timemodel *m, uint32_t pid, uint64_t ts);
 
 /* Applies one scheduler event. Returns 0 or -ENOMEM. */
@@ -145,8 +145,8 @@ struct replay_trace;
 struct argindex;
 
 /* Runs the model over t: its scheduler events and syscalls merged in time order,
- * the syscalls' objects from the fd tables replayed over ix and t's process events
- * (p: the process records, for the exec floors). Then tm_finish(m, end_ts, p).
+ * the syscalls' objects from the fd tables replayed over ix and t's process events.
+ * Then tm_finish(m, end_ts, p) (p: the process records).
  * Returns 0, -ENOMEM, or a negative error with t->err set. */
 int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *ix,
 	   const struct replay_procs *p, uint64_t end_ts);

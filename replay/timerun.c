@@ -122,12 +122,6 @@ int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *i
 	if (err)
 		return err;
 	fdreplay_sort(&m->fr);
-	/* A process that exec'd without a fork in the trace (the command, released by
-	 * the launcher) lives from its exec. */
-	for (size_t i = 0; p && i < p->n; i++)
-		if (!p->v[i].forked && p->v[i].execed && (err = tm_set_start(m, p->v[i].pid,
-									      p->v[i].start_ts)))
-			return err;
 	err = stream_open(&sys, t, KS_KIND_SYSCALL);
 	err = err ?: stream_open(&sch, t, KS_KIND_SCHED);
 	if (err)
