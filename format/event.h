@@ -65,7 +65,9 @@ struct ks_sysarg {
 enum ks_proc_what { KS_PROC_FORK = 1, KS_PROC_EXEC = 2, KS_PROC_EXIT = 3 };
 
 #define KS_COMM_MAX 16
-#define KS_ARGV_MAX 256
+#define KS_ARGV_MAX 4096
+
+#define KS_PROCF_ARGV_TRUNC 0x1 /* ks_proc.flags: the exec's argv was longer than argv */
 
 struct ks_proc {
 	uint64_t ts;
@@ -77,6 +79,7 @@ struct ks_proc {
 	uint32_t argv_len;
 	char comm[KS_COMM_MAX];  /* NUL-terminated unless full */
 	char argv[KS_ARGV_MAX];  /* argv_len bytes, NUL-separated */
+	uint32_t flags;          /* KS_PROCF_* */
 };
 
 enum ks_sched_what { KS_SCHED_SWITCH = 1, KS_SCHED_WAKEUP = 2, KS_SCHED_WAKEUP_NEW = 3 };

@@ -59,6 +59,7 @@ static const struct ks_field proc_fields[] = {
 		.enc = KS_ENC_PLAIN,
 		.len_field = "argv_len",
 	},
+	FIELD(struct ks_proc, flags, KS_F_U32, KS_ENC_PLAIN),
 };
 
 /* Switches of one task come in pairs on a CPU: tids repeat, deltas stay small. */

@@ -186,10 +186,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	case KS_EV_PROC: {
 		const struct ks_ev_proc *e = data;
+		size_t head = offsetof(struct ks_ev_proc, argv);
 		struct ks_proc *r;
 
-		if (size < sizeof(*e) || !(r = batch_slot(c, KS_KIND_PROC)))
-			return size < sizeof(*e) ? 0 : -ENOMEM;
+		if (size < head || !(r = batch_slot(c, KS_KIND_PROC)))
+			return size < head ? 0 : -ENOMEM;
 		memset(r, 0, sizeof(*r));
 		r->ts = e->ts;
 		r->what = e->what;
@@ -199,7 +200,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		r->exit_code = e->exit_code;
 		memcpy(r->comm, e->comm, sizeof(r->comm));
 		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
+		if (r->argv_len > size - head)
+			r->argv_len = size - head;
 		memcpy(r->argv, e->argv, r->argv_len);
+		r->flags = e->flags & KS_EV_PROCF_ARGV_TRUNC ? KS_PROCF_ARGV_TRUNC : 0;
 		if (c->on_proc)
 			c->on_proc(c->on_proc_ctx, r);
 		return 0;

@@ -76,6 +76,7 @@ static int add_exec(struct replay_procs *p, const struct ks_proc *e, const struc
 	x->rec = (uint32_t)(r - p->v);
 	copy_comm(x->comm, e->comm);
 	x->argv_len = r->argv_len;
+	x->argv_truncated = r->argv_truncated;
 	memcpy(x->argv, r->argv, r->argv_len);
 	return 0;
 }
@@ -92,6 +93,7 @@ static void inherit_argv(struct replay_procs *p, struct replay_proc *r)
 	r->argv_len = parent->argv_len;
 	memcpy(r->argv, parent->argv, parent->argv_len);
 	r->argv_inherited = true;
+	r->argv_truncated = parent->argv_truncated;
 }
 
 static int apply(struct replay_procs *p, const struct ks_proc *e)
@@ -121,6 +123,7 @@ static int apply(struct replay_procs *p, const struct ks_proc *e)
 		copy_comm(r->comm, e->comm);
 		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
 		memcpy(r->argv, e->argv, r->argv_len);
+		r->argv_truncated = e->flags & KS_PROCF_ARGV_TRUNC;
 		if (e->ppid)
 			r->ppid = e->ppid;
 		return add_change(p, e) ?: add_exec(p, e, r);

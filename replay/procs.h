@@ -27,6 +27,7 @@ struct replay_proc {
 	uint64_t exit_ts;  /* valid when exited */
 	bool forked, execed, exited;
 	bool argv_inherited; /* argv is its parent's: it forked and has not exec'd */
+	bool argv_truncated; /* the exec's argv was longer than argv holds */
 	int32_t wstatus; /* wait(2) status, valid when exited */
 	char comm[KS_COMM_MAX + 1];
 	uint32_t argv_len; /* bytes of argv, NUL-separated */
@@ -39,6 +40,7 @@ struct replay_exec {
 	uint32_t pid, ppid;
 	uint32_t rec; /* index in replay_procs.v of the process */
 	char comm[KS_COMM_MAX + 1];
+	bool argv_truncated;
 	uint32_t argv_len;
 	char argv[KS_ARGV_MAX];
 };

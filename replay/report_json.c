@@ -331,6 +331,7 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		set(b, o, "comm", jstr(p->comm));
 		set(b, o, "argv", json_argv(b, p->argv, p->argv_len));
 		set(b, o, "argv_inherited", json_boolean(p->argv_inherited));
+		set(b, o, "argv_truncated", json_boolean(p->argv_truncated));
 		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
 						   json_null());
 		set(b, o, "exit_signal", p->exited && WIFSIGNALED(p->wstatus) ?
@@ -390,6 +391,7 @@ static json_t *json_execs(struct jb *b, const struct report *r)
 		set(b, o, "ppid", json_integer(x->ppid));
 		set(b, o, "comm", jstr(x->comm));
 		set(b, o, "argv", json_argv(b, x->argv, x->argv_len));
+		set(b, o, "argv_truncated", json_boolean(x->argv_truncated));
 		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
 						   json_null());
 		push(b, list, o);

@@ -246,18 +246,21 @@ static void slow_table(FILE *f, const struct report *r)
 	free(v);
 }
 
-static void print_argv(FILE *f, const struct replay_proc *p)
+/* argv as a command line; "..." where the recorded argv was cut. */
+static void print_argv(FILE *f, const char *argv, uint32_t len, bool truncated)
 {
-	for (uint32_t i = 0; i < p->argv_len; i++) {
-		unsigned char ch = (unsigned char)p->argv[i];
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)argv[i];
 
 		if (!ch) {
-			if (i + 1 < p->argv_len)
+			if (i + 1 < len)
 				fputc(' ', f);
 		} else {
 			fputc(ch >= 0x20 && ch < 0x7f ? ch : '?', f);
 		}
 	}
+	if (truncated)
+		fputs("...", f);
 }
 
 /* Bytes from KiB, or from bytes, with a binary unit: "512B", "4.0KiB", "1.25GiB". */
@@ -319,7 +322,7 @@ static void proc_row(FILE *f, const struct report *r, const char *tree, const st
 		sampled ? fmt_bytes(d[4], sp->peak_rss_kb * 1024) : "-", io,
 		(unsigned long long)(sched || !sampled ? c->faults : sp->minflt.max + sp->majflt.max));
 	if (p)
-		print_argv(f, p);
+		print_argv(f, p->argv, p->argv_len, p->argv_truncated);
 	else
 		fputs("(no process events in the trace)", f);
 	fputc('\n', f);
@@ -452,7 +455,6 @@ static void exec_list(FILE *f, const struct report *r)
 		const struct replay_exec *x = &ps->execs[i];
 		const struct replay_proc *p = &ps->v[x->rec];
 		int64_t epoch = report_epoch_ns(&r->t->meta, x->ts, &known);
-		struct replay_proc tmp;
 
 		if (!tree_selected(r, p) || x->ts - r->a.lo > r->a.range)
 			continue;
@@ -467,9 +469,7 @@ static void exec_list(FILE *f, const struct report *r)
 			fprintf(f, "%5d  ", replay_exit_code(p->wstatus));
 		else
 			fprintf(f, "%5s  ", "-");
-		tmp.argv_len = x->argv_len;
-		memcpy(tmp.argv, x->argv, x->argv_len);
-		print_argv(f, &tmp);
+		print_argv(f, x->argv, x->argv_len, x->argv_truncated);
 		fputc('\n', f);
 	}
 }
