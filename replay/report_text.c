@@ -6,6 +6,7 @@
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/sysfmt.h"
 #include "util/escape.h"
 #include "util/units.h"
 
@@ -105,39 +106,49 @@ static void header(FILE *f, const struct report *r)
 	warnings(f, r);
 }
 
+/* "wait" when the calls spent most of their time blocked (a wait, not work). */
+static const char *sc_kind(const struct report *r, const struct sc_stat *s)
+{
+	return r->have_tm && 2 * tm_blocked_ns(&r->tm, s->nr) > s->hist.sum ? "wait" : "";
+}
+
 static void syscall_table(FILE *f, const struct report *r)
 {
 	const struct analysis *a = &r->a;
 	char nb[KS_SYSCALL_NAME_MAX], d[5][KS_DUR_BUF];
 
-	fprintf(f, "\nSYSCALLS  %llu calls, %llu errors, %s in syscalls (sorted by total time)\n",
+	fprintf(f, "\nSYSCALLS  %llu calls, %llu errors, %s in syscalls summed over threads, "
+		"waits included (sorted by total time)\n",
 		(unsigned long long)a->calls, (unsigned long long)a->errors,
 		ks_fmt_dur(d[0], a->ns));
 	if (!a->nsorted) {
 		fputs("  (none)\n", f);
 		return;
 	}
-	fprintf(f, "%-22s %-9s %10s %8s %9s %9s %9s %9s %9s\n", "syscall", "category", "count",
-		"errors", "total", "avg", "p50", "p99", "max");
+	fprintf(f, "%6s %-22s %-9s %-4s %10s %8s %9s %9s %9s %9s %9s\n", "%time", "syscall",
+		"category", "", "count", "errors", "total", "avg", "p50", "p99", "max");
 	for (size_t i = 0; i < a->nsorted; i++) {
 		const struct sc_stat *s = a->sorted[i];
 		const struct ks_hist *h = &s->hist;
 
 		if (!h->count) { /* only calls that never returned: no latency */
-			fprintf(f, "%-22s %-9s %10llu %8llu %9s %9s %9s %9s %9s\n", sc_name(s, nb),
-				ks_cat_name(s->cat), (unsigned long long)s->calls,
-				(unsigned long long)s->errors, "-", "-", "-", "-", "-");
+			fprintf(f, "%6s %-22s %-9s %-4s %10llu %8llu %9s %9s %9s %9s %9s\n", "-",
+				sc_name(s, nb), ks_cat_name(s->cat), "",
+				(unsigned long long)s->calls, (unsigned long long)s->errors,
+				"-", "-", "-", "-", "-");
 			continue;
 		}
-		fprintf(f, "%-22s %-9s %10llu %8llu %9s %9s %9s %9s %9s\n", sc_name(s, nb),
-			ks_cat_name(s->cat), (unsigned long long)s->calls,
-			(unsigned long long)s->errors, ks_fmt_dur(d[0], h->sum),
-			ks_fmt_dur(d[1], h->sum / h->count),
+		fprintf(f, "%6.2f %-22s %-9s %-4s %10llu %8llu %9s %9s %9s %9s %9s\n",
+			pct(h->sum, a->ns), sc_name(s, nb), ks_cat_name(s->cat), sc_kind(r, s),
+			(unsigned long long)s->calls, (unsigned long long)s->errors,
+			ks_fmt_dur(d[0], h->sum), ks_fmt_dur(d[1], h->sum / h->count),
 			ks_fmt_dur(d[2], ks_hist_percentile(h, 50)),
 			ks_fmt_dur(d[3], ks_hist_percentile(h, 99)), ks_fmt_dur(d[4], h->max));
 	}
-	fputs("(p50/p99 from a log-linear histogram: within 0.4% of the exact value; "
-	      "exit/exit_group have no latency)\n", f);
+	fputs("(%time: share of the time in syscalls; wait: blocked for most of it, waiting on "
+	      "a device, a peer, a child, a lock or a timer rather than working; p50/p99 from a "
+	      "log-linear histogram: within 0.4% of the exact value; exit/exit_group have no "
+	      "latency)\n", f);
 }
 
 static void category_table(FILE *f, const struct report *r)
@@ -237,11 +248,17 @@ static void slow_table(FILE *f, const struct report *r)
 		const struct slow_call *c = v[i];
 		int64_t epoch = report_epoch_ns(&r->t->meta, c->ts, &known);
 
-		fprintf(f, "%-19s %10s %8u %8u %-16s %-18s %9s %lld\n",
+		const char *en = sysfmt_errno_name(c->ret);
+
+		fprintf(f, "%-19s %10s %8u %8u %-16s %-18s %9s ",
 			known ? ks_fmt_utc(tb, epoch) : "?",
 			ks_fmt_dur(d1, c->ts > r->start_ns ? c->ts - r->start_ns : 0), c->pid,
 			c->tid, comm_text(cb, replay_procs_comm_at(&a->procs, c->pid, c->ts)),
-			ks_syscall_name(c->nr, nb), ks_fmt_dur(d2, c->dur), (long long)c->ret);
+			ks_syscall_name(c->nr, nb), ks_fmt_dur(d2, c->dur));
+		if (en)
+			fprintf(f, "-1 %s\n", en);
+		else
+			fprintf(f, "%lld\n", (long long)c->ret);
 	}
 	free(v);
 }

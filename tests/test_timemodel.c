@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "replay/sched.h"
+#include "replay/sysfmt.h"
 #include "replay/timeclass.h"
 #include "replay/timemodel.h"
 
@@ -448,6 +449,18 @@ static void run_queue_serves_the_next_slice(void **state)
 	tm_free(&m);
 }
 
+/* Slow calls interrupted by a signal print as strace prints them. */
+static void errno_names(void **state)
+{
+	(void)state;
+	assert_string_equal(sysfmt_errno_name(-514), "ERESTARTNOHAND");
+	assert_string_equal(sysfmt_errno_name(-512), "ERESTARTSYS");
+	assert_string_equal(sysfmt_errno_name(-516), "ERESTART_RESTARTBLOCK");
+	assert_string_equal(sysfmt_errno_name(-ENOENT), "ENOENT");
+	assert_null(sysfmt_errno_name(0));
+	assert_null(sysfmt_errno_name(-5000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +473,7 @@ int main(void)
 		cmocka_unit_test(random_schedules_sum_to_life),
 		cmocka_unit_test(classes_and_reasons),
 		cmocka_unit_test(run_queue_serves_the_next_slice),
+		cmocka_unit_test(errno_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
