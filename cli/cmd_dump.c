@@ -444,7 +444,7 @@ int cmd_dump(int argc, char **argv)
 	struct dumper d = { .f = stdout };
 	struct replay_trace *t = NULL;
 	uint64_t first = UINT64_MAX;
-	char msg[512];
+	char msg[2048];
 	int c, err, rc = KS_EXIT_FAIL;
 
 	opterr = 0;
@@ -475,6 +475,8 @@ int cmd_dump(int argc, char **argv)
 		ks_error("%s", t->err);
 		goto out;
 	}
+	if (replay_incomplete_line(t, msg, sizeof(msg)))
+		ks_error("%s", msg);
 	d.base = t->meta.have & RM_START ? t->meta.start_ns : first == UINT64_MAX ? 0 : first;
 	err = argindex_load(&d.ix, t);
 	err = err ?: replay_each_segment(t, 0, dump_segment, &d);

@@ -38,6 +38,11 @@ struct kind_stat {
 
 struct info {
 	struct replay_trace *t;
+	struct {
+		char name[32];
+		uint64_t n;
+	} lost[16]; /* the lost_* counters, by name */
+	size_t nlost;
 	struct kind_stat kinds[KS_KIND_MAX];
 	struct ks_store_info st;
 };
@@ -68,6 +73,33 @@ static int verify_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t s
 	return 0;
 }
 
+/* The lost_* counters of meta (but lost_total), for the breakdown. */
+static void lost_counters(struct info *in)
+{
+	struct ks_db_iter *it = NULL;
+	const void *k, *v;
+	size_t kl, vl;
+	char val[32];
+
+	if (ks_store_iter(in->t->st, KS_DB_META, &it))
+		return;
+	while (ks_db_iter_next(it, &k, &kl, &v, &vl) > 0 && in->nlost < 16) {
+		size_t n = in->nlost;
+
+		if (kl <= 5 || kl - 5 >= sizeof(in->lost[n].name) || memcmp(k, "lost_", 5) ||
+		    vl >= sizeof(val) || (kl == 10 && !memcmp(k, "lost_total", 10)))
+			continue;
+		memcpy(val, v, vl);
+		val[vl] = 0;
+		if (ks_parse_u64(val, &in->lost[n].n))
+			continue;
+		memcpy(in->lost[n].name, (const char *)k + 5, kl - 5);
+		in->lost[n].name[kl - 5] = 0;
+		in->nlost++;
+	}
+	ks_db_iter_free(it);
+}
+
 static int bad_usage(const char *what)
 {
 	return replay_usage_error("info", what);
@@ -94,10 +126,10 @@ static void info_text(FILE *f, const struct info *in)
 {
 	const struct replay_meta *m = &in->t->meta;
 	struct kind_stat total = { 0 };
-	char b1[32], b2[32], b3[32], tb[KS_TIME_BUF], db[KS_DUR_BUF], kb[16];
+	char b1[32], b2[32], tb[KS_TIME_BUF], db[KS_DUR_BUF], kb[16];
 	char *cmd = report_command_line(m);
-	bool known, lost_known;
-	uint64_t lost = replay_lost_events(m, &lost_known);
+	const struct replay_whole *w = &in->t->whole;
+	bool known;
 
 	fprintf(f, "trace        %s\n", in->t->path);
 	fprintf(f, "state        %s%s\n", m->state ? m->state : "?",
@@ -133,18 +165,19 @@ static void info_text(FILE *f, const struct info *in)
 	fprintf(f, "btf          %s\n", m->btf_source ? m->btf_source : "?");
 	if (m->have & RM_RING)
 		fprintf(f, "ring buffer  %s\n", human(b1, m->ring_bytes));
-	if (lost_known)
-		fprintf(f, "lost events  %llu (syscall %s, proc %s, sched %s)%s\n",
-			(unsigned long long)lost,
-			m->have & RM_LOST_SYSCALL ? (snprintf(b1, 32, "%llu",
-							      (unsigned long long)m->lost_syscall), b1) : "?",
-			m->have & RM_LOST_PROC ? (snprintf(b2, 32, "%llu",
-							   (unsigned long long)m->lost_proc), b2) : "?",
-			m->have & RM_LOST_SCHED ? (snprintf(b3, 32, "%llu",
-							    (unsigned long long)m->lost_sched), b3) : "?",
-			lost ? "  INCOMPLETE" : "");
+	if (!w->lost_known)
+		fputs("lost events  ? (not recorded)", f);
 	else
-		fputs("lost events  ? (not recorded)\n", f);
+		fprintf(f, "lost events  %llu", (unsigned long long)w->lost_events);
+	for (size_t i = 0; i < in->nlost; i++)
+		fprintf(f, "%s%s %llu", i ? ", " : " (", in->lost[i].name,
+			(unsigned long long)in->lost[i].n);
+	fputs(in->nlost ? ")\n" : "\n", f);
+	fprintf(f, "complete     %s\n", w->complete ? "yes" : "NO");
+	for (size_t i = 0; i < w->nreasons && i < REPLAY_REASONS; i++)
+		fprintf(f, "  incomplete: %s\n", w->reason[i]);
+	if (w->nreasons > REPLAY_REASONS)
+		fprintf(f, "  incomplete: and %zu more\n", w->nreasons - REPLAY_REASONS);
 	fprintf(f, "file         %s on disk", human(b1, in->st.file_size));
 	fprintf(f, " (map %s)\n", human(b1, in->st.map_size));
 
@@ -206,7 +239,7 @@ static json_t *meta_json(struct info *in, bool *ok)
 		return o;
 	}
 	while ((err = ks_db_iter_next(it, &k, &klen, &v, &vlen)) > 0) {
-		if (klen >= sizeof(key))
+		if (klen >= sizeof(key) || (klen == 8 && !memcmp(k, "manifest", 8)))
 			continue;
 		memcpy(key, k, klen);
 		key[klen] = 0;
@@ -223,8 +256,8 @@ static json_t *info_json(struct info *in)
 	const struct replay_meta *m = &in->t->meta;
 	json_t *doc = json_object(), *kinds = json_array(), *dbs = json_object(), *lost;
 	struct kind_stat total = { 0 };
-	bool ok = true, lost_known;
-	uint64_t nlost = replay_lost_events(m, &lost_known);
+	const struct replay_whole *w = &in->t->whole;
+	bool ok = true;
 	char kb[16];
 
 	jset(&ok, doc, "file", report_json_text(in->t->path, strlen(in->t->path)));
@@ -235,11 +268,13 @@ static json_t *info_json(struct info *in)
 	jset(&ok, lost, "syscall", m->have & RM_LOST_SYSCALL ? ju(m->lost_syscall) : json_null());
 	jset(&ok, lost, "proc", m->have & RM_LOST_PROC ? ju(m->lost_proc) : json_null());
 	jset(&ok, lost, "sched", m->have & RM_LOST_SCHED ? ju(m->lost_sched) : json_null());
-	jset(&ok, lost, "total", lost_known ? ju(nlost) : json_null());
+	for (size_t i = 0; i < in->nlost; i++)
+		jset(&ok, lost, in->lost[i].name, ju(in->lost[i].n));
+	jset(&ok, lost, "total", ju(w->lost_events));
 	jset(&ok, doc, "lost", lost);
-	jset(&ok, doc, "lost_events", ju(nlost));
-	jset(&ok, doc, "complete", json_boolean(replay_closed_cleanly(m) && lost_known && !nlost &&
-						!in->t->skipped_segments));
+	jset(&ok, doc, "lost_events", ju(w->lost_events));
+	jset(&ok, doc, "complete", json_boolean(w->complete && !in->t->skipped_segments));
+	jset(&ok, doc, "incomplete_reasons", report_json_reasons(w));
 	jset(&ok, doc, "duration_ns", (m->have & RM_START) && (m->have & RM_END) &&
 						      m->end_ns >= m->start_ns ?
 					      ju(m->end_ns - m->start_ns) : json_null());
@@ -300,7 +335,7 @@ int cmd_info(int argc, char **argv)
 	};
 	struct info in = { 0 };
 	bool json = false;
-	char msg[512], *out = NULL;
+	char msg[512], line[2048], *out = NULL;
 	size_t len = 0;
 	int c, err, rc = KS_EXIT_FAIL;
 
@@ -333,6 +368,7 @@ int cmd_info(int argc, char **argv)
 		ks_error("%s", in.t->err);
 		goto out;
 	}
+	lost_counters(&in);
 	err = ks_store_stat(in.t->st, &in.st);
 	if (err) {
 		ks_error("%s: cannot read the database statistics: %s; the trace may be damaged",
@@ -365,6 +401,8 @@ int cmd_info(int argc, char **argv)
 		ks_error("info: writing the output failed: %s", strerror(errno));
 		goto out;
 	}
+	if (replay_incomplete_line(in.t, line, sizeof(line)))
+		ks_error("%s", line);
 	rc = KS_EXIT_OK;
 out:
 	free(out);

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -458,6 +459,38 @@ static int put_meta_s64(struct ks_store *st, const char *key, int64_t v)
 	return ks_store_put_meta(st, key, buf);
 }
 
+/* KSIGHT_WRITE_WAIT_BYTES: how much waits in memory while the disk is full (tests
+ * use a small value to see events dropped). */
+static size_t wait_bytes(void)
+{
+	const char *s = getenv("KSIGHT_WRITE_WAIT_BYTES");
+	uint64_t v;
+
+	return s && !ks_parse_u64(s, &v) && v <= SIZE_MAX ? (size_t)v : 0;
+}
+
+/* One line for a store error; a full disk names the filesystem and its free space. */
+static void store_error(const char *what, const char *path, int err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct statvfs vfs;
+
+	if (err != -ENOSPC && err != -EDQUOT) {
+		ks_error("%s %s: %s", what, path, ks_strerror(err));
+		return;
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (statvfs(dir, &vfs))
+		vfs.f_bavail = 0, vfs.f_frsize = 0;
+	ks_error("%s %s: %s: the filesystem holding %s is full (%llu bytes free); free "
+		 "space there or choose another -o", what, path, ks_strerror(err), dir,
+		 (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+}
+
 static int write_start_meta(struct recorder *r)
 {
 	struct ks_store *st = r->store;
@@ -493,11 +526,43 @@ static int write_start_meta(struct recorder *r)
 	return err;
 }
 
+/* Events that reached the recorder but not the trace (commits failed). */
+static uint64_t lost_unwritten(const struct consumer_stats *cs)
+{
+	uint64_t n = cs->lost_puts;
+
+	for (unsigned k = 0; k < KS_KIND_MAX; k++)
+		n += cs->lost_write[k];
+	return n;
+}
+
+/* lost_unwritten_KIND for each kind that lost events on their way to the disk. */
+static int put_unwritten(struct ks_store *st, const struct consumer_stats *cs)
+{
+	char key[64];
+	int err = 0;
+
+	for (unsigned k = 1; k < KS_KIND_MAX && !err; k++) {
+		const struct ks_schema *s = ks_schema_get(k);
+
+		if (!cs->lost_write[k])
+			continue;
+		if (s)
+			snprintf(key, sizeof(key), "lost_unwritten_%s", s->name);
+		else
+			snprintf(key, sizeof(key), "lost_unwritten_kind%u", k);
+		err = put_meta_u64(st, key, cs->lost_write[k]);
+	}
+	if (!err && cs->lost_puts)
+		err = put_meta_u64(st, "lost_unwritten_changes", cs->lost_puts);
+	return err;
+}
+
 static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *drops,
 			  const struct consumer_stats *cs)
 {
 	struct ks_store *st = r->store;
-	uint64_t lost = 0;
+	uint64_t lost = lost_unwritten(cs);
 	int err;
 
 	for (int k = 0; k < KS_DROP_MAX; k++)
@@ -512,6 +577,8 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
 	err = err ?: put_meta_u64(st, "lost_args", drops[KS_DROP_ARGS]);
+	err = err ?: put_meta_u64(st, "lost_file", drops[KS_DROP_FILE]);
+	err = err ?: put_unwritten(st, cs);
 	err = err ?: put_meta_u64(st, "events_sched", cs->events[KS_KIND_SCHED]);
 	err = err ?: put_meta_u64(st, "lost_total", lost);
 	err = err ?: put_meta_u64(st, "recorder_cpu_ns", r->cpu_ns);
@@ -637,6 +704,14 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 {
 	struct stat sb;
 
+	if (cs->write_err && lost_unwritten(cs))
+		ks_error("%s: %" PRIu64 " events could not be written (%s%s) and are counted "
+			 "lost: the trace is INCOMPLETE", r->opts.output, lost_unwritten(cs),
+			 ks_strerror(cs->write_err),
+			 cs->write_err == -ENOSPC ? " on the filesystem holding it" : "");
+	else if (cs->write_err)
+		ks_error("%s: writes failed for a while (%s); every event waited in memory "
+			 "and was written later", r->opts.output, ks_strerror(cs->write_err));
 	if (r->opts.quiet)
 		return;
 	if (stat(r->opts.output, &sb))
@@ -644,7 +719,7 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 	fprintf(stderr, "ksight: %" PRIu64 " syscalls, %" PRIu64 " process events, %" PRIu64
 		" lost, %.3f s -> %s (%lld bytes); recorder cpu %.1f ms, rss %" PRIu64 " KiB\n",
 		cs->events[KS_KIND_SYSCALL], cs->events[KS_KIND_PROC],
-		lost_total(drops),
+		lost_total(drops) + lost_unwritten(cs),
 		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size,
 		r->cpu_ns / 1e6, r->maxrss_kb);
 }
@@ -817,7 +892,7 @@ int cmd_record(int argc, char **argv)
 	}
 	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
 	if (err) {
-		ks_error("cannot create %s: %s", r.opts.output, ks_strerror(err));
+		store_error("cannot create", r.opts.output, err);
 		goto out;
 	}
 	lock_fd = lock_trace(r.opts.output);
@@ -832,7 +907,7 @@ int cmd_record(int argc, char **argv)
 		ks_debug("cannot give %s to uid %u: %s", r.opts.output, r.run_uid, strerror(errno));
 	err = write_start_meta(&r);
 	if (err) {
-		ks_error("cannot write %s: %s", r.opts.output, ks_strerror(err));
+		store_error("cannot write", r.opts.output, err);
 		goto out;
 	}
 	if (r.opts.attach_list) {
@@ -861,9 +936,9 @@ int cmd_record(int argc, char **argv)
 		err = consumer_start(&(struct consumer_opts){
 			.fd = probes_event_fd(r.probes),
 			.perfbuf = r.mode.transport == TRANSPORT_PERFBUF,
-			.perf_bytes = r.opts.ring_bytes }, r.store, &r.consumer);
+			.perf_bytes = r.opts.ring_bytes, .wait_bytes = wait_bytes() }, r.store, &r.consumer);
 	else
-		err = consumer_start(&(struct consumer_opts){ .fd = -1 }, r.store, &r.consumer);
+		err = consumer_start(&(struct consumer_opts){ .fd = -1, .wait_bytes = wait_bytes() }, r.store, &r.consumer);
 	if (err) {
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
@@ -921,8 +996,10 @@ int cmd_record(int argc, char **argv)
 	}
 	measure_self(&r);
 	err = write_end_meta(&r, exit_code, drops, &cs);
-	if (err)
-		ks_error("cannot finish %s: %s", r.opts.output, ks_strerror(err));
+	if (err) {
+		store_error("cannot finish", r.opts.output, err);
+		ks_store_discard(r.store, NULL, NULL); /* the trace ends at its last commit */
+	}
 	err = ks_store_close(r.store);
 	r.store = NULL;
 	if (err)

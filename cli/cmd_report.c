@@ -138,7 +138,7 @@ int cmd_report(int argc, char **argv)
 	struct report_args args = { 0 };
 	struct replay_trace *t = NULL;
 	struct report *r = NULL;
-	char msg[512], *out = NULL;
+	char msg[2048], *out = NULL;
 	size_t len = 0;
 	int rc, err;
 
@@ -183,6 +183,8 @@ int cmd_report(int argc, char **argv)
 		ks_error("report: out of memory formatting the report");
 		goto out_report;
 	}
+	if (replay_incomplete_line(t, msg, sizeof(msg)))
+		ks_error("%s", msg);
 	rc = emit(out, len);
 	if (rc == KS_EXIT_OK && args.json)
 		rc = emit("\n", 1);

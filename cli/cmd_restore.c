@@ -66,7 +66,7 @@ int cmd_restore(int argc, char **argv)
 	uint64_t t0, t1;
 	const char *at = NULL, *path;
 	bool quiet = false;
-	char msg[700];
+	char msg[700], line[2048];
 	int c, err;
 
 	opterr = 0;
@@ -117,6 +117,14 @@ int cmd_restore(int argc, char **argv)
 				 "or +OFFSET such as +2.5s)", at);
 			return bad_usage(msg);
 		}
+	}
+	if (replay_incomplete_line(t, line, sizeof(line))) {
+		if (t->whole.state_damaged && t->whole.damaged) {
+			ks_error("%s; refusing to restore from it", line);
+			replay_close(t);
+			return KS_EXIT_FAIL;
+		}
+		ks_error("%s", line);
 	}
 	t0 = ks_mono_ns();
 	err = restore_trace(t, &o, &st);

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/args.h"
+#include "replay/report.h"
 #include "replay/timeline.h"
 #include "replay/trace.h"
 
@@ -50,7 +51,7 @@ int cmd_timeline(int argc, char **argv)
 	struct replay_trace *t = NULL;
 	struct timeline tl;
 	const char *prefix = NULL;
-	char msg[700], abs[PATH_MAX * 2], cwd[PATH_MAX];
+	char msg[700], abs[PATH_MAX * 2], cwd[PATH_MAX], line[2048];
 	bool json = false;
 	int c, rc = KS_EXIT_FAIL;
 
@@ -89,8 +90,19 @@ int cmd_timeline(int argc, char **argv)
 		ks_error("%s", t->err);
 		goto out;
 	}
+	if (replay_incomplete_line(t, line, sizeof(line)))
+		ks_error("%s", line);
 	if (json) {
 		json_t *doc = timeline_json(&tl);
+
+		if (doc && (json_object_set_new(doc, "complete", json_boolean(t->whole.complete)) ||
+			    json_object_set_new(doc, "lost_events",
+						json_integer((json_int_t)(t->whole.lost_events & INT64_MAX))) ||
+			    json_object_set_new(doc, "incomplete_reasons",
+						report_json_reasons(&t->whole)))) {
+			json_decref(doc);
+			doc = NULL;
+		}
 
 		if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) || fputc('\n', stdout) == EOF) {
 			json_decref(doc);

@@ -14,12 +14,19 @@
 #include "bpf/events.h"
 #include "format/segment.h"
 #include "record/consumer.h"
+#include "format/kserr.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #define BATCH_ROWS 65536
 
 #define MAX_HANDLERS 64
+
+/* While commits fail (disk full): puts wait in memory up to this many bytes, then
+ * they are dropped and counted lost; a commit is retried this often. */
+#define WAIT_BYTES_DEFAULT (64u << 20)
+#define RETRY_NS (250ull * 1000 * 1000)
 
 struct batch {
 	struct batch *next;
@@ -41,9 +48,12 @@ struct consumer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct batch *head, *tail; /* full batches waiting for the writer */
-	struct batch *free_list;
+	struct batch *free_list[KS_KIND_MAX]; /* a list per kind: rows differ in size */
 	bool stop;
 	int err; /* first writer error */
+	size_t wait_bytes;
+	int commit_err;       /* commits failing with this (disk full) since ... */
+	uint64_t last_try_ns; /* ... the last try */
 	struct consumer_stats stats;
 	struct {
 		consumer_handler_fn fn;
@@ -59,11 +69,9 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 	struct batch *b;
 
 	pthread_mutex_lock(&c->lock);
-	b = c->free_list;
-	if (b && b->row_size == s->row_size)
-		c->free_list = b->next;
-	else
-		b = NULL;
+	b = c->free_list[kind];
+	if (b)
+		c->free_list[kind] = b->next;
 	pthread_mutex_unlock(&c->lock);
 	if (!b) {
 		b = calloc(1, sizeof(*b));
@@ -307,12 +315,68 @@ static int write_batch(struct consumer *c, struct batch *b, bool backlog)
 	err = ks_seg_encode(c->enc, b->kind, b->rows, b->n, &seg, &len);
 	if (err)
 		return err;
-	err = ks_store_put_segment(c->store, b->kind, seg, len);
+	err = ks_store_put_segment_events(c->store, b->kind, seg, len, b->n);
 	if (err)
 		return err;
 	c->stats.segments++;
 	c->stats.segment_bytes += len;
 	return 0;
+}
+
+/* Counts what the store dropped as lost. */
+static void drop_pending(struct consumer *c)
+{
+	uint64_t ev[256] = { 0 }, puts = 0;
+
+	ks_store_discard(c->store, ev, &puts);
+	for (unsigned k = 0; k < KS_KIND_MAX; k++)
+		c->stats.lost_write[k] += ev[k];
+	c->stats.lost_puts += puts;
+}
+
+static bool disk_error(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT || err == -EIO || err == -EFBIG;
+}
+
+/* Commits on the store's interval; while the disk is full, retries now and then,
+ * keeping the puts in memory up to wait_bytes and dropping them (counted
+ * lost) past it, so the command runs on and memory stays bounded. */
+static void writer_commit(struct consumer *c, bool force)
+{
+	uint64_t now = ks_mono_ns();
+	int err;
+
+	if (c->commit_err && !ks_store_pending_bytes(c->store))
+		return; /* all dropped: the next put is the next try */
+	if (c->commit_err && !force && now - c->last_try_ns < RETRY_NS)
+		err = c->commit_err;
+	else if (c->commit_err || force)
+		err = ks_store_commit(c->store);
+	else
+		err = ks_store_maybe_commit(c->store, now);
+	if (c->commit_err && err != c->commit_err)
+		c->last_try_ns = now;
+	if (!err) {
+		if (c->commit_err)
+			ks_debug("the trace is being written again (%s before)",
+				 ks_strerror(c->commit_err));
+		c->commit_err = 0;
+		return;
+	}
+	if (!disk_error(err)) {
+		c->err = err;
+		return;
+	}
+	if (!c->commit_err) {
+		ks_error("cannot write the trace: %s; events wait in memory and are dropped "
+			 "(counted lost) while it lasts", ks_strerror(err));
+		c->last_try_ns = now;
+	}
+	c->commit_err = err;
+	c->stats.write_err = err;
+	if (force || ks_store_pending_bytes(c->store) > c->wait_bytes)
+		drop_pending(c);
 }
 
 static void *writer_main(void *arg)
@@ -342,25 +406,27 @@ static void *writer_main(void *arg)
 		bool stop = c->stop && !b, backlog = c->head != NULL;
 		pthread_mutex_unlock(&c->lock);
 		if (b) {
-			int err = c->err ? 0 : write_batch(c, b, backlog);
+			int err = c->err ? -ECANCELED : write_batch(c, b, backlog);
 
-			if (err)
+			if (err && b->kind)
+				c->stats.lost_write[b->kind] += b->n;
+			else if (err)
+				c->stats.lost_puts++;
+			if (err && !c->err)
 				c->err = err;
 		}
-		if (!c->err) {
-			int err = ks_store_maybe_commit(c->store, ks_mono_ns());
-
-			if (err)
-				c->err = err;
-		}
+		if (!c->err)
+			writer_commit(c, false);
+		if (stop && !c->err && c->commit_err)
+			writer_commit(c, true); /* a last try; what stays is lost */
 		if (b && !b->kind) {
 			batch_free(b);
 			b = NULL;
 		}
 		pthread_mutex_lock(&c->lock);
 		if (b) {
-			b->next = c->free_list;
-			c->free_list = b;
+			b->next = c->free_list[b->kind];
+			c->free_list[b->kind] = b;
 		}
 		if (stop)
 			break;
@@ -405,6 +471,7 @@ int consumer_start(const struct consumer_opts *o, struct ks_store *store,
 	if (!c)
 		return -ENOMEM;
 	c->store = store;
+	c->wait_bytes = o->wait_bytes ? o->wait_bytes : WAIT_BYTES_DEFAULT;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	err = ks_seg_encoder_new(0, &c->enc);
@@ -480,11 +547,13 @@ int consumer_finish(struct consumer *c, struct consumer_stats *stats)
 	err = c->err;
 	if (stats)
 		*stats = c->stats;
-	while (c->free_list) {
-		struct batch *b = c->free_list;
+	for (unsigned k = 0; k < KS_KIND_MAX; k++) {
+		while (c->free_list[k]) {
+			struct batch *b = c->free_list[k];
 
-		c->free_list = b->next;
-		batch_free(b);
+			c->free_list[k] = b->next;
+			batch_free(b);
+		}
 	}
 	for (unsigned k = 0; k < KS_KIND_MAX; k++)
 		batch_free(c->cur[k]);

@@ -22,12 +22,18 @@ struct consumer_stats {
 	uint64_t segments;
 	uint64_t segment_bytes; /* encoded, compressed */
 	uint64_t perf_lost;     /* records the perf buffer reported lost */
+	/* Events of segments that could not be committed (disk full, write error) and
+	 * were dropped, per kind; other puts (state-dir deltas) dropped likewise. */
+	uint64_t lost_write[KS_KIND_MAX];
+	uint64_t lost_puts;
+	int write_err;          /* the last commit error met (0: none), e.g. -ENOSPC */
 };
 
 struct consumer_opts {
 	int fd;             /* ring buffer map, or perf event array with perfbuf */
 	bool perfbuf;
 	uint64_t perf_bytes; /* perf buffer: total size, split over the CPUs */
+	size_t wait_bytes;   /* while commits fail: puts kept up to this (0: 64 MiB) */
 };
 
 /* Starts the writer thread on store (which it owns for writing until

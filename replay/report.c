@@ -155,9 +155,10 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 		return err;
 	r->have_tm = true;
 	classify(r);
-	r->lost = replay_lost_events(m, &r->lost_known);
+	r->lost = t->whole.lost_events;
+	r->lost_known = t->whole.lost_known;
 	r->clean = replay_closed_cleanly(m);
-	r->complete = r->clean && r->lost_known && !r->lost && !t->skipped_segments;
+	r->complete = t->whole.complete && !t->skipped_segments;
 	return 0;
 }
 

@@ -39,6 +39,8 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 
 /* Returns the report as one JSON document (a new reference), or NULL on ENOMEM. */
 json_t *report_json(const struct report *r);
+/* The reasons a trace is incomplete, as a JSON array of strings (NULL: no memory). */
+json_t *report_json_reasons(const struct replay_whole *w);
 
 /* files[]: the files the syscalls acted on, by time (replay/report_files.c);
  * NULL on ENOMEM. */

@@ -513,13 +513,10 @@ static json_t *json_warnings(struct jb *b, const struct report *r)
 {
 	json_t *w = json_array();
 
-	if (!r->clean)
-		push(b, w, json_pack("s", "trace not closed cleanly: the recorder stopped "
-				     "before finishing; events after its last commit are missing"));
-	if (!r->lost_known)
-		push(b, w, json_pack("s", "the trace has no loss counters"));
-	else if (r->lost)
+	if (r->lost)
 		push(b, w, json_sprintf("INCOMPLETE: %llu events lost", (unsigned long long)r->lost));
+	for (size_t i = 0; i < r->t->whole.nreasons && i < REPLAY_REASONS; i++)
+		push(b, w, json_sprintf("INCOMPLETE: %s", r->t->whole.reason[i]));
 	if (!(r->t->meta.have & RM_MONO))
 		push(b, w, json_pack("s", "the trace has no clock offset: timestamps are "
 				     "CLOCK_MONOTONIC ns, not ns since the epoch"));
@@ -538,6 +535,23 @@ static json_t *json_warnings(struct jb *b, const struct report *r)
 		push(b, w, json_sprintf("%llu slow syscalls, the %zu slowest listed",
 					(unsigned long long)r->a.slow_total, r->a.nslow));
 	return w;
+}
+
+json_t *report_json_reasons(const struct replay_whole *w)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < w->nreasons && i < REPLAY_REASONS; i++)
+		if (json_array_append_new(a, report_json_text(w->reason[i], strlen(w->reason[i])))) {
+			json_decref(a);
+			return NULL;
+		}
+	if (a && w->nreasons > REPLAY_REASONS &&
+	    json_array_append_new(a, json_sprintf("and %zu more", w->nreasons - REPLAY_REASONS))) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
 }
 
 json_t *report_json(const struct report *r)
@@ -562,6 +576,7 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "files", report_json_files(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	set(&b, doc, "complete", json_boolean(r->complete));
+	set(&b, doc, "incomplete_reasons", report_json_reasons(&r->t->whole));
 	set(&b, doc, "warnings", json_warnings(&b, r));
 	if (!b.ok) {
 		json_decref(doc);

@@ -35,23 +35,16 @@ static double pct(uint64_t part, uint64_t whole)
 
 static void warnings(FILE *f, const struct report *r)
 {
-	const struct replay_meta *m = &r->t->meta;
+	const struct replay_whole *w = &r->t->whole;
 
-	if (r->lost_known && r->lost) {
-		fprintf(f, "!! INCOMPLETE: %llu events lost", (unsigned long long)r->lost);
-		if (m->have & (RM_LOST_SYSCALL | RM_LOST_PROC))
-			fprintf(f, " (syscall %llu, proc %llu, sched %llu)",
-				(unsigned long long)m->lost_syscall, (unsigned long long)m->lost_proc,
-				(unsigned long long)m->lost_sched);
-		fputs(": counts and times below are lower bounds\n", f);
-	}
-	if (!r->clean)
-		fprintf(f, "!! INCOMPLETE: trace not closed cleanly (state \"%s\"): the recorder "
-			"stopped before finishing; events after its last commit are missing\n",
-			m->state ? m->state : "unknown");
-	if (!r->lost_known)
-		fputs("!! the trace has no loss counters: whether events were lost is unknown\n", f);
-	if (r->t->skipped_segments)
+	if (r->lost)
+		fprintf(f, "!! INCOMPLETE: %llu events lost: counts and times below are lower "
+			"bounds\n", (unsigned long long)r->lost);
+	for (size_t i = 0; i < w->nreasons && i < REPLAY_REASONS; i++)
+		fprintf(f, "!! INCOMPLETE: %s\n", w->reason[i]);
+	if (w->nreasons > REPLAY_REASONS)
+		fprintf(f, "!! and %zu more\n", w->nreasons - REPLAY_REASONS);
+	if (r->t->skipped_segments && w->complete)
 		fprintf(f, "!! %llu segments of event kinds this ksight does not know were skipped\n",
 			(unsigned long long)r->t->skipped_segments);
 }

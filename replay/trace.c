@@ -79,6 +79,232 @@ static void read_meta(struct replay_trace *t)
 	meta_u64(t, "ring_bytes", RM_RING, &m->ring_bytes);
 }
 
+static void reason(struct replay_whole *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reason(struct replay_whole *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->nreasons < REPLAY_REASONS) {
+		va_start(ap, fmt);
+		vsnprintf(w->reason[w->nreasons], REPLAY_REASON_LEN, fmt, ap);
+		va_end(ap);
+		/* reasons quote meta strings: plain printable text only */
+		for (char *p = w->reason[w->nreasons]; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?';
+	}
+	w->nreasons++;
+}
+
+static const char *const db_label[KS_DB_COUNT] = {
+	[KS_DB_META] = "metadata", [KS_DB_SEGMENTS] = "segments", [KS_DB_PROCS] = "procs",
+	[KS_DB_FILES] = "files table", [KS_DB_DELTAS] = "deltas", [KS_DB_STATS] = "stats",
+};
+
+static void flaw_reason(struct replay_whole *w, const struct ks_flaw *f)
+{
+	unsigned long long a = f->seq, b = f->seq_end;
+	char kb[16];
+	const char *kn = replay_kind_name(f->kind, kb);
+
+	switch (f->type) {
+	case KS_FLAW_NO_MANIFEST:
+		reason(w, "no manifest (an older trace, or it was removed): whether pieces are "
+			  "missing cannot be checked");
+		break;
+	case KS_FLAW_MANIFEST:
+		reason(w, "the manifest is damaged: whether pieces are missing cannot be checked");
+		break;
+	case KS_FLAW_SEG_MISSING:
+		if (a == b)
+			reason(w, "segment %s #%llu missing", kn, a);
+		else
+			reason(w, "segments %s #%llu..#%llu missing", kn, a, b);
+		break;
+	case KS_FLAW_SEG_EXTRA:
+		reason(w, "segment %s #%llu is not in the manifest (duplicated or foreign)", kn, a);
+		break;
+	case KS_FLAW_SEG_ALTERED:
+		reason(w, "segments %s altered (contents differ from the manifest)", kn);
+		break;
+	case KS_FLAW_SEG_KEY:
+		reason(w, "a segment key of %llu bytes (not a ksight segment)",
+		       (unsigned long long)f->found);
+		break;
+	case KS_FLAW_DB_COUNT:
+		reason(w, "%s: %llu entries, the manifest counts %llu (%llu %s)",
+		       db_label[f->db], (unsigned long long)f->found, (unsigned long long)f->want,
+		       (unsigned long long)(f->found < f->want ? f->want - f->found : f->found - f->want),
+		       f->found < f->want ? "missing" : "extra");
+		break;
+	case KS_FLAW_DB_ALTERED:
+		reason(w, "%s altered (contents differ from the manifest)", db_label[f->db]);
+		break;
+	}
+	if (f->type != KS_FLAW_NO_MANIFEST)
+		w->damaged = true;
+	if (f->type == KS_FLAW_MANIFEST || f->type == KS_FLAW_NO_MANIFEST ||
+	    f->db == KS_DB_META || f->db == KS_DB_FILES || f->db == KS_DB_DELTAS)
+		w->state_damaged = true;
+}
+
+/* Human names of the loss counters the recorder writes. */
+static const char *lost_label(const char *name, char *buf, size_t len)
+{
+	if (!strcmp(name, "unwritten_changes"))
+		snprintf(buf, len, "state-dir changes not written to the trace (disk full or "
+			 "write error)");
+	else if (!strncmp(name, "unwritten_", 10))
+		snprintf(buf, len, "%s events not written to the trace (disk full or write "
+			 "error)", name + 10);
+	else if (!strcmp(name, "transport"))
+		snprintf(buf, len, "events lost by the perf buffer");
+	else if (!strcmp(name, "file"))
+		snprintf(buf, len, "file events lost");
+	else
+		snprintf(buf, len, "%s events lost", name);
+	return buf;
+}
+
+/* Every "lost_*" counter in meta, summed; each one not zero is a reason. Returns
+ * the number of counters found. */
+static unsigned loss_counters(struct replay_trace *t, struct replay_whole *w)
+{
+	struct ks_db_iter *it = NULL;
+	const void *k, *v;
+	size_t kl, vl;
+	unsigned found = 0;
+	uint64_t total = 0, sum = 0;
+	bool have_total = false;
+	char name[64], val[32], label[192];
+
+	if (ks_store_iter(t->st, KS_DB_META, &it))
+		return 0;
+	while (ks_db_iter_next(it, &k, &kl, &v, &vl) > 0) {
+		uint64_t n;
+
+		if (kl <= 5 || kl >= sizeof(name) || memcmp(k, "lost_", 5) || vl >= sizeof(val))
+			continue;
+		memcpy(name, (const char *)k + 5, kl - 5);
+		name[kl - 5] = 0;
+		memcpy(val, v, vl);
+		val[vl] = 0;
+		if (ks_parse_u64(val, &n)) {
+			reason(w, "loss counter lost_%s is not a number", name);
+			continue;
+		}
+		if (!strcmp(name, "total")) {
+			total = n;
+			have_total = true;
+			continue;
+		}
+		found++;
+		sum = sum + n < sum ? UINT64_MAX : sum + n;
+		if (n)
+			reason(w, "%llu %s", (unsigned long long)n, lost_label(name, label, sizeof(label)));
+	}
+	ks_db_iter_free(it);
+	if (have_total && total > sum) {
+		reason(w, "%llu events lost (lost_total)", (unsigned long long)(total - sum));
+		sum = total;
+	}
+	w->lost_events = sum;
+	return found + have_total;
+}
+
+struct event_sums {
+	uint64_t events[256];
+	uint64_t unknown; /* segments of kinds this build has no schema for */
+};
+
+static int sum_events(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, size_t len)
+{
+	struct event_sums *s = ctx;
+
+	(void)seq, (void)len;
+	s->events[hdr->kind & 0xff] += hdr->count;
+	if (!ks_schema_get(hdr->kind))
+		s->unknown++;
+	return 0;
+}
+
+/* The verdict: the manifest's flaws, the closing state, every loss counter, the
+ * segments' event counts against the manifest's. Fails only when the trace
+ * cannot be read (t->err set). */
+static int assess(struct replay_trace *t)
+{
+	struct replay_whole *w = &t->whole;
+	struct ks_store_check *c = calloc(1, sizeof(*c));
+	struct event_sums *sums = calloc(1, sizeof(*sums));
+	int err;
+
+	if (!c || !sums) {
+		err = replay_fail(t, -ENOMEM, "out of memory checking the trace");
+		goto out;
+	}
+	err = ks_store_check(t->st, c);
+	if (err) {
+		replay_fail(t, err, "cannot check the trace against its manifest: %s; the trace "
+			    "is damaged (record the command again)", ks_strerror(err));
+		goto out;
+	}
+	for (size_t i = 0; i < c->nflaws && i < KS_CHECK_FLAWS; i++)
+		flaw_reason(w, &c->flaws[i]);
+	if (c->nflaws > KS_CHECK_FLAWS) {
+		reason(w, "%zu more damaged pieces", c->nflaws - KS_CHECK_FLAWS);
+		w->damaged = w->state_damaged = true;
+	}
+	if (!replay_closed_cleanly(&t->meta))
+		reason(w, "trace not closed cleanly (state %s): events after the last commit "
+			  "are missing",
+		       t->meta.state ? t->meta.state : "unknown");
+	if (t->meta.probes && !strncmp(t->meta.probes, "none", 4))
+		reason(w, "events not recorded: no probes (%s)", t->meta.probes);
+	w->lost_known = loss_counters(t, w) > 0;
+	if (!w->lost_known)
+		reason(w, "no loss counters: whether events were lost is unknown");
+	if (replay_each_header(t, 0, sum_events, sums)) {
+		/* the walks of the commands name it again; the verdict is made */
+		reason(w, "%s", t->err + strlen(t->path) + 2);
+		t->err[0] = 0;
+		w->damaged = true;
+	}
+	if (sums->unknown)
+		reason(w, "%llu segments of event kinds this ksight does not know",
+		       (unsigned long long)sums->unknown);
+	for (unsigned k = 1; c->have_manifest && k < 256; k++) {
+		uint64_t want = c->manifest.events[k];
+		char kb[16];
+
+		if (want != KS_EVENTS_UNKNOWN && want != sums->events[k])
+			reason(w, "segments %s hold %llu events, the manifest counts %llu",
+			       replay_kind_name(k, kb), (unsigned long long)sums->events[k],
+			       (unsigned long long)want);
+	}
+	w->complete = w->nreasons == 0;
+out:
+	free(c);
+	free(sums);
+	return err;
+}
+
+const char *replay_incomplete_line(const struct replay_trace *t, char *buf, size_t len)
+{
+	const struct replay_whole *w = &t->whole;
+	size_t n;
+
+	if (w->complete)
+		return NULL;
+	n = (size_t)snprintf(buf, len, "%s: INCOMPLETE trace:", t->path);
+	for (size_t i = 0; i < w->nreasons && i < REPLAY_REASONS && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s %s", i ? ";" : "", w->reason[i]);
+	if (w->nreasons > REPLAY_REASONS && n < len)
+		snprintf(buf + n, len - n, "; and %zu more", w->nreasons - REPLAY_REASONS);
+	return buf;
+}
+
 int replay_open(const char *path, struct replay_trace **out, char *msg, size_t msglen)
 {
 	struct replay_trace *t;
@@ -104,6 +330,11 @@ int replay_open(const char *path, struct replay_trace **out, char *msg, size_t m
 		goto fail;
 	}
 	read_meta(t);
+	err = assess(t);
+	if (err) {
+		snprintf(msg, msglen, "%s", t->err);
+		goto fail;
+	}
 	*out = t;
 	return 0;
 fail:
@@ -251,11 +482,13 @@ out:
 
 uint64_t replay_lost_events(const struct replay_meta *m, bool *known)
 {
+	uint64_t sum = m->lost_syscall + m->lost_proc + m->lost_sched;
+
 	*known = true;
 	if (m->have & RM_LOST_TOTAL)
-		return m->lost_total;
+		return m->lost_total > sum ? m->lost_total : sum;
 	if (m->have & (RM_LOST_SYSCALL | RM_LOST_PROC | RM_LOST_SCHED))
-		return m->lost_syscall + m->lost_proc + m->lost_sched;
+		return sum;
 	*known = false;
 	return 0;
 }

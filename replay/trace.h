@@ -37,12 +37,27 @@ struct replay_meta {
 	uint64_t lost_sched;
 };
 
+/* Whether a trace is whole, from every loss counter, its closing state and its
+ * manifest: one verdict for every command. */
+#define REPLAY_REASONS 12
+#define REPLAY_REASON_LEN 160
+struct replay_whole {
+	bool complete;
+	uint64_t lost_events;  /* every lost_* counter summed (or lost_total if more) */
+	bool lost_known;       /* the trace has loss counters */
+	bool damaged;          /* the manifest names a missing, extra or altered piece */
+	bool state_damaged;    /* ... in meta, files or deltas (restore refuses) */
+	size_t nreasons;       /* all; the first REPLAY_REASONS are in reason[] */
+	char reason[REPLAY_REASONS][REPLAY_REASON_LEN];
+};
+
 struct replay_trace {
 	const char *path;
 	struct ks_store *st;
 	struct ks_seg_decoder *dec;
 	struct replay_meta meta;
 	uint64_t skipped_segments; /* of kinds this build does not know */
+	struct replay_whole whole;  /* computed by replay_open */
 	char err[512];             /* set when a call fails: one line for ks_error */
 };
 
@@ -71,6 +86,10 @@ int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, 
 /* Returns the lost-event count the recorder stored; *known is false when the
  * trace has no loss counters (an old or unfinished trace). */
 uint64_t replay_lost_events(const struct replay_meta *m, bool *known);
+
+/* Writes "FILE: INCOMPLETE trace: REASON; REASON..." (one line, for stderr) into
+ * buf and returns buf, or returns NULL when the trace is complete. */
+const char *replay_incomplete_line(const struct replay_trace *t, char *buf, size_t len);
 
 /* Returns true when the trace was closed cleanly ("state" is "complete"). */
 bool replay_closed_cleanly(const struct replay_meta *m);

@@ -74,6 +74,20 @@ static int open_existing(const char *path, int oflags, int *fd, struct stat *sb)
 	return err;
 }
 
+/* LMDB maps its lock file and writes to it through the map: on a full filesystem
+ * (tmpfs) the first store there is SIGBUS. So its blocks are allocated first, and
+ * a full disk is -ENOSPC from the open instead. LMDB keeps a lock file at least
+ * this size as it is (its reader table grows to fill it). */
+#define LOCK_FILE_BYTES (64u << 10)
+
+static int lock_reserve(int fd)
+{
+	int err = posix_fallocate(fd, 0, LOCK_FILE_BYTES);
+
+	/* a filesystem without fallocate (some FUSE) keeps the old behaviour */
+	return err == EOPNOTSUPP || err == EINVAL ? 0 : -err;
+}
+
 /* Writer of a new file: the lock file is ours alone, never followed through a
  * link. A stale regular one (from a killed writer of a deleted trace) is replaced. */
 static int lock_create(const char *lockpath)
@@ -85,8 +99,12 @@ static int lock_create(const char *lockpath)
 			      0600);
 
 		if (fd >= 0) {
+			int err = lock_reserve(fd);
+
 			close(fd);
-			return 0;
+			if (err)
+				unlink(lockpath);
+			return err;
 		}
 		if (errno != EEXIST)
 			return -errno;
@@ -113,6 +131,8 @@ static int lock_open(const char *lockpath)
 		err = -errno;
 	else if (!S_ISREG(sb.st_mode))
 		err = -EEXIST;
+	else
+		err = lock_reserve(fd);
 	close(fd);
 	return err;
 }

@@ -57,6 +57,20 @@ int ks_store_put_meta(struct ks_store *st, const char *key, const char *val);
  * kind (after a reopen: the last stored one + 1). As ks_store_put, and -EINVAL for
  * a bad kind. */
 int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len);
+/* Writer: as ks_store_put_segment, and notes that the segment holds events events
+ * in the manifest (a kind's sum is known only while every segment of it came with
+ * its count). */
+int ks_store_put_segment_events(struct ks_store *st, unsigned kind, const void *buf,
+				size_t len, uint64_t events);
+/* Writer: drops every put since the last commit (the open transaction and the
+ * copies kept for it) and the manifest's record of them, as if they had never been
+ * made: for a writer that cannot commit (disk full) and must bound what it keeps.
+ * events (256 entries, may be NULL) gets the events of the dropped segments per
+ * kind, as ks_store_put_segment_events counted them; *puts (may be NULL) the other
+ * puts dropped. Returns 0, -EINVAL, -EBADF. */
+int ks_store_discard(struct ks_store *st, uint64_t *events, uint64_t *puts);
+/* Writer: bytes of puts waiting for their commit. */
+size_t ks_store_pending_bytes(const struct ks_store *st);
 /* Writer: commits the open transaction, growing the map if the commit needs it.
  * On failure the puts stay pending and the next put or commit retries them.
  * Returns 0, -EBADF, -EFBIG, a negative errno (I/O), -KS_ESTORE. */
@@ -93,6 +107,52 @@ int ks_store_iter(struct ks_store *st, enum ks_db db, struct ks_db_iter **out);
 int ks_db_iter_next(struct ks_db_iter *it, const void **key, size_t *klen,
 		    const void **val, size_t *vlen);
 void ks_db_iter_free(struct ks_db_iter *it);
+
+/* The manifest: what the writer committed, written in the same transaction as the
+ * data it describes (so a killed writer's last commit is described too), kept in
+ * meta under the reserved key "manifest" (ks_store_put refuses it). Per segment
+ * kind the count of segments (sequences 0..count-1, dense) and of their events;
+ * per database its entries; and a digest of every entry (meta: but the manifest),
+ * so that a missing, extra or altered piece is found. */
+#define KS_EVENTS_UNKNOWN UINT64_MAX
+struct ks_manifest {
+	uint64_t segments[256];
+	uint64_t events[256];         /* KS_EVENTS_UNKNOWN when not known */
+	uint64_t entries[KS_DB_COUNT]; /* segments: all kinds; meta: but the manifest */
+};
+
+enum ks_flaw_type {
+	KS_FLAW_NO_MANIFEST = 1, /* none: an older trace, or the manifest was removed */
+	KS_FLAW_MANIFEST,        /* the manifest itself is damaged */
+	KS_FLAW_SEG_MISSING,     /* segments kind #seq..#seq_end are missing */
+	KS_FLAW_SEG_EXTRA,       /* segment kind #seq is not in the manifest */
+	KS_FLAW_SEG_ALTERED,     /* kind: as many segments, other contents */
+	KS_FLAW_SEG_KEY,         /* a segment key of a bad shape */
+	KS_FLAW_DB_COUNT,        /* db holds found entries, the manifest want */
+	KS_FLAW_DB_ALTERED,      /* db: as many entries, other contents */
+};
+
+struct ks_flaw {
+	enum ks_flaw_type type;
+	enum ks_db db;
+	unsigned kind;
+	uint64_t seq, seq_end;
+	uint64_t want, found;
+};
+
+#define KS_CHECK_FLAWS 16
+struct ks_store_check {
+	int have_manifest;
+	struct ks_manifest manifest; /* when have_manifest */
+	size_t nflaws;               /* every flaw found; the first KS_CHECK_FLAWS below */
+	struct ks_flaw flaws[KS_CHECK_FLAWS];
+};
+
+/* Reader: checks the trace against its manifest, reading every entry of every
+ * database (segments, deltas and files included): out lists what is missing,
+ * extra or altered (nflaws 0: the trace is whole). Returns 0 (flaws are not an
+ * error), -EINVAL, -EBADF (a writer), -ENOMEM, -KS_ECORRUPT, -KS_ESTORE. */
+int ks_store_check(struct ks_store *st, struct ks_store_check *out);
 
 struct ks_store_info {
 	uint64_t file_size;   /* bytes on disk */

@@ -24,6 +24,21 @@ struct ks_pending {
 	size_t count;
 };
 
+/* The manifest as the writer keeps it: what is committed, and that plus the puts
+ * of the open transaction. */
+struct ks_mf_sum {
+	uint64_t entries;
+	uint64_t d[2]; /* sum of each entry's 128-bit hash */
+};
+
+struct ks_mf {
+	struct ks_mf_sum db[KS_DB_COUNT]; /* segments: all kinds */
+	struct ks_mf_sum seg[KS_SEG_KINDS];
+	uint64_t events[KS_SEG_KINDS];
+};
+
+#define KS_MANIFEST_KEY "manifest"
+
 /* What check.c read from the two LMDB meta pages. */
 struct ks_geom {
 	uint32_t psize;
@@ -56,6 +71,8 @@ struct ks_store {
 	/* writer */
 	struct ks_pending pending;
 	uint64_t next_seq[KS_SEG_KINDS];
+	uint64_t committed_seq[KS_SEG_KINDS];
+	struct ks_mf mf, mf_committed;
 	uint64_t last_commit_ns;
 	size_t mapsize;
 	size_t psize;
@@ -97,6 +114,17 @@ int ks_write_init(struct ks_store *st, int create);
 void ks_pending_free(struct ks_pending *p);
 /* write.c: opens the write txn if none is, replaying the pending puts. */
 int ks_write_txn(struct ks_store *st);
+
+/* manifest.c: the hash of one entry; the manifest added to or taken from. */
+void ks_mf_hash(const void *key, size_t klen, const void *val, size_t vlen, uint64_t h[2]);
+void ks_mf_add(struct ks_mf *mf, enum ks_db db, const void *key, size_t klen,
+	       const uint64_t h[2], int sign);
+/* manifest.c: the manifest's value in meta (malloc'd), and back. */
+int ks_mf_encode(const struct ks_mf *mf, unsigned char **buf, size_t *len);
+int ks_mf_decode(const void *buf, size_t len, struct ks_mf *mf);
+/* manifest.c: a writer reopening a trace: its manifest, or one made from what it
+ * holds when it has none (an older trace). */
+int ks_mf_load(struct ks_store *st, MDB_txn *txn);
 
 /* read.c */
 int ks_read_check_range(const struct ks_store *st, const MDB_val *v);

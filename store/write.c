@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include "format/kserr.h"
 #include "store/store_priv.h"
@@ -170,26 +172,19 @@ int ks_write_txn(struct ks_store *st)
 	}
 }
 
-int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
-		 const void *val, size_t vlen)
+/* The put itself: copied to pending, then into the txn (growing the map on
+ * MDB_MAP_FULL). */
+static int put_raw(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *v)
 {
-	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	const void *key = k->mv_data, *val = v->mv_data;
+	size_t klen = k->mv_size, vlen = v->mv_size;
 	size_t mark;
 	int rc, err;
 
-	if (!st || (unsigned)db >= KS_DB_COUNT || !key || !klen || (!val && vlen))
-		return -EINVAL;
-	if (st->rdonly)
-		return -EBADF;
-	if (klen > (size_t)mdb_env_get_maxkeysize(st->env) || vlen > MAX_VALUE_SIZE)
-		return -EINVAL;
-	err = ks_write_txn(st);
-	if (err)
-		return err;
 	err = pending_add(&st->pending, db, key, klen, val, vlen, &mark);
 	if (err)
 		return err;
-	rc = mdb_put(st->txn, st->dbi[db], &k, &v, 0);
+	rc = mdb_put(st->txn, st->dbi[db], k, v, 0);
 	if (!rc)
 		return 0;
 	txn_drop(st);
@@ -208,6 +203,63 @@ int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t kle
 	return err;
 }
 
+/* The hash of the value key has now in the open txn, for the manifest to forget
+ * it when the put replaces it. Returns 1 (found), 0 or LMDB's error. */
+static int old_hash(struct ks_store *st, enum ks_db db, MDB_val *k, uint64_t h[2])
+{
+	MDB_val v;
+	int rc = mdb_get(st->txn, st->dbi[db], k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return ks_mdb_err(rc);
+	ks_mf_hash(k->mv_data, k->mv_size, v.mv_data, v.mv_size, h);
+	return 1;
+}
+
+/* A put; fresh: the key is known to be new (a segment's next sequence). */
+static int store_put(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
+		     const void *val, size_t vlen, int fresh)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	uint64_t oh[2], nh[2];
+	int had = 0;
+	int err;
+
+	if (!st || (unsigned)db >= KS_DB_COUNT || !key || !klen || (!val && vlen))
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	if (klen > (size_t)mdb_env_get_maxkeysize(st->env) || vlen > MAX_VALUE_SIZE)
+		return -EINVAL;
+	if (db == KS_DB_META && klen == strlen(KS_MANIFEST_KEY) &&
+	    !memcmp(key, KS_MANIFEST_KEY, klen))
+		return -EINVAL;
+	err = ks_write_txn(st);
+	if (err)
+		return err;
+	if (!fresh) {
+		had = old_hash(st, db, &k, oh);
+		if (had < 0)
+			return had;
+	}
+	ks_mf_hash(key, klen, val, vlen, nh);
+	err = put_raw(st, db, &k, &v);
+	if (err)
+		return err;
+	if (had)
+		ks_mf_add(&st->mf, db, key, klen, oh, -1);
+	ks_mf_add(&st->mf, db, key, klen, nh, 1);
+	return 0;
+}
+
+int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t klen,
+		 const void *val, size_t vlen)
+{
+	return store_put(st, db, key, klen, val, vlen, 0);
+}
+
 int ks_store_put_meta(struct ks_store *st, const char *key, const char *val)
 {
 	if (!key || !val)
@@ -221,9 +273,11 @@ static void seg_key(unsigned char *k, unsigned kind, uint64_t seq)
 	ks_put_be64(k + 1, seq);
 }
 
-int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len)
+int ks_store_put_segment_events(struct ks_store *st, unsigned kind, const void *buf,
+				size_t len, uint64_t events)
 {
 	unsigned char key[KS_SEG_KEY_LEN];
+	uint64_t *sum;
 	int err;
 
 	if (!st || kind == 0 || kind >= KS_SEG_KINDS)
@@ -231,10 +285,82 @@ int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, si
 	if (st->rdonly)
 		return -EBADF;
 	seg_key(key, kind, st->next_seq[kind]);
-	err = ks_store_put(st, KS_DB_SEGMENTS, key, sizeof(key), buf, len);
-	if (!err)
-		st->next_seq[kind]++;
+	err = store_put(st, KS_DB_SEGMENTS, key, sizeof(key), buf, len, 1);
+	if (err)
+		return err;
+	st->next_seq[kind]++;
+	sum = &st->mf.events[kind];
+	if (events == KS_EVENTS_UNKNOWN || *sum == KS_EVENTS_UNKNOWN ||
+	    *sum > KS_EVENTS_UNKNOWN - 1 - events)
+		*sum = KS_EVENTS_UNKNOWN;
+	else
+		*sum += events;
+	return 0;
+}
+
+int ks_store_put_segment(struct ks_store *st, unsigned kind, const void *buf, size_t len)
+{
+	return ks_store_put_segment_events(st, kind, buf, len, KS_EVENTS_UNKNOWN);
+}
+
+int ks_store_discard(struct ks_store *st, uint64_t *events, uint64_t *puts)
+{
+	uint64_t segs = 0;
+
+	if (!st)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	for (unsigned k = 0; k < KS_SEG_KINDS; k++) {
+		uint64_t now = st->mf.events[k], then = st->mf_committed.events[k];
+
+		segs += st->next_seq[k] - st->committed_seq[k];
+		if (events)
+			events[k] = now == KS_EVENTS_UNKNOWN || then == KS_EVENTS_UNKNOWN ?
+				    0 : now - then;
+	}
+	if (puts)
+		*puts = st->pending.count - segs;
+	txn_drop(st);
+	pending_clear(&st->pending);
+	st->mf = st->mf_committed;
+	memcpy(st->next_seq, st->committed_seq, sizeof(st->next_seq));
+	return 0;
+}
+
+size_t ks_store_pending_bytes(const struct ks_store *st)
+{
+	return st ? st->pending.len : 0;
+}
+
+/* LMDB says EIO when a write came up short: on a full filesystem that is ENOSPC. */
+static int write_err(struct ks_store *st, int err)
+{
+	struct statvfs vfs;
+	int fd;
+
+	if (err != -EIO || mdb_env_get_fd(st->env, &fd) || fstatvfs(fd, &vfs))
+		return err;
+	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < st->pending.len + (1u << 20))
+		return -ENOSPC;
 	return err;
+}
+
+/* The manifest into the open txn, just before its commit. LMDB's code. */
+static int manifest_put(struct ks_store *st)
+{
+	MDB_val k = { strlen(KS_MANIFEST_KEY), KS_MANIFEST_KEY }, v;
+	unsigned char *buf;
+	size_t len;
+	int rc;
+
+	if (ks_mf_encode(&st->mf, &buf, &len))
+		return ENOMEM;
+	v.mv_data = buf;
+	v.mv_size = len;
+	rc = mdb_put(st->txn, st->dbi[KS_DB_META], &k, &v, 0);
+	free(buf);
+	return rc;
 }
 
 int ks_store_commit(struct ks_store *st)
@@ -249,14 +375,21 @@ int ks_store_commit(struct ks_store *st)
 		err = ks_write_txn(st);
 		if (err)
 			return err;
-		rc = mdb_txn_commit(st->txn);
-		st->txn = NULL; /* freed by LMDB, committed or not */
+		rc = manifest_put(st);
+		if (rc) {
+			txn_drop(st);
+		} else {
+			rc = mdb_txn_commit(st->txn);
+			st->txn = NULL; /* freed by LMDB, committed or not */
+		}
 		if (!rc) {
 			pending_clear(&st->pending);
+			st->mf_committed = st->mf;
+			memcpy(st->committed_seq, st->next_seq, sizeof(st->next_seq));
 			break;
 		}
 		if (rc != MDB_MAP_FULL)
-			return ks_mdb_err(rc);
+			return write_err(st, ks_mdb_err(rc));
 		err = map_grow(st);
 		if (err)
 			return err;
@@ -279,12 +412,23 @@ int ks_store_maybe_commit(struct ks_store *st, uint64_t now_ns)
 	return ks_store_commit(st);
 }
 
+/* The version, and the manifest that describes it, in the creating txn. */
 static int version_put(struct ks_store *st, MDB_txn *txn)
 {
 	MDB_val k = { strlen("format_version"), "format_version" };
 	MDB_val v = { strlen(KS_STORE_FORMAT_VERSION), KS_STORE_FORMAT_VERSION };
+	uint64_t h[2];
+	int rc = mdb_put(txn, st->dbi[KS_DB_META], &k, &v, 0);
 
-	return ks_mdb_err(mdb_put(txn, st->dbi[KS_DB_META], &k, &v, 0));
+	if (rc)
+		return ks_mdb_err(rc);
+	ks_mf_hash(k.mv_data, k.mv_size, v.mv_data, v.mv_size, h);
+	ks_mf_add(&st->mf, KS_DB_META, k.mv_data, k.mv_size, h, 1);
+	st->mf_committed = st->mf;
+	st->txn = txn;
+	rc = manifest_put(st);
+	st->txn = NULL;
+	return ks_mdb_err(rc);
 }
 
 static int version_check(struct ks_store *st, MDB_txn *txn)
@@ -350,6 +494,8 @@ int ks_write_init(struct ks_store *st, int create)
 		err = create ? version_put(st, txn) : version_check(st, txn);
 	if (!err && !create)
 		err = seqs_recover(st, txn);
+	if (!err && !create)
+		err = ks_mf_load(st, txn);
 	if (err) {
 		mdb_txn_abort(txn);
 		return err;

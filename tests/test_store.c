@@ -465,8 +465,9 @@ static void test_put_commit_reopen(void **state)
 	be64(k, 8);
 	assert_int_equal(ks_store_get(st, KS_DB_FILES, k, 8, &v, &vl), -KS_ENOTFOUND);
 	assert_int_equal(ks_store_stat(st, &info), 0);
-	assert_int_equal(info.entries[KS_DB_META], 3);
-	assert_int_equal(info.value_bytes[KS_DB_META], 1 + 4 + 0);
+	/* three puts and the manifest */
+	assert_int_equal(info.entries[KS_DB_META], 4);
+	assert_true(info.value_bytes[KS_DB_META] > 1 + 4 + 0 + 100);
 	assert_int_equal(info.entries[KS_DB_PROCS], 1);
 	assert_int_equal(info.entries[KS_DB_FILES], 1);
 	assert_int_equal(info.entries[KS_DB_SEGMENTS], 0);
@@ -1643,6 +1644,206 @@ static void test_lmdb_shapes(void **state)
 	assert_int_equal(read_everything(fx->path), 0);
 }
 
+/* --- the manifest ------------------------------------------------------------ */
+
+static struct ks_store_check *check_of(const char *path)
+{
+	static struct ks_store_check c;
+	struct ks_store *st;
+
+	assert_int_equal(ks_store_open(path, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_check(st, &c), 0);
+	ks_store_close(st);
+	return &c;
+}
+
+/* Segments of kinds 1 and 2 with known event counts, meta written twice, files and
+ * deltas: events of kind 1 are 10 per segment, of kind 2 unknown. */
+static void manifest_trace(const char *path, unsigned nseg)
+{
+	struct ks_store *st;
+
+	assert_int_equal(ks_store_open(path, KS_STORE_CREATE, &st), 0);
+	assert_int_equal(ks_store_put_meta(st, "state", "recording"), 0);
+	assert_int_equal(ks_store_commit(st), 0);
+	for (unsigned i = 0; i < nseg; i++) {
+		static unsigned char b[64 * 1024];
+		size_t len = seg_len(1, i);
+
+		seg_fill(b, len, 1, i);
+		assert_int_equal(ks_store_put_segment_events(st, 1, b, len, 10), 0);
+		assert_int_equal(put_seg(st, 2, i), 0);
+		if (i % 3 == 2)
+			assert_int_equal(ks_store_commit(st), 0);
+	}
+	assert_int_equal(ks_store_put(st, KS_DB_FILES, "\0\0\0\0\0\0\0\1", 8, "/a/b", 4), 0);
+	assert_int_equal(ks_store_put(st, KS_DB_DELTAS, "d1", 2, "xyz", 3), 0);
+	assert_int_equal(ks_store_put(st, KS_DB_DELTAS, "d1", 2, "xyzw", 4), 0); /* replaced */
+	assert_int_equal(ks_store_put_meta(st, "state", "complete"), 0);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
+static void test_manifest_whole(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store_check *c;
+	struct ks_store *st;
+
+	manifest_trace(fx->path, 7);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 0);
+	assert_true(c->have_manifest);
+	assert_int_equal(c->manifest.segments[1], 7);
+	assert_int_equal(c->manifest.segments[2], 7);
+	assert_int_equal(c->manifest.events[1], 70);
+	assert_true(c->manifest.events[2] == KS_EVENTS_UNKNOWN);
+	assert_int_equal(c->manifest.entries[KS_DB_FILES], 1);
+	assert_int_equal(c->manifest.entries[KS_DB_DELTAS], 1);
+	/* the manifest's key is the store's own */
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_put_meta(st, "manifest", "x"), -EINVAL);
+	/* appending keeps it whole, sequences going on */
+	assert_int_equal(ks_store_put_segment_events(st, 1, "abc", 3, 5), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 0);
+	assert_int_equal(c->manifest.segments[1], 8);
+	assert_int_equal(c->manifest.events[1], 75);
+}
+
+static void test_manifest_discard(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store_check *c;
+	struct ks_store *st;
+	uint64_t ev[256], puts = 0;
+
+	manifest_trace(fx->path, 3);
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_put_segment_events(st, 1, "abc", 3, 5), 0);
+	assert_int_equal(ks_store_put_segment_events(st, 1, "abcd", 4, 6), 0);
+	assert_int_equal(ks_store_put_meta(st, "extra", "1"), 0);
+	assert_true(ks_store_pending_bytes(st) > 0);
+	assert_int_equal(ks_store_discard(st, ev, &puts), 0);
+	assert_int_equal(ev[1], 11);
+	assert_int_equal(ev[2], 0);
+	assert_int_equal(puts, 1);
+	assert_int_equal(ks_store_pending_bytes(st), 0);
+	/* the next segment takes the dropped one's sequence: no gap */
+	assert_int_equal(ks_store_put_segment_events(st, 1, "z", 1, 1), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 0);
+	assert_int_equal(c->manifest.segments[1], 4);
+	assert_int_equal(c->manifest.events[1], 31);
+}
+
+/* Changes the file behind the store's back, with LMDB itself. */
+static void raw_edit(const char *path, enum ks_db db, const void *key, size_t klen,
+		     const void *val, size_t vlen)
+{
+	static const char *const names[] = { "meta", "segments", "procs", "files", "deltas",
+					      "stats" };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, names[db], 0, &dbi), 0);
+	if (val)
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	else
+		assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void sk(unsigned char k[9], unsigned kind, uint64_t seq)
+{
+	k[0] = (unsigned char)kind;
+	be64(k + 1, seq);
+}
+
+static void test_manifest_flaws(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store_check *c;
+	unsigned char k[9];
+	char path[PATH_MAX + 16];
+	int n = 0;
+
+	/* a segment in the middle and the last one deleted: two runs, named */
+	manifest_trace(fx->path, 7);
+	sk(k, 1, 3);
+	raw_edit(fx->path, KS_DB_SEGMENTS, k, 9, NULL, 0);
+	sk(k, 2, 6);
+	raw_edit(fx->path, KS_DB_SEGMENTS, k, 9, NULL, 0);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 2);
+	assert_int_equal(c->flaws[0].type, KS_FLAW_SEG_MISSING);
+	assert_int_equal(c->flaws[0].kind, 1);
+	assert_int_equal(c->flaws[0].seq, 3);
+	assert_int_equal(c->flaws[0].seq_end, 3);
+	assert_int_equal(c->flaws[1].type, KS_FLAW_SEG_MISSING);
+	assert_int_equal(c->flaws[1].kind, 2);
+	assert_int_equal(c->flaws[1].seq, 6);
+
+	/* a duplicate past the end */
+	pathf(path, sizeof(path), "%s/t%d.lmdb", fx->dir, n++);
+	manifest_trace(path, 4);
+	sk(k, 1, 4);
+	raw_edit(path, KS_DB_SEGMENTS, k, 9, "dup", 3);
+	c = check_of(path);
+	assert_int_equal(c->nflaws, 1);
+	assert_int_equal(c->flaws[0].type, KS_FLAW_SEG_EXTRA);
+	assert_int_equal(c->flaws[0].seq, 4);
+
+	/* a segment replaced: as many, other contents */
+	pathf(path, sizeof(path), "%s/t%d.lmdb", fx->dir, n++);
+	manifest_trace(path, 4);
+	sk(k, 2, 1);
+	raw_edit(path, KS_DB_SEGMENTS, k, 9, "other", 5);
+	c = check_of(path);
+	assert_int_equal(c->nflaws, 1);
+	assert_int_equal(c->flaws[0].type, KS_FLAW_SEG_ALTERED);
+	assert_int_equal(c->flaws[0].kind, 2);
+
+	/* meta altered, a delta removed, the files table grown */
+	pathf(path, sizeof(path), "%s/t%d.lmdb", fx->dir, n++);
+	manifest_trace(path, 2);
+	raw_edit(path, KS_DB_META, "state", 5, "completf", 8);
+	raw_edit(path, KS_DB_DELTAS, "d1", 2, NULL, 0);
+	raw_edit(path, KS_DB_FILES, "\0\0\0\0\0\0\0\2", 8, "/c", 2);
+	c = check_of(path);
+	assert_int_equal(c->nflaws, 3);
+	assert_int_equal(c->flaws[0].type, KS_FLAW_DB_ALTERED);
+	assert_int_equal(c->flaws[0].db, KS_DB_META);
+	assert_int_equal(c->flaws[1].type, KS_FLAW_DB_COUNT);
+	assert_int_equal(c->flaws[1].db, KS_DB_FILES);
+	assert_int_equal(c->flaws[1].want, 1);
+	assert_int_equal(c->flaws[1].found, 2);
+	assert_int_equal(c->flaws[2].type, KS_FLAW_DB_COUNT);
+	assert_int_equal(c->flaws[2].db, KS_DB_DELTAS);
+	assert_int_equal(c->flaws[2].found, 0);
+
+	/* the manifest damaged, then gone */
+	pathf(path, sizeof(path), "%s/t%d.lmdb", fx->dir, n++);
+	manifest_trace(path, 2);
+	raw_edit(path, KS_DB_META, "manifest", 8, "KSMF-not-really-one-at-all-xxxxxxxxxxxx", 40);
+	c = check_of(path);
+	assert_int_equal(c->nflaws, 1);
+	assert_int_equal(c->flaws[0].type, KS_FLAW_MANIFEST);
+	assert_false(c->have_manifest);
+	raw_edit(path, KS_DB_META, "manifest", 8, NULL, 0);
+	c = check_of(path);
+	assert_int_equal(c->nflaws, 1);
+	assert_int_equal(c->flaws[0].type, KS_FLAW_NO_MANIFEST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1661,6 +1862,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_btree_bitflips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_btree_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lmdb_shapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_discard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_flaws, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
