@@ -128,7 +128,16 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	r->a.files = &r->files;
 	if (!err && launch_start(r, &r->launch_pid, &r->launch_ts))
 		err = sched_set_floor(&r->a.sched, r->launch_pid, r->launch_ts);
-	err = err ?: replay_each_segment(t, 0, analyze_segment, &r->a);
+	/* The process events first; then the syscall and scheduler segments, read side
+	 * by side for the time model and handed to the analysers on the way (each
+	 * segment decoded once); then the other kinds. */
+	err = err ?: replay_each_segment(t, KS_KIND_PROC, analyze_segment, &r->a);
+	tm_init(&r->tm, r->a.lo, r->a.range, o->has_pid, o->pid, r->start_ns);
+	if (!err && r->launch_ts)
+		err = tm_set_start(&r->tm, r->launch_pid, r->launch_ts);
+	err = err ?: tm_run(&r->tm, t, &r->files.ix, analyze_segment, &r->a);
+	err = err ?: replay_each_segment_but(t, 1u << KS_KIND_SYSCALL | 1u << KS_KIND_PROC |
+					     1u << KS_KIND_SCHED, analyze_segment, &r->a);
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
 	err = err ?: analyze_finish(&r->a);
@@ -147,12 +156,11 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 		return err;
 	}
 	compute_window(r, o);
-	tm_init(&r->tm, r->a.lo, r->a.range, o->has_pid, o->pid, r->start_ns);
-	if (r->launch_ts && (err = tm_set_start(&r->tm, r->launch_pid, r->launch_ts)))
+	err = tm_finish(&r->tm, r->end_ns, &r->a.procs);
+	if (err) {
+		replay_fail(t, err, "out of memory while accounting the time");
 		return err;
-	err = tm_run(&r->tm, t, &r->files.ix, &r->a.procs, r->end_ns);
-	if (err)
-		return err;
+	}
 	r->have_tm = true;
 	classify(r);
 	r->lost = t->whole.lost_events;

@@ -99,21 +99,32 @@ static struct tm_thread *thread_new(struct timemodel *m, uint32_t tid, uint32_t 
 static struct tm_thread *thread_get(struct timemodel *m, uint32_t tid, uint32_t pid,
 				    uint64_t ts, bool fresh, bool *made)
 {
-	uint32_t i = replay_index(&m->tidmap, tid);
+	uint32_t c = m->tcache[tid & 255], i;
 	struct tm_thread *t;
 
 	*made = false;
+	if (c && !fresh) {
+		t = &m->threads[c - 1];
+		if (t->tid == tid && t->pid == pid && (!t->dead || ts <= t->end_ts))
+			return t;
+	}
+	i = replay_index(&m->tidmap, tid);
 	if (i != NONE) {
 		t = &m->threads[i];
-		if (t->pid == pid && (!t->dead || ts <= t->end_ts) && !fresh)
+		if (t->pid == pid && (!t->dead || ts <= t->end_ts) && !fresh) {
+			m->tcache[tid & 255] = i + 1;
 			return t;
+		}
 		if (fresh && !t->dead) { /* its TASK_DEAD switch-out was lost */
 			t->dead = true;
 			t->end_ts = ts > t->cut ? ts : t->cut;
 		}
 	}
 	*made = true;
-	return thread_new(m, tid, pid, fresh || !m->base || m->base > ts ? ts : m->base);
+	t = thread_new(m, tid, pid, fresh || !m->base || m->base > ts ? ts : m->base);
+	if (t)
+		m->tcache[tid & 255] = (uint32_t)(t - m->threads) + 1;
+	return t;
 }
 
 static uint64_t clip_add(const struct timemodel *m, struct tm_thread *th, uint64_t a,
@@ -234,6 +245,13 @@ static int account_to(struct timemodel *m, struct tm_thread *t, uint64_t upto,
 
 	if (upto <= from)
 		return 0;
+	if (!t->nmarks && st == TM_ST_ON && from >= m->lo && upto <= m->hi && from >= t->floor) {
+		/* the common stretch: on a CPU all along, in a syscall or between two */
+		t->t.ns[c->inside ? TM_CPU_KERNEL : TM_CPU_USER] += upto - from;
+		t->win_on[c->inside ? c->kres : TM_RES_CPU] += (double)(upto - from);
+		t->cut = upto;
+		return 0;
+	}
 	for (;; i++) {
 		uint64_t to = i < t->nmarks && t->marks[i].ts < upto ? t->marks[i].ts : upto;
 
@@ -483,7 +501,10 @@ static enum tm_bucket object_bucket(const struct fdt_object *o)
 	switch (o->kind) {
 	case FDT_FILE:
 		/* terminals wait on a person, not on a disk */
-		if (o->name && (!strncmp(o->name, "/dev/pts/", 9) || !strncmp(o->name, "/dev/tty", 8)))
+		if (o->name_len >= 8 && o->name[5] == 't' && o->name[6] == 't' && o->name[7] == 'y' &&
+		    !memcmp(o->name, "/dev/", 5))
+			return TM_OTHER;
+		if (o->name_len >= 9 && o->name[5] == 'p' && !memcmp(o->name, "/dev/pts/", 9))
 			return TM_OTHER;
 		return TM_DISK;
 	case FDT_SOCKET:
@@ -550,12 +571,13 @@ enum tm_bucket tm_wait_bucket(const struct timemodel *m, const struct ks_syscall
 		break;
 	}
 	if (o && (s->flags & KS_SYSF_ARGS)) {
-		const struct ks_sysargs *sa = ks_sysargs_get(s->nr);
+		const struct ks_sysargs *sa;
 
+		if (o->kind != FDT_UNKNOWN)
+			return object_bucket(o);
+		sa = ks_sysargs_get(s->nr);
 		/* a path names a file even when the trace does not know it */
-		if (o->kind == FDT_UNKNOWN && sa && (sa->role == KS_R_PATH || sa->role == KS_R_OPEN))
-			return TM_DISK;
-		return object_bucket(o);
+		return sa && (sa->role == KS_R_PATH || sa->role == KS_R_OPEN) ? TM_DISK : TM_POLL;
 	}
 	switch (ks_syscall_category(s->nr)) {
 	case KS_CAT_FILE_IO:
@@ -598,6 +620,7 @@ int tm_finish(struct timemodel *m, uint64_t end_ts, const struct replay_procs *p
 	m->rec = calloc(m->nrec ? m->nrec : 1, sizeof(*m->rec));
 	if (!m->rec)
 		return -ENOMEM;
+	memset(m->tcache, 0, sizeof(m->tcache)); /* no thread is looked up after this */
 	for (size_t i = 0; i < m->nthreads; i++) {
 		struct tm_thread *t = &m->threads[i];
 		const struct replay_proc *r;

@@ -14,6 +14,7 @@
 #include "replay/fdreplay.h"
 #include "replay/fdtable.h"
 #include "replay/procs.h"
+#include "replay/trace.h"
 #include "util/hmap.h"
 
 enum tm_bucket {
@@ -89,6 +90,7 @@ struct timemodel {
 	struct tm_thread *threads;
 	size_t nthreads, capthreads;
 	struct ks_hmap tidmap; /* tid -> latest thread entry */
+	uint32_t tcache[256];  /* tid & 255 -> thread entry + 1 (0: empty) */
 
 	struct tm_cause *causes;
 	size_t ncauses, capcauses;
@@ -141,15 +143,15 @@ const struct tm_times *tm_record(const struct timemodel *m, uint32_t rec);
 /* The cause with the most blocked time in bucket b, or NULL. */
 const struct tm_cause *tm_top_cause(const struct timemodel *m, enum tm_bucket b);
 
-struct replay_trace;
 struct argindex;
 
 /* Runs the model over t: its scheduler events and syscalls merged in time order,
  * the syscalls' objects from the fd tables replayed over ix and t's process events.
- * Then tm_finish(m, end_ts, p) (p: the process records).
- * Returns 0, -ENOMEM, or a negative error with t->err set. */
+ * Each syscall and sched segment is handed to fn(ctx) as it is read (so the trace
+ * is decoded once for every analysis). Then tm_finish. Returns 0, fn's error,
+ * -ENOMEM, or a negative error with t->err set. */
 int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *ix,
-	   const struct replay_procs *p, uint64_t end_ts);
+	   replay_seg_fn fn, void *ctx);
 
 /* The object of a cause (the unknown object for 0, or without fd tables). */
 const struct fdt_object *tm_object(const struct timemodel *m, uint32_t obj);

@@ -10,33 +10,25 @@
 #include "replay/argindex.h"
 #include "replay/timemodel.h"
 #include "replay/trace.h"
-#include "store/store.h"
 
-/* One kind's segments, row by row. */
+/* One kind's segments, row by row; each segment is handed to fn first. */
 struct stream {
-	struct replay_trace *t;
-	unsigned kind;
-	struct ks_seg_iter *it;
-	struct ks_seg_decoder *dec;
+	struct replay_cursor *c;
+	replay_seg_fn fn;
+	void *ctx;
 	const char *rows;
 	size_t size, n, i;
 	bool done;
 };
 
-static int stream_open(struct stream *s, struct replay_trace *t, unsigned kind)
+static int stream_open(struct stream *s, struct replay_trace *t, unsigned kind,
+		       replay_seg_fn fn, void *ctx)
 {
-	const struct ks_schema *sc = ks_schema_get(kind);
-	int err;
-
 	memset(s, 0, sizeof(*s));
-	s->t = t;
-	s->kind = kind;
-	s->size = sc ? sc->row_size : 0;
-	err = ks_seg_decoder_new(&s->dec);
-	err = err ?: ks_store_iter_segments(t->st, kind, &s->it);
-	if (err)
-		return replay_fail(t, err, "cannot read the %s segments again", sc ? sc->name : "?");
-	return 0;
+	s->size = ks_schema_get(kind)->row_size;
+	s->fn = fn;
+	s->ctx = ctx;
+	return replay_cursor_open(t, kind, 0, &s->c);
 }
 
 /* The next row, or NULL at the end (*err set on failure). */
@@ -44,25 +36,15 @@ static const void *stream_row(struct stream *s, int *err)
 {
 	while (!s->done && s->i >= s->n) {
 		struct ks_seg_header hdr;
-		const void *buf, *rows;
-		unsigned k;
+		const void *rows;
 		uint64_t seq;
-		size_t len;
-		int r = ks_seg_iter_next(s->it, &k, &seq, &buf, &len);
+		int r = replay_cursor_next(s->c, &hdr, &seq, &rows);
 
+		if (r > 0 && s->fn)
+			r = s->fn(s->ctx, &hdr, seq, rows) ?: 1;
 		if (r <= 0) {
 			s->done = true;
-			if (r < 0)
-				*err = replay_fail(s->t, r, "segment kind%u: unreadable on the second "
-						   "pass", s->kind);
-			break;
-		}
-		r = ks_seg_read_header(buf, len, &hdr);
-		r = r ?: ks_seg_decode(s->dec, buf, len, &hdr, &rows);
-		if (r) {
-			s->done = true;
-			*err = replay_fail(s->t, r, "segment kind%u#%llu: damaged", s->kind,
-					   (unsigned long long)seq);
+			*err = r;
 			break;
 		}
 		s->rows = rows;
@@ -70,12 +52,6 @@ static const void *stream_row(struct stream *s, int *err)
 		s->i = 0;
 	}
 	return s->done ? NULL : s->rows + s->size * s->i;
-}
-
-static void stream_close(struct stream *s)
-{
-	ks_seg_iter_free(s->it);
-	ks_seg_decoder_free(s->dec);
 }
 
 static int load_procs(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, const void *rows)
@@ -107,7 +83,7 @@ static int apply_syscall(struct timemodel *m, const struct ks_syscall *s)
 }
 
 int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *ix,
-	   const struct replay_procs *p, uint64_t end_ts)
+	   replay_seg_fn fn, void *ctx)
 {
 	struct stream sys = { 0 }, sch = { 0 };
 	const struct ks_syscall *sc;
@@ -122,8 +98,8 @@ int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *i
 	if (err)
 		return err;
 	fdreplay_sort(&m->fr);
-	err = stream_open(&sys, t, KS_KIND_SYSCALL);
-	err = err ?: stream_open(&sch, t, KS_KIND_SCHED);
+	err = stream_open(&sys, t, KS_KIND_SYSCALL, fn, ctx);
+	err = err ?: stream_open(&sch, t, KS_KIND_SCHED, fn, ctx);
 	if (err)
 		goto out;
 	sc = stream_row(&sys, &err);
@@ -142,11 +118,8 @@ int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *i
 		}
 	}
 	err = err ?: fdreplay_flush(&m->fr);
-	err = err ?: tm_finish(m, end_ts, p);
 out:
-	stream_close(&sys);
-	stream_close(&sch);
-	if (err == -ENOMEM && !t->err[0])
-		replay_fail(t, err, "out of memory while accounting the time");
+	replay_cursor_close(sys.c);
+	replay_cursor_close(sch.c);
 	return err;
 }

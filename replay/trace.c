@@ -450,6 +450,95 @@ out:
 	return err;
 }
 
+/* --- segments of several kinds read side by side (replay/timerun.c) --------- */
+
+struct replay_cursor {
+	struct replay_trace *t;
+	struct ks_seg_iter *it;
+	struct ks_seg_decoder *dec;
+	uint32_t skip; /* kind 0: kinds 1..31 in this mask are left to another walk */
+};
+
+int replay_cursor_open(struct replay_trace *t, unsigned kind, uint32_t skip,
+		       struct replay_cursor **out)
+{
+	struct replay_cursor *c = calloc(1, sizeof(*c));
+	int err;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->t = t;
+	c->skip = kind ? 0 : skip;
+	err = ks_seg_decoder_new(&c->dec);
+	if (err) {
+		free(c);
+		return err;
+	}
+	err = ks_store_iter_segments(t->st, kind, &c->it);
+	if (err) {
+		replay_cursor_close(c);
+		return iter_damaged(t, err);
+	}
+	*out = c;
+	return 0;
+}
+
+int replay_cursor_next(struct replay_cursor *c, struct ks_seg_header *hdr, uint64_t *seq,
+		       const void **rows)
+{
+	struct replay_trace *t = c->t;
+	const void *buf;
+	unsigned k;
+	size_t len;
+	int err;
+
+	while ((err = ks_seg_iter_next(c->it, &k, seq, &buf, &len)) > 0) {
+		if (k < 32 && (c->skip >> k & 1))
+			continue;
+		err = ks_seg_read_header(buf, len, hdr);
+		if (err)
+			return seg_damaged(t, k, *seq, err);
+		if (hdr->kind != k)
+			return replay_fail(t, -KS_ECORRUPT,
+					   "segment kind%u#%llu holds kind %u events; the trace is "
+					   "damaged (record the command again)",
+					   k, (unsigned long long)*seq, (unsigned)hdr->kind);
+		if (!ks_schema_get(k)) {
+			t->skipped_segments++;
+			continue;
+		}
+		err = ks_seg_decode(c->dec, buf, len, hdr, rows);
+		return err ? seg_damaged(t, k, *seq, err) : 1;
+	}
+	if (err < 0 && !t->err[0])
+		iter_damaged(t, err);
+	return err;
+}
+
+void replay_cursor_close(struct replay_cursor *c)
+{
+	if (!c)
+		return;
+	ks_seg_iter_free(c->it);
+	ks_seg_decoder_free(c->dec);
+	free(c);
+}
+
+int replay_each_segment_but(struct replay_trace *t, uint32_t skip, replay_seg_fn fn, void *ctx)
+{
+	struct replay_cursor *c;
+	struct ks_seg_header hdr;
+	const void *rows;
+	uint64_t seq;
+	int err = replay_cursor_open(t, 0, skip, &c);
+
+	while (!err && (err = replay_cursor_next(c, &hdr, &seq, &rows)) > 0)
+		err = fn(ctx, &hdr, seq, rows);
+	replay_cursor_close(c);
+	return err;
+}
+
 int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, void *ctx)
 {
 	struct ks_seg_iter *it = NULL;
