@@ -455,8 +455,12 @@ int tm_syscall(struct timemodel *m, const struct ks_syscall *s, enum tm_bucket b
 		err = account_to(m, t, s->ts, &outside);
 	else
 		err = 0;
+	if (!m->has_sched) /* no states known: the call's time is its wait's */
+		t->cut_state = TM_ST_BLOCKED;
 	if (!err && end > t->cut)
 		err = account_to(m, t, end, &in);
+	if (!m->has_sched)
+		t->cut_state = TM_ST_ON;
 	return err;
 }
 
@@ -624,7 +628,7 @@ int tm_finish(struct timemodel *m, uint64_t end_ts, const struct replay_procs *p
 	for (size_t i = 0; i < m->nthreads; i++) {
 		struct tm_thread *t = &m->threads[i];
 		const struct replay_proc *r;
-		uint64_t end = t->dead ? t->end_ts : end_ts, pf;
+		uint64_t end = t->dead ? t->end_ts : m->has_sched ? end_ts : t->cut, pf;
 		int err;
 
 		if (end < t->cut)

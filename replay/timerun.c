@@ -104,6 +104,8 @@ int tm_run(struct timemodel *m, struct replay_trace *t, const struct argindex *i
 		goto out;
 	sc = stream_row(&sys, &err);
 	ev = err ? NULL : stream_row(&sch, &err);
+	if (ev)
+		m->has_sched = true; /* known from the start: see tm_syscall */
 	while (!err && (sc || ev)) {
 		uint64_t ret = sc ? sc->ts + sc->dur : UINT64_MAX;
 
