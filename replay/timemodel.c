@@ -20,7 +20,9 @@
  * TM_MARKS_MAX transitions between two syscall returns (a CPU loop preempted for
  * minutes) has its oldest ones accounted as outside syscalls (counted in folded).
  * Without scheduler events, a thread is on a CPU from its first syscall to its
- * last, and its syscalls' time goes to their wait buckets.
+ * last, and its syscalls' time goes to their wait buckets. The on-CPU split is the
+ * part CPU samples can refine: a sample in kernel mode outside a syscall (a fault,
+ * an interrupt) or in user mode is what the per-slice estimates stand in for.
  *
  * For the classes (replay/timeclass.c), each stretch also counts for the resource
  * it used: blocked on files io, on sockets net, in a fault mem; on-CPU time the

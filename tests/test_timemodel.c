@@ -449,6 +449,27 @@ static void run_queue_serves_the_next_slice(void **state)
 	tm_free(&m);
 }
 
+/* Without scheduler events: a thread lives from its first call to its last
+ * return, its calls' time is their wait's, the rest is on a CPU. */
+static void without_scheduler_events(void **state)
+{
+	struct timemodel m;
+	struct ks_syscall a = sc(10 * MS, 10 * MS, 7, SYS_fdatasync);
+	struct ks_syscall b = sc(30 * MS, 5 * MS, 7, SYS_nanosleep);
+
+	(void)state;
+	init(&m);
+	assert_int_equal(tm_syscall(&m, &a, TM_DISK, 0), 0);
+	assert_int_equal(tm_syscall(&m, &b, TM_SLEEP, 0), 0);
+	assert_int_equal(tm_finish(&m, BASE + 100 * MS, NULL), 0);
+	assert_false(m.has_sched);
+	assert_int_equal(m.total.ns[TM_DISK], 10 * MS);
+	assert_int_equal(m.total.ns[TM_SLEEP], 5 * MS);
+	assert_int_equal(m.total.ns[TM_CPU_USER], 10 * MS);
+	assert_int_equal(m.total.total, 25 * MS);
+	tm_free(&m);
+}
+
 /* Slow calls interrupted by a signal print as strace prints them. */
 static void errno_names(void **state)
 {
@@ -473,6 +494,7 @@ int main(void)
 		cmocka_unit_test(random_schedules_sum_to_life),
 		cmocka_unit_test(classes_and_reasons),
 		cmocka_unit_test(run_queue_serves_the_next_slice),
+		cmocka_unit_test(without_scheduler_events),
 		cmocka_unit_test(errno_names),
 	};
 
