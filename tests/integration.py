@@ -2046,6 +2046,11 @@ def recorder_memory_is_flat_in_time():
     assert late <= early * 1.10, (early, late, samples)
 
 
+# The Perfetto, HTML, progress-line and NDJSON tests (tests/integration_view.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+__import__("integration_view").register(globals())
+
+
 def main():
     global BPF_PROBLEM
     if not os.access(KSIGHT, os.X_OK):
