@@ -20,6 +20,7 @@
 #include "util/log.h"
 
 #define BATCH_ROWS 65536
+#define BATCH_BYTES_MAX (1u << 20) /* a batch of large rows holds fewer */
 
 #define MAX_HANDLERS 64
 
@@ -78,6 +79,9 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 		if (!b)
 			return NULL;
 		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS : BATCH_ROWS / 16;
+		/* rows with a 4 KiB argv: a batch's pages are touched as it fills */
+		if (b->cap * s->row_size > BATCH_BYTES_MAX)
+			b->cap = BATCH_BYTES_MAX / s->row_size;
 		b->row_size = s->row_size;
 		b->rows = calloc(b->cap, b->row_size);
 		if (!b->rows) {

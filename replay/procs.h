@@ -30,8 +30,8 @@ struct replay_proc {
 	bool argv_truncated; /* the exec's argv was longer than argv holds */
 	int32_t wstatus; /* wait(2) status, valid when exited */
 	char comm[KS_COMM_MAX + 1];
-	uint32_t argv_len; /* bytes of argv, NUL-separated */
-	char argv[KS_ARGV_MAX];
+	uint32_t argv_len; /* bytes of argv, NUL-separated (at most KS_ARGV_MAX) */
+	char *argv;        /* malloc'd, argv_len bytes; NULL when empty */
 };
 
 /* One successful exec, for the execsnoop-style list. */
@@ -42,7 +42,7 @@ struct replay_exec {
 	char comm[KS_COMM_MAX + 1];
 	bool argv_truncated;
 	uint32_t argv_len;
-	char argv[KS_ARGV_MAX];
+	char *argv;        /* malloc'd, argv_len bytes; NULL when empty */
 };
 
 struct replay_comm_change {

@@ -148,9 +148,11 @@ static uint64_t clip_add(const struct timemodel *m, struct tm_thread *th, uint64
 
 static struct tm_cause *cause_of(struct timemodel *m, uint32_t nr, uint32_t obj, enum tm_bucket b)
 {
-	uint64_t key = (uint64_t)nr << 32 | obj;
+	/* epoll sets share one object: the bucket tells their kinds apart */
+	uint64_t key = (uint64_t)b << 56 ^ (uint64_t)nr << 32 ^ obj;
 	uint32_t i = replay_index(&m->causemap, key);
 
+	/* unique while nr < 2^24: a hostile number may share another cause's entry */
 	if (i != NONE)
 		return &m->causes[i];
 	if (KS_GROW(&m->causes, &m->capcauses, m->ncauses + 1) ||

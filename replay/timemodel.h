@@ -94,7 +94,7 @@ struct timemodel {
 
 	struct tm_cause *causes;
 	size_t ncauses, capcauses;
-	struct ks_hmap causemap; /* nr << 32 | obj -> index in causes */
+	struct ks_hmap causemap; /* bucket << 56 ^ nr << 32 ^ obj -> index in causes */
 
 	struct ks_hmap epoll;  /* pid << 32 | epfd -> mask of TM_EP_* of its members */
 	struct ks_hmap starts; /* pid -> when its life starts (tm_set_start) */
