@@ -63,7 +63,7 @@ DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
 	clickhouse-server clickhouse-client
 BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 
-.PHONY: all deps bench-deps demo test unit unit-asan integration fuzz fuzz-check bench clean
+.PHONY: all deps bench-deps demo test unit unit-asan unit-tsan integration fuzz fuzz-check bench clean
 all: ksight
 
 ksight: $(LIB_OBJS) $(MAIN_OBJ)
@@ -160,6 +160,17 @@ unit: $(UNIT_BINS)
 unit-asan: $(ASAN_BINS)
 	@for t in $(ASAN_BINS); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t || exit 1; done
+
+# The threaded segment walk under ThreadSanitizer (its own build: TSan and ASan
+# do not mix).
+$(OUT)/tsan/tests/test_pipeline: tests/test_pipeline.c $(FUZZ_LIB_SRCS) $(GEN_HDRS)
+	$(call msg,TEST-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g -fsanitize=thread $(WFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) \
+		$(LDLIBS) -lcmocka
+
+unit-tsan: $(OUT)/tsan/tests/test_pipeline
+	@echo "== $< (tsan)"; TSAN_OPTIONS=halt_on_error=1 $<
 
 integration: ksight
 	@tests/integration.sh
