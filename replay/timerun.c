@@ -28,7 +28,7 @@ static int stream_open(struct stream *s, struct replay_trace *t, unsigned kind,
 	s->size = ks_schema_get(kind)->row_size;
 	s->fn = fn;
 	s->ctx = ctx;
-	return replay_cursor_open(t, kind, 0, &s->c);
+	return replay_cursor_open(t, kind, &s->c);
 }
 
 /* The next row, or NULL at the end (*err set on failure). */

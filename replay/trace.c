@@ -490,12 +490,11 @@ out:
 struct replay_cursor {
 	struct replay_trace *t;
 	struct ks_seg_iter *it;
-	struct ks_seg_decoder *dec;
-	uint32_t skip; /* kind 0: kinds 1..31 in this mask are left to another walk */
+	struct seg_pipe *pipe; /* its own decoders: cursors walk at the same time */
+	bool begun;
 };
 
-int replay_cursor_open(struct replay_trace *t, unsigned kind, uint32_t skip,
-		       struct replay_cursor **out)
+int replay_cursor_open(struct replay_trace *t, unsigned kind, struct replay_cursor **out)
 {
 	struct replay_cursor *c = calloc(1, sizeof(*c));
 	int err;
@@ -504,17 +503,18 @@ int replay_cursor_open(struct replay_trace *t, unsigned kind, uint32_t skip,
 	if (!c)
 		return -ENOMEM;
 	c->t = t;
-	c->skip = kind ? 0 : skip;
-	err = ks_seg_decoder_new(&c->dec);
+	err = seg_pipe_new(t->threads ? t->threads : 1, &c->pipe);
 	if (err) {
 		free(c);
-		return err;
+		return pipe_failed(t, err);
 	}
 	err = ks_store_iter_segments(t->st, kind, &c->it);
 	if (err) {
 		replay_cursor_close(c);
 		return iter_damaged(t, err);
 	}
+	seg_pipe_begin(c->pipe, c->it);
+	c->begun = true;
 	*out = c;
 	return 0;
 }
@@ -523,28 +523,24 @@ int replay_cursor_next(struct replay_cursor *c, struct ks_seg_header *hdr, uint6
 		       const void **rows)
 {
 	struct replay_trace *t = c->t;
-	const void *buf;
-	unsigned k;
-	size_t len;
+	const struct seg_result *r;
 	int err;
 
-	while ((err = ks_seg_iter_next(c->it, &k, seq, &buf, &len)) > 0) {
-		if (k < 32 && (c->skip >> k & 1))
-			continue;
-		err = ks_seg_read_header(buf, len, hdr);
-		if (err)
-			return seg_damaged(t, k, *seq, err);
-		if (hdr->kind != k)
-			return replay_fail(t, -KS_ECORRUPT,
-					   "segment kind%u#%llu holds kind %u events; the trace is "
-					   "damaged (record the command again)",
-					   k, (unsigned long long)*seq, (unsigned)hdr->kind);
-		if (!ks_schema_get(k)) {
+	while ((err = seg_pipe_next(c->pipe, &r)) > 0) {
+		switch (r->status) {
+		case SEG_BAD_HDR:
+		case SEG_BAD_DATA:
+		case SEG_BAD_KIND:
+			return deliver(t, r, NULL, NULL);
+		case SEG_UNKNOWN:
 			t->skipped_segments++;
 			continue;
+		case SEG_DECODED:
+			*hdr = r->hdr;
+			*seq = r->seq;
+			*rows = r->rows;
+			return 1;
 		}
-		err = ks_seg_decode(c->dec, buf, len, hdr, rows);
-		return err ? seg_damaged(t, k, *seq, err) : 1;
 	}
 	if (err < 0 && !t->err[0])
 		iter_damaged(t, err);
@@ -555,23 +551,11 @@ void replay_cursor_close(struct replay_cursor *c)
 {
 	if (!c)
 		return;
+	if (c->begun)
+		seg_pipe_end(c->pipe);
 	ks_seg_iter_free(c->it);
-	ks_seg_decoder_free(c->dec);
+	seg_pipe_free(c->pipe);
 	free(c);
-}
-
-int replay_each_segment_but(struct replay_trace *t, uint32_t skip, replay_seg_fn fn, void *ctx)
-{
-	struct replay_cursor *c;
-	struct ks_seg_header hdr;
-	const void *rows;
-	uint64_t seq;
-	int err = replay_cursor_open(t, 0, skip, &c);
-
-	while (!err && (err = replay_cursor_next(c, &hdr, &seq, &rows)) > 0)
-		err = fn(ctx, &hdr, seq, rows);
-	replay_cursor_close(c);
-	return err;
 }
 
 int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, void *ctx)

@@ -91,19 +91,16 @@ typedef int (*replay_seg_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_
  * "FILE: segment syscall#12: <what>; ...". */
 int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn, void *ctx);
 
-/* A walk of one kind's segments (kind 0: every kind but those whose bit is set in
- * skip), one decoded segment at a time, checked as replay_each_segment checks
- * them; several may be open at once, each with its own decoder. */
+/* A walk of one kind's segments, one decoded segment at a time, checked as
+ * replay_each_segment checks them; several may be open at once, each with its
+ * own decoder threads (the trace's thread count). */
 struct replay_cursor;
-int replay_cursor_open(struct replay_trace *t, unsigned kind, uint32_t skip,
-		       struct replay_cursor **out);
+int replay_cursor_open(struct replay_trace *t, unsigned kind, struct replay_cursor **out);
 /* Returns 1 with the next segment (rows valid until the next call), 0 at the end,
  * or a negative error with t->err set. */
 int replay_cursor_next(struct replay_cursor *c, struct ks_seg_header *hdr, uint64_t *seq,
 		       const void **rows);
 void replay_cursor_close(struct replay_cursor *c);
-/* replay_each_segment over every kind but those whose bit (1 << kind) is in skip. */
-int replay_each_segment_but(struct replay_trace *t, uint32_t skip, replay_seg_fn fn, void *ctx);
 
 /* Like replay_each_segment, but reads headers only (no decode, no checksum). */
 typedef int (*replay_hdr_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
