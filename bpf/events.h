@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #endif
 
-#define KS_ABI_VERSION 2
+#define KS_ABI_VERSION 3
 
 /* The low 16 bits of the first __u32 of every ring-buffer record say what
  * follows; the high 16 bits carry the record's flags. */
@@ -97,8 +97,11 @@ enum ks_ev_proc_what {
 #define KS_CGROUP_MAX 8 /* --cgroup targets the probes test */
 
 #define KS_COMM_LEN 16
-#define KS_ARGV_LEN 256
+#define KS_ARGV_LEN 4096 /* argv bytes kept; a power of two (the probe masks with it) */
 
+#define KS_EV_PROCF_ARGV_TRUNC 0x1 /* ks_ev_proc.flags: argv was longer than KS_ARGV_LEN */
+
+/* Sent without the unused rest of argv: offsetof(argv) + argv_len bytes. */
 struct ks_ev_proc {
 	__u32 type; /* KS_EV_PROC */
 	__u32 what; /* enum ks_ev_proc_what */
@@ -110,7 +113,7 @@ struct ks_ev_proc {
 	char comm[KS_COMM_LEN];
 	__u64 cgroup;   /* the task's cgroup v2 id (its directory's inode) */
 	__u32 argv_len; /* bytes used in argv, NUL-separated */
-	__u32 _pad;
+	__u32 flags;    /* KS_EV_PROCF_* */
 	char argv[KS_ARGV_LEN];
 };
 

@@ -40,6 +40,15 @@ struct {
 	__type(value, struct ks_ev_proc);
 } proc_scratch SEC(".maps");
 
+/* The record's size: the fixed part and the argv bytes used. */
+static __always_inline __u32 emit_proc_size(__u64 argv_len)
+{
+	asm volatile("%0 &= 0x1fff" : "+r"(argv_len));
+	if (argv_len > KS_ARGV_LEN)
+		argv_len = KS_ARGV_LEN;
+	return offsetof(struct ks_ev_proc, argv) + argv_len;
+}
+
 static __always_inline void emit_proc(void *ctx, __u32 what, __u32 pid, __u32 tid, __u32 ppid,
 				       __s32 code, bool with_argv)
 {
@@ -56,20 +65,27 @@ static __always_inline void emit_proc(void *ctx, __u32 what, __u32 pid, __u32 ti
 	e->tid = tid;
 	e->ppid = ppid;
 	e->exit_code = code;
-	e->_pad = 0;
+	e->flags = 0;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	e->cgroup = bpf_get_current_cgroup_id();
 	e->argv_len = 0;
 	if (with_argv) {
 		unsigned long start = BPF_CORE_READ(task, mm, arg_start);
 		unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+		__u64 n = end > start ? end - start : 0;
 
-		/* a fixed-size read keeps the verifier simple; the strings past arg_end
-		 * (the environment) are mapped too and cut off by argv_len */
-		if (end > start && !bpf_probe_read_user(e->argv, KS_ARGV_LEN, (void *)start))
-			e->argv_len = end - start > KS_ARGV_LEN ? KS_ARGV_LEN : end - start;
+		if (n > KS_ARGV_LEN) {
+			n = KS_ARGV_LEN;
+			e->flags = KS_EV_PROCF_ARGV_TRUNC;
+		}
+		/* only what is there: a read past the top of the stack would fault */
+		asm volatile("%0 &= 0x1fff" : "+r"(n));
+		if (n > KS_ARGV_LEN)
+			n = KS_ARGV_LEN;
+		if (n && !bpf_probe_read_user(e->argv, n, (void *)start))
+			e->argv_len = n;
 	}
-	output(ctx, e, sizeof(*e), KS_DROP_PROC);
+	output(ctx, e, emit_proc_size(e->argv_len), KS_DROP_PROC);
 }
 
 /* Hash mode: a new task announces its own fork at its first syscall event, where
@@ -137,12 +153,13 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 		return 0;
 	now = bpf_ktime_get_ns();
 	ts = c->enter_ts;
-	c->enter_ts = 0;
 	spec = spec_of(c->nr);
+	/* the side records filled in at exit are joined by the entry time: cleared after */
 	if (spec)
 		sysargs_exit(ctx, c, spec, ts, now - ts, ret);
 	else
 		emit_syscall(ctx, c->nr, ts, now - ts, ret, 0);
+	c->enter_ts = 0;
 	return 0;
 }
 

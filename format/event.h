@@ -80,8 +80,10 @@ enum ks_proc_what {
 };
 
 #define KS_COMM_MAX 16
-#define KS_ARGV_MAX 256
+#define KS_ARGV_MAX 4096
 #define KS_EXE_MAX 256
+
+#define KS_PROCF_ARGV_TRUNC 0x1 /* ks_proc.flags: the exec's argv was longer than argv */
 
 struct ks_proc {
 	uint64_t ts;
@@ -95,6 +97,7 @@ struct ks_proc {
 	char argv[KS_ARGV_MAX];  /* argv_len bytes, NUL-separated */
 	uint64_t cgroup;         /* cgroup v2 id (meta "cgroups" names it); 0: unknown */
 	char exe[KS_EXE_MAX];    /* START only: /proc/PID/exe, NUL-terminated */
+	uint32_t flags;          /* KS_PROCF_* */
 };
 
 enum ks_sched_what { KS_SCHED_SWITCH = 1, KS_SCHED_WAKEUP = 2, KS_SCHED_WAKEUP_NEW = 3 };

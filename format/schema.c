@@ -61,6 +61,7 @@ static const struct ks_field proc_fields[] = {
 	},
 	FIELD(struct ks_proc, cgroup, KS_F_U64, KS_ENC_PLAIN),
 	FIELD(struct ks_proc, exe, KS_F_STR, KS_ENC_PLAIN),
+	FIELD(struct ks_proc, flags, KS_F_U32, KS_ENC_PLAIN),
 };
 
 /* Switches of one task come in pairs on a CPU: tids repeat, deltas stay small. */

@@ -20,6 +20,7 @@
 #include "util/log.h"
 
 #define BATCH_ROWS 65536
+#define BATCH_BYTES_MAX (1u << 20) /* a batch of large rows holds fewer */
 
 #define MAX_HANDLERS 64
 
@@ -78,6 +79,9 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 		if (!b)
 			return NULL;
 		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS : BATCH_ROWS / 16;
+		/* rows with a 4 KiB argv: a batch's pages are touched as it fills */
+		if (b->cap * s->row_size > BATCH_BYTES_MAX)
+			b->cap = BATCH_BYTES_MAX / s->row_size;
 		b->row_size = s->row_size;
 		b->rows = calloc(b->cap, b->row_size);
 		if (!b->rows) {
@@ -194,10 +198,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	case KS_EV_PROC: {
 		const struct ks_ev_proc *e = data;
+		size_t head = offsetof(struct ks_ev_proc, argv);
 		struct ks_proc *r;
 
-		if (size < sizeof(*e) || !(r = batch_slot(c, KS_KIND_PROC)))
-			return size < sizeof(*e) ? 0 : -ENOMEM;
+		if (size < head || !(r = batch_slot(c, KS_KIND_PROC)))
+			return size < head ? 0 : -ENOMEM;
 		memset(r, 0, sizeof(*r));
 		r->ts = e->ts;
 		r->what = e->what;
@@ -208,7 +213,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		memcpy(r->comm, e->comm, sizeof(r->comm));
 		r->cgroup = e->cgroup;
 		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
+		if (r->argv_len > size - head)
+			r->argv_len = size - head;
 		memcpy(r->argv, e->argv, r->argv_len);
+		r->flags = e->flags & KS_EV_PROCF_ARGV_TRUNC ? KS_PROCF_ARGV_TRUNC : 0;
 		if (c->on_proc)
 			c->on_proc(c->on_proc_ctx, r);
 		return 0;

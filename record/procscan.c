@@ -56,6 +56,8 @@ int procscan_read(pid_t pid, uint64_t ts, struct cgroups *cg, struct ks_proc *ro
 	}
 	n = read_at(dfd, "cmdline", row->argv, sizeof(row->argv));
 	row->argv_len = n > 0 ? n : 0;
+	if (row->argv_len == sizeof(row->argv))
+		row->flags |= KS_PROCF_ARGV_TRUNC; /* perhaps longer: said so */
 	n = readlinkat(dfd, "exe", row->exe, sizeof(row->exe) - 1);
 	row->exe[n > 0 ? n : 0] = 0;
 	close(dfd);

@@ -36,11 +36,12 @@ struct replay_proc {
 	bool forked, execed, exited;
 	bool argv_inherited; /* argv is its parent's: it forked and has not exec'd */
 	bool seen_running;   /* named by a START or JOIN record: running before */
+	bool argv_truncated; /* the exec's argv was longer than argv holds */
 	uint64_t cgroup;     /* its cgroup v2 id, last known; 0: unknown */
 	int32_t wstatus; /* wait(2) status, valid when exited */
 	char comm[KS_COMM_MAX + 1];
-	uint32_t argv_len; /* bytes of argv, NUL-separated */
-	char argv[KS_ARGV_MAX];
+	uint32_t argv_len; /* bytes of argv, NUL-separated (at most KS_ARGV_MAX) */
+	char *argv;        /* malloc'd, argv_len bytes; NULL when empty */
 	char exe[KS_EXE_MAX]; /* from a START record, else "" */
 };
 
@@ -50,8 +51,9 @@ struct replay_exec {
 	uint32_t pid, ppid;
 	uint32_t rec; /* index in replay_procs.v of the process */
 	char comm[KS_COMM_MAX + 1];
+	bool argv_truncated;
 	uint32_t argv_len;
-	char argv[KS_ARGV_MAX];
+	char *argv;        /* malloc'd, argv_len bytes; NULL when empty */
 };
 
 struct replay_comm_change {

@@ -14,6 +14,7 @@
 #include "replay/profile.h"
 #include "replay/files.h"
 #include "replay/span.h"
+#include "replay/timemodel.h"
 #include "replay/trace.h"
 
 struct report {
@@ -32,6 +33,11 @@ struct report {
 	char *io_probes, *io_missing;
 	long long io_lost;         /* its "lost_io": block and net records lost; -1: unknown */
 	struct prof_result *prof;  /* the CPU profile (replay/report_profile.c) */
+	struct timemodel tm;       /* where every thread-second went (replay/timemodel.h) */
+	bool have_tm;              /* tm ran (it needs the trace's syscalls or sched events) */
+	char reason[400];          /* why the class: one sentence */
+	uint32_t launch_pid;       /* the command ksight launched, from its exec ... */
+	uint64_t launch_ts;        /* ... at this time (0: attached, or unknown) */
 };
 
 /* Runs the whole analysis of t into r (which it initialises) with options o.
@@ -52,6 +58,12 @@ json_t *report_json_cgroups(const struct report *r);
 
 /* The FILES table of the text report (nothing when no arguments were recorded). */
 void report_text_files(FILE *f, const struct report *r);
+
+/* analysis.time and processes[].time: the buckets of t (replay/report_time.c);
+ * NULL on ENOMEM. */
+json_t *report_json_time(const struct report *r, const struct tm_times *t);
+/* The SUMMARY the text report opens with. */
+void report_text_summary(FILE *f, const struct report *r);
 
 /* Writes the text report to f. */
 void report_text(FILE *f, const struct report *r);

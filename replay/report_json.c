@@ -204,6 +204,8 @@ static json_t *json_analysis(struct jb *b, const struct report *r)
 	set(b, o, "fault_cpu_share", jreal(r->beh.fault_cpu_share, 1e4));
 	set(b, o, "page_faults_per_sec", jreal(r->beh.page_faults_per_sec, 100));
 	set(b, o, "rss_growth_kb_per_sec", jreal(r->beh.rss_growth_kb_per_sec, 100));
+	set(b, o, "reason", json_string(r->reason));
+	set(b, o, "time", report_json_time(r, &r->tm.total));
 	return o;
 }
 
@@ -331,6 +333,7 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		set(b, o, "comm", jstr(p->comm));
 		set(b, o, "argv", json_argv(b, p->argv, p->argv_len));
 		set(b, o, "argv_inherited", json_boolean(p->argv_inherited));
+		set(b, o, "argv_truncated", json_boolean(p->argv_truncated));
 		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
 						   json_null());
 		set(b, o, "exit_signal", p->exited && WIFSIGNALED(p->wstatus) ?
@@ -341,6 +344,8 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		set(b, o, "exit_timestamp", p->exited ? jepoch(r, p->exit_ts) : json_null());
 		set(b, o, "lifetime_ms", jms(end > p->start_ts ? end - p->start_ts : 0));
 		json_proc_figures(b, r, o, sp);
+		if (tm_record(&r->tm, (uint32_t)i))
+			set(b, o, "time", report_json_time(r, tm_record(&r->tm, (uint32_t)i)));
 		push(b, list, o);
 	}
 	return list;
@@ -388,6 +393,7 @@ static json_t *json_execs(struct jb *b, const struct report *r)
 		set(b, o, "ppid", json_integer(x->ppid));
 		set(b, o, "comm", jstr(x->comm));
 		set(b, o, "argv", json_argv(b, x->argv, x->argv_len));
+		set(b, o, "argv_truncated", json_boolean(x->argv_truncated));
 		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
 						   json_null());
 		push(b, list, o);

@@ -2057,6 +2057,190 @@ def a_hook_that_hangs_or_fails_does_not_stall_recording():
         assert meta_of(t).get(key) == "1", meta_of(t)
 
 
+# --- where every thread-second went (replay/timemodel.c) ------------------------
+
+TIMELOAD = os.path.abspath("build/tests/timeload")
+
+
+def time_doc(cmd, name, *opts):
+    t = os.path.join(TMP, f"time-{name}.lmdb")
+    p = record(t, cmd, *opts)
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    tm = doc["analysis"]["time"]
+    b = tm["buckets"]
+    assert sorted(b) == sorted(["cpu_user", "cpu_kernel", "page_faults", "run_queue", "disk",
+                                "network", "pipe", "child", "lock", "sleep", "poll", "other"]), b
+    assert abs(sum(b.values()) - tm["total_thread_ns"]) <= 0.01 * tm["total_thread_ns"], tm
+    for pr in doc["processes"]:
+        if "time" in pr:
+            pt = pr["time"]
+            assert abs(sum(pt["buckets"].values()) - pt["total_thread_ns"]) <= \
+                0.01 * pt["total_thread_ns"] + 1000, pr
+    assert doc["analysis"]["reason"], doc["analysis"]
+    return doc, t, p
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def pct_of(b, key, tm):
+    """key's share of thread time, not counting the run-queue wait: on this shared
+    2-CPU machine that wait is mostly other programs', not the workload's."""
+    return b[key] / max(1, tm["total_thread_ns"] - b["run_queue"])
+
+
+@test
+def time_cpu_loop_is_user_time():
+    needs_bpf()
+    doc, _, _ = time_doc([WORKLOAD, "spin", "800"], "spin")
+    a = doc["analysis"]
+    tm, b = a["time"], a["time"]["buckets"]
+    assert a["behavior_classification"] == "cpu_bound", a
+    assert pct_of(b, "cpu_user", tm) >= 0.8, tm
+    assert "on a CPU" in a["reason"], a["reason"]
+    # one thread: its thread time is the process's lifetime
+    me = [x for x in doc["processes"] if x["comm"] == "workload"][0]
+    assert abs(ms(tm["total_thread_ns"]) - me["lifetime_ms"]) <= 0.02 * me["lifetime_ms"], (tm, me)
+
+
+@test
+def time_cpu_agrees_with_usr_bin_time():
+    needs_bpf()
+    if not os.access("/usr/bin/time", os.X_OK):
+        raise Skip("no /usr/bin/time")
+    doc, _, p = time_doc(["/usr/bin/time", "-f", "%U %S", WORKLOAD, "spin", "600"], "usrbintime")
+    user, system = (float(x) for x in p.stderr.strip().splitlines()[-1].split())
+    me = [x for x in doc["processes"] if x["comm"] == "workload"][0]
+    want = (user + system) * 1000
+    assert abs(me["cpu_time_ms"] - want) <= 0.1 * want + 20, (me["cpu_time_ms"], want)
+    assert me["cpu_time_ms"] <= me["lifetime_ms"] * max(1, me["threads"]), me
+    tb = me["time"]["buckets"]
+    assert abs(ms(tb["cpu_user"] + tb["cpu_kernel"] + tb["page_faults"]) - me["cpu_time_ms"]) <= \
+        0.05 * me["cpu_time_ms"] + 5, (tb, me)
+
+
+@test
+def time_known_sleeps_are_sleep():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "sleeps", "20", "15"], "sleeps")
+    b = doc["analysis"]["time"]["buckets"]
+    assert 295 <= ms(b["sleep"]) <= 420, b   # 20 x 15 ms, each at least 15 ms
+    assert "clock_nanosleep" in doc["analysis"]["reason"], doc["analysis"]["reason"]
+
+
+@test
+def time_writer_blocked_on_a_full_pipe_is_pipe():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "pipefull", "1200"], "pipefull")
+    a = doc["analysis"]
+    assert a["behavior_classification"] != "io_bound", a
+    writer = [x for x in doc["processes"] if x["comm"] == "timeload" and x["argv_inherited"] is False]
+    assert writer, doc["processes"]
+    wb = writer[0]["time"]["buckets"]
+    assert ms(wb["pipe"]) >= 800, wb
+    assert ms(a["time"]["buckets"]["disk"]) < 50, a["time"]
+
+
+@test
+def time_dsync_writes_are_disk():
+    needs_bpf()
+    doc, _, _ = time_doc([WORKLOAD, "dsync", "1500"], "dsync")
+    a = doc["analysis"]
+    tm, b = a["time"], a["time"]["buckets"]
+    assert a["behavior_classification"] == "io_bound", a
+    assert pct_of(b, "disk", tm) >= 0.5, tm
+    assert "pwrite64" in a["reason"], a["reason"]
+
+
+@test
+def time_pipeline_is_classified_by_its_limiting_stage():
+    needs_bpf()
+    doc, _, _ = time_doc(["sh", "-c", f"{TIMELOAD} produce 800 | cat | wc -l"], "pipeline")
+    a = doc["analysis"]
+    assert a["behavior_classification"] == "cpu_bound", a
+    by = {x["comm"]: x["time"]["buckets"] for x in doc["processes"] if "time" in x}
+    assert ms(by["wc"]["pipe"]) >= 0.6 * ms(sum(by["wc"].values())), by["wc"]
+    assert ms(by["cat"]["pipe"]) >= 0.5 * ms(sum(by["cat"].values())), by["cat"]
+    assert ms(by["sh"]["child"]) >= 600, by["sh"]
+    assert a["io_intensity"] < 0.2, a
+
+
+@test
+def time_thread_pool_on_a_futex_is_lock():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "futexpool", "4", "500"], "futex")
+    b = doc["analysis"]["time"]["buckets"]
+    assert ms(b["lock"]) >= 4 * 450, b
+    assert ms(b["sleep"]) >= 450, b
+
+
+@test
+def time_loopback_server_idling_in_epoll_is_network():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "epollidle", "800"], "epoll")
+    a = doc["analysis"]
+    b = a["time"]["buckets"]
+    assert ms(b["network"]) >= 700, b
+    assert ms(b["poll"]) < 50, b
+    assert a["behavior_classification"] == "network_bound", a
+    assert "epoll" in a["reason"], a["reason"]
+
+
+@test
+def argv_kept_whole_and_marked_when_cut():
+    needs_bpf()
+    t = os.path.join(TMP, "argv.lmdb")
+    long1 = [f"a{i:03d}-" + "x" * 40 for i in range(24)]      # about 1.1 KB
+    assert 1100 <= len(" ".join(long1)) <= 1300
+    p = record(t, ["/bin/echo", *long1])
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    echo = [x for x in doc["processes"] if x["comm"] == "echo"][0]
+    assert echo["argv"] == ["/bin/echo", *long1] and echo["argv_truncated"] is False, echo
+    assert doc["execs"][0]["argv"] == ["/bin/echo", *long1], doc["execs"]
+    assert doc["execs"][0]["argv_truncated"] is False
+    long2 = [f"b{i:03d}-" + "y" * 60 for i in range(100)]     # about 6.9 KB
+    p = record(t + "2", ["/bin/echo", *long2])
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t + "2")
+    echo = [x for x in doc["processes"] if x["comm"] == "echo"][0]
+    assert echo["argv_truncated"] is True and doc["execs"][0]["argv_truncated"] is True, echo
+    joined = "\0".join(["/bin/echo", *long2])
+    got = "\0".join(echo["argv"])
+    assert len(got) >= 4000 and joined.startswith(got), len(got)
+    text = run([KSIGHT, "report", t + "2"]).stdout
+    assert re.search(r"b099-y*\.\.\.$|y\.\.\.$", text, re.M), "no ... after the cut argv"
+
+
+@test
+def exited_threads_switches_match_getrusage():
+    needs_bpf()
+    t = os.path.join(TMP, "threads.lmdb")
+    p = record(t, [TIMELOAD, "threads", "50", "2"])
+    assert p.returncode == 0, p.stderr
+    pid, vol, invol = (int(x) for x in p.stdout.split())
+    me = proc_of(report_json(t), pid)
+    assert me["threads"] >= 51, me
+    # the main thread switches a few more times after its getrusage (write, exit)
+    assert abs(me["voluntary_switches"] - vol) <= 5, (me["voluntary_switches"], vol)
+
+
+@test
+def text_report_leads_with_the_answer():
+    needs_bpf()
+    t = os.path.join(TMP, "time-sleeps.lmdb")
+    if not os.path.exists(t):
+        time_doc([TIMELOAD, "sleeps", "20", "15"], "sleeps")
+    text = run([KSIGHT, "report", t]).stdout
+    assert text.index("SUMMARY") < text.index("SYSCALLS"), text[:2000]
+    head = text[text.index("SUMMARY"):text.index("SYSCALLS")]
+    for word in ("wall time", "CPU time", "class", "sleep"):
+        assert word in head, (word, head)
+    assert "%time" in text and re.search(r"clock_nanosleep\s+\S+\s+wait", text), text[:3000]
+
+
 # --- a trace that proves itself whole; loss that shows everywhere ----------------
 
 LMDB_DBS = ("meta", "segments", "files", "deltas")
