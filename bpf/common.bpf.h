@@ -65,8 +65,10 @@ struct {
 /* -a, --cgroup: processes never adopted (tgid -> 1): the recorder's children
  * (the --injector-cmd hooks) and their descendants, marked at fork. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	/* LRU: a dead hook's entry stays until its pid is reused (an exiting task
+	 * still switches out and may be sampled after its exit event), and the oldest
+	 * go first should hooks outnumber the entries */
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -169,13 +171,8 @@ static __always_inline void ignore_child(__u32 parent_tgid, __u32 child_tgid)
 		return;
 	if (parent_tgid == self_tgid || bpf_map_lookup_elem(&ignored, &parent_tgid))
 		bpf_map_update_elem(&ignored, &child_tgid, &one, BPF_ANY);
-}
-
-/* -a, --cgroup: a process ended; its pid may be reused. */
-static __always_inline void unignore(__u32 tgid, __u32 tid)
-{
-	if ((trace_all || trace_cgroup) && tgid == tid)
-		bpf_map_delete_elem(&ignored, &tgid);
+	else /* a pid a dead hook had, reused by a process to trace */
+		bpf_map_delete_elem(&ignored, &child_tgid);
 }
 
 /* The running task's state when it is traced, else NULL. */

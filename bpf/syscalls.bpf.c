@@ -200,9 +200,8 @@ static __always_inline int on_exit(void *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 
-	struct task_ctx *c = current_ctx(); /* before unignore: it may adopt */
+	struct task_ctx *c = current_ctx();
 
-	unignore(id >> 32, tid);
 	if (!c)
 		return 0;
 	emit_proc(ctx, KS_EV_EXIT, id >> 32, tid, BPF_CORE_READ(task, real_parent, tgid),
