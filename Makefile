@@ -219,7 +219,7 @@ integration: ksight
 	@tests/integration.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all unit unit-asan test-nobtf
+	@$(MAKE) --no-print-directory all unit unit-asan unit-tsan test-nobtf
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory fuzz-check
 
