@@ -206,11 +206,11 @@ unit-asan: $(ASAN_BINS)
 
 # The threaded segment walk under ThreadSanitizer (its own build: TSan and ASan
 # do not mix).
-$(OUT)/tsan/tests/test_pipeline: tests/test_pipeline.c $(FUZZ_LIB_SRCS) $(GEN_HDRS)
+$(OUT)/tsan/tests/test_pipeline: tests/test_pipeline.c $(FUZZ_LIB_SRCS) $(GEN_HDRS) $(PB_SRC)
 	$(call msg,TEST-TSAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g -fsanitize=thread $(WFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) \
-		$(LDLIBS) -lcmocka
+		$(PB_SRC) $(LDLIBS) -lcmocka
 
 unit-tsan: $(OUT)/tsan/tests/test_pipeline
 	@echo "== $< (tsan)"; TSAN_OPTIONS=halt_on_error=1 $<
