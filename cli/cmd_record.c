@@ -30,6 +30,8 @@
 #include "record/privs.h"
 #include "record/probes.h"
 #include "record/sysargs.h"
+#include "record/retain.h"
+#include "cli/record_opts.h"
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
@@ -62,6 +64,7 @@ struct record_opts {
 	int nstate;
 	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
+	uint64_t max_size, keep_ns; /* --max-size, --keep: bounded recording */
 	char **argv;
 };
 
@@ -75,6 +78,7 @@ struct recorder {
 	struct sampler *sampler;
 	struct targets targets;
 	struct statedir *statedir;
+	struct retain *retain;
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -116,6 +120,10 @@ static const char usage_text[] =
 	"                         (repeatable); 'ksight restore' rebuilds them\n"
 	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
 	"                         of using inotify (--fallback-fsnotify, the default)\n"
+	"      --max-size SIZE    keep the trace under SIZE (K/M/G): the oldest epochs\n"
+	"                         (~10 s each) are dropped, counted, not lost\n"
+	"      --keep DUR         keep only the last DUR of events and state (10m, 1h)\n"
+	"                         SIGUSR1 writes a snapshot FILE-<UTC time>.lmdb\n"
 	"  -q, --quiet            no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
@@ -141,47 +149,6 @@ static int64_t mono_to_realtime_ns(void)
 }
 
 /* Parses SIZE[K|M|G] into a power of two of at least one page. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t p = 4096;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	/* checked before the shift, so no size wraps around to a small one */
-	if (*end || !v || *s == '-' || v > (4ull << 30) >> shift)
-		return -EINVAL;
-	v <<= shift;
-	while (p < v)
-		p <<= 1;
-	*out = p;
-	return 0;
-}
-
-/* A duration with a unit, or a bare number of seconds ("2.5"); not 0. */
-static int parse_seconds(const char *arg, uint64_t *ns)
-{
-	char with_unit[64];
-
-	if (!ks_parse_duration(arg, ns))
-		return *ns ? 0 : -EINVAL;
-	if (snprintf(with_unit, sizeof(with_unit), "%ss", arg) >= (int)sizeof(with_unit) ||
-	    ks_parse_duration(with_unit, ns))
-		return -EINVAL;
-	return *ns ? 0 : -EINVAL;
-}
-
 /* Sets *out to 1 + the index of arg in names (0 is "auto"). */
 static int pick(const char *arg, const char *flag, const char **names, int *out)
 {
@@ -238,6 +205,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "state-dir", required_argument, NULL, 'W' },
 		{ "fallback-fsnotify", no_argument, NULL, 'F' },
 		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
+		{ "max-size", required_argument, NULL, 'Z' },
+		{ "keep", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -263,6 +232,18 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'Z':
+			if (parse_max_size(optarg, &o->max_size)) {
+				ks_error("--max-size '%s' is not a size from 1M (e.g. 8M, 2G)", optarg);
+				return -1;
+			}
+			break;
+		case 'k':
+			if (ks_parse_duration(optarg, &o->keep_ns) || !o->keep_ns) {
+				ks_error("--keep '%s' is not a duration (e.g. 30s, 10m, 1h)", optarg);
+				return -1;
+			}
 			break;
 		case 'p':
 			o->attach_list = optarg;
@@ -608,6 +589,7 @@ static int setup_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -623,6 +605,19 @@ static void pick_user(struct recorder *r)
 		return;
 	r->run_uid = strtoul(u, NULL, 10);
 	r->run_gid = strtoul(g, NULL, 10);
+}
+
+/* SIGUSR1: a copy of the trace as committed, closed with the losses so far. */
+static void live_snapshot(struct recorder *r)
+{
+	uint64_t drops[KS_DROP_MAX] = { 0 };
+	int err;
+
+	if (r->probes)
+		probes_read_drops(r->probes, drops);
+	err = retain_snapshot(r->retain, r->consumer, r->statedir, drops, r->start_ns);
+	if (err)
+		ks_error("cannot take a snapshot of %s: %s", r->opts.output, strerror(-err));
 }
 
 /* Polls until the command exits (or, with -p, every target has; with -a or
@@ -652,6 +647,10 @@ static int recorder_run(struct recorder *r)
 			struct signalfd_siginfo si;
 
 			while (read(r->sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGUSR1) {
+					live_snapshot(r);
+					continue;
+				}
 				if (!cmd)
 					return 0; /* attached: a signal ends the recording */
 				kill(r->child.pid, si.ssi_signo);
@@ -663,6 +662,13 @@ static int recorder_run(struct recorder *r)
 				return n;
 		}
 		if (r->statedir && (n = statedir_tick(r->statedir, ks_mono_ns())) < 0)
+			return n;
+		if (r->retain && (n = retain_tick(r->retain, r->consumer, r->statedir,
+						  &(struct retain_targets){
+							.child = r->child.pid, .pids = r->targets.pids,
+							.npids = r->targets.n, .all = r->opts.all,
+							.fds = r->probes && !r->opts.no_args },
+						  ks_mono_ns())) < 0)
 			return n;
 		if (ks_mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
 			consumer_flush(r->consumer);
@@ -906,6 +912,9 @@ int cmd_record(int argc, char **argv)
 	if (r.run_uid != (uid_t)-1 && chown(r.opts.output, r.run_uid, r.run_gid))
 		ks_debug("cannot give %s to uid %u: %s", r.opts.output, r.run_uid, strerror(errno));
 	err = write_start_meta(&r);
+	err = err ?: retain_new(&(struct retain_opts){ .max_size = r.opts.max_size,
+			.keep_ns = r.opts.keep_ns, .path = r.opts.output }, r.store, ks_mono_ns(),
+			&r.retain);
 	if (err) {
 		store_error("cannot write", r.opts.output, err);
 		goto out;
@@ -1019,6 +1028,7 @@ out:
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);
+	retain_free(r.retain);
 	free(r.opts.state_dirs);
 	targets_close(&r.targets);
 	if (r.store)

@@ -62,7 +62,9 @@ struct ks_sysarg {
 	char data[KS_SYSARG_MAX];
 };
 
-enum ks_proc_what { KS_PROC_FORK = 1, KS_PROC_EXEC = 2, KS_PROC_EXIT = 3 };
+/* KS_PROC_LIVE: a process alive at a checkpoint of a bounded recording (read
+ * from /proc), naming what the dropped events before it named. */
+enum ks_proc_what { KS_PROC_FORK = 1, KS_PROC_EXEC = 2, KS_PROC_EXIT = 3, KS_PROC_LIVE = 4 };
 
 #define KS_COMM_MAX 16
 #define KS_ARGV_MAX 256
