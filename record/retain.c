@@ -65,53 +65,83 @@ struct retain {
 
 /* ---- epoch marks (writer thread) --------------------------------------------- */
 
-static int mark_put(struct retain *r, struct ks_store *st, uint64_t index, uint64_t ts,
-		    uint64_t delta_seq)
+/* An epoch's mark is made in two steps: where its segments begin is taken when
+ * the events drained before it are queued (begin), and the mark is put once its
+ * checkpoint is (seal): a mark in the trace always has its checkpoint whole. */
+struct mark_job {
+	struct retain *r;
+	struct ks_epoch e;
+	bool begun;  /* writer thread: the start was taken */
+	bool cancel; /* set before the seal is queued: the checkpoint failed */
+};
+
+static int mark_begin(struct ks_store *st, struct ks_epoch *e)
 {
 	struct ks_manifest *m = malloc(sizeof(*m));
-	struct ks_epoch *e = calloc(1, sizeof(*e));
-	char key[KS_EPOCH_KEY_LEN];
-	unsigned char *val = NULL;
-	size_t len;
-	int err = -ENOMEM;
+	int err = m ? ks_store_manifest(st, m) : -ENOMEM;
 
-	if (!m || !e || KS_GROW(&r->kept, &r->capkept, r->nkept + 1))
-		goto out;
-	err = ks_store_manifest(st, m);
-	if (err)
-		goto out;
-	e->index = index;
-	e->ts = ts;
-	e->delta_seq = delta_seq;
-	for (unsigned k = 1; k < KS_EPOCH_KINDS; k++) {
+	for (unsigned k = 1; !err && k < KS_EPOCH_KINDS; k++) {
 		e->seq[k] = m->first[k] + m->segments[k];
 		e->events[k] = (m->events[k] == KS_EVENTS_UNKNOWN ? 0 : m->events[k]) +
 			       m->dropped_events[k];
 	}
-	ks_epoch_key(index, key);
-	err = ks_epoch_encode(e, &val, &len);
-	err = err ?: ks_store_put(st, KS_DB_STATS, key, sizeof(key), val, len);
-	if (!err)
-		r->kept[r->nkept++] = (struct kept){ index, ts };
-out:
-	free(val);
-	free(e);
 	free(m);
 	return err;
 }
 
-struct mark_job {
-	struct retain *r;
-	uint64_t index, ts, delta_seq;
-};
+static int mark_seal(struct retain *r, struct ks_store *st, const struct ks_epoch *e)
+{
+	char key[KS_EPOCH_KEY_LEN];
+	unsigned char *val = NULL;
+	size_t len;
+	int err;
 
-static int mark_run(void *arg, struct ks_store *st)
+	if (KS_GROW(&r->kept, &r->capkept, r->nkept + 1))
+		return -ENOMEM;
+	ks_epoch_key(e->index, key);
+	err = ks_epoch_encode(e, &val, &len);
+	err = err ?: ks_store_put(st, KS_DB_STATS, key, sizeof(key), val, len);
+	if (!err)
+		r->kept[r->nkept++] = (struct kept){ e->index, e->ts };
+	free(val);
+	return err;
+}
+
+static int mark_put(struct retain *r, struct ks_store *st, uint64_t index, uint64_t ts,
+		    uint64_t delta_seq)
+{
+	struct ks_epoch *e = calloc(1, sizeof(*e));
+	int err = e ? 0 : -ENOMEM;
+
+	if (e) {
+		e->index = index;
+		e->ts = ts;
+		e->delta_seq = delta_seq;
+	}
+	err = err ?: mark_begin(st, e);
+	err = err ?: mark_seal(r, st, e);
+	free(e);
+	return err;
+}
+
+static int mark_begin_run(void *arg, struct ks_store *st)
 {
 	struct mark_job *j = arg;
-	int err = st ? mark_put(j->r, st, j->index, j->ts, j->delta_seq) : 0;
 
-	if (err)
-		ks_debug("cannot open epoch %" PRIu64 ": %s", j->index, ks_strerror(err));
+	j->begun = st && !mark_begin(st, &j->e);
+	return 0; /* the seal frees j */
+}
+
+static int mark_seal_run(void *arg, struct ks_store *st)
+{
+	struct mark_job *j = arg;
+	int err = 0;
+
+	if (st && j->begun && !j->cancel)
+		err = mark_seal(j->r, st, &j->e);
+	if (err || (st && !j->begun))
+		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
+			 err ? ks_strerror(err) : "its start was not taken");
 	free(j);
 	return 0;
 }
@@ -400,31 +430,36 @@ out:
 	return err;
 }
 
-/* A new epoch: its mark (queued after every event drained so far), then its
- * checkpoint. */
+/* A new epoch: where its segments begin (after every event drained so far), its
+ * checkpoint, then its mark. */
 static int epoch_open(struct retain *r, struct consumer *c, struct statedir *sd,
 		      const struct retain_targets *t, uint64_t now)
 {
-	struct mark_job *j = malloc(sizeof(*j));
-	int err;
+	struct mark_job *j = calloc(1, sizeof(*j));
+	int err, err2;
 
 	if (!j)
 		return -ENOMEM;
 	consumer_flush(c);
-	*j = (struct mark_job){ .r = r, .index = r->next_index++, .ts = now,
-				.delta_seq = sd ? statedir_checkpoint_begin(sd) : 0 };
-	err = consumer_call(c, mark_run, j);
+	j->r = r;
+	j->e.index = r->next_index++;
+	j->e.ts = now;
+	j->e.delta_seq = sd ? statedir_checkpoint_begin(sd) : 0;
+	err = consumer_call(c, mark_begin_run, j);
 	if (err) {
 		free(j);
 		return err;
 	}
-	if (sd && (err = statedir_checkpoint(sd, now)))
-		return err;
-	err = checkpoint_procs(c, t, now);
+	err = sd ? statedir_checkpoint(sd, now) : 0;
+	err = err ?: checkpoint_procs(c, t, now);
 	consumer_flush(c);
+	/* a failed checkpoint leaves the epoch unmarked: it belongs to the one
+	 * before it (if even the seal cannot be queued, j stays: the begin may run) */
+	j->cancel = err != 0;
+	err2 = consumer_call(c, mark_seal_run, j);
 	r->epoch_start_ns = now;
 	r->used_at_epoch = atomic_load(&r->used);
-	return err;
+	return err ?: err2;
 }
 
 int retain_tick(struct retain *r, struct consumer *c, struct statedir *sd,
