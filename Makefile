@@ -25,7 +25,7 @@ endif
 CFLAGS   ?= -O2 -g
 WFLAGS   := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS := -I. -I$(OUT) -D_GNU_SOURCE -DKSIGHT_VERSION='"$(VERSION)"'
-LDLIBS   := -lbpf -lelf -lz -llmdb -lzstd -lmsgpackc -lxxhash -ljansson -lpthread -lm -lcurl -larchive
+LDLIBS   := -lbpf -lelf -lz -llmdb -lzstd -lmsgpackc -lxxhash -ljansson -lpthread -lm -lcurl -larchive -lprotobuf-c
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -39,7 +39,15 @@ LIB_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS) $(CLI_SRCS))
 MAIN_OBJ  := $(OUT)/cli/main.o
 ASAN_LIB_OBJS := $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS) $(CLI_SRCS))
 FUZZ_LIB_SRCS := $(wildcard util/*.c format/*.c store/*.c fstree/*.c replay/*.c)
-GEN_HDRS  := $(OUT)/syscall_names.h $(BPF_SKELS)
+# Perfetto's trace format (a subset, Perfetto's field numbers): protoc-c
+# generates its encoder, compiled without -Werror (generated code).
+PB_PROTO  := replay/perfetto_trace.proto
+PB_SRC    := $(OUT)/perfetto_trace.pb-c.c
+PB_OBJ    := $(OUT)/gen/perfetto_trace.pb-c.o
+ASAN_PB_OBJ := $(OUT)/asan/gen/perfetto_trace.pb-c.o
+LIB_OBJS  += $(PB_OBJ)
+ASAN_LIB_OBJS += $(ASAN_PB_OBJ)
+GEN_HDRS  := $(OUT)/syscall_names.h $(BPF_SKELS) $(OUT)/perfetto_trace.pb-c.h
 
 UNIT_SRCS := $(wildcard tests/test_*.c)
 UNIT_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
@@ -50,7 +58,9 @@ FUZZ_BINS := $(patsubst tests/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
 	libzstd-dev libmsgpack-dev libxxhash-dev libcmocka-dev libjansson-dev \
 	libclang-rt-14-dev linux-libc-dev pkg-config make gcc strace python3 sqlite3 \
-	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev
+	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev \
+	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium \
+	clickhouse-server clickhouse-client
 BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 
 .PHONY: all deps bench-deps demo test unit unit-asan integration fuzz fuzz-check bench clean
@@ -88,6 +98,21 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
+$(OUT)/perfetto_trace.pb-c.h: $(PB_PROTO) | $(OUT)
+	$(call msg,PROTOC,$@)
+	$(Q)protoc-c --c_out=$(OUT) -Ireplay $(PB_PROTO)
+$(PB_SRC): $(OUT)/perfetto_trace.pb-c.h
+
+$(PB_OBJ): $(PB_SRC)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -std=gnu11 -c $< -o $@
+
+$(ASAN_PB_OBJ): $(PB_SRC)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) -std=gnu11 -c $< -o $@
+
 # Syscall names of this architecture, as the kernel headers spell them.
 $(OUT)/syscall_names.h: $(UNISTD) | $(OUT)
 	$(call msg,GEN,$@)
@@ -104,11 +129,11 @@ $(OUT)/asan/tests/%: tests/%.c $(ASAN_LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(OUT)/fuzz/%: tests/%.c $(FUZZ_LIB_SRCS) $(GEN_HDRS)
+$(OUT)/fuzz/%: tests/%.c $(FUZZ_LIB_SRCS) $(GEN_HDRS) $(PB_SRC)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -std=gnu11 \
-		-o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
+		-o $@ $< $(FUZZ_LIB_SRCS) $(PB_SRC) $(LDLIBS)
 
 deps:
 	@missing=""; for p in $(DEB_DEPS) $(EXTRA_DEPS); do \

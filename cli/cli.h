@@ -14,6 +14,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 
 /* Exit codes of the commands other than record (which exits with the command's). */

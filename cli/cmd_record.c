@@ -25,6 +25,7 @@
 #include "record/child.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "record/consumer.h"
 #include "record/features.h"
 #include "record/privs.h"
@@ -70,6 +71,7 @@ struct record_opts {
 
 struct recorder {
 	struct record_opts opts;
+	struct progress progress; /* the live line on a terminal (cli/progress.c) */
 	struct child child;
 	struct ks_store *store;
 	struct probes *probes;
@@ -124,7 +126,7 @@ static const char usage_text[] =
 	"                         (~10 s each) are dropped, counted, not lost\n"
 	"      --keep DUR         keep only the last DUR of events and state (10m, 1h)\n"
 	"                         SIGUSR1 writes a snapshot FILE-<UTC time>.lmdb\n"
-	"  -q, --quiet            no summary line\n"
+	"  -q, --quiet            no progress line (on a terminal) and no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
 	"\n"
@@ -620,6 +622,15 @@ static void live_snapshot(struct recorder *r)
 		ks_error("cannot take a snapshot of %s: %s", r->opts.output, strerror(-err));
 }
 
+static uint64_t lost_total(const uint64_t *drops)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < KS_DROP_MAX; k++)
+		n += drops[k];
+	return n;
+}
+
 /* Polls until the command exits (or, with -p, every target has; with -a or
  * --duration, until SIGINT/SIGTERM or the time is up): drains the ring on a timer
  * (wake-ups are batched), forwards signals to a command, and flushes partial
@@ -643,6 +654,14 @@ static int recorder_run(struct recorder *r)
 		n = consumer_drain(r->consumer);
 		if (n < 0)
 			return n;
+		progress_count(&r->progress, n);
+		if (progress_due(&r->progress, ks_mono_ns())) {
+			uint64_t d[KS_DROP_MAX] = { 0 };
+
+			if (r->probes)
+				probes_read_drops(r->probes, d);
+			progress_draw(&r->progress, ks_mono_ns(), lost_total(d));
+		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -694,15 +713,6 @@ static void follow_proc(void *ctx, const struct ks_proc *p)
 		sampler_track(s, p->pid);
 	else if (p->what == KS_PROC_EXIT)
 		sampler_untrack(s, p->pid);
-}
-
-static uint64_t lost_total(const uint64_t *drops)
-{
-	uint64_t n = 0;
-
-	for (int k = 0; k < KS_DROP_MAX; k++)
-		n += drops[k];
-	return n;
 }
 
 static void print_summary(struct recorder *r, const struct consumer_stats *cs,
@@ -980,7 +990,9 @@ int cmd_record(int argc, char **argv)
 	if (err) {
 		ks_error("cannot run %s: %s", r.opts.argv[0], strerror(-err));
 	} else {
+		progress_init(&r.progress, r.opts.quiet, r.opts.output, r.start_ns);
 		err = recorder_run(&r);
+		progress_end(&r.progress);
 		if (err)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}

@@ -2,18 +2,21 @@
  * The whole report is computed (every segment decoded and verified) before the
  * first byte is printed, so a damaged trace never yields a partial report. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/args.h"
 #include "replay/report.h"
+#include "replay/report_html.h"
 #include "util/units.h"
 
 static const char usage_text[] =
-	"usage: ksight report FILE [--json] [--slow DUR] [--pid PID] [--time FROM,TO] [--hist]\n"
+	"usage: ksight report FILE [--json | --html [-o OUT]] [--slow DUR] [--pid PID] [--time FROM,TO] [--hist]\n"
 	"\n"
 	"Replays a trace into per-syscall counts, errors and latencies, denet's ten\n"
 	"categories, a behaviour class with intensities, slow syscalls, the process\n"
@@ -25,6 +28,8 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  -j, --json            one JSON document instead of text tables\n"
+	"      --html            one self-contained HTML page (SVG charts, no fetches)\n"
+	"  -o, --output OUT      write to OUT (created 0600, never through a symlink)\n"
 	"  -s, --slow DUR        slow-syscall threshold (default 10ms); the 100000\n"
 	"                        slowest are listed, all are counted\n"
 	"  -p, --pid PID         only process PID (its thread group id)\n"
@@ -48,13 +53,14 @@ static const char usage_text[] =
 	"examples:\n"
 	"  ksight report trace.lmdb\n"
 	"  ksight report trace.lmdb --json | jq .analysis\n"
+	"  ksight report trace.lmdb --html -o trace.html\n"
 	"  ksight report trace.lmdb --slow 1ms --pid 4242\n"
 	"  ksight report trace.lmdb --time 1s,2.5s --hist\n"
 	"  ksight report trace.lmdb --time ,500ms\n";
 
 struct report_args {
-	const char *path;
-	bool json, hist;
+	const char *path, *out;
+	bool json, hist, html;
 	struct analyze_opts o;
 };
 
@@ -72,6 +78,8 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "time", required_argument, NULL, 't' },
 		{ "hist", no_argument, NULL, 'H' },
+		{ "html", no_argument, NULL, 'W' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -82,13 +90,19 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 	analyze_opts_default(&a->o);
 	opterr = 0;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":js:p:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":js:p:t:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			a->json = true;
 			break;
 		case 'H':
 			a->hist = true;
+			break;
+		case 'W':
+			a->html = true;
+			break;
+		case 'o':
+			a->out = optarg;
 			break;
 		case 's':
 			if (ks_parse_duration(optarg, &a->o.slow_ns)) {
@@ -120,14 +134,30 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 			return replay_bad_option("report", c, argv);
 		}
 	}
+	if (a->json && a->html)
+		return bad_usage("--json and --html are two different outputs: give one");
 	return replay_trace_operand("report", argc, argv, "give the trace file to report on", &a->path);
 }
 
-/* Prints buf or the JSON document to stdout; returns the exit code. */
-static int emit(const char *buf, size_t len)
+/* Prints buf to stdout, or into the file out (created 0600, not through a
+ * symlink); returns the exit code. */
+static int emit(const char *buf, size_t len, const char *out)
 {
-	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout)) {
-		ks_error("report: writing the output failed: %s", strerror(errno));
+	FILE *f = stdout;
+	int fd;
+
+	if (out) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		f = fd < 0 ? NULL : fdopen(fd, "w");
+		if (!f) {
+			ks_error("report: cannot create %s: %s", out, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return KS_EXIT_FAIL;
+		}
+	}
+	if (fwrite(buf, 1, len, f) != len || fflush(f) || (out && fclose(f))) {
+		ks_error("report: writing %s failed: %s", out ? out : "the output", strerror(errno));
 		return KS_EXIT_FAIL;
 	}
 	return KS_EXIT_OK;
@@ -171,7 +201,14 @@ int cmd_report(int argc, char **argv)
 	} else {
 		FILE *f = open_memstream(&out, &len);
 
-		if (f) {
+		if (f && args.html) {
+			err = report_html(f, r);
+			fclose(f);
+			if (err) {
+				ks_error("%s", t->err[0] ? t->err : "report: out of memory");
+				goto out_report;
+			}
+		} else if (f) {
 			report_text(f, r);
 			if (fclose(f)) {
 				free(out);
@@ -183,11 +220,18 @@ int cmd_report(int argc, char **argv)
 		ks_error("report: out of memory formatting the report");
 		goto out_report;
 	}
+	if (args.json && out) {
+		char *nl = realloc(out, len + 2);
+
+		if (nl) {
+			out = nl;
+			out[len++] = '\n';
+			out[len] = 0;
+		}
+	}
 	if (replay_incomplete_line(t, msg, sizeof(msg)))
 		ks_error("%s", msg);
-	rc = emit(out, len);
-	if (rc == KS_EXIT_OK && args.json)
-		rc = emit("\n", 1);
+	rc = emit(out, len, args.out);
 out_report:
 	report_free(r);
 out:

@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{ "report", cmd_report, "replay a trace into syscall, latency and behaviour statistics" },
 	{ "info", cmd_info, "show a trace's metadata, event counts, losses and sizes" },
 	{ "dump", cmd_dump, "print every event of a trace, one per line" },
+	{ "export", cmd_export, "write a trace for Perfetto or as NDJSON tables for fleet engines" },
 	{ "doctor", cmd_doctor, "check whether this machine can record, and why not" },
 	{ "restore", cmd_restore, "rebuild the recorded state directories, at the end or at a time" },
 	{ "timeline", cmd_timeline, "list each recorded file's versions over time" },
