@@ -242,7 +242,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			}
 			break;
 		case 'k':
-			if (ks_parse_duration(optarg, &o->keep_ns) || !o->keep_ns) {
+			if (parse_keep(optarg, &o->keep_ns)) {
 				ks_error("--keep '%s' is not a duration (e.g. 30s, 10m, 1h)", optarg);
 				return -1;
 			}
@@ -337,92 +337,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	if (check_probe_options(o))
 		return -1;
 	o->argv = argv + optind;
-	return 0;
-}
-
-/* Whether another recorder holds path (see lock_trace). */
-static bool trace_in_use(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	bool busy;
-
-	if (fd < 0)
-		return false;
-	busy = flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK;
-	close(fd);
-	return busy;
-}
-
-/* Holds an exclusive flock on the trace while it is recorded, so that a second
- * `record -o` of the same name refuses instead of moving it away. The kernel drops
- * it when the recorder exits, however it exits. Returns the fd (kept open) or -1. */
-static int lock_trace(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-/* Checks -o before anything is touched, then moves an existing trace to FILE.old
- * (as perf does); anything that is not a trace is kept, and so is a trace that is
- * being recorded. */
-static int make_room(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	struct ks_store *st;
-	char old[PATH_MAX], lock[PATH_MAX];
-	struct stat sb;
-	int err;
-
-	base = base ? base + 1 : path;
-	if (!*base || strlen(path) + sizeof(".lock") > PATH_MAX ||
-	    strlen(base) + sizeof(".lock") > NAME_MAX + 1) {
-		if (*base)
-			ks_error("-o: the file name is too long for its .old and -lock companions "
-				 "(%zu bytes); choose another -o", strlen(path));
-		else
-			ks_error("-o: '%s' names no file; choose another -o", path);
-		return -1;
-	}
-	snprintf(old, sizeof(old), "%s.old", path);
-	snprintf(lock, sizeof(lock), "%s-lock", path);
-	if (!lstat(lock, &sb) && !S_ISREG(sb.st_mode)) {
-		ks_error("%s (the trace's lock file) exists and is not a regular file; "
-			 "remove it or choose another -o", lock);
-		return -1;
-	}
-	if (lstat(path, &sb)) {
-		if (errno == ENOENT)
-			return 0;
-		ks_error("cannot use %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		ks_error("%s exists and is not a regular file; remove it or choose another -o",
-			 path);
-		return -1;
-	}
-	if (trace_in_use(path)) {
-		ks_error("%s is being recorded by another ksight right now; choose another -o",
-			 path);
-		return -1;
-	}
-	err = ks_store_open(path, KS_STORE_RDONLY, &st);
-	if (err) {
-		ks_error("%s exists and is not a ksight trace (%s); remove it or choose another -o",
-			 path, ks_strerror(err));
-		return -1;
-	}
-	ks_store_close(st);
-	if (rename(path, old)) {
-		ks_error("cannot move %s to %s: %s", path, old, strerror(errno));
-		return -1;
-	}
-	unlink(lock);
 	return 0;
 }
 

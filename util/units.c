@@ -53,8 +53,6 @@ int ks_parse_duration(const char *s, uint64_t *ns)
 		{ "us", 1000 },
 		{ "ms", 1000000 },
 		{ "s", NS_PER_SEC },
-		{ "m", 60 * NS_PER_SEC },
-		{ "h", 3600 * NS_PER_SEC },
 	};
 	uint64_t whole, frac9, mult = 0, frac;
 	unsigned nwhole, nfrac;
