@@ -427,8 +427,15 @@ static void *writer_main(void *arg)
 				c->stats.lost_write[b->kind] += b->n;
 			else if (err && !b->fn)
 				c->stats.lost_puts++;
-			if (err && !c->err)
+			if (err && disk_error(err) && b->fn == NULL) {
+				/* a full disk (or a bounded trace that cannot make room): counted
+				 * lost, and the commits are retried as writer_commit does */
+				if (!c->commit_err)
+					c->last_try_ns = ks_mono_ns();
+				c->commit_err = c->stats.write_err = err;
+			} else if (err && !c->err) {
 				c->err = err;
+			}
 		}
 		if (!c->err)
 			writer_commit(c, false);

@@ -38,9 +38,12 @@
 
 #define EPOCH_NS (10ull * 1000 * 1000 * 1000) /* an epoch at most */
 #define EPOCH_MIN_NS (250ull * 1000 * 1000)
-#define SLICES 10            /* an epoch at most max_size / SLICES bytes */
+#define SLICES 16            /* an epoch at most max_size / SLICES bytes */
 #define CHECK_NS (100ull * 1000 * 1000)
-#define HIGH_WATER(max) ((max) / 4 * 3) /* used pages past this: drop */
+/* Pages in use past this: drop. LMDB puts a segment (an overflow value) in a run
+ * of free pages or at the end of the file: half the map is kept free so that
+ * runs are found in it and the capped map is seldom met full. */
+#define HIGH_WATER(max) ((max) / 2)
 
 struct kept {
 	uint64_t index, ts;
@@ -61,6 +64,7 @@ struct retain {
 	bool dropping;
 	/* both */
 	_Atomic uint64_t used;
+	atomic_bool want_epoch; /* the map was full with one epoch: open one now */
 };
 
 /* ---- epoch marks (writer thread) --------------------------------------------- */
@@ -137,8 +141,9 @@ static int mark_seal_run(void *arg, struct ks_store *st)
 	struct mark_job *j = arg;
 	int err = 0;
 
+	/* committed at once: a full map can then drop the epoch before it */
 	if (st && j->begun && !j->cancel)
-		err = mark_seal(j->r, st, &j->e);
+		err = mark_seal(j->r, st, &j->e) ?: ks_store_commit(st);
 	if (err || (st && !j->begun))
 		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
 			 err ? ks_strerror(err) : "its start was not taken");
@@ -240,9 +245,16 @@ static int drop_oldest(struct retain *r, struct ks_store *st, bool sweep)
 		err = -ENOENT;
 		goto out;
 	}
+	/* the drop alone in its transaction: if it cannot commit, it is forgotten
+	 * whole and nothing else with it */
+	err = ks_store_commit(st);
+	if (err)
+		goto out;
 	r->dropping = true;
 	ks_epoch_key(r->kept[1].index, key);
 	err = ks_store_get(st, KS_DB_STATS, key, sizeof(key), &v, &vlen);
+	if (err == -KS_ENOTFOUND)
+		err = -ENOENT; /* its mark waits aside with the puts that did not fit */
 	err = err ?: ks_epoch_decode(v, vlen, next);
 	err = err ?: ks_store_manifest(st, m);
 	for (unsigned k = 1; !err && k < KS_EPOCH_KINDS; k++)
@@ -263,6 +275,8 @@ static int drop_oldest(struct retain *r, struct ks_store *st, bool sweep)
 	if (!err) {
 		memmove(r->kept, r->kept + 1, (r->nkept - 1) * sizeof(*r->kept));
 		r->nkept--;
+	} else {
+		ks_store_discard(st, NULL, NULL);
 	}
 	r->dropping = false;
 out:
@@ -281,8 +295,12 @@ static int on_full(void *ctx)
 	struct retain *r = ctx;
 	int err = drop_oldest(r, r->st, false);
 
-	if (err && err != -ENOENT)
-		ks_debug("cannot drop the oldest epoch: %s", ks_strerror(err));
+	if (err == -ENOENT && !r->dropping)
+		atomic_store(&r->want_epoch, true);
+	if (err)
+		ks_debug("the trace is full and %s", err == -ENOENT ? r->dropping ?
+			 "a drop is under way" : "holds one epoch only: nothing can be dropped" :
+			 ks_strerror(err));
 	return err;
 }
 
@@ -472,8 +490,10 @@ int retain_tick(struct retain *r, struct consumer *c, struct statedir *sd,
 	if (!r || !r->bounded)
 		return 0;
 	if (now - r->epoch_start_ns >= r->epoch_ns ||
+	    (atomic_load(&r->want_epoch) && now - r->epoch_start_ns >= EPOCH_MIN_NS / 4) ||
 	    (r->o.max_size && now - r->epoch_start_ns >= EPOCH_MIN_NS &&
 	     used > r->used_at_epoch && used - r->used_at_epoch >= r->o.max_size / SLICES)) {
+		atomic_store(&r->want_epoch, false);
 		err = epoch_open(r, c, sd, t, now);
 		if (err)
 			return err;
