@@ -11,6 +11,10 @@ BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 TRIPLET  := $(shell $(CC) -dumpmachine 2>/dev/null)
 SYS_BTF  ?= /sys/kernel/btf/vmlinux
+# The committed vmlinux.h of this architecture, for building where the kernel has
+# no BTF: CO-RE relocates field accesses at load time, so one header per
+# architecture serves every kernel (`make vmlinux-refresh` regenerates it).
+VMLINUX_XZ := bpf/vmlinux-$(shell uname -m).h.xz
 UNISTD   := $(firstword $(wildcard /usr/include/$(TRIPLET)/asm/unistd_64.h /usr/include/asm/unistd_64.h))
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
@@ -58,12 +62,13 @@ FUZZ_BINS := $(patsubst tests/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
 	libzstd-dev libmsgpack-dev libxxhash-dev libcmocka-dev libjansson-dev \
 	libclang-rt-14-dev linux-libc-dev pkg-config make gcc strace python3 sqlite3 \
-	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev \
+	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev xz-utils \
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium \
 	clickhouse-server clickhouse-client
 BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 
-.PHONY: all deps bench-deps demo test unit unit-asan integration fuzz fuzz-check bench clean
+.PHONY: all deps bench-deps demo test unit unit-asan unit-tsan integration fuzz fuzz-check \
+	bench clean vmlinux-refresh test-nobtf
 all: ksight
 
 ksight: $(LIB_OBJS) $(MAIN_OBJ)
@@ -87,7 +92,45 @@ $(OUT):
 $(OUT)/vmlinux.h: | $(OUT)
 	$(call msg,GEN,$@)
 	$(Q)if [ -r $(SYS_BTF) ]; then $(BPFTOOL) btf dump file $(SYS_BTF) format c > $@; \
-	else echo "no $(SYS_BTF): using the committed bpf/vmlinux.h" >&2; cp bpf/vmlinux.h $@; fi
+	elif [ -r $(VMLINUX_XZ) ]; then \
+		echo "no $(SYS_BTF): using the committed $(VMLINUX_XZ)" >&2; \
+		xz -dc $(VMLINUX_XZ) > $@; \
+	else \
+		echo "no $(SYS_BTF) and no $(VMLINUX_XZ): build once on a $(shell uname -m) kernel with BTF (CONFIG_DEBUG_INFO_BTF=y), run 'make vmlinux-refresh' there and commit $(VMLINUX_XZ)" >&2; \
+		exit 1; \
+	fi
+
+# Regenerates the committed header from this kernel's BTF.
+vmlinux-refresh:
+	$(call msg,GEN,$(VMLINUX_XZ))
+	$(Q)test -r $(SYS_BTF) || { echo "vmlinux-refresh: no $(SYS_BTF) on this kernel" >&2; exit 1; }
+	$(Q){ printf '/* vmlinux.h of %s %s, from its BTF by make vmlinux-refresh */\n' \
+		"$$(uname -r)" "$$(uname -m)"; $(BPFTOOL) btf dump file $(SYS_BTF) format c; } | \
+		xz -9 > $(VMLINUX_XZ).tmp && mv $(VMLINUX_XZ).tmp $(VMLINUX_XZ)
+
+# The build without the kernel's BTF: the BPF objects compile from the committed
+# header, and their skeletons give the loader the same interface (maps, programs,
+# globals; the embedded object itself may differ with the kernel).
+NOBTF_OUT := $(OUT)/nobtf
+test-nobtf: $(BPF_SKELS)
+	$(Q)rm -rf $(NOBTF_OUT)
+	$(Q)$(MAKE) --no-print-directory SYS_BTF=/nonexistent OUT=$(NOBTF_OUT) \
+		$(patsubst $(OUT)/%,$(NOBTF_OUT)/%,$(BPF_SKELS))
+	$(Q)for s in $(BPF_SKELS); do n=$(NOBTF_OUT)/$${s#$(OUT)/}; \
+		sed '/__elf_bytes(size_t \*sz)$$/,/^}/d' $$s > $$n.want; \
+		sed '/__elf_bytes(size_t \*sz)$$/,/^}/d' $$n > $$n.got; \
+		cmp -s $$n.want $$n.got || { echo "test-nobtf: $$n differs from $$s:" >&2; \
+			diff $$n.want $$n.got | head -20 >&2; exit 1; }; \
+	done
+	$(Q)head -c 200 $(NOBTF_OUT)/vmlinux.h | grep -q 'make vmlinux-refresh' || \
+		{ echo "test-nobtf: $(NOBTF_OUT)/vmlinux.h is not the committed header" >&2; exit 1; }
+	$(Q)rm -rf $(NOBTF_OUT)/none; \
+	if $(MAKE) --no-print-directory -s SYS_BTF=/nonexistent VMLINUX_XZ=/nonexistent \
+		OUT=$(NOBTF_OUT)/none $(NOBTF_OUT)/none/vmlinux.h 2> $(NOBTF_OUT)/none.err; then \
+		echo "test-nobtf: built without any BTF or header" >&2; exit 1; fi; \
+	grep -q "make vmlinux-refresh" $(NOBTF_OUT)/none.err || \
+		{ echo "test-nobtf: no clear error without BTF:" >&2; cat $(NOBTF_OUT)/none.err >&2; exit 1; }
+	@echo "test-nobtf: $(words $(BPF_SKELS)) skeletons built from $(VMLINUX_XZ) match; without it, one clear error"
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c bpf/events.h $(wildcard bpf/*.bpf.h) $(OUT)/vmlinux.h
 	$(call msg,BPF,$@)
@@ -161,11 +204,22 @@ unit-asan: $(ASAN_BINS)
 	@for t in $(ASAN_BINS); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t || exit 1; done
 
+# The threaded segment walk under ThreadSanitizer (its own build: TSan and ASan
+# do not mix).
+$(OUT)/tsan/tests/test_pipeline: tests/test_pipeline.c $(FUZZ_LIB_SRCS) $(GEN_HDRS)
+	$(call msg,TEST-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g -fsanitize=thread $(WFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) \
+		$(LDLIBS) -lcmocka
+
+unit-tsan: $(OUT)/tsan/tests/test_pipeline
+	@echo "== $< (tsan)"; TSAN_OPTIONS=halt_on_error=1 $<
+
 integration: ksight
 	@tests/integration.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all unit unit-asan
+	@$(MAKE) --no-print-directory all unit unit-asan test-nobtf
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory fuzz-check
 

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/args.h"
+#include "format/delta.h"
 #include "replay/procs.h"
 #include "replay/report.h"
 #include "replay/syscalls.h"
@@ -26,6 +27,7 @@ static const char usage_text[] =
 	"  SECONDS PID/TID openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3 <0.000006>\n"
 	"                                                (one with its arguments)\n"
 	"  SECONDS PID/TID fork|exec|exit ...            (a process event)\n"
+	"  SECONDS PID/TID file OP PATH offset=N bytes=N (a change under a state dir)\n"
 	"where SECONDS counts from the trace start. With --json each line is one JSON\n"
 	"object with \"kind\" and the event's fields (\"ts\": CLOCK_MONOTONIC ns; 'ksight\n"
 	"info --json' gives meta.mono_to_realtime_ns to turn it into wall-clock time).\n"
@@ -48,6 +50,8 @@ struct dumper {
 	uint64_t base;
 	bool base_known;
 	struct argindex ix; /* paths and addresses of the syscalls */
+	struct replay_trace *t; /* for the files table */
+	uint64_t first;         /* the first pass: the earliest event */
 };
 
 static int bad_usage(const char *what)
@@ -362,6 +366,59 @@ static void generic_text(FILE *f, const struct dumper *d, const struct ks_schema
 	fputc('\n', f);
 }
 
+/* Flags of a file change as words: baseline, correction, readback, more. */
+static void file_flags_text(FILE *f, uint32_t flags)
+{
+	if (flags & KS_DF_BASELINE)
+		fputs(" baseline", f);
+	if (flags & KS_DF_CORRECTION)
+		fputs(" correction", f);
+	if (flags & KS_DF_READBACK)
+		fputs(" readback", f);
+	if (flags & KS_DF_MORE)
+		fputs(" more", f);
+}
+
+/* "OFFSET PID/TID file OP PATH offset=N bytes=N seq=N [flags]". */
+static int file_text(FILE *f, const struct dumper *d, const struct ks_file *e)
+{
+	const char *path;
+	size_t len;
+	int err = replay_file_path(d->t, e->file, &path, &len);
+
+	if (err)
+		return err;
+	put_offset(f, e->ts, d->base);
+	fprintf(f, " %u/%u file %s ", e->pid, e->tid, ks_delta_op_name(e->op));
+	put_printable(f, path, len);
+	fprintf(f, " offset=%llu bytes=%llu seq=%llu", (unsigned long long)e->offset,
+		(unsigned long long)e->bytes, (unsigned long long)e->seq);
+	file_flags_text(f, e->flags);
+	fputc('\n', f);
+	return 0;
+}
+
+/* Every field, and the op's name and the file's path. */
+static json_t *file_json(const struct dumper *d, const struct ks_schema *s,
+			 const struct ks_file *e, int *err)
+{
+	json_t *o = row_json(s, e);
+	const char *path;
+	size_t len;
+
+	*err = replay_file_path(d->t, e->file, &path, &len);
+	if (*err) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && (json_object_set_new(o, "op_name", json_string(ks_delta_op_name(e->op))) ||
+		  json_object_set_new(o, "path", report_json_text(path, len)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static int put_json_line(FILE *f, json_t *o)
 {
 	if (!o || json_dumpf(o, f, JSON_COMPACT)) {
@@ -408,6 +465,18 @@ static int dump_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq
 			else
 				sched_text(d->f, d, &e[i]);
 		}
+	} else if (hdr->kind == KS_KIND_FILE) {
+		const struct ks_file *e = rows;
+
+		for (uint32_t i = 0; i < hdr->count && !err; i++) {
+			if (d->json) {
+				json_t *o = file_json(d, s, &e[i], &err);
+
+				err = err ?: put_json_line(d->f, o);
+			} else {
+				err = file_text(d->f, d, &e[i]);
+			}
+		}
 	} else {
 		for (uint32_t i = 0; i < hdr->count && !err; i++) {
 			const void *row = (const char *)rows + (size_t)i * s->row_size;
@@ -423,15 +492,22 @@ static int dump_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq
 	return err;
 }
 
+/* The first pass: every segment decodes, every file event names a file. */
 static int verify_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
 			  const void *rows)
 {
-	uint64_t *first = ctx;
+	struct dumper *d = ctx;
+	const struct ks_file *e = rows;
+	const char *path;
+	size_t len;
+	int err = 0;
 
-	(void)seq, (void)rows;
-	if (hdr->count && hdr->first_ts < *first)
-		*first = hdr->first_ts;
-	return 0;
+	(void)seq;
+	if (hdr->count && hdr->first_ts < d->first)
+		d->first = hdr->first_ts;
+	for (uint32_t i = 0; hdr->kind == KS_KIND_FILE && i < hdr->count && !err; i++)
+		err = replay_file_path(d->t, e[i].file, &path, &len);
+	return err;
 }
 
 int cmd_dump(int argc, char **argv)
@@ -441,9 +517,8 @@ int cmd_dump(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct dumper d = { .f = stdout };
+	struct dumper d = { .f = stdout, .first = UINT64_MAX };
 	struct replay_trace *t = NULL;
-	uint64_t first = UINT64_MAX;
 	char msg[2048];
 	int c, err, rc = KS_EXIT_FAIL;
 
@@ -470,14 +545,15 @@ int cmd_dump(int argc, char **argv)
 		ks_error("%s", msg);
 		return KS_EXIT_FAIL;
 	}
-	err = replay_each_segment(t, 0, verify_segment, &first);
+	d.t = t;
+	err = replay_each_segment(t, 0, verify_segment, &d);
 	if (err) {
 		ks_error("%s", t->err);
 		goto out;
 	}
 	if (replay_incomplete_line(t, msg, sizeof(msg)))
 		ks_error("%s", msg);
-	d.base = t->meta.have & RM_START ? t->meta.start_ns : first == UINT64_MAX ? 0 : first;
+	d.base = t->meta.have & RM_START ? t->meta.start_ns : d.first == UINT64_MAX ? 0 : d.first;
 	err = argindex_load(&d.ix, t);
 	err = err ?: replay_each_segment(t, 0, dump_segment, &d);
 	if (!err && fflush(stdout))

@@ -43,6 +43,7 @@ struct info {
 		uint64_t n;
 	} lost[16]; /* the lost_* counters, by name */
 	size_t nlost;
+	struct replay_span span; /* of every event: the duration of an unclosed trace */
 	struct kind_stat kinds[KS_KIND_MAX];
 	struct ks_store_info st;
 };
@@ -69,7 +70,8 @@ static int count_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t se
 static int verify_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
 			  const void *rows)
 {
-	(void)ctx, (void)hdr, (void)seq, (void)rows;
+	(void)seq;
+	replay_span_rows(&((struct info *)ctx)->span, hdr, rows);
 	return 0;
 }
 
@@ -119,8 +121,7 @@ static const char *human(char buf[32], uint64_t bytes)
 	return buf;
 }
 
-static const char *const db_names[KS_DB_COUNT] = { "meta", "segments", "procs",
-						   "files", "deltas", "stats" };
+static const char *const db_names[KS_DB_COUNT] = { "meta", "segments", "files", "deltas" };
 
 static void info_text(FILE *f, const struct info *in)
 {
@@ -129,7 +130,8 @@ static void info_text(FILE *f, const struct info *in)
 	char b1[32], b2[32], tb[KS_TIME_BUF], db[KS_DUR_BUF], kb[16];
 	char *cmd = report_command_line(m);
 	const struct replay_whole *w = &in->t->whole;
-	bool known;
+	bool known, derived;
+	uint64_t dur;
 
 	fprintf(f, "trace        %s\n", in->t->path);
 	fprintf(f, "state        %s%s\n", m->state ? m->state : "?",
@@ -150,10 +152,11 @@ static void info_text(FILE *f, const struct info *in)
 	} else {
 		fputs("started      ? (not recorded)\n", f);
 	}
-	if ((m->have & RM_START) && (m->have & RM_END) && m->end_ns >= m->start_ns)
-		fprintf(f, "duration     %s\n", ks_fmt_dur(db, m->end_ns - m->start_ns));
+	if (replay_duration(m, &in->span, &dur, &derived))
+		fprintf(f, "duration     %s%s\n", ks_fmt_dur(db, dur),
+			derived ? " (not recorded: first event to last)" : "");
 	else
-		fputs("duration     ? (not recorded)\n", f);
+		fputs("duration     ? (not recorded, no events)\n", f);
 	if (m->have & RM_EXIT)
 		fprintf(f, "exit status  %lld\n", (long long)m->exit_code);
 	else
@@ -264,7 +267,8 @@ static json_t *info_json(struct info *in)
 	json_t *doc = json_object(), *kinds = json_array(), *dbs = json_object(), *lost;
 	struct kind_stat total = { 0 };
 	const struct replay_whole *w = &in->t->whole;
-	bool ok = true;
+	bool ok = true, dur_known, derived;
+	uint64_t dur;
 	char kb[16];
 
 	jset(&ok, doc, "file", report_json_text(in->t->path, strlen(in->t->path)));
@@ -284,9 +288,9 @@ static json_t *info_json(struct info *in)
 		jset(&ok, doc, "retention", report_json_retention(w));
 	jset(&ok, doc, "complete", json_boolean(w->complete && !in->t->skipped_segments));
 	jset(&ok, doc, "incomplete_reasons", report_json_reasons(w));
-	jset(&ok, doc, "duration_ns", (m->have & RM_START) && (m->have & RM_END) &&
-						      m->end_ns >= m->start_ns ?
-					      ju(m->end_ns - m->start_ns) : json_null());
+	dur_known = replay_duration(m, &in->span, &dur, &derived);
+	jset(&ok, doc, "duration_ns", dur_known ? ju(dur) : json_null());
+	jset(&ok, doc, "duration_derived", json_boolean(dur_known && derived));
 	for (unsigned k = 1; k < KS_KIND_MAX; k++) {
 		const struct kind_stat *s = &in->kinds[k];
 		json_t *o;
@@ -372,7 +376,7 @@ int cmd_info(int argc, char **argv)
 		return KS_EXIT_FAIL;
 	}
 	err = replay_each_header(in.t, 0, count_segment, &in);
-	err = err ?: replay_each_segment(in.t, 0, verify_segment, NULL);
+	err = err ?: replay_each_segment(in.t, 0, verify_segment, &in);
 	if (err) {
 		ks_error("%s", in.t->err);
 		goto out;

@@ -47,7 +47,15 @@ struct buf {
 };
 
 struct ks_seg_encoder {
-	ZSTD_CCtx *cctx;
+	/* one context per level in use (two at most: the consumer switches between a
+	 * fast and a tight level), so no context's workspace is resized back and forth:
+	 * zstd grows a context to the larger level and frees it again later, which made
+	 * the recorder's memory swing by ~12 MB */
+	struct {
+		ZSTD_CCtx *cctx;
+		int level;
+	} ctx[2];
+	ZSTD_CCtx *cctx; /* the current one */
 	msgpack_sbuffer doc; /* the document, reused */
 	struct buf col;      /* one encoded column before it joins the document */
 	struct buf out;      /* header + compressed document */
@@ -256,6 +264,20 @@ int ks_seg_read_header(const void *buf, size_t len, struct ks_seg_header *hdr)
 
 /* ---- encoder ------------------------------------------------------------ */
 
+/* Makes *cctx (created when NULL) compress at level. Returns 0, -ENOMEM, -EINVAL. */
+static int cctx_setup(ZSTD_CCtx **cctx, int *at, int level)
+{
+	if (!*cctx && !(*cctx = ZSTD_createCCtx()))
+		return -ENOMEM;
+	*at = 0;
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(*cctx, ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(*cctx, ZSTD_c_contentSizeFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(*cctx, ZSTD_c_checksumFlag, 0)))
+		return -EINVAL;
+	*at = level;
+	return 0;
+}
+
 /* Changes the zstd level of the next segments (0: the default). Returns 0,
  * -EINVAL (level out of range). */
 int ks_seg_encoder_set_level(struct ks_seg_encoder *enc, int level)
@@ -264,9 +286,18 @@ int ks_seg_encoder_set_level(struct ks_seg_encoder *enc, int level)
 		level = DEFAULT_LEVEL;
 	if (!enc || level < 1 || level > MAX_LEVEL)
 		return -EINVAL;
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(enc->cctx, ZSTD_c_compressionLevel, level)))
-		return -EINVAL;
-	return 0;
+	for (int i = 0; i < 2; i++)
+		if (enc->ctx[i].level == level) {
+			enc->cctx = enc->ctx[i].cctx;
+			return 0;
+		}
+	/* the slot not in use takes the new level */
+	int i = enc->cctx == enc->ctx[0].cctx ? 1 : 0;
+	int err = cctx_setup(&enc->ctx[i].cctx, &enc->ctx[i].level, level);
+
+	if (!err)
+		enc->cctx = enc->ctx[i].cctx;
+	return err;
 }
 
 /* Creates an encoder compressing at level (0: 3). Returns 0, -EINVAL (level
@@ -285,14 +316,10 @@ int ks_seg_encoder_new(int level, struct ks_seg_encoder **out)
 	if (!enc)
 		goto out;
 	msgpack_sbuffer_init(&enc->doc);
-	enc->cctx = ZSTD_createCCtx();
-	if (!enc->cctx)
+	err = cctx_setup(&enc->ctx[0].cctx, &enc->ctx[0].level, level);
+	if (err)
 		goto out;
-	err = -EINVAL;
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(enc->cctx, ZSTD_c_compressionLevel, level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(enc->cctx, ZSTD_c_contentSizeFlag, 1)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(enc->cctx, ZSTD_c_checksumFlag, 0)))
-		goto out;
+	enc->cctx = enc->ctx[0].cctx;
 	*out = enc;
 	enc = NULL;
 	err = 0;
@@ -306,7 +333,8 @@ void ks_seg_encoder_free(struct ks_seg_encoder *enc)
 {
 	if (!enc)
 		return;
-	ZSTD_freeCCtx(enc->cctx);
+	ZSTD_freeCCtx(enc->ctx[0].cctx);
+	ZSTD_freeCCtx(enc->ctx[1].cctx);
 	msgpack_sbuffer_destroy(&enc->doc);
 	free(enc->col.p);
 	free(enc->out.p);

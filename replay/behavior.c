@@ -23,10 +23,12 @@
  *
  * where f, the share of the time outside syscalls that goes to page faults, is the
  * scheduler's estimate of on-CPU time in faults over all on-CPU time. That estimate
- * is made per time slice, min(slice, its faults * SCHED_FAULT_NS = 4 us) (see
- * sched.h): a slice that does nothing but touch fresh pages counts fully, one that
- * computes with a few faults barely. Run-queue wait outside syscalls counts with the
- * CPU side, as the thread wanted a CPU. Without scheduler events there is no fault
+ * is made per time slice (sched.h: sched_fault_ns): a slice that does little else
+ * than touch fresh pages (a fault at least every 16 us) counts in full whatever a
+ * fault costs on this machine, elsewhere 4 us per fault, so one that computes with
+ * a few faults counts barely. Run-queue wait outside
+ * syscalls is shared between the two sides in that proportion (the thread wanted a
+ * CPU for either). Without scheduler events there is no fault
  * count, and f becomes the old allocation-churn estimate: (memory syscalls / all
  * syscalls) * min(1, memory syscalls per second of T / MEM_RATE_FULL).
  *
@@ -35,7 +37,9 @@
  *
  *   unknown   the window is shorter than MIN_WALL_NS (50 ms), or T is, or (without
  *             scheduler events, the only other evidence) there are fewer than
- *             MIN_CALLS (20) syscalls
+ *             MIN_CALLS (20) syscalls, or (with them) T less the run-queue wait is
+ *             under MIN_ACTIVE_NS (10 ms): a few calls that waited for a CPU on a
+ *             busy machine did too little to tell what bounds them
  *   X_bound   the largest intensity among those over their bar (io, network and
  *             memory: BOUND_SHARE 0.4; cpu: CPU_SHARE 0.6), when it is also at least
  *             DOMINANCE (1.5) times each of the other three
@@ -45,6 +49,7 @@
 
 #define MIN_WALL_NS (50ull * 1000 * 1000)
 #define MIN_CALLS 20
+#define MIN_ACTIVE_NS (10ull * 1000 * 1000)
 #define BOUND_SHARE 0.4
 #define CPU_SHARE 0.6
 #define DOMINANCE 1.5
@@ -132,7 +137,8 @@ void behavior_classify(const struct behavior_input *in, struct behavior *out)
 	}
 
 	if (in->wall_ns < MIN_WALL_NS || tns < MIN_WALL_NS ||
-	    (!in->has_sched && in->calls < MIN_CALLS))
+	    (!in->has_sched && in->calls < MIN_CALLS) ||
+	    (in->has_sched && tns < MIN_ACTIVE_NS + in->runq_ns))
 		out->cls = BEHAVIOR_UNKNOWN;
 	else
 		out->cls = pick(out);

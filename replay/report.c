@@ -8,25 +8,22 @@
 #include "replay/report.h"
 #include "util/clock.h"
 
-struct span {
-	uint64_t first, last;
-	bool any;
-};
-
 static int header_span(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, size_t len)
 {
-	struct span *s = ctx;
-
 	(void)seq;
 	(void)len;
-	if (!hdr->count)
-		return 0;
-	if (!s->any || hdr->first_ts < s->first)
-		s->first = hdr->first_ts;
-	if (!s->any || hdr->last_ts > s->last)
-		s->last = hdr->last_ts;
-	s->any = true;
+	replay_span_header(ctx, hdr);
 	return 0;
+}
+
+/* Each segment widens the span (syscall returns included), then is analysed. */
+static int report_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+			  const void *rows)
+{
+	struct report *r = ctx;
+
+	replay_span_rows(&r->span, hdr, rows);
+	return analyze_segment(&r->a, hdr, seq, rows);
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
@@ -86,21 +83,20 @@ static void classify(struct report *r)
 int report_compute(struct report *r, struct replay_trace *t, const struct analyze_opts *o)
 {
 	const struct replay_meta *m = &t->meta;
-	struct span sp = { 0 };
 	int err;
 
 	memset(r, 0, sizeof(*r));
 	r->t = t;
 	/* Segment headers give the time range when the recorder did not store it. */
-	err = replay_each_header(t, 0, header_span, &sp);
+	err = replay_each_header(t, 0, header_span, &r->span);
 	if (err)
 		return err;
-	r->start_ns = m->have & RM_START ? m->start_ns : sp.first;
+	r->start_ns = replay_start_ns(m, &r->span);
 	analyze_init(&r->a, o, r->start_ns);
 	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
 	err = files_load(&r->files, t, r->a.lo, r->a.range, o->has_pid, o->pid, &r->a.sched);
 	r->a.files = &r->files;
-	err = err ?: replay_each_segment(t, 0, analyze_segment, &r->a);
+	err = err ?: replay_each_segment(t, 0, report_segment, r);
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
 	err = err ?: analyze_finish(&r->a);
@@ -110,9 +106,7 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 			replay_fail(t, err, "out of memory while replaying the trace");
 		return err;
 	}
-	r->end_ns = m->have & RM_END ? m->end_ns : max64(sp.last, r->a.last_ts);
-	if (r->end_ns < r->start_ns)
-		r->end_ns = r->start_ns;
+	r->end_ns = replay_end_ns(m, &r->span);
 	err = sched_finish(&r->a.sched, r->end_ns, &r->a.procs);
 	if (err) {
 		replay_fail(t, err, "out of memory while replaying the trace");

@@ -12,6 +12,7 @@
 #include "replay/analyze.h"
 #include "replay/behavior.h"
 #include "replay/files.h"
+#include "replay/span.h"
 #include "replay/trace.h"
 
 struct report {
@@ -19,7 +20,8 @@ struct report {
 	struct analysis a;
 	struct behavior beh;
 	struct files_analysis files; /* files[] and file bytes per second */
-	uint64_t start_ns, end_ns; /* the trace's (meta, else from its segments) */
+	struct replay_span span;   /* of every event */
+	uint64_t start_ns, end_ns; /* the trace's (meta, else the span: span.h) */
 	uint64_t win_start, win_end; /* the part analysed */
 	uint64_t wall_ns;
 	uint64_t lost;

@@ -239,28 +239,19 @@ struct restorer {
 static int rel_of(struct restorer *r, uint64_t id, const char **out)
 {
 	struct replay_trace *t = r->t;
-	const void *v;
+	const char *p;
 	size_t len;
 	const uint64_t *known = ks_hmap_get(&r->rel, id);
-	char pb[256], *p, *rel_copy;
+	char pb[256], *rel_copy;
 	int err;
 
 	if (known) {
 		*out = (const char *)(uintptr_t)*known;
 		return 0;
 	}
-	{
-		uint8_t key[8];
-
-		ks_put_be64(key, id);
-		err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, &len);
-	}
+	err = replay_file_path(t, id, &p, &len);
 	if (err)
-		return replay_fail(t, err == -KS_ENOTFOUND ? -KS_ECORRUPT : err,
-				   "file entry %llu is %s; the trace is damaged",
-				   (unsigned long long)id,
-				   err == -KS_ENOTFOUND ? "missing" : ks_strerror(err));
-	p = (char *)v;
+		return err;
 	if (!abs_ok(p, len))
 		return replay_fail(t, -KS_ECORRUPT,
 				   "file entry %llu ('%s') is not a plain absolute path (empty, "

@@ -17,7 +17,7 @@
  *                lives) minus its on-CPU time, summed over the process's threads
  *   page faults  the thread's cumulative counter carried by its switch-outs: the
  *                last value per thread, summed per process; per bucket the increase;
- *                the time they took is estimated per slice (SCHED_FAULT_NS)
+ *                the time they took is estimated per slice (sched_fault_ns)
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -320,7 +320,7 @@ static int switch_out(struct sched_analysis *s, const struct ks_sched *e)
 		t->c.vol += vol;
 		t->c.invol += !vol;
 		t->c.faults += faults;
-		t->c.fault_ns += faults * SCHED_FAULT_NS < ran ? faults * SCHED_FAULT_NS : ran;
+		t->c.fault_ns += sched_fault_ns(ran, faults);
 		if (b) {
 			b->switches++;
 			b->slices += was_on;
@@ -330,7 +330,7 @@ static int switch_out(struct sched_analysis *s, const struct ks_sched *e)
 		}
 	} else if (ran) {
 		t->c.slices++; /* a slice that began in the window */
-		t->c.fault_ns += faults * SCHED_FAULT_NS < ran ? faults * SCHED_FAULT_NS : ran;
+		t->c.fault_ns += sched_fault_ns(ran, faults);
 	}
 	return err;
 }

@@ -18,11 +18,24 @@
 #define SCHED_BUCKETS_MAX 100000 /* (process, second) buckets kept; the rest counted */
 #define SCHED_TASK_DEAD 0x80     /* TASK_DEAD in a task's __state: its last switch-out */
 /* Estimated CPU time of one user page fault, for the share of a time slice spent
- * faulting: min(slice, faults in it * SCHED_FAULT_NS). A minor fault that maps and
- * zeroes a fresh page costs 0.5-1 us on bare metal and 2-3.5 us on the 2-vCPU VM
- * this was tuned on; 4 us makes a slice that does nothing but fault count fully,
- * and the per-slice cap keeps such slices from inflating the others. */
+ * faulting. What a fault that maps and zeroes a fresh page costs varies with the
+ * machine and its state: 0.5-1 us on bare metal; on the 2-vCPU VM here, time slices
+ * of a loop touching 1 GiB took 1.5-4 us per fault and 12-14 us per fault within
+ * one run (likely guest pages the host had to back too). A slice with at
+ * least SCHED_FAULT_DENSE faults and no more than SCHED_FAULT_DENSE_NS of it per
+ * fault does little else than fault: it counts in full. Elsewhere a fault counts
+ * SCHED_FAULT_NS, at most the slice: one that computes with a few faults barely. */
 #define SCHED_FAULT_NS 4000ull
+#define SCHED_FAULT_DENSE 64
+#define SCHED_FAULT_DENSE_NS 16000ull
+
+/* The on-CPU time in page faults of a slice of ran ns holding faults of them. */
+static inline uint64_t sched_fault_ns(uint64_t ran, uint64_t faults)
+{
+	if (faults >= SCHED_FAULT_DENSE && ran <= faults * SCHED_FAULT_DENSE_NS)
+		return ran;
+	return faults * SCHED_FAULT_NS < ran ? faults * SCHED_FAULT_NS : ran;
+}
 
 /* What one thread (or, summed, one process) did on and off the CPUs. */
 struct sched_counts {

@@ -44,18 +44,12 @@ static uint64_t new_node(struct model *m, int64_t size)
 
 static int path_of(struct replay_trace *t, uint64_t id, char **out)
 {
-	uint8_t key[8];
-	const void *v;
+	const char *v;
 	size_t len;
-	int err;
+	int err = replay_file_path(t, id, &v, &len);
 
-	ks_put_be64(key, id);
-	err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, &len);
 	if (err)
-		return replay_fail(t, err == -KS_ENOTFOUND ? -KS_ECORRUPT : err,
-				   "file entry %llu is %s; the trace is damaged",
-				   (unsigned long long)id,
-				   err == -KS_ENOTFOUND ? "missing" : ks_strerror(err));
+		return err;
 	/* printed, never used as a path: control bytes become '?' */
 	*out = malloc(len + 1);
 	if (!*out)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/kserr.h"
+#include "replay/pipeline.h"
 #include "replay/trace.h"
 #include "replay/window.h"
 #include "util/units.h"
@@ -100,8 +101,8 @@ static void reason(struct replay_whole *w, const char *fmt, ...)
 }
 
 static const char *const db_label[KS_DB_COUNT] = {
-	[KS_DB_META] = "metadata", [KS_DB_SEGMENTS] = "segments", [KS_DB_PROCS] = "procs",
-	[KS_DB_FILES] = "files table", [KS_DB_DELTAS] = "deltas", [KS_DB_STATS] = "stats",
+	[KS_DB_META] = "metadata", [KS_DB_SEGMENTS] = "segments",
+	[KS_DB_FILES] = "files table", [KS_DB_DELTAS] = "deltas",
 };
 
 static void flaw_reason(struct replay_whole *w, const struct ks_flaw *f)
@@ -325,12 +326,7 @@ int replay_open(const char *path, struct replay_trace **out, char *msg, size_t m
 			 open_advice(err));
 		goto fail;
 	}
-	err = ks_seg_decoder_new(&t->dec);
-	if (err) {
-		snprintf(msg, msglen, "%s: cannot create a segment decoder: %s", path,
-			 ks_strerror(err));
-		goto fail;
-	}
+	t->threads = seg_pipe_default_threads();
 	read_meta(t);
 	err = assess(t);
 	if (err) {
@@ -359,8 +355,7 @@ void replay_close(struct replay_trace *t)
 	free(m->state);
 	free(m->probes);
 	free(m->btf_source);
-	if (t->dec)
-		ks_seg_decoder_free(t->dec);
+	seg_pipe_free(t->pipe);
 	if (t->st)
 		ks_store_close(t->st);
 	free(t);
@@ -406,49 +401,89 @@ static int iter_damaged(struct replay_trace *t, int err)
 			   "the command again)", ks_strerror(err));
 }
 
+int replay_set_threads(struct replay_trace *t, unsigned threads)
+{
+	if (!threads || threads > SEG_PIPE_MAX_THREADS)
+		return -EINVAL;
+	if (t->walking)
+		return -EBUSY;
+	if (t->pipe && seg_pipe_threads(t->pipe) != threads) {
+		seg_pipe_free(t->pipe);
+		t->pipe = NULL;
+	}
+	t->threads = threads;
+	return 0;
+}
+
+/* What the walk does with one segment, in order: its error (t->err set), 0 when
+ * skipped, or fn's value. */
+static int deliver(struct replay_trace *t, const struct seg_result *r, replay_seg_fn fn,
+		   void *ctx)
+{
+	switch (r->status) {
+	case SEG_BAD_HDR:
+	case SEG_BAD_DATA:
+		return seg_damaged(t, r->kind, r->seq, r->err);
+	case SEG_BAD_KIND:
+		return replay_fail(t, -KS_ECORRUPT,
+				   "segment kind%u#%llu holds kind %u events; the trace is "
+				   "damaged (record the command again)",
+				   r->kind, (unsigned long long)r->seq, (unsigned)r->hdr.kind);
+	case SEG_UNKNOWN:
+		t->skipped_segments++;
+		return 0;
+	case SEG_DECODED:
+		break;
+	}
+	return fn(ctx, &r->hdr, r->seq, r->rows);
+}
+
+static int pipe_failed(struct replay_trace *t, int err)
+{
+	return replay_fail(t, err, "cannot start the segment decoders: %s", ks_strerror(err));
+}
+
 int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn, void *ctx)
 {
 	struct ks_seg_iter *it = NULL;
-	struct ks_seg_header hdr;
-	const void *buf, *rows;
-	unsigned k;
-	uint64_t seq;
-	size_t len;
+	struct seg_pipe *nested = NULL, *p;
+	const struct seg_result *r;
+	bool outer = !t->walking;
 	int err;
 
-	err = ks_store_iter_segments(t->st, kind, &it);
-	if (err)
-		return iter_damaged(t, err);
-	while ((err = ks_seg_iter_next(it, &k, &seq, &buf, &len)) > 0) {
-		err = ks_seg_read_header(buf, len, &hdr);
-		if (err) {
-			seg_damaged(t, k, seq, err);
-			break;
-		}
-		if (hdr.kind != k) {
-			err = replay_fail(t, -KS_ECORRUPT,
-					  "segment kind%u#%llu holds kind %u events; the trace is "
-					  "damaged (record the command again)",
-					  k, (unsigned long long)seq, (unsigned)hdr.kind);
-			break;
-		}
-		if (!ks_schema_get(k)) {
-			t->skipped_segments++;
-			continue;
-		}
-		err = ks_seg_decode(t->dec, buf, len, &hdr, &rows);
-		if (err) {
-			seg_damaged(t, k, seq, err);
-			break;
-		}
-		err = fn(ctx, &hdr, seq, rows);
+	if (!t->pipe) {
+		err = seg_pipe_new(t->threads ? t->threads : 1, &t->pipe);
 		if (err)
-			goto out;
+			return pipe_failed(t, err);
+	}
+	p = t->pipe;
+	if (!outer) {
+		/* A walk from inside a callback: the outer one holds the pipeline. */
+		err = seg_pipe_new(1, &nested);
+		if (err)
+			return pipe_failed(t, err);
+		p = nested;
+	}
+	err = ks_store_iter_segments(t->st, kind, &it);
+	if (err) {
+		iter_damaged(t, err);
+		goto out;
+	}
+	t->walking = true;
+	seg_pipe_begin(p, it);
+	while ((err = seg_pipe_next(p, &r)) > 0) {
+		err = deliver(t, r, fn, ctx);
+		if (err)
+			goto end; /* a damaged segment (t->err set), or fn's value */
 	}
 	if (err < 0 && !t->err[0])
 		iter_damaged(t, err);
+end:
+	seg_pipe_end(p);
+	t->walking = !outer;
 out:
 	ks_seg_iter_free(it);
+	seg_pipe_free(nested);
 	return err;
 }
 
@@ -480,6 +515,24 @@ int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, 
 out:
 	ks_seg_iter_free(it);
 	return err;
+}
+
+int replay_file_path(struct replay_trace *t, uint64_t id, const char **path, size_t *len)
+{
+	uint8_t key[8];
+	const void *v;
+	int err;
+
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(id >> (56 - 8 * i));
+	err = ks_store_get(t->st, KS_DB_FILES, key, sizeof(key), &v, len);
+	if (err)
+		return replay_fail(t, err == -KS_ENOTFOUND ? -KS_ECORRUPT : err,
+				   "file entry %llu is %s; the trace is damaged",
+				   (unsigned long long)id,
+				   err == -KS_ENOTFOUND ? "missing" : ks_strerror(err));
+	*path = v;
+	return 0;
 }
 
 uint64_t replay_lost_events(const struct replay_meta *m, bool *known)

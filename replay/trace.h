@@ -10,6 +10,8 @@
 #include "format/event.h"
 #include "format/segment.h"
 
+struct seg_pipe;
+
 /* Which numeric meta values were present and well formed. */
 enum {
 	RM_START = 1 << 0,
@@ -60,7 +62,9 @@ struct replay_whole {
 struct replay_trace {
 	const char *path;
 	struct ks_store *st;
-	struct ks_seg_decoder *dec;
+	struct seg_pipe *pipe;      /* decodes ahead for replay_each_segment */
+	unsigned threads;           /* the pipe's threads, the caller's included */
+	bool walking;               /* inside replay_each_segment */
 	struct replay_meta meta;
 	uint64_t skipped_segments; /* of kinds this build does not know */
 	struct replay_whole whole;  /* computed by replay_open */
@@ -72,6 +76,10 @@ struct replay_trace {
 int replay_open(const char *path, struct replay_trace **out, char *msg, size_t msglen);
 /* Closes the store and frees t (NULL is fine). */
 void replay_close(struct replay_trace *t);
+/* Sets the threads segment walks decode on, the caller's included (replay_open
+ * takes KSIGHT_THREADS, else the CPUs the process may use). Returns 0, -EINVAL
+ * (0 or over SEG_PIPE_MAX_THREADS), -EBUSY (called from a walk's callback). */
+int replay_set_threads(struct replay_trace *t, unsigned threads);
 
 /* Called per segment with its decoded rows (hdr->count rows of the kind's struct).
  * A non-zero return stops the walk and is returned by replay_each_segment. */
@@ -80,6 +88,11 @@ typedef int (*replay_seg_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_
 
 /* Decodes every segment of kind (0 = every kind) in store order and calls fn.
  * Segments of kinds this build has no schema for are counted and skipped.
+ * Decoding runs ahead on t->threads threads (a bounded number of segments in
+ * flight); fn is called on the caller's thread, one segment at a time, in order,
+ * and rows stay valid until fn returns. The first damaged segment in store order
+ * is the one reported, and no segment after it reaches fn. A walk started from
+ * fn runs on the calling thread alone.
  * Returns 0, fn's non-zero value, or a negative error with t->err set to
  * "FILE: segment syscall#12: <what>; ...". */
 int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn, void *ctx);
@@ -88,6 +101,11 @@ int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn,
 typedef int (*replay_hdr_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
 			     size_t len);
 int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, void *ctx);
+
+/* Sets *path and *len to the bytes of file id in the files table (not
+ * NUL-terminated; valid until the next call on t). Returns 0, or -KS_ECORRUPT (no
+ * such entry) or a store error, with t->err set. */
+int replay_file_path(struct replay_trace *t, uint64_t id, const char **path, size_t *len);
 
 /* Returns the lost-event count the recorder stored; *known is false when the
  * trace has no loss counters (an old or unfinished trace). */

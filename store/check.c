@@ -23,10 +23,8 @@ struct meta {
 const char *const ks_db_names[KS_DB_COUNT] = {
 	[KS_DB_META] = "meta",
 	[KS_DB_SEGMENTS] = "segments",
-	[KS_DB_PROCS] = "procs",
 	[KS_DB_FILES] = "files",
 	[KS_DB_DELTAS] = "deltas",
-	[KS_DB_STATS] = "stats",
 };
 
 int ks_mdb_err(int rc)

@@ -9,11 +9,14 @@
 enum ks_db {
 	KS_DB_META = 0,  /* key: string, value: bytes (strings are stored without NUL) */
 	KS_DB_SEGMENTS,  /* key: kind (u8) + sequence (u64 big-endian) */
-	KS_DB_PROCS,     /* key: pid (u32 big-endian) */
 	KS_DB_FILES,     /* key: file id (u64 big-endian) -> path */
 	KS_DB_DELTAS,    /* key: file id (u64 BE) + sequence (u64 BE) */
-	KS_DB_STATS,     /* key: string */
 	KS_DB_COUNT
+	/* Traces of format 1 written before this layout also hold two empty
+	 * databases, "procs" and "stats": process events live in proc segments and
+	 * the recorder's counters (losses, capture figures) in meta, so nothing ever
+	 * wrote them. Readers leave them alone (a named database not listed here is
+	 * never opened). */
 };
 
 #define KS_STORE_RDONLY 0x1

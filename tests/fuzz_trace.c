@@ -2,7 +2,7 @@
  * the way every reading command opens a trace (store verification, meta, then the
  * segments), and run through what `report`, `report --json`, `timeline` and
  * `restore` compute from it. Restores go into a fresh directory under /dev/shm that
- * is removed after each input. Seeds: small real traces (tests/corpus/fuzz_trace/*.img). */
+ * is removed after each input. Seeds: small real traces (the .img files in tests/corpus/fuzz_trace). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>

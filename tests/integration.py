@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 KSIGHT = os.path.abspath("./ksight")
@@ -138,14 +139,16 @@ def counts_equal_strace():
 def only_the_sleeps_are_slow():
     needs_bpf()
     t = os.path.join(TMP, "slow.lmdb")
-    p = record(t, COUNTS_CMD)
+    # sleeps of 150 ms and a 100 ms threshold: on a busy machine any syscall can
+    # wait tens of ms for a CPU (an execve took 19 ms beside a CPU hog), none 100
+    p = record(t, COUNTS_CMD + ["150"])
     assert p.returncode == 0, p.stderr
-    doc = report_json(t, "--slow", "10ms")
+    doc = report_json(t, "--slow", "100ms")
     slow = doc["slow_syscalls"]
     assert len(slow) == S, slow
     for e in slow:
         assert e["syscall_name"] == "nanosleep", e
-        assert 14.0 <= e["latency_ms"] < 100.0, e
+        assert 149.0 <= e["latency_ms"] < 1000.0, e
         assert e["comm"] == "workload", e
         assert abs(e["timestamp"] / 1e9 - time.time()) < 600, e
 
@@ -370,6 +373,41 @@ def recorder_killed_at_random_moments_leaves_an_honest_trace():
             elif cmd[-1] == "--json":
                 doc = json.loads(p.stdout)
                 assert doc.get("complete") is not True, (i, cmd, "a killed recording is complete")
+
+
+@test
+def killed_recording_has_the_same_duration_in_info_and_report():
+    """A recorder killed with SIGKILL stores no end time: info and report both
+    derive the duration from the events, the same way, and it lies within the
+    time the recorder ran (the oracle: our clock around it)."""
+    needs_bpf()
+    t = os.path.join(TMP, "killed.lmdb")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--",
+                             WORKLOAD, "counts", "0", "0", "0", "0", "400"],
+                            stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    kids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    ran = time.monotonic() - t0
+    for k in kids:
+        try:
+            os.kill(int(k), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p = run([KSIGHT, "info", t, "--json"])
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["closed_cleanly"] is False, info["state"]
+    assert info["duration_ns"] is not None and info["duration_derived"] is True, info
+    rep = report_json(t)["trace"]
+    assert info["duration_ns"] == rep["duration_ns"], (info["duration_ns"], rep["duration_ns"])
+    # 15 ms sleeps ran from the start until the kill; what was committed (every
+    # few hundred ms) covers most of it
+    assert 0.5e9 < info["duration_ns"] < ran * 1e9, (info["duration_ns"], ran)
+    text = run([KSIGHT, "info", t]).stdout
+    assert re.search(r"^duration +\d[^?]*not recorded: first event to last", text, re.M), text
 
 
 def damaged_copies(src):
@@ -1133,7 +1171,11 @@ def class_loopback_tcp_is_network_bound():
 def class_touching_gigabytes_is_memory_bound():
     needs_bpf()
     a = assert_class([WORKLOAD, "memtouch", "1500", "1024"], "memtouch", "memory_bound")
-    assert a["memory_intensity"] > 0.6 and a["page_faults_per_sec"] > 50000, a
+    # faults per second of its own CPU time, not of wall time: a busy machine can
+    # leave it on a CPU a sixth of the time; the loop does nothing but fault, at
+    # 1.5-14 us a fault on the VM here
+    assert a["memory_intensity"] > 0.6, a
+    assert a["page_faults_per_sec"] / max(a["on_cpu_ratio"], 1e-9) > 25000, a
 
 
 @test
@@ -1154,15 +1196,19 @@ def class_too_short_is_unknown():
 def no_sched_trace_reports_without_scheduler_figures():
     needs_bpf()
     t = os.path.join(TMP, "nosched.lmdb")
-    p = record(t, [WORKLOAD, "spin", "300"], "--no-sched")
+    p = record(t, [WORKLOAD, "cpuspin", "300"], "--no-sched")
     assert p.returncode == 0, p.stderr
     doc = report_json(t)
     assert doc["sched"]["available"] is False and doc["sched"]["buckets"] == [], doc["sched"]
     assert doc["sched"]["events"] == 0
-    w = [x for x in doc["processes"] if x["argv"][:2] == [WORKLOAD, "spin"]]
+    w = [x for x in doc["processes"] if x["argv"][:2] == [WORKLOAD, "cpuspin"]]
     assert len(w) == 1 and w[0]["voluntary_switches"] == 0, w
-    # the CPU time then comes from the /proc samples (utime + stime)
-    assert 0 < w[0]["cpu_time_ms"] <= 400, w
+    # the CPU time then comes from the /proc samples (utime + stime): the
+    # workload uses 300 ms of CPU (its own CPU clock; on a busy machine that
+    # takes longer); the last sample, one 100 ms interval before the exit (up to
+    # 150 ms when the recorder too waits for a CPU), misses at most what it used
+    # in that time, and ticks are 4-10 ms
+    assert 140 <= w[0]["cpu_time_ms"] <= 320, w
     text = run([KSIGHT, "report", t]).stdout
     assert "no scheduler events in the trace" in text
 
@@ -1277,6 +1323,45 @@ def statedir_mix_of_every_operation_restores_identical():
 
 
 @test
+def dump_names_file_ops_and_paths():
+    """dump shows each change under a state dir as its op and the path the
+    command wrote, in text and JSON (was: op=3 file=5)."""
+    needs_bpf()
+    d = os.path.join(TMP, "dumpfiles")
+    state = os.path.join(d, "state")
+    os.makedirs(state)
+    with open(os.path.join(state, "old"), "w") as f:
+        f.write("base")
+    t = os.path.join(d, "t.lmdb")
+    script = ("cd \"$1\" && printf hello > a.txt && mkdir sub && printf xyz > sub/b && "
+              "mv a.txt c.txt && rm sub/b old")
+    p = record(t, ["sh", "-c", script, "sh", state], "--state-dir", state)
+    assert p.returncode == 0, p.stderr
+    S = os.path.realpath(state)
+    # the oracle: what the script does, in order (a '>' redirection opens with
+    # O_CREAT|O_TRUNC: a create, then a truncate)
+    want = [("create", f"{S}/a.txt", 0), ("truncate", f"{S}/a.txt", 0),
+            ("write", f"{S}/a.txt", 5), ("mkdir", f"{S}/sub", 0),
+            ("create", f"{S}/sub/b", 0), ("truncate", f"{S}/sub/b", 0),
+            ("write", f"{S}/sub/b", 3), ("rename", f"{S}/a.txt", 0),
+            ("unlink", f"{S}/sub/b", 0), ("unlink", f"{S}/old", 0)]
+    p = run([KSIGHT, "dump", t])
+    assert p.returncode == 0, p.stderr
+    text = []
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) > 2 and f[2] == "file":
+            kv = dict(x.split("=", 1) for x in f[5:] if "=" in x)
+            text.append((f[3], f[4], int(kv["bytes"])))
+    assert text == want, (text, want)
+    p = run([KSIGHT, "dump", t, "--json"])
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(x) for x in p.stdout.splitlines()]
+    js = [(r["op_name"], r["path"], r["bytes"]) for r in rows if r["kind"] == "file"]
+    assert js == want, (js, want)
+
+
+@test
 def statedir_restore_at_a_snapshot_time():
     needs_bpf()
     m = mix_trace()
@@ -1384,7 +1469,15 @@ def statedir_recorder_killed_restores_its_last_commit():
               "        time.sleep(0.01)\n" % os.path.join(state, "log"))
     proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--state-dir", state, "--",
                              "python3", "-c", script], stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+    # kill it once the command has written 50 lines and the recorder has had a
+    # second (five commit intervals) since: a fixed delay missed the first commit
+    # on a busy machine
+    log = os.path.join(state, "log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and \
+            (not os.path.exists(log) or os.path.getsize(log) < 50 * 62):
+        time.sleep(0.05)
+    time.sleep(1.0)
     kids = run(["pgrep", "-P", str(proc.pid)]).stdout.split()
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -1546,7 +1639,7 @@ def dump_prints_calls_like_strace():
 
 # --- a trace that proves itself whole; loss that shows everywhere ----------------
 
-LMDB_DBS = ("meta", "segments", "procs", "files", "deltas", "stats")
+LMDB_DBS = ("meta", "segments", "files", "deltas")
 
 
 def lmdb_read(path):
@@ -1798,7 +1891,12 @@ def full_disk_mid_recording_counts_every_dropped_event():
     if os.geteuid() != 0:
         raise Skip("needs root to mount a tmpfs")
     b, sl = f"{WORKLOAD} burst 300000", shutil.which("sleep")
-    script = f"{b}; {sl} 0.6; {b}; {sl} 1.5; {b}; {sl} 0.5"
+    # the disk is freed when the first bursts are over (the marker), not after a
+    # fixed time: on a loaded machine they may not even have started by then
+    marker = os.path.join(TMP, "full-disk-marker")
+    if os.path.exists(marker):
+        os.unlink(marker)
+    script = f"{b}; {b}; : > {marker}; {sl} 0.6; {b}; {sl} 1.5; {b}; {sl} 0.5"
     oracle = strace_counts(["sh", "-c", script])
     # strace -c leaves out exit_group (it never returns): one per process
     procs = 1 + sum(oracle.get(n, (0, 0))[0] for n in ("clone", "clone3", "fork", "vfork"))
@@ -1809,9 +1907,21 @@ def full_disk_mid_recording_counts_every_dropped_event():
         env = dict(os.environ, KSIGHT_WRITE_WAIT_BYTES=str(64 << 10))
         proc = subprocess.Popen([KSIGHT, "record", "-o", t, "--", "sh", "-c", script],
                                 stderr=subprocess.PIPE, text=True, env=env)
-        time.sleep(2.0)
+        # stderr read as it comes: the disk is freed once the recorder has said it is
+        # full and the first bursts are over, plus a moment for the consumer to drop
+        # what does not fit in the little it may keep waiting
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        reader.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and not (
+                os.path.exists(marker) and any("No space left" in x for x in lines)):
+            time.sleep(0.05)
+        time.sleep(1.5)
         os.unlink(fill)  # space again: the rest is written
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
+        reader.join(timeout=10)
+        err = "".join(lines)
         assert proc.returncode == 0, (proc.returncode, err)
         assert "No space left on device" in err and "Input/output error" not in err, err
         assert "counted lost" in err and "INCOMPLETE" in err, err
@@ -1845,8 +1955,9 @@ def recorder_memory_is_flat_in_time():
             "cat /proc/self/stat >/dev/null; done")
     proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--", "sh", "-c", loop],
                             stderr=subprocess.PIPE, text=True)
-    # RSS sampled twice a second: the floor of each window (zstd's workspace and
-    # malloc's trimming move the peaks up and down by ~12 MB, a leak moves the floor)
+    # RSS sampled twice a second: the median of each window (zstd's workspace and
+    # malloc's trimming move RSS up and down by ~12 MB for a while; a leak moves
+    # every sample)
     samples = []
     try:
         start = time.time()
@@ -1856,8 +1967,11 @@ def recorder_memory_is_flat_in_time():
     finally:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    early = min(kb for at, kb in samples if secs / 4 <= at < secs / 2)
-    late = min(kb for at, kb in samples if at >= secs * 3 / 4)
+    def median(v):
+        v = sorted(v)
+        return v[len(v) // 2]
+    early = median([kb for at, kb in samples if secs / 4 <= at < secs / 2])
+    late = median([kb for at, kb in samples if at >= secs * 3 / 4])
     # the old free list grew by ~3 MB/s on this loop: 45 MB over 15 s
     assert late <= early * 1.10, (early, late, samples)
 

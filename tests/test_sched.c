@@ -761,6 +761,24 @@ static void test_behavior_with_sched(void **state)
 	assert_true(fabs(b.runq_wait_ratio - 0.53) < 1e-9);
 	assert_true(fabs(b.on_cpu_ratio - 0.47) < 1e-9);
 
+	/* Five calls that waited 80 ms for a CPU beside a CPU hog: too little done. */
+	in.wall_ns = in.life_ns = 82 * MS;
+	in.calls = 5;
+	in.syscall_ns = 50 * US;
+	in.on_cpu_ns = 2 * MS;
+	in.runq_ns = 80 * MS;
+	in.faults = 60;
+	in.fault_ns = 60 * SCHED_FAULT_NS;
+	behavior_classify(&in, &b);
+	assert_int_equal(b.cls, BEHAVIOR_UNKNOWN);
+	/* ... while a CPU loop that got 30 ms of CPU in 1.5 s still wanted a CPU */
+	in.wall_ns = in.life_ns = 1500 * MS;
+	in.on_cpu_ns = 30 * MS;
+	in.runq_ns = 1470 * MS;
+	behavior_classify(&in, &b);
+	assert_int_equal(b.cls, BEHAVIOR_CPU_BOUND);
+	in.runq_ns = 530 * MS;
+
 	/* Touching fresh pages: 262144 faults in 0.69 s of CPU, munmap 137 ms. */
 	in.calls = 18;
 	in.wall_ns = in.life_ns = 1100 * MS;
@@ -892,6 +910,21 @@ static void write_sched_trace(const char *path)
 	put(st, enc, KS_KIND_SAMPLE, sa, 1);
 	assert_int_equal(ks_store_close(st), 0);
 	ks_seg_encoder_free(enc);
+}
+
+/* Fault time per slice whatever a fault costs: the slices of a page-touching loop on
+ * a VM whose host must back the pages too (13 us a fault) count in full, as do
+ * those where it already does (4 us); a computing slice with a few faults barely. */
+static void test_sched_fault_time(void **state)
+{
+	(void)state;
+	assert_int_equal(sched_fault_ns(4 * MS, 4 * MS / (13 * US)), 4 * MS);
+	assert_int_equal(sched_fault_ns(4 * MS, 1000), 4 * MS);
+	assert_int_equal(sched_fault_ns(4 * MS, 100), 100 * SCHED_FAULT_NS);
+	assert_int_equal(sched_fault_ns(4 * MS, 0), 0);
+	/* too few faults to say the slice was all faults: 4 us each */
+	assert_int_equal(sched_fault_ns(200 * US, 20), 20 * SCHED_FAULT_NS);
+	assert_int_equal(sched_fault_ns(10 * US, 20), 10 * US);
 }
 
 static void test_sched_report_end_to_end(void **state)
@@ -1035,6 +1068,7 @@ int main(void)
 		cmocka_unit_test(test_sched_hostile_bounded),
 		cmocka_unit_test(test_chist_vs_oracle),
 		cmocka_unit_test(test_behavior_with_sched),
+		cmocka_unit_test(test_sched_fault_time),
 		cmocka_unit_test(test_sched_report_end_to_end),
 		cmocka_unit_test(test_sched_bench),
 	};

@@ -201,7 +201,7 @@ static int build_trace(const char *path, unsigned nseg)
 
 		be32(k, pid);
 		snprintf(val, sizeof(val), "proc %u comm=cmd%u argv=a b c", pid, pid);
-		err = ks_store_put(st, KS_DB_PROCS, k, sizeof(k), val, strlen(val));
+		err = ks_store_put(st, KS_DB_FILES, k, sizeof(k), val, strlen(val));
 	}
 	for (uint64_t id = 1; id <= 40 && !err; id++) {
 		unsigned char k[16];
@@ -214,7 +214,7 @@ static int build_trace(const char *path, unsigned nseg)
 			err = ks_store_put(st, KS_DB_DELTAS, k, 16, val, strlen(val));
 	}
 	if (!err)
-		err = ks_store_put(st, KS_DB_STATS, "drops.cpu0", 10, "0", 1);
+		err = ks_store_put_meta(st, "lost.cpu0", "0");
 	if (err) {
 		ks_store_close(st);
 		return err;
@@ -429,7 +429,7 @@ static void test_put_commit_reopen(void **state)
 	assert_int_equal(ks_store_put_meta(st, "host", "box1"), 0);
 	assert_int_equal(ks_store_put_meta(st, "empty", ""), 0);
 	be32(k, 4242);
-	assert_int_equal(ks_store_put(st, KS_DB_PROCS, k, 4, "proc-a", 6), 0);
+	assert_int_equal(ks_store_put(st, KS_DB_DELTAS, k, 4, "proc-a", 6), 0);
 	assert_int_equal(ks_store_commit(st), 0);
 	/* the writer reads its own uncommitted puts */
 	be64(k, 7);
@@ -456,7 +456,7 @@ static void test_put_commit_reopen(void **state)
 	assert_int_equal(ks_store_get_meta(st, "nope", &s), -KS_ENOTFOUND);
 	assert_null(s);
 	be32(k, 4242);
-	assert_int_equal(ks_store_get(st, KS_DB_PROCS, k, 4, &v, &vl), 0);
+	assert_int_equal(ks_store_get(st, KS_DB_DELTAS, k, 4, &v, &vl), 0);
 	assert_int_equal(vl, 6);
 	assert_memory_equal(v, "proc-a", 6);
 	be64(k, 7);
@@ -468,7 +468,7 @@ static void test_put_commit_reopen(void **state)
 	/* three puts and the manifest */
 	assert_int_equal(info.entries[KS_DB_META], 4);
 	assert_true(info.value_bytes[KS_DB_META] > 1 + 4 + 0 + 100);
-	assert_int_equal(info.entries[KS_DB_PROCS], 1);
+	assert_int_equal(info.entries[KS_DB_DELTAS], 1);
 	assert_int_equal(info.entries[KS_DB_FILES], 1);
 	assert_int_equal(info.entries[KS_DB_SEGMENTS], 0);
 	assert_true(info.file_size >= 8192);
@@ -496,15 +496,15 @@ static void test_db_iter_order(void **state)
 		unsigned char kb[4];
 
 		be32(kb, pids[i]);
-		assert_int_equal(ks_store_put(st, KS_DB_PROCS, kb, 4, &pids[i], 4), 0);
+		assert_int_equal(ks_store_put(st, KS_DB_FILES, kb, 4, &pids[i], 4), 0);
 	}
 	/* iterators are for readers */
-	assert_int_equal(ks_store_iter(st, KS_DB_PROCS, &it), -EBADF);
+	assert_int_equal(ks_store_iter(st, KS_DB_FILES, &it), -EBADF);
 	assert_null(it);
 	assert_int_equal(ks_store_close(st), 0);
 
 	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), 0);
-	assert_int_equal(ks_store_iter(st, KS_DB_PROCS, &it), 0);
+	assert_int_equal(ks_store_iter(st, KS_DB_FILES, &it), 0);
 	while (ks_db_iter_next(it, &k, &kl, &v, &vl) == 1) {
 		const unsigned char *kb = k;
 		uint32_t pid = (uint32_t)kb[0] << 24 | kb[1] << 16 | kb[2] << 8 | kb[3];
@@ -522,7 +522,7 @@ static void test_db_iter_order(void **state)
 	assert_int_equal(ks_db_iter_next(it, &k, &kl, &v, &vl), 0);
 	ks_db_iter_free(it);
 	/* an iterator that outlives its store fails cleanly */
-	assert_int_equal(ks_store_iter(st, KS_DB_PROCS, &it), 0);
+	assert_int_equal(ks_store_iter(st, KS_DB_FILES, &it), 0);
 	assert_int_equal(ks_store_close(st), 0);
 	assert_int_equal(ks_db_iter_next(it, &k, &kl, &v, &vl), -EBADF);
 	ks_db_iter_free(it);
@@ -1163,6 +1163,39 @@ static void test_not_traces(void **state)
 	assert_int_equal(read_everything(p), 0);
 }
 
+/* A trace holds meta, segments, files and deltas; the first traces also held two
+ * databases nothing wrote ("procs", "stats"), and they still open and read. */
+static void test_tables_old_and_new(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	struct ks_store_info info;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	char p[PATH_MAX];
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, fx->path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "files", 0, &dbi), 0);
+	assert_int_equal(mdb_dbi_open(txn, "procs", 0, &dbi), MDB_NOTFOUND);
+	assert_int_equal(mdb_dbi_open(txn, "stats", 0, &dbi), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+
+	path_in(fx, "old.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, "1");
+	assert_int_equal(read_everything(p), 0);
+	assert_int_equal(ks_store_open(p, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_stat(st, &info), 0);
+	assert_int_equal(info.entries[KS_DB_META], 1);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
 static void test_truncated(void **state)
 {
 	struct fixture *fx = *state;
@@ -1596,20 +1629,21 @@ static void test_lmdb_shapes(void **state)
 	const size_t nlens = sizeof(lens) / sizeof(lens[0]);
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi dbi[KS_DB_COUNT];
+	MDB_dbi dbi[6];
 	MDB_stat ms;
 
 	for (size_t i = 0; i < sizeof(val); i++)
 		val[i] = (unsigned char)(i * 7 + 3);
 	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, KS_DB_COUNT), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 6), 0);
 	assert_int_equal(mdb_env_set_mapsize(env, 256ull * MiB), 0);
 	assert_int_equal(mdb_env_open(env, fx->path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC, 0600), 0);
 	for (unsigned t = 0; t < 40; t++) {
 		assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-		for (int i = 0; i < KS_DB_COUNT; i++) {
-			const char *names[KS_DB_COUNT] = { "meta", "segments", "procs", "files",
-							   "deltas", "stats" };
+		for (int i = 0; i < 6; i++) {
+			/* the layout of the first traces, with "procs" and "stats" */
+			const char *names[6] = { "meta", "segments", "procs", "files",
+						 "deltas", "stats" };
 
 			assert_int_equal(mdb_dbi_open(txn, names[i], MDB_CREATE, &dbi[i]), 0);
 		}
@@ -1621,7 +1655,7 @@ static void test_lmdb_shapes(void **state)
 		for (unsigned op = 0; op < 150; op++) {
 			unsigned id = (t * 150 + op) * 2654435761u % 997;
 			MDB_val k = { 1 + id * 37 % 511, key }, v = { lens[(id + t + op) % nlens], val };
-			MDB_dbi d = dbi[KS_DB_PROCS + id % 4];
+			MDB_dbi d = dbi[2 + id % 4];
 
 			memset(key, 'k', sizeof(key));
 			be32(key, id);
@@ -1742,8 +1776,7 @@ static void test_manifest_discard(void **state)
 static void raw_edit(const char *path, enum ks_db db, const void *key, size_t klen,
 		     const void *val, size_t vlen)
 {
-	static const char *const names[] = { "meta", "segments", "procs", "files", "deltas",
-					      "stats" };
+	static const char *const names[] = { "meta", "segments", "files", "deltas" };
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
@@ -1955,6 +1988,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_traces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tables_old_and_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_bitflips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_btree_bitflips, setup, teardown),

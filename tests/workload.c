@@ -1,8 +1,11 @@
 /* A workload whose syscalls are known in advance, for the integration tests.
- *   workload counts N M K L S   N writes, M failing opens, K (<= 64) children making L
- *                               getpid calls each, S sleeps of 15 ms
+ *   workload counts N M K L S [MS]  N writes, M failing opens, K (<= 64) children
+ *                               making L getpid calls each, S sleeps of MS ms
+ *                               (default 15)
  *   workload burst B            B getppid calls as fast as possible
- *   workload spin MS            burn CPU for MS milliseconds
+ *   workload spin MS            burn CPU for MS milliseconds (of wall time)
+ *   workload cpuspin MS         burn MS milliseconds of CPU time, however long
+ *                               a busy machine makes that take
  * and one clear-cut workload per behaviour class, each running about MS ms:
  *   workload dsync MS           4 KiB O_DSYNC writes to a temporary file (io_bound)
  *   workload tcp MS             a bulk loopback TCP transfer to a forked child
@@ -35,10 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void counts(long n, long m, long k, long l, long s)
+static void counts(long n, long m, long k, long l, long s, long sleep_ms)
 {
 	int fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
-	struct timespec ts = { 0, 15 * 1000 * 1000 };
+	struct timespec ts = { sleep_ms / 1000, sleep_ms % 1000 * 1000 * 1000 };
 	pid_t kids[64];
 
 	for (long i = 0; i < n; i++)
@@ -147,7 +150,8 @@ static void dsync_writes(int fd, long ms)
 }
 
 /* Maps mib MiB without huge pages, writes one byte per 4 KiB page, unmaps; until
- * ms have passed (checked every 16 MiB). */
+ * ms have passed (0: one whole pass), checked every MiB (a few ms of faults on a busy VM: a phase of
+ * mix must not overrun its turn by the tens of ms 16 MiB of faults take there). */
 static void memtouch(long ms, long mib)
 {
 	size_t len = (size_t)mib << 20;
@@ -163,7 +167,7 @@ static void memtouch(long ms, long mib)
 		syscall(SYS_madvise, p, len, MADV_NOHUGEPAGE);
 		for (size_t off = 0; off < len; off += 4096) {
 			p[off] = 1;
-			if (!(off & ((16 << 20) - 1)) && off && elapsed_ms(&a) >= ms)
+			if (ms && !(off & ((1 << 20) - 1)) && off && elapsed_ms(&a) >= ms)
 				break;
 		}
 		syscall(SYS_munmap, p, len);
@@ -395,13 +399,16 @@ static void files_child(int c, int d)
 
 int main(int argc, char **argv)
 {
-	if (argc == 7 && !strcmp(argv[1], "counts")) {
-		counts(atol(argv[2]), atol(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]));
+	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "counts")) {
+		counts(atol(argv[2]), atol(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]),
+		       argc == 8 ? atol(argv[7]) : 15);
 	} else if (argc == 3 && !strcmp(argv[1], "burst")) {
 		for (long i = atol(argv[2]); i > 0; i--)
 			syscall(SYS_getppid);
 	} else if (argc == 3 && !strcmp(argv[1], "spin")) {
 		spin(atol(argv[2]));
+	} else if (argc == 3 && !strcmp(argv[1], "cpuspin")) {
+		spin_cpu(atol(argv[2]));
 	} else if (argc == 3 && !strcmp(argv[1], "dsync")) {
 		int fd = dsync_file();
 
@@ -422,8 +429,9 @@ int main(int argc, char **argv)
 	} else if (argc == 4 && !strcmp(argv[1], "files-child")) {
 		files_child(atoi(argv[2]), atoi(argv[3]));
 	} else {
-		fprintf(stderr, "usage: workload counts N M K L S | burst B | spin MS | dsync MS | "
-			"tcp MS | memtouch MS MIB | mix MS | ctxsw MS | pingpong N | files DIR\n");
+		fprintf(stderr, "usage: workload counts N M K L S [MS] | burst B | spin MS | cpuspin MS | "
+			"dsync MS | tcp MS | memtouch MS MIB | mix MS | ctxsw MS | pingpong N | "
+			"files DIR\n");
 		return 2;
 	}
 	syscall(SYS_exit_group, 0);
