@@ -249,7 +249,8 @@ static json_t *meta_json(struct info *in, bool *ok)
 		return o;
 	}
 	while ((err = ks_db_iter_next(it, &k, &klen, &v, &vlen)) > 0) {
-		if (klen >= sizeof(key) || (klen == 8 && !memcmp(k, "manifest", 8)))
+		if (klen >= sizeof(key) || (klen == 8 && !memcmp(k, "manifest", 8)) ||
+		    (klen > 6 && !memcmp(k, "epoch/", 6))) /* binary: format/epoch.h */
 			continue;
 		memcpy(key, k, klen);
 		key[klen] = 0;

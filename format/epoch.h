@@ -1,6 +1,7 @@
 /* Epochs of a bounded recording: the record that opens each one (its time, where
  * its segments and deltas begin, the events issued before it), kept in the
- * store's stats database under "epoch/" and 16 hex digits of its index. The
+ * store's meta database under "epoch/" and 16 hex digits of its index (the one
+ * binary value there; meta listings leave these keys out). The
  * recorder writes one per epoch and drops the oldest by policy; readers find the
  * window the trace still holds and the checkpoint a restore starts from. */
 #ifndef KSIGHT_EPOCH_H

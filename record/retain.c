@@ -104,7 +104,7 @@ static int mark_seal(struct retain *r, struct ks_store *st, const struct ks_epoc
 		return -ENOMEM;
 	ks_epoch_key(e->index, key);
 	err = ks_epoch_encode(e, &val, &len);
-	err = err ?: ks_store_put(st, KS_DB_STATS, key, sizeof(key), val, len);
+	err = err ?: ks_store_put(st, KS_DB_META, key, sizeof(key), val, len);
 	if (!err)
 		r->kept[r->nkept++] = (struct kept){ e->index, e->ts };
 	free(val);
@@ -252,7 +252,7 @@ static int drop_oldest(struct retain *r, struct ks_store *st, bool sweep)
 		goto out;
 	r->dropping = true;
 	ks_epoch_key(r->kept[1].index, key);
-	err = ks_store_get(st, KS_DB_STATS, key, sizeof(key), &v, &vlen);
+	err = ks_store_get(st, KS_DB_META, key, sizeof(key), &v, &vlen);
 	if (err == -KS_ENOTFOUND)
 		err = -ENOENT; /* its mark waits aside with the puts that did not fit */
 	err = err ?: ks_epoch_decode(v, vlen, next);
@@ -270,7 +270,7 @@ static int drop_oldest(struct retain *r, struct ks_store *st, bool sweep)
 			err = 0;
 	}
 	ks_epoch_key(r->kept[0].index, key);
-	err = err ?: ks_store_drop(st, KS_DB_STATS, key, sizeof(key));
+	err = err ?: ks_store_drop(st, KS_DB_META, key, sizeof(key));
 	err = err ?: ks_store_commit(st);
 	if (!err) {
 		memmove(r->kept, r->kept + 1, (r->nkept - 1) * sizeof(*r->kept));

@@ -30,7 +30,7 @@ static int each_epoch(struct replay_trace *t, int (*fn)(void *ctx, const struct 
 	const void *k, *v;
 	size_t kl, vl;
 	uint64_t index;
-	int err = e ? ks_store_iter(t->st, KS_DB_STATS, &it) : -ENOMEM;
+	int err = e ? ks_store_iter(t->st, KS_DB_META, &it) : -ENOMEM;
 
 	while (!err && (err = ks_db_iter_next(it, &k, &kl, &v, &vl)) > 0) {
 		err = 0;
@@ -69,7 +69,7 @@ void replay_retention(struct replay_trace *t, const struct ks_manifest *m)
 		w->dropped_events += m->dropped_events[k];
 	}
 	w->dropped_segments = m->dropped[KS_DB_SEGMENTS];
-	if (w->dropped_segments || m->dropped[KS_DB_DELTAS] || m->dropped[KS_DB_STATS]) {
+	if (w->dropped_segments || m->dropped[KS_DB_DELTAS] || m->dropped[KS_DB_META]) {
 		w->bounded = true;
 		if (each_epoch(t, first_epoch, &ts) == 1)
 			w->window_start_ns = ts;

@@ -179,9 +179,9 @@ def retention_recorder_killed_while_dropping_opens_and_restores():
         os.makedirs(state)
         os.makedirs(snaps)
         t = os.path.join(d, "k.lmdb")
-        # 64 KiB of random bytes every round and a storm fill 1 MiB in a few
-        # seconds: epochs are dropped all the time
-        proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--max-size", "1M",
+        # 64 KiB of random bytes every round and a storm fill half of 4 MiB in a
+        # second or two: epochs are dropped all the time
+        proc = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, "--max-size", "4M",
                                  "--state-dir", state, "--", "sh", "-c",
                                  f"python3 {RETENTION_WORKLOAD} {state} {snaps} 30 65536 & "
                                  "dd if=/dev/zero of=/dev/null bs=1 count=100000000"],
