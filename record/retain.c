@@ -49,6 +49,8 @@ struct kept {
 	uint64_t index, ts;
 };
 
+static int put_u64(struct ks_store *st, const char *key, uint64_t v);
+
 struct retain {
 	struct retain_opts o;
 	bool bounded;
@@ -62,6 +64,7 @@ struct retain {
 	struct kept *kept;
 	size_t nkept, capkept;
 	bool dropping;
+	uint64_t ndropped;
 	/* both */
 	_Atomic uint64_t used;
 	atomic_bool want_epoch; /* the map was full with one epoch: open one now */
@@ -275,6 +278,14 @@ static int drop_oldest(struct retain *r, struct ks_store *st, bool sweep)
 	if (!err) {
 		memmove(r->kept, r->kept + 1, (r->nkept - 1) * sizeof(*r->kept));
 		r->nkept--;
+
+		/* LMDB reuses the pages a transaction freed only from the second one
+		 * after it: one more, small, so that the next put finds them */
+		err = put_u64(st, "retention_epochs_dropped", ++r->ndropped);
+		err = err ?: ks_store_commit(st);
+		if (err)
+			ks_store_discard(st, NULL, NULL);
+		err = 0;
 	} else {
 		ks_store_discard(st, NULL, NULL);
 	}
@@ -293,7 +304,12 @@ out:
 static int on_full(void *ctx)
 {
 	struct retain *r = ctx;
-	int err = drop_oldest(r, r->st, false);
+	uint64_t used = 0;
+	int err;
+
+	ks_store_used_bytes(r->st, &used);
+	ks_debug("retention: the map is full, %zu epochs, %" PRIu64 " bytes in use", r->nkept, used);
+	err = drop_oldest(r, r->st, false);
 
 	if (err == -ENOENT && !r->dropping)
 		atomic_store(&r->want_epoch, true);
@@ -323,10 +339,13 @@ static int check_run(void *arg, struct ks_store *st)
 	while (r->o.keep_ns && r->nkept >= 2 && r->kept[1].ts + r->o.keep_ns <= j->now &&
 	       !(err = drop_oldest(r, st, true)))
 		;
+	/* one epoch a check at most for size: the pages a drop frees show on
+	 * LMDB's free list only a few transactions later, and a loop on the pages
+	 * in use would drop every epoch at once */
 	if (!err && r->o.max_size) {
 		err = ks_store_commit(st);
-		while (!err && !(err = ks_store_used_bytes(st, &used)) &&
-		       used > HIGH_WATER(r->o.max_size) && r->nkept >= 2)
+		err = err ?: ks_store_used_bytes(st, &used);
+		if (!err && used > HIGH_WATER(r->o.max_size) && r->nkept >= 2)
 			err = drop_oldest(r, st, true);
 		atomic_store(&r->used, used);
 	}

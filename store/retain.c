@@ -98,9 +98,11 @@ int ks_full_drop(struct ks_store *st)
 
 int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes)
 {
+	MDB_envinfo info;
+	MDB_cursor *cur;
 	MDB_txn *txn;
-	MDB_stat ms;
-	uint64_t pages = 2; /* the meta pages */
+	MDB_val k, v;
+	uint64_t freed = 0;
 	int rc;
 
 	if (!st || !bytes)
@@ -110,16 +112,29 @@ int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes)
 	rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
 	if (rc)
 		return ks_mdb_err(rc);
-	for (int i = -2; i < KS_DB_COUNT && !rc; i++) {
-		MDB_dbi dbi = i == -2 ? 0 : i == -1 ? 1 : st->dbi[i]; /* FREE_DBI, MAIN_DBI */
+	/* the pages of the file but those on the free list (each record of the free
+	 * database: a count of page numbers, then the numbers) */
+	rc = mdb_env_info(st->env, &info);
+	if (!rc)
+		rc = mdb_cursor_open(txn, 0, &cur); /* FREE_DBI */
+	if (!rc) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			size_t n;
 
-		rc = mdb_stat(txn, dbi, &ms);
-		pages += ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages;
+			if (v.mv_size < sizeof(n))
+				continue;
+			memcpy(&n, v.mv_data, sizeof(n));
+			freed += n;
+		}
+		mdb_cursor_close(cur);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
 	}
 	mdb_txn_abort(txn);
 	if (rc)
 		return ks_mdb_err(rc);
-	*bytes = pages * st->psize;
+	*bytes = (info.me_last_pgno + 1 > freed ? info.me_last_pgno + 1 - freed : 0) * st->psize;
 	return 0;
 }
 
