@@ -29,7 +29,7 @@ endif
 CFLAGS   ?= -O2 -g
 WFLAGS   := -std=gnu11 -Wall -Wextra -Werror
 CPPFLAGS := -I. -I$(OUT) -D_GNU_SOURCE -DKSIGHT_VERSION='"$(VERSION)"'
-LDLIBS   := -lbpf -lelf -lz -llmdb -lzstd -lmsgpackc -lxxhash -ljansson -lpthread -lm -lcurl -larchive -lprotobuf-c
+LDLIBS   := -lbpf -ldw -lelf -lz -llmdb -lzstd -lmsgpackc -lxxhash -ljansson -lpthread -lm -lcurl -larchive -lprotobuf-c
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -62,8 +62,8 @@ FUZZ_BINS := $(patsubst tests/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 DEB_DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev liblmdb-dev \
 	libzstd-dev libmsgpack-dev libxxhash-dev libcmocka-dev libjansson-dev \
 	libclang-rt-14-dev linux-libc-dev pkg-config make gcc strace python3 sqlite3 \
-	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev xz-utils \
-	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium \
+	libcap2-bin lmdb-utils libcurl4-openssl-dev libarchive-dev xz-utils libdw-dev \
+	iptables libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium \
 	clickhouse-server clickhouse-client
 BENCH_DEPS := linux-perf bpftrace libbpf-tools hyperfine valgrind
 

@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #endif
 
-#define KS_ABI_VERSION 1
+#define KS_ABI_VERSION 3
 
 /* The low 16 bits of the first __u32 of every ring-buffer record say what
  * follows; the high 16 bits carry the record's flags. */
@@ -15,6 +15,10 @@ enum ks_ev_type {
 	KS_EV_SYSCALL = 1,
 	KS_EV_PROC = 2,
 	KS_EV_SCHED = 3,
+	KS_EV_BLOCK = 7, /* bpf/blockio.bpf.c */
+	KS_EV_NET = 8,   /* bpf/net.bpf.c */
+	KS_EV_SAMPLE = 4, /* CPU profile: struct ks_ev_sample (bpf/profile.bpf.c) */
+	KS_EV_OFFCPU = 5, /* off-CPU span: struct ks_ev_offcpu (bpf/offcpu.bpf.c) */
 	KS_EV_SYSARG = 6, /* a syscall's string or sockaddr argument (ks_ev_sysarg) */
 };
 
@@ -87,11 +91,17 @@ enum ks_ev_proc_what {
 	KS_EV_FORK = 1, /* new process or thread (tid != pid for threads) */
 	KS_EV_EXEC = 2,
 	KS_EV_EXIT = 3, /* a thread ended; the process ended when tid == pid */
+	KS_EV_JOIN = 5, /* -a, --cgroup: a running thread joined the traced set */
 };
 
-#define KS_COMM_LEN 16
-#define KS_ARGV_LEN 256
+#define KS_CGROUP_MAX 8 /* --cgroup targets the probes test */
 
+#define KS_COMM_LEN 16
+#define KS_ARGV_LEN 4096 /* argv bytes kept; a power of two (the probe masks with it) */
+
+#define KS_EV_PROCF_ARGV_TRUNC 0x1 /* ks_ev_proc.flags: argv was longer than KS_ARGV_LEN */
+
+/* Sent without the unused rest of argv: offsetof(argv) + argv_len bytes. */
 struct ks_ev_proc {
 	__u32 type; /* KS_EV_PROC */
 	__u32 what; /* enum ks_ev_proc_what */
@@ -101,8 +111,9 @@ struct ks_ev_proc {
 	__u32 ppid;
 	__s32 exit_code; /* wait(2) status for KS_EV_EXIT */
 	char comm[KS_COMM_LEN];
+	__u64 cgroup;   /* the task's cgroup v2 id (its directory's inode) */
 	__u32 argv_len; /* bytes used in argv, NUL-separated */
-	__u32 _pad;
+	__u32 flags;    /* KS_EV_PROCF_* */
 	char argv[KS_ARGV_LEN];
 };
 
@@ -125,6 +136,107 @@ struct ks_ev_sched {
 	__u32 next_tid;
 	__u32 prev_state; /* switch: the leaving task's state | KS_EV_PREEMPTED */
 	__u32 faults;     /* switch: user page faults of the leaving task so far */
+};
+
+/* ks_ev_block.flags (high 16 bits of type) */
+#define KS_EV_BLK_KTHREAD 0x1 /* submitted by a kernel thread (write-back, journal) */
+#define KS_EV_BLK_ERROR 0x2   /* completed with an error */
+
+/* One block request, at its completion: who submitted it (captured when it was
+ * started, in the submitter's context), the device, and its queue and service
+ * times. A request completed in parts gives one record per part. */
+struct ks_ev_block {
+	__u32 type;     /* KS_EV_BLOCK | flags << 16 */
+	__u32 dev;      /* the disk, kernel encoding (major << 20 | minor) */
+	__u64 ts;       /* completion, CLOCK_MONOTONIC ns */
+	__u64 queue_ns; /* start (block_io_start / insert) to issue to the driver */
+	__u64 service_ns; /* issue to completion */
+	__u64 sector;
+	__u32 bytes;
+	__u32 op;       /* REQ_OP_* (0 read, 1 write, 2 flush, 3 discard, ...) */
+	__u32 pid;      /* the submitter's thread group */
+	__u32 tid;
+	char comm[KS_COMM_LEN];
+};
+
+/* ks_ev_net: the high 16 bits of type */
+enum ks_ev_net_what {
+	KS_EV_NET_SEND = 1,    /* bytes sent on a socket (sock_send_length) */
+	KS_EV_NET_RECV = 2,    /* bytes received (sock_recv_length) */
+	KS_EV_NET_STATE = 3,   /* a TCP state change (inet_sock_set_state) */
+	KS_EV_NET_RETRANS = 4, /* a TCP segment retransmitted (tcp_retransmit_skb) */
+};
+
+/* One socket event of a traced task, with the socket's endpoints as they are at
+ * that moment (ports in host order, addresses in network order; IPv4 in the
+ * first 4 bytes). sk identifies the socket while it lives. */
+struct ks_ev_net {
+	__u32 type;   /* KS_EV_NET | what << 16 */
+	__u32 pid;    /* the socket's owner: the caller, or for events in softirq
+		       * context the task last seen sending or connecting on it */
+	__u32 tid;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 state;   /* STATE: the new TCP state; else the socket's */
+	__u64 ts;
+	__u64 sk;
+	__u64 bytes;  /* SEND, RECV */
+	__u16 sport, dport;
+	__u32 oldstate; /* STATE: the TCP state left */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[KS_COMM_LEN];
+};
+
+/* --- CPU profile (bpf/profile.bpf.c, bpf/offcpu.bpf.c) --------------------- */
+
+#define KS_STACK_DEPTH 127 /* frames per stack, kernel and user each (perf's default) */
+
+/* ks_ev_sample.flags, ks_ev_offcpu.flags (the high 16 bits of type) */
+#define KS_EVS_KTRUNC 0x01    /* the kernel stack filled KS_STACK_DEPTH frames */
+#define KS_EVS_UTRUNC 0x02    /* the user stack did */
+#define KS_EVS_KMISSING 0x04  /* no kernel stack (error, or a stack map collision) */
+#define KS_EVS_UMISSING 0x08  /* no user stack */
+#define KS_EVS_USER 0x10      /* sample: the CPU was in user mode */
+#define KS_EVS_PREEMPTED 0x20 /* off-CPU: preempted, not blocked */
+#define KS_EVS_BUILD_ID 0x80  /* sample: user frames are struct ks_ev_build_id_frame */
+
+/* A user frame as the kernel gives it with BPF_F_USER_BUILD_ID: the file's
+ * build-id and the offset in it (status 1), or the bare address (status 2) where
+ * the kernel could not tell (same layout as struct bpf_stack_build_id). */
+struct ks_ev_build_id_frame {
+	__s32 status;
+	unsigned char build_id[20];
+	__u64 off_or_ip;
+};
+
+/* One on-CPU sample of a traced task, followed by nk kernel addresses (__u64
+ * each), then nu user frames: addresses (__u64), or with KS_EVS_BUILD_ID
+ * struct ks_ev_build_id_frame; each part innermost first. */
+struct ks_ev_sample {
+	__u32 type; /* KS_EV_SAMPLE | flags << 16 */
+	__u32 cpu;
+	__u64 ts;
+	__u32 pid;
+	__u32 tid;
+	__u16 nk;
+	__u16 nu;
+	__u32 _pad;
+	__u64 mm; /* the address space sampled: the recorder names it in "maps_known" */
+};
+
+/* One off-CPU span of a traced thread: from its switch-out (ts) to its next
+ * switch-in (ts + dur). kstack/ustack are ids in the "stackmap" map (a
+ * BPF_MAP_TYPE_STACK_TRACE), or a negative errno. */
+struct ks_ev_offcpu {
+	__u32 type; /* KS_EV_OFFCPU | flags << 16 */
+	__u32 cpu;  /* where it ran again */
+	__u64 ts;
+	__u64 dur;
+	__u32 pid;
+	__u32 tid;
+	__s32 kstack;
+	__s32 ustack;
 };
 
 /* File changes under the state dirs (bpf/files.bpf.c): record types from 16 on
@@ -202,6 +314,8 @@ enum ks_drop_idx {
 	KS_DROP_PROC = 1,
 	KS_DROP_SCHED = 2,
 	KS_DROP_FILE = 3,
+	KS_DROP_IO = 6, /* block and network records */
+	KS_DROP_SAMPLE = 4, /* CPU samples and off-CPU spans */
 	KS_DROP_ARGS = 5, /* syscall argument side records (ks_ev_sysarg) */
 	KS_DROP_TRANSPORT = 7, /* perf buffer losses, counted by userspace */
 	KS_DROP_MAX = 8,

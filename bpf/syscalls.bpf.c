@@ -40,6 +40,15 @@ struct {
 	__type(value, struct ks_ev_proc);
 } proc_scratch SEC(".maps");
 
+/* The record's size: the fixed part and the argv bytes used. */
+static __always_inline __u32 emit_proc_size(__u64 argv_len)
+{
+	asm volatile("%0 &= 0x1fff" : "+r"(argv_len));
+	if (argv_len > KS_ARGV_LEN)
+		argv_len = KS_ARGV_LEN;
+	return offsetof(struct ks_ev_proc, argv) + argv_len;
+}
+
 static __always_inline void emit_proc(void *ctx, __u32 what, __u32 pid, __u32 tid, __u32 ppid,
 				       __s32 code, bool with_argv)
 {
@@ -56,19 +65,27 @@ static __always_inline void emit_proc(void *ctx, __u32 what, __u32 pid, __u32 ti
 	e->tid = tid;
 	e->ppid = ppid;
 	e->exit_code = code;
-	e->_pad = 0;
+	e->flags = 0;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	e->cgroup = bpf_get_current_cgroup_id();
 	e->argv_len = 0;
 	if (with_argv) {
 		unsigned long start = BPF_CORE_READ(task, mm, arg_start);
 		unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+		__u64 n = end > start ? end - start : 0;
 
-		/* a fixed-size read keeps the verifier simple; the strings past arg_end
-		 * (the environment) are mapped too and cut off by argv_len */
-		if (end > start && !bpf_probe_read_user(e->argv, KS_ARGV_LEN, (void *)start))
-			e->argv_len = end - start > KS_ARGV_LEN ? KS_ARGV_LEN : end - start;
+		if (n > KS_ARGV_LEN) {
+			n = KS_ARGV_LEN;
+			e->flags = KS_EV_PROCF_ARGV_TRUNC;
+		}
+		/* only what is there: a read past the top of the stack would fault */
+		asm volatile("%0 &= 0x1fff" : "+r"(n));
+		if (n > KS_ARGV_LEN)
+			n = KS_ARGV_LEN;
+		if (n && !bpf_probe_read_user(e->argv, n, (void *)start))
+			e->argv_len = n;
 	}
-	output(ctx, e, sizeof(*e), KS_DROP_PROC);
+	output(ctx, e, emit_proc_size(e->argv_len), KS_DROP_PROC);
 }
 
 /* Hash mode: a new task announces its own fork at its first syscall event, where
@@ -84,6 +101,23 @@ static __always_inline void announce_fork(void *ctx, struct task_ctx *c)
 	emit_proc(ctx, KS_EV_FORK, id >> 32, (__u32)id, c->ppid, 0, false);
 }
 
+/* -a, --cgroup: a task adopted by the probes names itself once (comm, argv,
+ * cgroup), so that a task already running, or one that moved into the cgroup,
+ * is not nameless in the trace. */
+static __always_inline void announce_join(void *ctx, struct task_ctx *c)
+{
+	struct task_struct *task;
+	__u64 id;
+
+	if (!(trace_all || trace_cgroup) || c->joined != 1)
+		return;
+	c->joined = 2;
+	task = (void *)bpf_get_current_task();
+	id = bpf_get_current_pid_tgid();
+	emit_proc(ctx, KS_EV_JOIN, id >> 32, (__u32)id, BPF_CORE_READ(task, real_parent, tgid),
+		  0, true);
+}
+
 /* Returns the task's context when the syscall's arguments are to be saved
  * (*spec says which), else NULL. */
 static __always_inline struct task_ctx *on_sys_enter(void *ctx, long id, __u32 *spec)
@@ -93,6 +127,7 @@ static __always_inline struct task_ctx *on_sys_enter(void *ctx, long id, __u32 *
 	if (!c)
 		return NULL;
 	announce_fork(ctx, c);
+	announce_join(ctx, c);
 	if (id == NR_EXIT || id == NR_EXIT_GROUP) {
 		/* never returns: one event now, with no duration */
 		emit_syscall(ctx, id, bpf_ktime_get_ns(), 0, 0, KS_EV_SYSF_NORET);
@@ -118,12 +153,13 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 		return 0;
 	now = bpf_ktime_get_ns();
 	ts = c->enter_ts;
-	c->enter_ts = 0;
 	spec = spec_of(c->nr);
+	/* the side records filled in at exit are joined by the entry time: cleared after */
 	if (spec)
 		sysargs_exit(ctx, c, spec, ts, now - ts, ret);
 	else
 		emit_syscall(ctx, c->nr, ts, now - ts, ret, 0);
+	c->enter_ts = 0;
 	return 0;
 }
 
@@ -135,8 +171,11 @@ static __always_inline int fork_hash(void *ctx, __u32 child_tid, __u32 child_tgi
 {
 	struct task_ctx v = { .ppid = bpf_get_current_pid_tgid() >> 32, .tgid = child_tgid };
 
-	if (!current_ctx())
+	if (!current_ctx()) {
+		/* a classic tracepoint tells the child's pid, its tgid for a process */
+		ignore_child(v.ppid, child_tgid ?: child_tid);
 		return 0;
+	}
 	bpf_map_update_elem(&traced_tids, &child_tid, &v, BPF_ANY);
 	if (child_tgid)
 		emit_proc(ctx, KS_EV_FORK, child_tgid, child_tid, v.ppid, 0, false);
@@ -161,7 +200,10 @@ static __always_inline int on_exit(void *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 
-	if (!current_ctx())
+	struct task_ctx *c = current_ctx(); /* before unignore: it may adopt */
+
+	unignore(id >> 32, tid);
+	if (!c)
 		return 0;
 	emit_proc(ctx, KS_EV_EXIT, id >> 32, tid, BPF_CORE_READ(task, real_parent, tgid),
 		  BPF_CORE_READ(task, exit_code), false);
@@ -194,8 +236,10 @@ int BPF_PROG(ks_fork, struct task_struct *parent, struct task_struct *child)
 {
 	if (use_hash)
 		return fork_hash(ctx, child->pid, child->tgid);
-	if (!bpf_task_storage_get(&traced, parent, 0, 0))
+	if (!bpf_task_storage_get(&traced, parent, 0, 0)) {
+		ignore_child(parent->tgid, child->tgid);
 		return 0;
+	}
 	if (!bpf_task_storage_get(&traced, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
 		return 0;
 	emit_proc(ctx, KS_EV_FORK, child->tgid, child->pid, parent->tgid, 0, false);

@@ -14,6 +14,8 @@ int cmd_dump(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
+int cmd_stacks(int argc, char **argv);
+int cmd_flame(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
 

@@ -312,7 +312,7 @@ static void check_sysctls(struct doctor *d)
 static const enum feature shown[] = {
 	FEAT_TRACEFS, FEAT_TP_BTF, FEAT_RAW_TP, FEAT_TRACEPOINT, FEAT_KPROBE, FEAT_FENTRY,
 	FEAT_PERF_EVENT, FEAT_RINGBUF, FEAT_PERFBUF, FEAT_TASK_STORAGE, FEAT_HASH,
-	FEAT_PAGE_FAULT, FEAT_HW_CYCLES,
+	FEAT_PAGE_FAULT, FEAT_HW_CYCLES, FEAT_CGROUP2,
 };
 
 /* EPERM means missing capabilities only when some are missing; with all of
@@ -338,6 +338,24 @@ static void check_feature(struct doctor *d, struct features *ft, enum feature f)
 
 	if (!r->ok)
 		hint_for(d, c, r->masked ? 0 : r->err, r->hint);
+}
+
+/* CPU sampling works with either clock: hardware cycles (a PMU) or, as on most
+ * VMs, the software cpu-clock, as long as a perf-event program attaches. */
+static void check_sampling(struct doctor *d, struct features *ft)
+{
+	const struct feature_result *prog = features_get(ft, FEAT_PERF_EVENT);
+	struct check *c;
+
+	if (prog->ok) {
+		add(d, "sampling", true, "CPU stacks sampled on %s",
+		    features_have(ft, FEAT_HW_CYCLES) ? "the hardware cycles counter (PMU)" :
+		    "the software cpu-clock (no PMU)");
+		return;
+	}
+	c = add(d, "sampling", false, "no CPU sampling: %s", prog->detail);
+	say(c->hint, sizeof(c->hint), "optional: 'ksight record' goes on without on-CPU "
+	    "stacks (--no-profile silences this)");
 }
 
 /* --- verdict and output ------------------------------------------------------ */
@@ -565,6 +583,7 @@ int cmd_doctor(int argc, char **argv)
 	check_sysctls(d);
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
 		check_feature(d, &ft, shown[i]);
+	check_sampling(d, &ft);
 
 	can = verdict(d, &ft, &rq, &plan, v, sizeof(v));
 	err = 0;

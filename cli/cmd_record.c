@@ -26,7 +26,9 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/record_scope.h"
 #include "record/consumer.h"
+#include "record/io.h"
 #include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
@@ -36,6 +38,7 @@
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
+#include "cli/record_profile.h"
 #include "util/clock.h"
 #include "util/grow.h"
 #include "util/units.h"
@@ -51,6 +54,7 @@ struct record_opts {
 	uint64_t ring_bytes;
 	bool quiet;
 	bool sched;
+	bool no_block, no_net;   /* --no-block, --no-net */
 	bool no_args; /* --no-args */
 	uint64_t sample_ns; /* 0: no /proc sampling */
 	const char *ebpf_program;
@@ -66,7 +70,11 @@ struct record_opts {
 	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
 	uint64_t max_size, keep_ns; /* --max-size, --keep: bounded recording */
+	unsigned freq;           /* on-CPU samples per second; 0: --no-profile */
+	bool offcpu;             /* off-CPU stacks (--no-offcpu) */
+	bool archive_symbols;    /* symbols of every frame into the trace */
 	char **argv;
+	struct record_scope scope; /* --cgroup, --injector-cmd (cli/record_scope.c) */
 };
 
 struct recorder {
@@ -76,11 +84,13 @@ struct recorder {
 	struct ks_store *store;
 	struct probes *probes;
 	struct probes_mode mode;
+	struct io_probes *io;
 	struct consumer *consumer;
 	struct sampler *sampler;
 	struct targets targets;
 	struct statedir *statedir;
 	struct retain *retain;
+	struct profile *profile;
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -90,7 +100,8 @@ struct recorder {
 
 static const char usage_text[] =
 	"usage: ksight record [-o FILE] [options] -- CMD [ARG...]\n"
-	"       ksight record [-o FILE] [options] -p PID[,PID] | -a [--duration DUR]\n"
+	"       ksight record [-o FILE] [options] -p PID[,PID] | -a | --cgroup DIR\n"
+	"                     [--duration DUR]\n"
 	"\n"
 	"Runs CMD under eBPF probes (or attaches to running processes, or to every\n"
 	"process) and writes every syscall with its latency, every fork, exec and exit\n"
@@ -101,6 +112,8 @@ static const char usage_text[] =
 	"                         is moved to FILE.old)\n"
 	"      --buffer-size SIZE ring buffer size, K/M/G suffixes (default 32M)\n"
 	"      --no-sched         leave out the scheduler and page-fault probes\n"
+	"      --no-block         leave out the block I/O probes\n"
+	"      --no-net           leave out the network probes\n"
 	"      --no-args          leave out syscall arguments (fds, counts, paths)\n"
 	"      --ebpf-program PATH  load this BPF object instead of the embedded syscall\n"
 	"                         probes (built from bpf/syscalls.bpf.c)\n"
@@ -116,8 +129,14 @@ static const char usage_text[] =
 	"      --disable-btfhub-download  never download (env KSIGHT_BTF_ALLOW_DOWNLOAD=0)\n"
 	"  -p, --pid PID[,PID]    attach to running processes (and their new children)\n"
 	"  -a, --all              record every process until SIGINT or --duration\n"
-	"      --duration DUR     with -p or -a: stop after DUR (e.g. 10s; a bare number\n"
-	"                         is seconds)\n"
+	"      --cgroup DIR       record every task in cgroup v2 DIR or below it, also\n"
+	"                         those that join later (repeatable; filtered in the kernel)\n"
+	"      --duration DUR     with -p, -a or --cgroup: stop after DUR (e.g. 10s; a\n"
+	"                         bare number is seconds)\n"
+	"      --injector-cmd CMD run CMD PID (sh -c) for every exec of the traced set, with\n"
+	"                         KSIGHT_PID, KSIGHT_COMM, KSIGHT_EXE, KSIGHT_CGROUP and\n"
+	"                         KSIGHT_CONTAINER_ID set; asynchronous, rate-limited\n"
+	"      --injector-timeout DUR  kill a hook still running after DUR (default 10s)\n"
 	"      --state-dir DIR    capture DIR's files: a baseline now, then every change\n"
 	"                         (repeatable); 'ksight restore' rebuilds them\n"
 	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
@@ -126,6 +145,11 @@ static const char usage_text[] =
 	"                         (~10 s each) are dropped, counted, not lost\n"
 	"      --keep DUR         keep only the last DUR of events and state (10m, 1h)\n"
 	"                         SIGUSR1 writes a snapshot FILE-<UTC time>.lmdb\n"
+	"      --freq HZ          on-CPU stack samples per second (default 199)\n"
+	"      --no-profile       no on-CPU stack samples\n"
+	"      --no-offcpu        no off-CPU stacks (where threads blocked, and how long)\n"
+	"      --no-archive-symbols  do not store the frames' symbols in the trace (then\n"
+	"                         'report' names them from the files where it runs)\n"
 	"  -q, --quiet            no progress line (on a terminal) and no summary line\n"
 	"      --debug            explain what the loader does\n"
 	"  -h, --help             this text\n"
@@ -184,6 +208,9 @@ static int check_probe_options(const struct record_opts *o)
 	return 0;
 }
 
+/* Long-only options of the CPU profile. */
+enum { OPT_FREQ = 0x100, OPT_NO_PROFILE, OPT_NO_OFFCPU, OPT_NO_ARCHIVE };
+
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
 	static const struct option longopts[] = {
@@ -195,6 +222,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "duration", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-sched", no_argument, NULL, 'S' },
+		{ "no-block", no_argument, NULL, 'B' },
+		{ "no-net", no_argument, NULL, 'n' },
 		{ "no-args", no_argument, NULL, 'A' },
 		{ "sample-interval", required_argument, NULL, 'I' },
 		{ "ebpf-program", required_argument, NULL, 'E' },
@@ -209,7 +238,12 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
 		{ "max-size", required_argument, NULL, 'Z' },
 		{ "keep", required_argument, NULL, 'k' },
+		{ "freq", required_argument, NULL, OPT_FREQ },
+		{ "no-profile", no_argument, NULL, OPT_NO_PROFILE },
+		{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
+		{ "no-archive-symbols", no_argument, NULL, OPT_NO_ARCHIVE },
 		{ "help", no_argument, NULL, 'h' },
+		SCOPE_LONGOPTS,
 		{ 0 }
 	};
 	int c;
@@ -219,6 +253,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	o->sched = true;
 	o->sample_ns = DEFAULT_SAMPLE_NS;
 	o->fallback_fsnotify = true;
+	o->freq = PROFILE_DEFAULT_HZ;
+	o->offcpu = true;
+	o->archive_symbols = true;
 	optind = 1;
 	opterr = 0;	/* one error line, ours */
 	while ((c = getopt_long(argc, argv, "+:o:qhp:a", longopts, NULL)) != -1) {
@@ -264,6 +301,12 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'S':
 			o->sched = false;
+			break;
+		case 'B':
+			o->no_block = true;
+			break;
+		case 'n':
+			o->no_net = true;
 			break;
 		case 'A':
 			o->no_args = true;
@@ -316,22 +359,49 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		case 'N':
 			o->fallback_fsnotify = c == 'F';
 			break;
+		case OPT_FREQ: {
+			char *end;
+			unsigned long hz = strtoul(optarg, &end, 10);
+
+			if (*end || !hz || hz > 100000) {
+				ks_error("--freq '%s' is not a rate in Hz (1..100000)", optarg);
+				return -1;
+			}
+			o->freq = hz;
+			break;
+		}
+		case OPT_NO_PROFILE:
+			o->freq = 0;
+			break;
+		case OPT_NO_OFFCPU:
+			o->offcpu = false;
+			break;
+		case OPT_NO_ARCHIVE:
+			o->archive_symbols = false;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(KS_EXIT_OK);
+		case SCOPE_OPT_CGROUP:
+		case SCOPE_OPT_INJECTOR:
+		case SCOPE_OPT_INJECTOR_TIMEOUT:
+			if (scope_option(&o->scope, c, optarg))
+				return -1;
+			break;
 		default:
 			replay_bad_option("record", c, argv);
 			return -1;
 		}
 	}
-	if ((optind < argc) + !!o->attach_list + o->all != 1) {
-		ks_error(optind < argc || o->attach_list || o->all ?
-			 "give one of a command, -p PID or -a, not several" :
+	if ((optind < argc) + !!o->attach_list + o->all + !!o->scope.ncgroups != 1) {
+		ks_error(optind < argc || o->attach_list || o->all || o->scope.ncgroups ?
+			 "give one of a command, -p PID, -a or --cgroup DIR, not several" :
 			 "no command to record; usage: ksight record [-o FILE] -- CMD [ARG...]");
 		return -1;
 	}
 	if (o->duration_ns && optind < argc) {
-		ks_error("--duration goes with -p or -a; a command is recorded until it exits");
+		ks_error("--duration goes with -p, -a or --cgroup; a command is recorded until it "
+			 "exits");
 		return -1;
 	}
 	if (check_probe_options(o))
@@ -401,6 +471,10 @@ static int write_start_meta(struct recorder *r)
 		json_array_append_new(cmd, json_string(r->opts.attach_list));
 	} else if (r->opts.all) {
 		json_array_append_new(cmd, json_string("-a"));
+	}
+	for (int i = 0; i < r->opts.scope.ncgroups; i++) {
+		json_array_append_new(cmd, json_string("--cgroup"));
+		json_array_append_new(cmd, json_string(r->opts.scope.cgroup_dirs[i]));
 	}
 	for (char **a = r->opts.argv; *a; a++)
 		json_array_append_new(cmd, json_string(*a));
@@ -472,7 +546,11 @@ static int write_end_meta(struct recorder *r, int exit_code, const uint64_t *dro
 	err = err ?: put_meta_u64(st, "lost_syscall", drops[KS_DROP_SYSCALL]);
 	err = err ?: put_meta_u64(st, "lost_proc", drops[KS_DROP_PROC]);
 	err = err ?: put_meta_u64(st, "lost_sched", drops[KS_DROP_SCHED]);
+	err = err ?: put_meta_u64(st, "lost_sample", drops[KS_DROP_SAMPLE]);
 	err = err ?: put_meta_u64(st, "lost_transport", drops[KS_DROP_TRANSPORT]);
+	err = err ?: put_meta_u64(st, "lost_io", drops[KS_DROP_IO]);
+	err = err ?: put_meta_u64(st, "events_block", cs->events[KS_KIND_BLOCK]);
+	err = err ?: put_meta_u64(st, "events_net", cs->events[KS_KIND_NET]);
 	err = err ?: put_meta_u64(st, "lost_args", drops[KS_DROP_ARGS]);
 	err = err ?: put_meta_u64(st, "lost_file", drops[KS_DROP_FILE]);
 	err = err ?: put_unwritten(st, cs);
@@ -551,7 +629,7 @@ static uint64_t lost_total(const uint64_t *drops)
  * batches so they commit. */
 static int recorder_run(struct recorder *r)
 {
-	bool cmd = !r->opts.attach_list && !r->opts.all;
+	bool cmd = !r->opts.attach_list && !r->opts.all && !r->opts.scope.ncgroups;
 	struct pollfd pfd[4] = {
 		{ .fd = r->sigfd, .events = POLLIN },
 		{ .fd = consumer_epoll_fd(r->consumer), .events = POLLIN },
@@ -616,14 +694,17 @@ static int recorder_run(struct recorder *r)
 	}
 }
 
-/* Follows processes (not threads) as they appear and end, for the sampler. */
+/* Follows processes (not threads) as they appear, exec and end, for the
+ * sampler and the profile. */
 static void follow_proc(void *ctx, const struct ks_proc *p)
 {
-	struct sampler *s = ctx;
+	struct recorder *r = ctx;
+	struct sampler *s = r->sampler;
 
-	if (p->pid != p->tid)
+	profile_proc(r->profile, p);
+	if (!s || p->pid != p->tid)
 		return;
-	if (p->what == KS_PROC_FORK)
+	if (p->what == KS_PROC_FORK || p->what == KS_PROC_JOIN)
 		sampler_track(s, p->pid);
 	else if (p->what == KS_PROC_EXIT)
 		sampler_untrack(s, p->pid);
@@ -652,6 +733,29 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 		lost_total(drops) + lost_unwritten(cs),
 		(r->end_ns - r->start_ns) / 1e9, r->opts.output, (long long)sb.st_size,
 		r->cpu_ns / 1e6, r->maxrss_kb);
+}
+
+/* The block I/O and network probes, where the kernel has them (what it lacks
+ * goes into the trace's "io_missing"), and the names of the block devices.
+ * Returns 0 or -1 (said). */
+static int recorder_io(struct recorder *r)
+{
+	struct io_probes_opts io = { .block = !r->opts.no_block, .net = !r->opts.no_net };
+	char *devs = NULL;
+	int err;
+
+	if (!io.block && !io.net)
+		return 0;
+	err = io_probes_start(r->probes, &io, &r->io);
+	if (!err && io.block && !io_block_devices_json(&devs))
+		err = ks_store_put_meta(r->store, "block_devices", devs);
+	free(devs);
+	err = err ?: ks_store_put_meta(r->store, "io_probes", io_probes_describe(r->io));
+	if (!err && io_probes_missing(r->io)[0])
+		err = ks_store_put_meta(r->store, "io_missing", io_probes_missing(r->io));
+	if (err)
+		ks_error("cannot load the I/O probes: %s", ks_strerror(err));
+	return err ? -1 : 0;
 }
 
 /* The fds the traced processes hold before the recording starts, so that
@@ -694,6 +798,8 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	ks_debug("BTF: %s (%s)", btf.path, btf.source);
+	if (scope_open(&r->opts.scope, &po))
+		return -1;
 	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
 	err = probes_open(&po, &r->probes, &why);
 	if (err == -EPERM || err == -EACCES) {
@@ -717,6 +823,8 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	probes_get_mode(r->probes, &r->mode);
+	if (recorder_io(r))
+		return -1;
 	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
 	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
 	err = err ?: ks_store_put_meta(r->store, "btf_source", line);
@@ -744,7 +852,7 @@ static int recorder_attach(struct recorder *r)
 		ks_debug("tracing %d threads of %s", err, r->opts.attach_list);
 		return 0;
 	}
-	if (r->opts.all)
+	if (r->opts.all || r->opts.scope.ncgroups)
 		return 0;
 	err = probes_trace_task(r->probes, r->child.pid, r->child.pid, r->child.pidfd);
 	if (err) {
@@ -804,7 +912,7 @@ int cmd_record(int argc, char **argv)
 
 	if (parse_args(argc, argv, &r.opts))
 		return KS_EXIT_USAGE;
-	if (!r.opts.attach_list && !r.opts.all &&
+	if (!r.opts.attach_list && !r.opts.all && !r.opts.scope.ncgroups &&
 	    (err = child_resolve(r.opts.argv[0], exe, sizeof(exe)))) {
 		/* as a shell says it, with a shell's exit status */
 		ks_error(err == -ENOENT ? "%s: command not found" :
@@ -852,7 +960,7 @@ int cmd_record(int argc, char **argv)
 				 "-p: cannot attach to process %s: %s", bad, strerror(-err));
 			goto out;
 		}
-	} else if (!r.opts.all) {
+	} else if (!r.opts.all && !r.opts.scope.ncgroups) {
 		err = child_start(&r.child, exe, r.opts.argv, r.run_uid, r.run_gid);
 		if (err) {
 			ks_error("cannot start %s: %s", r.opts.argv[0], strerror(-err));
@@ -876,6 +984,10 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
 	}
+	if (r.io && (err = io_probes_attach(r.io, r.consumer))) {
+		ks_error("cannot follow the I/O probes: %s", strerror(-err));
+		goto out;
+	}
 	if (r.statedir && (err = statedir_attach(r.statedir, r.consumer))) {
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
@@ -891,11 +1003,21 @@ int cmd_record(int argc, char **argv)
 			sampler_track(r.sampler, r.child.pid);
 		for (size_t i = 0; i < r.targets.n; i++)
 			sampler_track(r.sampler, r.targets.pids[i]);
-		if (r.probes)
-			consumer_on_proc(r.consumer, follow_proc, r.sampler);
-		else
+		if (r.probes) {
+			r.opts.scope.next = follow_proc;
+			r.opts.scope.next_ctx = &r;
+		} else {
 			sampler_discover_children(r.sampler, true);
+		}
 	}
+	if (r.probes && (r.opts.freq || r.opts.offcpu)) {
+		r.profile = record_profile_start(r.opts.freq, r.opts.offcpu, r.probes, r.consumer);
+		r.opts.scope.next = follow_proc;
+		r.opts.scope.next_ctx = &r;
+	}
+	if (scope_start(&r.opts.scope, r.consumer, r.targets.pids, r.targets.n, r.opts.all,
+			r.probes != NULL))
+		goto out;
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
 	r.start_ns = ks_mono_ns();
@@ -911,8 +1033,10 @@ int cmd_record(int argc, char **argv)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
 	r.end_ns = ks_mono_ns();
+	scope_finish(&r.opts.scope);
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
+	record_profile_finish(r.profile, r.consumer, r.opts.archive_symbols);
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
 	exit_code = child_started ? child_wait(&r.child, &wstatus) : 0;
@@ -930,7 +1054,8 @@ int cmd_record(int argc, char **argv)
 		drops[KS_DROP_FILE] += sst.lost;
 	}
 	measure_self(&r);
-	err = write_end_meta(&r, exit_code, drops, &cs);
+	err = scope_write_meta(&r.opts.scope, r.store);
+	err = err ?: write_end_meta(&r, exit_code, drops, &cs);
 	if (err) {
 		store_error("cannot finish", r.opts.output, err);
 		ks_store_discard(r.store, NULL, NULL); /* the trace ends at its last commit */
@@ -951,6 +1076,9 @@ out:
 		consumer_finish(r.consumer, NULL);
 	if (child_started)
 		child_abort(&r.child);
+	io_probes_free(r.io);
+	scope_free(&r.opts.scope);
+	profile_free(r.profile);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);

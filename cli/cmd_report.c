@@ -11,12 +11,14 @@
 
 #include "cli/cli.h"
 #include "cli/args.h"
+#include "replay/cgfilter.h"
 #include "replay/report.h"
 #include "replay/report_html.h"
 #include "util/units.h"
 
 static const char usage_text[] =
-	"usage: ksight report FILE [--json | --html [-o OUT]] [--slow DUR] [--pid PID] [--time FROM,TO] [--hist]\n"
+	"usage: ksight report FILE [--json | --html [-o OUT]] [--slow DUR] [--pid PID]\n"
+	"                          [--cgroup PATH] [--time FROM,TO] [--hist]\n"
 	"\n"
 	"Replays a trace into per-syscall counts, errors and latencies, denet's ten\n"
 	"categories, a behaviour class with intensities, slow syscalls, the process\n"
@@ -33,6 +35,8 @@ static const char usage_text[] =
 	"  -s, --slow DUR        slow-syscall threshold (default 10ms); the 100000\n"
 	"                        slowest are listed, all are counted\n"
 	"  -p, --pid PID         only process PID (its thread group id)\n"
+	"      --cgroup PATH     only processes in cgroup v2 PATH or below (as cgroups[]\n"
+	"                        names it, or under the recorded mount point)\n"
 	"  -t, --time FROM,TO    only syscalls entered between FROM and TO after the\n"
 	"                        trace start; either side may be empty\n"
 	"      --hist            latency histograms per syscall too, not only per category\n"
@@ -62,6 +66,8 @@ struct report_args {
 	const char *path, *out;
 	bool json, hist, html;
 	struct analyze_opts o;
+	const char *cgroup; /* --cgroup PATH */
+	struct ks_hmap cgroup_pids;
 };
 
 static int bad_usage(const char *what)
@@ -76,6 +82,7 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		{ "json", no_argument, NULL, 'j' },
 		{ "slow", required_argument, NULL, 's' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "cgroup", required_argument, NULL, 'g' },
 		{ "time", required_argument, NULL, 't' },
 		{ "hist", no_argument, NULL, 'H' },
 		{ "html", no_argument, NULL, 'W' },
@@ -118,6 +125,9 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 			}
 			a->o.has_pid = true;
 			a->o.pid = (uint32_t)v;
+			break;
+		case 'g':
+			a->cgroup = optarg;
 			break;
 		case 't':
 			if (ks_parse_range(optarg, &a->o.from_ns, &a->o.to_ns)) {
@@ -180,6 +190,16 @@ int cmd_report(int argc, char **argv)
 		return KS_EXIT_FAIL;
 	}
 	rc = KS_EXIT_FAIL;
+	if (args.cgroup && (err = replay_cgroup_pids(t, args.cgroup, &args.cgroup_pids))) {
+		ks_error(err == -ENOENT ? "report: --cgroup %s: the trace has no process in that "
+			 "cgroup (report --json lists cgroups[])" : err == -ENODATA ?
+			 "report: --cgroup %s: the trace has no cgroup table (recorded by an older "
+			 "ksight, or without cgroup v2)" : "report: --cgroup %s: %s", args.cgroup,
+			 err == -ENOMEM ? "out of memory" : t->err);
+		goto out;
+	}
+	if (args.cgroup)
+		args.o.pids = &args.cgroup_pids;
 	r = malloc(sizeof(*r));
 	if (!r) {
 		ks_error("report: out of memory");
@@ -237,6 +257,7 @@ out_report:
 out:
 	free(out);
 	free(r);
+	ks_hmap_free(&args.cgroup_pids);
 	replay_close(t);
 	return rc;
 }

@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{ "doctor", cmd_doctor, "check whether this machine can record, and why not" },
 	{ "restore", cmd_restore, "rebuild the recorded state directories, at the end or at a time" },
 	{ "timeline", cmd_timeline, "list each recorded file's versions over time" },
+	{ "stacks", cmd_stacks, "print the on-CPU or off-CPU stacks, folded" },
+	{ "flame", cmd_flame, "write an interactive SVG flame graph of the stacks" },
 };
 
 static void usage(FILE *f)

@@ -14,6 +14,11 @@ enum ks_kind {
 	KS_KIND_SCHED = 3,  /* scheduler buckets or switches */
 	KS_KIND_SAMPLE = 4, /* /proc sampler */
 	KS_KIND_FILE = 5,   /* file operations under state dirs */
+	KS_KIND_BLOCK = 10, /* block requests */
+	KS_KIND_NET = 11,   /* socket bytes, TCP states and retransmits */
+	KS_KIND_CPU_SAMPLE = 6, /* on-CPU stack samples */
+	KS_KIND_OFFCPU = 7,     /* off-CPU spans with their stacks */
+	KS_KIND_STACK = 8,      /* the stack table: stacks, modules, archived symbols */
 	KS_KIND_SYSARG = 9, /* syscall string and sockaddr arguments, fds at start */
 	KS_KIND_MAX = 16,   /* kinds are < KS_KIND_MAX */
 };
@@ -62,12 +67,26 @@ struct ks_sysarg {
 	char data[KS_SYSARG_MAX];
 };
 
-/* KS_PROC_LIVE: a process alive at a checkpoint of a bounded recording (read
- * from /proc), naming what the dropped events before it named. */
-enum ks_proc_what { KS_PROC_FORK = 1, KS_PROC_EXEC = 2, KS_PROC_EXIT = 3, KS_PROC_LIVE = 4 };
+/* START: the recorder read a process that was running when the recording began
+ * from /proc (comm, argv, exe, ppid, cgroup), a name for it as if it exec'd then.
+ * JOIN: the probes adopted a running thread (-a, --cgroup: it was running before,
+ * or moved into the cgroup); comm, argv and cgroup from the kernel.
+ * LIVE: a process alive at a checkpoint of a bounded recording (read from
+ * /proc), naming what the dropped events before it named. */
+enum ks_proc_what {
+	KS_PROC_FORK = 1,
+	KS_PROC_EXEC = 2,
+	KS_PROC_EXIT = 3,
+	KS_PROC_START = 4,
+	KS_PROC_JOIN = 5, /* same value as KS_EV_JOIN in bpf/events.h */
+	KS_PROC_LIVE = 6,
+};
 
 #define KS_COMM_MAX 16
-#define KS_ARGV_MAX 256
+#define KS_ARGV_MAX 4096
+#define KS_EXE_MAX 256
+
+#define KS_PROCF_ARGV_TRUNC 0x1 /* ks_proc.flags: the exec's argv was longer than argv */
 
 struct ks_proc {
 	uint64_t ts;
@@ -79,6 +98,9 @@ struct ks_proc {
 	uint32_t argv_len;
 	char comm[KS_COMM_MAX];  /* NUL-terminated unless full */
 	char argv[KS_ARGV_MAX];  /* argv_len bytes, NUL-separated */
+	uint64_t cgroup;         /* cgroup v2 id (meta "cgroups" names it); 0: unknown */
+	char exe[KS_EXE_MAX];    /* START only: /proc/PID/exe, NUL-terminated */
+	uint32_t flags;          /* KS_PROCF_* */
 };
 
 enum ks_sched_what { KS_SCHED_SWITCH = 1, KS_SCHED_WAKEUP = 2, KS_SCHED_WAKEUP_NEW = 3 };
@@ -128,6 +150,99 @@ struct ks_file {
 	uint64_t seq;    /* the delta's sequence */
 	uint64_t offset;
 	uint64_t bytes;  /* bytes written, new size, ... as the op has it */
+};
+
+#define KS_BLK_KTHREAD 0x1 /* same values as bpf/events.h KS_EV_BLK_* */
+#define KS_BLK_ERROR 0x2
+
+/* One block request (or completed part of one). */
+struct ks_block {
+	uint64_t ts;         /* completion */
+	uint64_t queue_ns;   /* start to issue */
+	uint64_t service_ns; /* issue to completion */
+	uint64_t sector;
+	uint32_t dev;        /* major << 20 | minor */
+	uint32_t op;         /* REQ_OP_* */
+	uint32_t bytes;
+	uint32_t flags;      /* KS_BLK_* */
+	uint32_t pid;        /* submitter */
+	uint32_t tid;
+	char comm[KS_COMM_MAX];
+};
+
+enum ks_net_what { KS_NET_SEND = 1, KS_NET_RECV = 2, KS_NET_STATE = 3, KS_NET_RETRANS = 4 };
+
+/* One socket event (see bpf/events.h ks_ev_net). An address is its 16
+ * network-order bytes copied into two u64 (bytes 0-7 in *_hi, 8-15 in *_lo, in
+ * memory order); IPv4 uses the first 4. */
+struct ks_net {
+	uint64_t ts;
+	uint64_t sk;
+	uint64_t bytes;
+	uint64_t laddr_hi, laddr_lo, raddr_hi, raddr_lo;
+	uint32_t what;   /* enum ks_net_what */
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t family; /* AF_INET, AF_INET6 */
+	uint32_t proto;  /* IPPROTO_TCP, IPPROTO_UDP */
+	uint32_t state, oldstate;
+	uint32_t lport, rport;
+	char comm[KS_COMM_MAX];
+};
+
+/* --- CPU profile ------------------------------------------------------------ */
+
+/* ks_cpu_sample.flags and ks_offcpu.flags: same values as KS_EVS_* in bpf/events.h */
+#define KS_STK_KTRUNC 0x01
+#define KS_STK_UTRUNC 0x02
+#define KS_STK_KMISSING 0x04
+#define KS_STK_UMISSING 0x08
+#define KS_STK_USER 0x10
+#define KS_STK_PREEMPTED 0x20
+#define KS_STK_UNRESOLVED 0x40 /* user frames the recorder could not place in a module */
+
+/* One on-CPU sample; stack is an id of the stack table (KS_KIND_STACK). */
+struct ks_cpu_sample {
+	uint64_t ts;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t cpu;
+	uint32_t flags; /* KS_STK_* */
+	uint64_t stack;
+};
+
+/* One span a thread spent off the CPU, from its switch-out at ts. */
+struct ks_offcpu {
+	uint64_t ts;
+	uint64_t dur;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t cpu;
+	uint32_t flags; /* KS_STK_* (KS_STK_PREEMPTED: preempted, else blocked) */
+	uint64_t stack;
+};
+
+/* Rows of the stack table. A frame is a module and an offset in it: module 0 is
+ * the kernel (offset: the address), others are files (offset: the file offset
+ * of the address, so it does not depend on where the file was mapped). */
+enum ks_stack_what {
+	KS_STACK_FRAMES = 1, /* id: stack id; data: the frames (format/stack.h) */
+	KS_STACK_MODULE = 2, /* id: module id; data: path NUL build-id (hex) NUL, then
+			      * per loadable segment its file offset, address and size
+			      * (u64 little-endian each) */
+	KS_STACK_SYMBOL = 3, /* id: module id, off: offset; data: the function's name */
+};
+
+#define KS_KERNEL_MODULE 0
+#define KS_STACK_DATA_MAX 3072
+
+struct ks_stack_row {
+	uint64_t ts; /* when the recorder made the row */
+	uint64_t id;
+	uint64_t off;
+	uint32_t what;     /* enum ks_stack_what */
+	uint32_t data_len;
+	char data[KS_STACK_DATA_MAX];
 };
 
 enum ks_ftype {

@@ -59,6 +59,9 @@ static const struct ks_field proc_fields[] = {
 		.enc = KS_ENC_PLAIN,
 		.len_field = "argv_len",
 	},
+	FIELD(struct ks_proc, cgroup, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_proc, exe, KS_F_STR, KS_ENC_PLAIN),
+	FIELD(struct ks_proc, flags, KS_F_U32, KS_ENC_PLAIN),
 };
 
 /* Switches of one task come in pairs on a CPU: tids repeat, deltas stay small. */
@@ -103,6 +106,77 @@ static const struct ks_field file_fields[] = {
 	FIELD(struct ks_file, bytes, KS_F_U64, KS_ENC_PLAIN),
 };
 
+/* Block requests and socket events come in runs from one device or socket. */
+static const struct ks_field block_fields[] = {
+	FIELD(struct ks_block, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_block, queue_ns, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_block, service_ns, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_block, sector, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_block, dev, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_block, op, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_block, bytes, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_block, flags, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_block, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_block, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_block, comm, KS_F_STR, KS_ENC_PLAIN),
+};
+
+static const struct ks_field net_fields[] = {
+	FIELD(struct ks_net, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, sk, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, bytes, KS_F_U64, KS_ENC_PLAIN),
+	FIELD(struct ks_net, laddr_hi, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, laddr_lo, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, raddr_hi, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, raddr_lo, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_net, what, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_net, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, family, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, proto, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, state, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_net, oldstate, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_net, lport, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, rport, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_net, comm, KS_F_STR, KS_ENC_PLAIN),
+};
+
+/* Samples come per CPU in time order; stacks repeat within a thread. */
+static const struct ks_field cpu_sample_fields[] = {
+	FIELD(struct ks_cpu_sample, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_cpu_sample, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_cpu_sample, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_cpu_sample, cpu, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_cpu_sample, flags, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_cpu_sample, stack, KS_F_U64, KS_ENC_DELTA),
+};
+
+static const struct ks_field offcpu_fields[] = {
+	FIELD(struct ks_offcpu, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_offcpu, dur, KS_F_U64, KS_ENC_PLAIN | KS_ENC_PLANES),
+	FIELD(struct ks_offcpu, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_offcpu, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_offcpu, cpu, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_offcpu, flags, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_offcpu, stack, KS_F_U64, KS_ENC_DELTA),
+};
+
+static const struct ks_field stack_fields[] = {
+	FIELD(struct ks_stack_row, ts, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_stack_row, id, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_stack_row, off, KS_F_U64, KS_ENC_DELTA),
+	FIELD(struct ks_stack_row, what, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_stack_row, data_len, KS_F_U32, KS_ENC_PLAIN),
+	{
+		.name = "data",
+		.offset = offsetof(struct ks_stack_row, data),
+		.size = KS_STACK_DATA_MAX,
+		.type = KS_F_BYTES,
+		.enc = KS_ENC_PLAIN,
+		.len_field = "data_len",
+	},
+};
+
 static const struct ks_field sysarg_fields[] = {
 	FIELD(struct ks_sysarg, ts, KS_F_U64, KS_ENC_DELTA),
 	FIELD(struct ks_sysarg, pid, KS_F_U32, KS_ENC_DELTA),
@@ -140,8 +214,19 @@ static const struct ks_schema sample_schema =
 	SCHEMA(KS_KIND_SAMPLE, "sample", struct ks_sample, sample_fields);
 static const struct ks_schema file_schema =
 	SCHEMA(KS_KIND_FILE, "file", struct ks_file, file_fields);
+static const struct ks_schema block_schema =
+	SCHEMA(KS_KIND_BLOCK, "block", struct ks_block, block_fields);
+static const struct ks_schema net_schema =
+	SCHEMA(KS_KIND_NET, "net", struct ks_net, net_fields);
 static const struct ks_schema sysarg_schema =
 	SCHEMA(KS_KIND_SYSARG, "sysarg", struct ks_sysarg, sysarg_fields);
+
+static const struct ks_schema cpu_sample_schema =
+	SCHEMA(KS_KIND_CPU_SAMPLE, "cpu_sample", struct ks_cpu_sample, cpu_sample_fields);
+static const struct ks_schema offcpu_schema =
+	SCHEMA(KS_KIND_OFFCPU, "offcpu", struct ks_offcpu, offcpu_fields);
+static const struct ks_schema stack_schema =
+	SCHEMA(KS_KIND_STACK, "stack", struct ks_stack_row, stack_fields);
 
 static const struct ks_schema *const kinds[KS_KIND_MAX] = {
 	[KS_KIND_SYSCALL] = &syscall_schema,
@@ -149,6 +234,11 @@ static const struct ks_schema *const kinds[KS_KIND_MAX] = {
 	[KS_KIND_SCHED] = &sched_schema,
 	[KS_KIND_SAMPLE] = &sample_schema,
 	[KS_KIND_FILE] = &file_schema,
+	[KS_KIND_BLOCK] = &block_schema,
+	[KS_KIND_NET] = &net_schema,
+	[KS_KIND_CPU_SAMPLE] = &cpu_sample_schema,
+	[KS_KIND_OFFCPU] = &offcpu_schema,
+	[KS_KIND_STACK] = &stack_schema,
 	[KS_KIND_SYSARG] = &sysarg_schema,
 };
 

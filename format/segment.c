@@ -411,6 +411,28 @@ static int compress_doc(struct ks_seg_encoder *enc, size_t *comp_size)
 	return 0;
 }
 
+int ks_seg_encoder_reserve(struct ks_seg_encoder *enc, int level, size_t raw_bytes)
+{
+	size_t bound = ZSTD_compressBound(raw_bytes), r;
+	void *zero;
+	int err;
+
+	if (!enc || raw_bytes > KS_SEG_MAX_RAW)
+		return -EINVAL;
+	err = ks_seg_encoder_set_level(enc, level);
+	err = err ?: buf_reserve(&enc->out, KS_SEG_HDR_SIZE + bound);
+	if (err)
+		return err;
+	/* zstd sizes (and clears) its tables from the level and the input size only:
+	 * zeros, which cost nothing to read or to compress, stand in for the data */
+	zero = calloc(1, raw_bytes ? raw_bytes : 1);
+	if (!zero)
+		return -ENOMEM;
+	r = ZSTD_compress2(enc->cctx, enc->out.p + KS_SEG_HDR_SIZE, bound, zero, raw_bytes);
+	free(zero);
+	return ZSTD_isError(r) ? -KS_ECOMPRESS : 0;
+}
+
 /* Encodes n rows of kind into a segment held by enc until its next call.
  * Returns 0, -EINVAL, -KS_EKIND, -KS_ETOOBIG, -KS_ECOMPRESS, -ENOMEM. */
 int ks_seg_encode(struct ks_seg_encoder *enc, unsigned kind, const void *rows,

@@ -40,6 +40,11 @@ void ks_seg_encoder_free(struct ks_seg_encoder *enc);
 /* Changes the zstd level of the next segments (0: the default, 3). Returns 0,
  * -EINVAL. */
 int ks_seg_encoder_set_level(struct ks_seg_encoder *enc, int level);
+/* Sets the level and makes its zstd context and the output buffer as large as a
+ * document of raw_bytes needs, now rather than on the first such segment, so that
+ * a recorder's memory is at its working size from the start. Returns 0, -EINVAL
+ * (level out of range, raw_bytes over KS_SEG_MAX_RAW), -ENOMEM, -KS_ECOMPRESS. */
+int ks_seg_encoder_reserve(struct ks_seg_encoder *enc, int level, size_t raw_bytes);
 
 /* Encodes n rows (an array of the kind's row struct) into a segment. *out points
  * into the encoder's buffer, valid until the next call on enc. Strings are cut

@@ -20,6 +20,7 @@
 #include "util/log.h"
 
 #define BATCH_ROWS 65536
+#define BATCH_BYTES_MAX (1u << 20) /* a batch of large rows holds fewer */
 
 #define MAX_HANDLERS 64
 
@@ -80,6 +81,9 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 		if (!b)
 			return NULL;
 		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS : BATCH_ROWS / 16;
+		/* rows with a 4 KiB argv: a batch's pages are touched as it fills */
+		if (b->cap * s->row_size > BATCH_BYTES_MAX)
+			b->cap = BATCH_BYTES_MAX / s->row_size;
 		b->row_size = s->row_size;
 		b->rows = calloc(b->cap, b->row_size);
 		if (!b->rows) {
@@ -196,10 +200,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	case KS_EV_PROC: {
 		const struct ks_ev_proc *e = data;
+		size_t head = offsetof(struct ks_ev_proc, argv);
 		struct ks_proc *r;
 
-		if (size < sizeof(*e) || !(r = batch_slot(c, KS_KIND_PROC)))
-			return size < sizeof(*e) ? 0 : -ENOMEM;
+		if (size < head || !(r = batch_slot(c, KS_KIND_PROC)))
+			return size < head ? 0 : -ENOMEM;
 		memset(r, 0, sizeof(*r));
 		r->ts = e->ts;
 		r->what = e->what;
@@ -208,8 +213,12 @@ static int on_event(void *ctx, void *data, size_t size)
 		r->ppid = e->ppid;
 		r->exit_code = e->exit_code;
 		memcpy(r->comm, e->comm, sizeof(r->comm));
+		r->cgroup = e->cgroup;
 		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
+		if (r->argv_len > size - head)
+			r->argv_len = size - head;
 		memcpy(r->argv, e->argv, r->argv_len);
+		r->flags = e->flags & KS_EV_PROCF_ARGV_TRUNC ? KS_PROCF_ARGV_TRUNC : 0;
 		if (c->on_proc)
 			c->on_proc(c->on_proc_ctx, r);
 		return 0;
@@ -248,7 +257,7 @@ void consumer_on_proc(struct consumer *c, void (*fn)(void *ctx, const struct ks_
 
 int consumer_set_handler(struct consumer *c, unsigned type, consumer_handler_fn fn, void *ctx)
 {
-	if (type < 16 || type >= MAX_HANDLERS)
+	if (type <= KS_EV_SCHED || type >= MAX_HANDLERS)
 		return -EINVAL;
 	c->handlers[type].fn = fn;
 	c->handlers[type].ctx = ctx;
@@ -309,6 +318,14 @@ int consumer_call(struct consumer *c, consumer_call_fn fn, void *arg)
  * than level 3 (bench/RESULTS.md). */
 #define LEVEL_IDLE 9
 #define LEVEL_BUSY 3
+
+/* An upper bound of a full syscall batch's document: every row at its raw size. */
+static size_t full_batch_raw(void)
+{
+	size_t n = (size_t)BATCH_ROWS * ks_schema_get(KS_KIND_SYSCALL)->row_size;
+
+	return n < KS_SEG_MAX_RAW ? n : KS_SEG_MAX_RAW;
+}
 
 static int write_batch(struct consumer *c, struct batch *b, bool backlog)
 {
@@ -497,6 +514,9 @@ int consumer_start(const struct consumer_opts *o, struct ks_store *store,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	err = ks_seg_encoder_new(0, &c->enc);
+	/* both levels at the size of a full syscall batch: memory is flat from here */
+	err = err ?: ks_seg_encoder_reserve(c->enc, LEVEL_IDLE, full_batch_raw());
+	err = err ?: ks_seg_encoder_reserve(c->enc, LEVEL_BUSY, full_batch_raw());
 	if (err)
 		goto fail;
 	if (o->fd < 0) /* no probes: rows come from userspace producers only */

@@ -47,8 +47,8 @@ int consumer_flush(struct consumer *c);
 /* Drains everything, flushes, stops the writer thread and frees the consumer.
  * Returns 0 or the first error of the writer thread. */
 int consumer_finish(struct consumer *c, struct consumer_stats *stats);
-/* Routes ring records whose type (low 16 bits) is type to fn. Types below 16
- * are the consumer's own. Returns 0, -EINVAL. */
+/* Routes ring records whose type (low 16 bits) is type to fn. The syscall,
+ * process and scheduler types are the consumer's own. Returns 0, -EINVAL. */
 int consumer_set_handler(struct consumer *c, unsigned type, consumer_handler_fn fn, void *ctx);
 /* Calls fn for every process event drained (drain thread), after it is stored. */
 void consumer_on_proc(struct consumer *c, void (*fn)(void *ctx, const struct ks_proc *p),

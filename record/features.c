@@ -21,6 +21,7 @@
 #include <linux/magic.h>
 #include <linux/perf_event.h>
 
+#include "record/cgroups.h"
 #include "record/features.h"
 #include "util/log.h"
 
@@ -44,6 +45,7 @@ static const struct {
 	[FEAT_HW_CYCLES] = { "hw_cycles", "pmu" },
 	[FEAT_KPROBE] = { "kprobe", "prog.kprobe" },
 	[FEAT_FENTRY] = { "fentry", "prog.fentry" },
+	[FEAT_CGROUP2] = { "cgroup2", "cgroup.v2" },
 };
 
 static const char *const attach_names[] = { "auto", "tp_btf", "raw_tp", "tracepoint" };
@@ -888,6 +890,41 @@ hint:
 	hint(r, "ksight does not need fentry/fexit (it uses tracepoints)");
 }
 
+/* record --cgroup: the v2 hierarchy mounted somewhere (record/cgroups.c finds it
+ * the same way) and bpf_get_current_ancestor_cgroup_id in a raw tracepoint. */
+static void probe_cgroup2(struct features *ft)
+{
+	static const struct bpf_insn prog[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_current_ancestor_cgroup_id },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct feature_result *r;
+	struct cgroups *cg;
+	char why[4096 + 256];
+	int fd, err;
+
+	err = cgroups_open(&cg, why, sizeof(why));
+	if (err) {
+		r = set(ft, FEAT_CGROUP2, err, "%s", why);
+		hint(r, "record --cgroup needs it; -a and commands are recorded without cgroup names");
+		return;
+	}
+	fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "ks_feature", "GPL", prog, 4, NULL);
+	if (fd < 0) {
+		r = set(ft, FEAT_CGROUP2, fd, "cgroup v2 at %s, but a program calling "
+			"bpf_get_current_ancestor_cgroup_id is refused: %s", cgroups_mount(cg),
+			errstr(fd));
+		hint(r, "record --cgroup needs Linux >= 5.7 (or the privilege to load BPF)");
+	} else {
+		set(ft, FEAT_CGROUP2, 0, "cgroup v2 at %s; cgroup ancestry is readable in BPF "
+		    "(record --cgroup works)", cgroups_mount(cg));
+		close(fd);
+	}
+	cgroups_free(cg);
+}
+
 static void (*const probes[FEAT_MAX])(struct features *) = {
 	[FEAT_BTF] = probe_btf,
 	[FEAT_TP_BTF] = probe_tp_btf,
@@ -903,6 +940,7 @@ static void (*const probes[FEAT_MAX])(struct features *) = {
 	[FEAT_HW_CYCLES] = probe_hw_cycles,
 	[FEAT_KPROBE] = probe_kprobe,
 	[FEAT_FENTRY] = probe_fentry,
+	[FEAT_CGROUP2] = probe_cgroup2,
 };
 
 const struct feature_result *features_get(struct features *ft, enum feature f)

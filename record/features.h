@@ -25,6 +25,7 @@ enum feature {
 	FEAT_HW_CYCLES,    /* hardware cycles counter (a PMU) */
 	FEAT_KPROBE,       /* information only: ksight uses no kprobe */
 	FEAT_FENTRY,       /* information only: ksight uses no fentry */
+	FEAT_CGROUP2,      /* record --cgroup: a cgroup v2 mount and the ancestor-id helper */
 	FEAT_MAX
 };
 

@@ -15,7 +15,8 @@
 #include "record/loader.h"
 
 /* Maps every family declares from bpf/common.bpf.h, by name in each object. */
-static const char *const shared_maps[] = { "traced", "traced_tids", "events", "pb", "drops" };
+static const char *const shared_maps[] = { "traced", "traced_tids", "events", "pb", "drops",
+					     "ignored" };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -47,6 +48,7 @@ static const char *family(const struct bpf_object_skeleton *s)
 		{ "syscalls_bpf", "BPF programs" },
 		{ "sched_bpf", "scheduler probes" },
 		{ "files_bpf", "file probes" },
+		{ "io_bpf", "block I/O and network probes" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -210,6 +212,14 @@ static int set_knobs(struct bpf_object *obj, const struct loader_knobs *k)
 	err = err ?: loader_set_rodata(obj, "use_perfbuf", &k->use_perfbuf, sizeof(k->use_perfbuf));
 	err = err ?: loader_set_rodata(obj, "wakeup_bytes", &k->wakeup_bytes,
 				       sizeof(k->wakeup_bytes));
+	if (k->trace_cgroup) { /* set only when used: older custom objects lack them */
+		err = err ?: loader_set_rodata(obj, "trace_cgroup", &k->trace_cgroup,
+					       sizeof(k->trace_cgroup));
+		err = err ?: loader_set_rodata(obj, "cg_count", &k->cg_count, sizeof(k->cg_count));
+		err = err ?: loader_set_rodata(obj, "cg_ids", k->cg_ids, sizeof(k->cg_ids));
+		err = err ?: loader_set_rodata(obj, "cg_levels", k->cg_levels,
+					       sizeof(k->cg_levels));
+	}
 	return err;
 }
 

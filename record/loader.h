@@ -16,6 +16,10 @@ struct bpf_object_skeleton;
 /* The knobs every family reads from rodata (bpf/common.bpf.h). */
 struct loader_knobs {
 	bool trace_all;        /* -a: every task but the recorder's */
+	bool trace_cgroup;     /* --cgroup: tasks in cg_ids (or below) */
+	uint32_t cg_count;
+	uint64_t cg_ids[8];    /* KS_CGROUP_MAX (bpf/events.h) */
+	uint32_t cg_levels[8]; /* depth of each below the cgroup v2 root */
 	bool use_hash;         /* traced set in traced_tids, not task storage */
 	bool use_perfbuf;      /* perf buffer instead of the ring buffer */
 	uint64_t wakeup_bytes; /* wake the consumer past this backlog */

@@ -139,7 +139,13 @@ static int try_mode(struct probes *p, const struct probes_opts *o, const char **
 		.use_hash = m->set == SET_HASH,
 		.use_perfbuf = m->transport == TRANSPORT_PERFBUF,
 		.wakeup_bytes = o->ring_bytes / 4,
+		.trace_cgroup = o->cg_count > 0,
+		.cg_count = o->cg_count,
 	};
+	for (uint32_t i = 0; i < o->cg_count && i < KS_CGROUP_MAX; i++) {
+		p->ld.knobs.cg_ids[i] = o->cg_ids[i];
+		p->ld.knobs.cg_levels[i] = o->cg_levels[i];
+	}
 	err = open_syscalls(p, o, why);
 	if (err)
 		goto fail;

@@ -14,6 +14,9 @@ struct probes_opts {
 	uint64_t ring_bytes;    /* event buffer size, a power of two >= page size */
 	bool sched;             /* scheduler and page-fault probes too */
 	bool trace_all;         /* -a: every task but the recorder's */
+	uint32_t cg_count;      /* --cgroup: tasks in these cgroups v2 (or below) */
+	const uint64_t *cg_ids; /* cg_count ids (at most KS_CGROUP_MAX) ... */
+	const uint32_t *cg_levels; /* ... and their depths below the root */
 	bool no_args;           /* leave out syscall arguments */
 	const char *btf_path;   /* BTF for CO-RE relocations; NULL: the system's */
 	const char *custom_obj; /* --ebpf-program: load this object for the syscall family */

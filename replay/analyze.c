@@ -31,6 +31,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base_ns)
 {
 	uint64_t hi;
+	int err;
 
 	memset(a, 0, sizeof(*a));
 	a->o = *o;
@@ -44,7 +45,13 @@ int analyze_init(struct analysis *a, const struct analyze_opts *o, uint64_t base
 		a->lo = UINT64_MAX, a->range = 0;
 	for (size_t i = 0; i <= TCACHE_MASK; i++)
 		a->tcache[i].idx = REPLAY_NONE;
-	return sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
+	blockio_init(&a->blk, a->lo, a->range, o->has_pid, o->pid);
+	net_init(&a->net, a->lo, a->range, o->has_pid, o->pid);
+	a->blk.pids = a->net.pids = o->pids;
+	io_buckets_init(&a->iob, &a->sched);
+	err = sched_init(&a->sched, a->lo, a->range, o->has_pid, o->pid, base_ns);
+	a->sched.pids = o->pids;
+	return err;
 }
 
 static struct sc_stat *sc_alloc(uint32_t nr)
@@ -181,14 +188,15 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
 {
 	const uint64_t lo = a->lo, range = a->range, slow = a->o.slow_ns;
 	const uint32_t want_pid = a->o.pid;
-	const bool has_pid = a->o.has_pid;
+	const bool has_pid = a->o.has_pid || a->o.pids;
+	const struct ks_hmap *pids = a->o.pids;
 
 	for (const struct ks_syscall *end = r + n; r < end; r++) {
 		struct sc_stat *s;
 		struct thread_stat *t;
 		uint64_t d, ts = r->ts;
 
-		if (has_pid && r->pid != want_pid)
+		if (has_pid && !replay_pid_wanted(true, want_pid, pids, r->pid))
 			continue;
 		if (ts - lo > range)
 			continue;
@@ -197,6 +205,7 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
 		if (unlikely(!s || !t))
 			return -ENOMEM;
 		s->calls++;
+		t->calls++;
 		if (unlikely(ts < t->first_ts))
 			t->first_ts = ts;
 		if (unlikely(r->flags & KS_SYSF_NORET)) {
@@ -241,6 +250,10 @@ int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, co
 		return sched_events(&a->sched, rows, hdr->count);
 	case KS_KIND_SAMPLE:
 		return sched_samples(&a->sched, rows, hdr->count);
+	case KS_KIND_BLOCK:
+		return blockio_rows(&a->blk, rows, hdr->count, &a->iob);
+	case KS_KIND_NET:
+		return net_rows(&a->net, rows, hdr->count, &a->iob);
 	default:
 		return 0;
 	}
@@ -375,5 +388,8 @@ void analyze_free(struct analysis *a)
 	free(a->sorted);
 	replay_procs_free(&a->procs);
 	sched_free(&a->sched);
+	blockio_free(&a->blk);
+	net_free(&a->net);
+	io_buckets_free(&a->iob);
 	memset(a, 0, sizeof(*a));
 }

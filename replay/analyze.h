@@ -11,7 +11,10 @@
 
 #include "format/event.h"
 #include "format/segment.h"
+#include "replay/blockio.h"
 #include "replay/hist.h"
+#include "replay/iobuckets.h"
+#include "replay/network.h"
 #include "replay/procs.h"
 #include "replay/sched.h"
 #include "replay/syscalls.h"
@@ -25,6 +28,7 @@
 struct analyze_opts {
 	bool has_pid;
 	uint32_t pid;     /* only this process (tgid) */
+	const struct ks_hmap *pids; /* only these processes (report --cgroup); NULL: all */
 	uint64_t from_ns; /* window, as offsets from the trace start: [from, to) */
 	uint64_t to_ns;   /* UINT64_MAX: open */
 	uint64_t slow_ns; /* slow-syscall threshold (>=) */
@@ -56,6 +60,7 @@ struct slow_call {
 struct thread_stat {
 	uint32_t tid, pid;
 	uint64_t first_ts, last_ts; /* first entry, last exit of its selected syscalls */
+	uint64_t calls;             /* its selected syscalls */
 };
 
 struct cat_stat {
@@ -83,6 +88,9 @@ struct analysis {
 
 	struct replay_procs procs;
 	struct sched_analysis sched; /* sched and sample events; see sched.h */
+	struct blockio_analysis blk; /* block rows; see blockio.h */
+	struct net_analysis net;     /* net rows; see network.h */
+	struct io_buckets iob;       /* block and network bytes per process and second */
 	struct files_analysis *files; /* fed the syscalls too when set (replay/files.h) */
 
 	uint64_t events_read[KS_KIND_MAX]; /* decoded, before filters */

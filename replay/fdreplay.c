@@ -51,13 +51,14 @@ int fdreplay_add_proc(struct fdreplay *r, const struct ks_proc *p)
 {
 	if (KS_GROW(&r->pe, &r->cappe, r->npe + 1))
 		return -ENOMEM;
-	r->pe[r->npe++] = *p;
+	r->pe[r->npe++] = (struct fdreplay_proc){ .ts = p->ts, .what = p->what, .pid = p->pid,
+						  .tid = p->tid, .ppid = p->ppid };
 	return 0;
 }
 
 static int by_ts(const void *a, const void *b)
 {
-	const struct ks_proc *x = a, *y = b;
+	const struct fdreplay_proc *x = a, *y = b;
 
 	return x->ts < y->ts ? -1 : x->ts > y->ts;
 }
@@ -67,7 +68,7 @@ void fdreplay_sort(struct fdreplay *r)
 	ks_qsort(r->pe, r->npe, sizeof(*r->pe), by_ts);
 }
 
-static int apply_proc(struct fdreplay *r, const struct ks_proc *p)
+static int apply_proc(struct fdreplay *r, const struct fdreplay_proc *p)
 {
 	switch (p->what) {
 	case KS_PROC_FORK:

@@ -10,10 +10,16 @@
 #include "replay/argindex.h"
 #include "replay/fdtable.h"
 
+/* What the fd tables need of a process event (not its argv). */
+struct fdreplay_proc {
+	uint64_t ts;
+	uint32_t what, pid, tid, ppid;
+};
+
 struct fdreplay {
 	struct fdtable fdt;
 	const struct argindex *ix;
-	struct ks_proc *pe;      /* process events, by time */
+	struct fdreplay_proc *pe; /* process events, by time */
 	size_t npe, cappe, next; /* next: the first not applied */
 	uint64_t nsockets, npipes; /* objects that are never shared by name */
 };

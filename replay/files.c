@@ -94,7 +94,7 @@ int files_syscalls(struct files_analysis *f, const struct ks_syscall *rows, size
 		err = fdreplay_syscall(&f->fr, s, &obj);
 		if (err)
 			return err;
-		if (!obj || (f->has_pid && s->pid != f->pid) || s->ts - f->lo > f->range)
+		if (!obj || !replay_pid_wanted(f->has_pid, f->pid, f->pids, s->pid) || s->ts - f->lo > f->range)
 			continue;
 		sa = ks_sysargs_get(s->nr);
 		if (!(st = stat_of(f, obj)))

@@ -27,6 +27,7 @@ struct file_bucket {
 
 struct files_analysis {
 	bool has_pid;
+	const struct ks_hmap *pids; /* report --cgroup: only these processes */
 	uint32_t pid;
 	uint64_t lo, range;           /* window, as struct analysis has it */
 	const struct sched_analysis *sched; /* for the seconds of the buckets */

@@ -62,6 +62,21 @@ static struct replay_proc *record_for(struct replay_procs *p, const struct ks_pr
 	return r;
 }
 
+/* Sets *dst to a copy of src[0..len), freeing the old one. Returns 0 or -ENOMEM. */
+static int set_argv(char **dst, uint32_t *dlen, const char *src, uint32_t len)
+{
+	char *copy = NULL;
+
+	if (len && !(copy = malloc(len)))
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, src, len);
+	free(*dst);
+	*dst = copy;
+	*dlen = len;
+	return 0;
+}
+
 static int add_exec(struct replay_procs *p, const struct ks_proc *e, const struct replay_proc *r)
 {
 	struct replay_exec *x;
@@ -75,23 +90,23 @@ static int add_exec(struct replay_procs *p, const struct ks_proc *e, const struc
 	x->ppid = r->ppid;
 	x->rec = (uint32_t)(r - p->v);
 	copy_comm(x->comm, e->comm);
-	x->argv_len = r->argv_len;
-	memcpy(x->argv, r->argv, r->argv_len);
-	return 0;
+	x->argv = NULL;
+	x->argv_truncated = r->argv_truncated;
+	return set_argv(&x->argv, &x->argv_len, r->argv, r->argv_len);
 }
 
 /* A child that has not exec'd runs its parent's program: /proc/PID/cmdline shows
  * the parent's argv, and so does the report. */
-static void inherit_argv(struct replay_procs *p, struct replay_proc *r)
+static int inherit_argv(struct replay_procs *p, struct replay_proc *r)
 {
 	uint32_t i = replay_index(&p->current, r->ppid);
 	const struct replay_proc *parent;
 
 	if (i == REPLAY_NONE || (parent = &p->v[i]) == r || !parent->argv_len)
-		return;
-	r->argv_len = parent->argv_len;
-	memcpy(r->argv, parent->argv, parent->argv_len);
+		return 0;
 	r->argv_inherited = true;
+	r->argv_truncated = parent->argv_truncated;
+	return set_argv(&r->argv, &r->argv_len, parent->argv, parent->argv_len);
 }
 
 static int apply(struct replay_procs *p, const struct ks_proc *e)
@@ -101,26 +116,51 @@ static int apply(struct replay_procs *p, const struct ks_proc *e)
 
 	/* Threads share their process's record; only a thread's exec matters (it
 	 * replaces the whole process). */
-	if (e->tid != e->pid && e->what != KS_PROC_EXEC)
+	if (e->tid != e->pid && e->what != KS_PROC_EXEC && e->what != KS_PROC_JOIN)
 		return 0;
 	r = record_for(p, e, &err);
 	if (!r)
 		return err;
+	if (e->cgroup)
+		r->cgroup = e->cgroup;
 	switch (e->what) {
+	case KS_PROC_START:
+	case KS_PROC_JOIN:
+		/* running before it was traced: named as if it exec'd then, unless its
+		 * fork or exec named it already */
+		if (r->forked || r->execed || (r->seen_running && e->what == KS_PROC_JOIN))
+			return 0;
+		r->seen_running = true;
+		copy_comm(r->comm, e->comm);
+		err = set_argv(&r->argv, &r->argv_len, e->argv,
+			       e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX);
+		if (err)
+			return err;
+		r->argv_truncated = e->flags & KS_PROCF_ARGV_TRUNC;
+		if (e->what == KS_PROC_START) {
+			memcpy(r->exe, e->exe, KS_EXE_MAX);
+			r->exe[KS_EXE_MAX - 1] = 0;
+		}
+		if (e->ppid)
+			r->ppid = e->ppid;
+		return add_change(p, e);
 	case KS_PROC_FORK:
 		r->forked = true;
 		r->ppid = e->ppid;
 		r->start_ts = e->ts;
 		copy_comm(r->comm, e->comm);
-		if (!r->execed)
-			inherit_argv(p, r);
+		if (!r->execed && (err = inherit_argv(p, r)))
+			return err;
 		return add_change(p, e);
 	case KS_PROC_EXEC:
 		r->execed = true;
 		r->argv_inherited = false;
 		copy_comm(r->comm, e->comm);
-		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
-		memcpy(r->argv, e->argv, r->argv_len);
+		err = set_argv(&r->argv, &r->argv_len, e->argv,
+			       e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX);
+		if (err)
+			return err;
+		r->argv_truncated = e->flags & KS_PROCF_ARGV_TRUNC;
 		if (e->ppid)
 			r->ppid = e->ppid;
 		return add_change(p, e) ?: add_exec(p, e, r);
@@ -220,6 +260,10 @@ int replay_exit_code(int32_t wstatus)
 
 void replay_procs_free(struct replay_procs *p)
 {
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].argv);
+	for (size_t i = 0; i < p->nexecs; i++)
+		free(p->execs[i].argv);
 	free(p->v);
 	free(p->changes);
 	free(p->execs);

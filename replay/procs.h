@@ -10,6 +10,14 @@
 #include "format/event.h"
 #include "util/hmap.h"
 
+/* Whether pid passes the selection: the set (report --cgroup) when there is one,
+ * else --pid (has_pid, want). */
+static inline bool replay_pid_wanted(bool has_pid, uint32_t want, const struct ks_hmap *set,
+				     uint32_t pid)
+{
+	return set ? ks_hmap_get(set, pid) != NULL : !has_pid || pid == want;
+}
+
 /* An index into one of the replay's arrays that points nowhere. */
 #define REPLAY_NONE UINT32_MAX
 
@@ -27,10 +35,14 @@ struct replay_proc {
 	uint64_t exit_ts;  /* valid when exited */
 	bool forked, execed, exited;
 	bool argv_inherited; /* argv is its parent's: it forked and has not exec'd */
+	bool seen_running;   /* named by a START or JOIN record: running before */
+	bool argv_truncated; /* the exec's argv was longer than argv holds */
+	uint64_t cgroup;     /* its cgroup v2 id, last known; 0: unknown */
 	int32_t wstatus; /* wait(2) status, valid when exited */
 	char comm[KS_COMM_MAX + 1];
-	uint32_t argv_len; /* bytes of argv, NUL-separated */
-	char argv[KS_ARGV_MAX];
+	uint32_t argv_len; /* bytes of argv, NUL-separated (at most KS_ARGV_MAX) */
+	char *argv;        /* malloc'd, argv_len bytes; NULL when empty */
+	char exe[KS_EXE_MAX]; /* from a START record, else "" */
 };
 
 /* One successful exec, for the execsnoop-style list. */
@@ -39,8 +51,9 @@ struct replay_exec {
 	uint32_t pid, ppid;
 	uint32_t rec; /* index in replay_procs.v of the process */
 	char comm[KS_COMM_MAX + 1];
+	bool argv_truncated;
 	uint32_t argv_len;
-	char argv[KS_ARGV_MAX];
+	char *argv;        /* malloc'd, argv_len bytes; NULL when empty */
 };
 
 struct replay_comm_change {

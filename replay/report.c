@@ -1,18 +1,32 @@
 /* Computing a report: resolve the trace's time base, run the analyser over every
  * segment (which verifies each one), then derive the window, losses and class. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/report_io.h"
+#include "replay/timeclass.h"
 #include "util/clock.h"
+
+/* The headers' pass: the time range, and the segments of kinds this build has no
+ * schema for (the walks below go kind by kind, so they do not count them). */
+struct span_walk {
+	struct replay_span *span;
+	uint64_t unknown;
+};
 
 static int header_span(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, size_t len)
 {
 	(void)seq;
 	(void)len;
-	replay_span_header(ctx, hdr);
+	struct span_walk *w = ctx;
+
+	replay_span_header(w->span, hdr);
+	if (!ks_schema_get(hdr->kind))
+		w->unknown++;
 	return 0;
 }
 
@@ -78,6 +92,30 @@ static void classify(struct report *r)
 		in.cat_ns[c] = r->a.cat[c].ns;
 	}
 	behavior_classify(&in, &r->beh);
+	if (r->have_tm && r->tm.has_sched) {
+		tm_classify(&r->tm, r->wall_ns, &r->beh, r->reason, sizeof(r->reason));
+		return;
+	}
+	snprintf(r->reason, sizeof(r->reason), "%s from the syscall mix alone (the trace has no "
+		 "scheduler events)", r->beh.cls == BEHAVIOR_UNKNOWN ? "too little to classify" :
+		 "classified");
+}
+
+/* The command ksight launched lives from its exec: before it, the process was the
+ * launcher's (released, resolving the path). Its exec is the trace's first process
+ * event; attached traces (-p, -a, --cgroup: the command array starts with an
+ * option) have no such start. Sets *pid, *ts; false when there is none. */
+static bool launch_start(const struct report *r, uint32_t *pid, uint64_t *ts)
+{
+	const struct replay_meta *m = &r->t->meta;
+	const struct fdreplay *fr = &r->files.fr;
+
+	if (!m->command || !strncmp(m->command, "[\"-", 3) || !fr->npe ||
+	    fr->pe[0].what != KS_PROC_EXEC)
+		return false;
+	*pid = fr->pe[0].pid;
+	*ts = fr->pe[0].ts;
+	return true;
 }
 
 int report_compute(struct report *r, struct replay_trace *t, const struct analyze_opts *o)
@@ -88,15 +126,31 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	memset(r, 0, sizeof(*r));
 	r->t = t;
 	/* Segment headers give the time range when the recorder did not store it. */
-	err = replay_each_header(t, 0, header_span, &r->span);
+	struct span_walk sw = { .span = &r->span };
+
+	err = replay_each_header(t, 0, header_span, &sw);
 	if (err)
 		return err;
 	r->start_ns = replay_start_ns(m, &r->span);
 	analyze_init(&r->a, o, r->start_ns);
 	r->a.sched.epoch_off = m->have & RM_MONO ? m->mono_to_realtime_ns : 0;
 	err = files_load(&r->files, t, r->a.lo, r->a.range, o->has_pid, o->pid, &r->a.sched);
+	r->files.pids = o->pids;
 	r->a.files = &r->files;
-	err = err ?: replay_each_segment(t, 0, report_segment, r);
+	if (!err && launch_start(r, &r->launch_pid, &r->launch_ts))
+		err = sched_set_floor(&r->a.sched, r->launch_pid, r->launch_ts);
+	/* The process events first; then the syscall and scheduler segments, read side
+	 * by side for the time model and handed to the analysers on the way (each
+	 * segment decoded once); then the other kinds. */
+	err = err ?: replay_each_segment(t, KS_KIND_PROC, report_segment, r);
+	tm_init(&r->tm, r->a.lo, r->a.range, o->has_pid, o->pid, r->start_ns);
+	if (!err && r->launch_ts)
+		err = tm_set_start(&r->tm, r->launch_pid, r->launch_ts);
+	err = err ?: tm_run(&r->tm, t, &r->files.ix, report_segment, r);
+	for (unsigned k = KS_KIND_SCHED + 1; !err && k < KS_KIND_MAX; k++)
+		if (ks_schema_get(k))
+			err = replay_each_segment(t, k, report_segment, r);
+	t->skipped_segments += sw.unknown; /* as a walk of every kind counts them */
 	if (err == -ENOMEM)
 		replay_fail(t, err, "out of memory while replaying the trace");
 	err = err ?: analyze_finish(&r->a);
@@ -112,8 +166,25 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 		replay_fail(t, err, "out of memory while replaying the trace");
 		return err;
 	}
+	err = report_io_compute(r);
+	if (err) {
+		replay_fail(t, err, "out of memory while replaying the trace");
+		return err;
+	}
 	compute_window(r, o);
+	err = tm_finish(&r->tm, r->end_ns, &r->a.procs);
+	if (err) {
+		replay_fail(t, err, "out of memory while accounting the time");
+		return err;
+	}
+	r->have_tm = true;
 	classify(r);
+	err = report_profile_compute(r, o);
+	if (err) {
+		if (!t->err[0])
+			replay_fail(t, err, "out of memory while replaying the trace");
+		return err;
+	}
 	r->lost = t->whole.lost_events;
 	r->lost_known = t->whole.lost_known;
 	r->clean = replay_closed_cleanly(m);
@@ -166,7 +237,11 @@ uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
 void report_free(struct report *r)
 {
 	analyze_free(&r->a);
+	free(r->io_probes);
+	free(r->io_missing);
+	report_profile_free(r);
 	files_free(&r->files);
+	tm_free(&r->tm);
 }
 
 json_t *report_json_text(const char *s, size_t len)

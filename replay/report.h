@@ -11,8 +11,10 @@
 
 #include "replay/analyze.h"
 #include "replay/behavior.h"
+#include "replay/profile.h"
 #include "replay/files.h"
 #include "replay/span.h"
+#include "replay/timemodel.h"
 #include "replay/trace.h"
 
 struct report {
@@ -27,6 +29,15 @@ struct report {
 	uint64_t lost;
 	bool lost_known, clean, complete;
 	bool hist_per_syscall;     /* --hist */
+	/* report_io_compute: the recorder's "io_probes", "io_missing" (NULL: absent) */
+	char *io_probes, *io_missing;
+	long long io_lost;         /* its "lost_io": block and net records lost; -1: unknown */
+	struct prof_result *prof;  /* the CPU profile (replay/report_profile.c) */
+	struct timemodel tm;       /* where every thread-second went (replay/timemodel.h) */
+	bool have_tm;              /* tm ran (it needs the trace's syscalls or sched events) */
+	char reason[400];          /* why the class: one sentence */
+	uint32_t launch_pid;       /* the command ksight launched, from its exec ... */
+	uint64_t launch_ts;        /* ... at this time (0: attached, or unknown) */
 };
 
 /* Runs the whole analysis of t into r (which it initialises) with options o.
@@ -45,8 +56,18 @@ json_t *report_json_retention(const struct replay_whole *w);
 /* files[]: the files the syscalls acted on, by time (replay/report_files.c);
  * NULL on ENOMEM. */
 json_t *report_json_files(const struct report *r);
+/* cgroups[]: processes, syscalls, CPU time and I/O per cgroup v2, with its path
+ * and container id (replay/report_cgroups.c); NULL on ENOMEM. */
+json_t *report_json_cgroups(const struct report *r);
+
 /* The FILES table of the text report (nothing when no arguments were recorded). */
 void report_text_files(FILE *f, const struct report *r);
+
+/* analysis.time and processes[].time: the buckets of t (replay/report_time.c);
+ * NULL on ENOMEM. */
+json_t *report_json_time(const struct report *r, const struct tm_times *t);
+/* The SUMMARY the text report opens with. */
+void report_text_summary(FILE *f, const struct report *r);
 
 /* Writes the text report to f. */
 void report_text(FILE *f, const struct report *r);
@@ -58,6 +79,17 @@ void report_free(struct report *r);
  * fork/exec/exit seen: attached with -p, or their events were lost), sorted, as a
  * malloc'd array of *n; NULL with *n 0 when there are none or on ENOMEM. */
 uint32_t *report_unrecorded_pids(const struct report *r, size_t *n);
+
+/* The CPU profile part (replay/report_profile.c). */
+int report_profile_compute(struct report *r, const struct analyze_opts *o);
+void report_profile_free(struct report *r);
+/* "profile" and "offcpu" of the JSON document, and a slow call's user stack
+ * (names, innermost first): new references, NULL on ENOMEM. */
+json_t *report_json_profile(const struct report *r);
+json_t *report_json_offcpu(const struct report *r);
+json_t *report_json_slow_stack(const struct report *r, const struct slow_call *c);
+/* The PROFILE and OFF-CPU sections of the text report (nothing without samples). */
+void report_text_profile(FILE *f, const struct report *r);
 
 /* Helpers the writers and the other commands share. */
 

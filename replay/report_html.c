@@ -109,7 +109,7 @@ static void card(struct html *h, const char *id, const char *value, const char *
 
 static bool sel_pid(const struct report *r, uint32_t pid)
 {
-	return !r->a.o.has_pid || pid == r->a.o.pid;
+	return replay_pid_wanted(r->a.o.has_pid, r->a.o.pid, r->a.o.pids, pid);
 }
 
 static bool sel_ts(const struct report *r, uint64_t ts)

@@ -7,6 +7,7 @@
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/report_io.h"
 #include "util/units.h"
 
 #define TOP_SYSCALLS 10
@@ -203,6 +204,8 @@ static json_t *json_analysis(struct jb *b, const struct report *r)
 	set(b, o, "fault_cpu_share", jreal(r->beh.fault_cpu_share, 1e4));
 	set(b, o, "page_faults_per_sec", jreal(r->beh.page_faults_per_sec, 100));
 	set(b, o, "rss_growth_kb_per_sec", jreal(r->beh.rss_growth_kb_per_sec, 100));
+	set(b, o, "reason", json_string(r->reason));
+	set(b, o, "time", report_json_time(r, &r->tm.total));
 	return o;
 }
 
@@ -227,6 +230,7 @@ static json_t *json_slow(struct jb *b, const struct report *r)
 		set(b, o, "latency_ms", jreal((double)c->dur / 1e6, 1e6));
 		set(b, o, "comm", jstr(replay_procs_comm_at(&r->a.procs, c->pid, c->ts)));
 		set(b, o, "ret", json_integer(c->ret));
+		set(b, o, "stack", report_json_slow_stack(r, c));
 		push(b, list, o);
 	}
 	return list;
@@ -242,7 +246,7 @@ static bool proc_selected(const struct report *r, const struct replay_proc *p)
 {
 	const struct analyze_opts *o = &r->a.o;
 
-	if (o->has_pid && p->pid != o->pid)
+	if (!replay_pid_wanted(o->has_pid, o->pid, o->pids, p->pid))
 		return false;
 	if (p->start_ts > r->win_end && r->win_end > r->win_start)
 		return false;
@@ -329,6 +333,7 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		set(b, o, "comm", jstr(p->comm));
 		set(b, o, "argv", json_argv(b, p->argv, p->argv_len));
 		set(b, o, "argv_inherited", json_boolean(p->argv_inherited));
+		set(b, o, "argv_truncated", json_boolean(p->argv_truncated));
 		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
 						   json_null());
 		set(b, o, "exit_signal", p->exited && WIFSIGNALED(p->wstatus) ?
@@ -339,6 +344,8 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		set(b, o, "exit_timestamp", p->exited ? jepoch(r, p->exit_ts) : json_null());
 		set(b, o, "lifetime_ms", jms(end > p->start_ts ? end - p->start_ts : 0));
 		json_proc_figures(b, r, o, sp);
+		if (tm_record(&r->tm, (uint32_t)i))
+			set(b, o, "time", report_json_time(r, tm_record(&r->tm, (uint32_t)i)));
 		push(b, list, o);
 	}
 	return list;
@@ -386,6 +393,7 @@ static json_t *json_execs(struct jb *b, const struct report *r)
 		set(b, o, "ppid", json_integer(x->ppid));
 		set(b, o, "comm", jstr(x->comm));
 		set(b, o, "argv", json_argv(b, x->argv, x->argv_len));
+		set(b, o, "argv_truncated", json_boolean(x->argv_truncated));
 		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
 						   json_null());
 		push(b, list, o);
@@ -417,6 +425,7 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 	const struct sched_analysis *s = &r->a.sched;
 	json_t *list = json_array();
 	uint64_t rb, wb;
+	const struct io_bucket *io;
 
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		const struct sched_bucket *k = &s->buckets[i];
@@ -438,6 +447,11 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 		files_bucket(&r->files, k->sec, k->pid, &rb, &wb);
 		set(b, o, "file_read_bytes", ju(rb));
 		set(b, o, "file_write_bytes", ju(wb));
+		io = io_bucket_find(&r->a.iob, k->sec, k->pid);
+		set(b, o, "block_read_bytes", ju(io ? io->blk_read : 0));
+		set(b, o, "block_write_bytes", ju(io ? io->blk_write : 0));
+		set(b, o, "net_tx_bytes", ju(io ? io->net_tx : 0));
+		set(b, o, "net_rx_bytes", ju(io ? io->net_rx : 0));
 		push(b, list, o);
 	}
 	return list;
@@ -593,7 +607,11 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "processes", procs);
 	set(&b, doc, "execs", json_execs(&b, r));
 	set(&b, doc, "sched", json_sched(&b, r));
+	b.ok = report_io_json(r, doc) && b.ok;
+	set(&b, doc, "profile", report_json_profile(r));
+	set(&b, doc, "offcpu", report_json_offcpu(r));
 	set(&b, doc, "files", report_json_files(r));
+	set(&b, doc, "cgroups", report_json_cgroups(r));
 	set(&b, doc, "lost_events", ju(r->lost));
 	if (r->t->whole.bounded)
 		set(&b, doc, "retention", report_json_retention(&r->t->whole));

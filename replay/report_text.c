@@ -6,6 +6,8 @@
 
 #include "util/grow.h"
 #include "replay/report.h"
+#include "replay/report_io.h"
+#include "replay/sysfmt.h"
 #include "util/escape.h"
 #include "util/units.h"
 
@@ -98,39 +100,49 @@ static void header(FILE *f, const struct report *r)
 	warnings(f, r);
 }
 
+/* "wait" when the calls spent most of their time blocked (a wait, not work). */
+static const char *sc_kind(const struct report *r, const struct sc_stat *s)
+{
+	return r->have_tm && 2 * tm_blocked_ns(&r->tm, s->nr) > s->hist.sum ? "wait" : "";
+}
+
 static void syscall_table(FILE *f, const struct report *r)
 {
 	const struct analysis *a = &r->a;
 	char nb[KS_SYSCALL_NAME_MAX], d[5][KS_DUR_BUF];
 
-	fprintf(f, "\nSYSCALLS  %llu calls, %llu errors, %s in syscalls (sorted by total time)\n",
+	fprintf(f, "\nSYSCALLS  %llu calls, %llu errors, %s in syscalls summed over threads, "
+		"waits included (sorted by total time)\n",
 		(unsigned long long)a->calls, (unsigned long long)a->errors,
 		ks_fmt_dur(d[0], a->ns));
 	if (!a->nsorted) {
 		fputs("  (none)\n", f);
 		return;
 	}
-	fprintf(f, "%-22s %-9s %10s %8s %9s %9s %9s %9s %9s\n", "syscall", "category", "count",
-		"errors", "total", "avg", "p50", "p99", "max");
+	fprintf(f, "%6s %-22s %-9s %-4s %10s %8s %9s %9s %9s %9s %9s\n", "%time", "syscall",
+		"category", "", "count", "errors", "total", "avg", "p50", "p99", "max");
 	for (size_t i = 0; i < a->nsorted; i++) {
 		const struct sc_stat *s = a->sorted[i];
 		const struct ks_hist *h = &s->hist;
 
 		if (!h->count) { /* only calls that never returned: no latency */
-			fprintf(f, "%-22s %-9s %10llu %8llu %9s %9s %9s %9s %9s\n", sc_name(s, nb),
-				ks_cat_name(s->cat), (unsigned long long)s->calls,
-				(unsigned long long)s->errors, "-", "-", "-", "-", "-");
+			fprintf(f, "%6s %-22s %-9s %-4s %10llu %8llu %9s %9s %9s %9s %9s\n", "-",
+				sc_name(s, nb), ks_cat_name(s->cat), "",
+				(unsigned long long)s->calls, (unsigned long long)s->errors,
+				"-", "-", "-", "-", "-");
 			continue;
 		}
-		fprintf(f, "%-22s %-9s %10llu %8llu %9s %9s %9s %9s %9s\n", sc_name(s, nb),
-			ks_cat_name(s->cat), (unsigned long long)s->calls,
-			(unsigned long long)s->errors, ks_fmt_dur(d[0], h->sum),
-			ks_fmt_dur(d[1], h->sum / h->count),
+		fprintf(f, "%6.2f %-22s %-9s %-4s %10llu %8llu %9s %9s %9s %9s %9s\n",
+			pct(h->sum, a->ns), sc_name(s, nb), ks_cat_name(s->cat), sc_kind(r, s),
+			(unsigned long long)s->calls, (unsigned long long)s->errors,
+			ks_fmt_dur(d[0], h->sum), ks_fmt_dur(d[1], h->sum / h->count),
 			ks_fmt_dur(d[2], ks_hist_percentile(h, 50)),
 			ks_fmt_dur(d[3], ks_hist_percentile(h, 99)), ks_fmt_dur(d[4], h->max));
 	}
-	fputs("(p50/p99 from a log-linear histogram: within 0.4% of the exact value; "
-	      "exit/exit_group have no latency)\n", f);
+	fputs("(%time: share of the time in syscalls; wait: blocked for most of it, waiting on "
+	      "a device, a peer, a child, a lock or a timer rather than working; p50/p99 from a "
+	      "log-linear histogram: within 0.4% of the exact value; exit/exit_group have no "
+	      "latency)\n", f);
 }
 
 static void category_table(FILE *f, const struct report *r)
@@ -230,27 +242,36 @@ static void slow_table(FILE *f, const struct report *r)
 		const struct slow_call *c = v[i];
 		int64_t epoch = report_epoch_ns(&r->t->meta, c->ts, &known);
 
-		fprintf(f, "%-19s %10s %8u %8u %-16s %-18s %9s %lld\n",
+		const char *en = sysfmt_errno_name(c->ret);
+
+		fprintf(f, "%-19s %10s %8u %8u %-16s %-18s %9s ",
 			known ? ks_fmt_utc(tb, epoch) : "?",
 			ks_fmt_dur(d1, c->ts > r->start_ns ? c->ts - r->start_ns : 0), c->pid,
 			c->tid, comm_text(cb, replay_procs_comm_at(&a->procs, c->pid, c->ts)),
-			ks_syscall_name(c->nr, nb), ks_fmt_dur(d2, c->dur), (long long)c->ret);
+			ks_syscall_name(c->nr, nb), ks_fmt_dur(d2, c->dur));
+		if (en)
+			fprintf(f, "-1 %s\n", en);
+		else
+			fprintf(f, "%lld\n", (long long)c->ret);
 	}
 	free(v);
 }
 
-static void print_argv(FILE *f, const struct replay_proc *p)
+/* argv as a command line; "..." where the recorded argv was cut. */
+static void print_argv(FILE *f, const char *argv, uint32_t len, bool truncated)
 {
-	for (uint32_t i = 0; i < p->argv_len; i++) {
-		unsigned char ch = (unsigned char)p->argv[i];
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)argv[i];
 
 		if (!ch) {
-			if (i + 1 < p->argv_len)
+			if (i + 1 < len)
 				fputc(' ', f);
 		} else {
 			fputc(ch >= 0x20 && ch < 0x7f ? ch : '?', f);
 		}
 	}
+	if (truncated)
+		fputs("...", f);
 }
 
 /* Bytes from KiB, or from bytes, with a binary unit: "512B", "4.0KiB", "1.25GiB". */
@@ -312,7 +333,7 @@ static void proc_row(FILE *f, const struct report *r, const char *tree, const st
 		sampled ? fmt_bytes(d[4], sp->peak_rss_kb * 1024) : "-", io,
 		(unsigned long long)(sched || !sampled ? c->faults : sp->minflt.max + sp->majflt.max));
 	if (p)
-		print_argv(f, p);
+		print_argv(f, p->argv, p->argv_len, p->argv_truncated);
 	else
 		fputs("(no process events in the trace)", f);
 	fputc('\n', f);
@@ -328,7 +349,7 @@ static uint32_t parent_of(const struct replay_procs *ps, const struct replay_pro
 
 static bool tree_selected(const struct report *r, const struct replay_proc *p)
 {
-	return !r->a.o.has_pid || p->pid == r->a.o.pid;
+	return replay_pid_wanted(r->a.o.has_pid, r->a.o.pid, r->a.o.pids, p->pid);
 }
 
 /* The process tree, depth first from the processes whose parent is not traced. */
@@ -445,7 +466,6 @@ static void exec_list(FILE *f, const struct report *r)
 		const struct replay_exec *x = &ps->execs[i];
 		const struct replay_proc *p = &ps->v[x->rec];
 		int64_t epoch = report_epoch_ns(&r->t->meta, x->ts, &known);
-		struct replay_proc tmp;
 
 		if (!tree_selected(r, p) || x->ts - r->a.lo > r->a.range)
 			continue;
@@ -460,9 +480,7 @@ static void exec_list(FILE *f, const struct report *r)
 			fprintf(f, "%5d  ", replay_exit_code(p->wstatus));
 		else
 			fprintf(f, "%5s  ", "-");
-		tmp.argv_len = x->argv_len;
-		memcpy(tmp.argv, x->argv, x->argv_len);
-		print_argv(f, &tmp);
+		print_argv(f, x->argv, x->argv_len, x->argv_truncated);
 		fputc('\n', f);
 	}
 }
@@ -555,6 +573,7 @@ static void histograms(FILE *f, const struct report *r)
 void report_text(FILE *f, const struct report *r)
 {
 	header(f, r);
+	report_text_summary(f, r);
 	syscall_table(f, r);
 	category_table(f, r);
 	top_table(f, r);
@@ -564,6 +583,8 @@ void report_text(FILE *f, const struct report *r)
 	proc_tree(f, r);
 	exec_list(f, r);
 	sched_section(f, r);
+	report_io_text(f, r);
+	report_text_profile(f, r);
 	histograms(f, r);
 	/* A long report must not bury its losses: repeat them last. */
 	if (!r->complete) {

@@ -7,7 +7,9 @@
  *
  * Definitions (the kernel's, as /proc/PID/status counts them):
  *   voluntary    a switch-out of a task that was not preempted and whose state is
- *                not TASK_RUNNING (it blocked; also its final TASK_DEAD switch)
+ *                not TASK_RUNNING (it blocked). The final TASK_DEAD switch-out of
+ *                an exiting thread is no switch at all: the kernel folds the
+ *                thread's counts into its process (getrusage) before it.
  *   involuntary  a preempted task, or one still TASK_RUNNING (yield, resched on
  *                the way back to user space)
  *   run-queue latency  wake-up (or involuntary switch-out) to the next switch-in
@@ -139,6 +141,15 @@ thread_get_slow(struct sched_analysis *s, uint32_t tid, uint32_t pid, uint64_t t
 	 * release, or a -p target) has lived since the trace start. */
 	if (!fresh && first_of_tid && s->base && s->base < ts)
 		t->first_ts = s->base;
+	if (!fresh) {
+		const uint64_t *floor = ks_hmap_get(&s->floors, pid);
+
+		if (floor && *floor <= ts) {
+			t->floor = *floor;
+			if (t->first_ts < t->floor)
+				t->first_ts = t->floor;
+		}
+	}
 	s->procs[proc].nthreads++;
 found:
 	s->tcache[tid & TCACHE_MASK] = idx;
@@ -231,6 +242,8 @@ static uint64_t account_cpu(struct sched_analysis *s, struct sched_thread *t, ui
 
 	if (from < s->lo)
 		from = s->lo;
+	if (from < t->floor)
+		from = t->floor;
 	if (to > hi)
 		to = hi;
 	if (to <= from)
@@ -282,7 +295,8 @@ static int add_runq(struct sched_analysis *s, struct sched_thread *t, uint64_t l
 static int switch_out(struct sched_analysis *s, const struct ks_sched *e)
 {
 	uint32_t state = e->prev_state & ~KS_SCHED_PREEMPTED;
-	bool preempted = e->prev_state & KS_SCHED_PREEMPTED, vol = !preempted && state;
+	bool preempted = e->prev_state & KS_SCHED_PREEMPTED;
+	bool dead = state == SCHED_TASK_DEAD && !preempted, vol = !preempted && state && !dead;
 	struct sched_thread *t = thread_get(s, e->prev_tid, e->prev_pid, e->ts, false);
 	uint64_t ts = e->ts, ran = 0, faults;
 	bool was_on;
@@ -307,7 +321,7 @@ static int switch_out(struct sched_analysis *s, const struct ks_sched *e)
 		t->last_ts = ts;
 	/* Blocked: off the run queue until woken. Still runnable: queued from now. */
 	t->wake_ts = vol ? 0 : ts;
-	if (state == SCHED_TASK_DEAD && !preempted) {
+	if (dead) {
 		t->dead = true;
 		if (t->tid == t->pid)
 			s->procs[t->proc].ended = true;
@@ -315,17 +329,17 @@ static int switch_out(struct sched_analysis *s, const struct ks_sched *e)
 	if (in_window(s, ts)) {
 		struct sched_bucket *b = bucket_get(s, t->proc, ts, &err);
 
-		t->c.switches++;
+		t->c.switches += !dead;
 		t->c.slices += was_on;
 		t->c.vol += vol;
-		t->c.invol += !vol;
+		t->c.invol += !vol && !dead;
 		t->c.faults += faults;
 		t->c.fault_ns += sched_fault_ns(ran, faults);
 		if (b) {
-			b->switches++;
+			b->switches += !dead;
 			b->slices += was_on;
 			b->vol += vol;
-			b->invol += !vol;
+			b->invol += !vol && !dead;
 			b->faults += faults;
 		}
 	} else if (ran) {
@@ -384,24 +398,30 @@ static int wakeup(struct sched_analysis *s, const struct ks_sched *e)
 	return err;
 }
 
+int sched_set_floor(struct sched_analysis *s, uint32_t pid, uint64_t ts)
+{
+	return ks_hmap_put(&s->floors, pid, ts);
+}
+
 int sched_events(struct sched_analysis *s, const struct ks_sched *e, size_t n)
 {
-	const bool has_pid = s->has_pid;
+	const bool has_pid = s->has_pid || s->pids;
 	const uint32_t want = s->pid;
 	int err = 0;
+#define WANTED(pid) (!has_pid || replay_pid_wanted(true, want, s->pids, (pid)))
 
 	s->events += n;
 	for (const struct ks_sched *end = e + n; e < end && !err; e++) {
 		switch (e->what) {
 		case KS_SCHED_SWITCH:
-			if (e->prev_tid && (!has_pid || e->prev_pid == want))
+			if (e->prev_tid && WANTED(e->prev_pid))
 				err = switch_out(s, e);
-			if (!err && e->next_tid && (!has_pid || e->next_pid == want))
+			if (!err && e->next_tid && WANTED(e->next_pid))
 				err = switch_in(s, e);
 			break;
 		case KS_SCHED_WAKEUP:
 		case KS_SCHED_WAKEUP_NEW:
-			if (e->prev_tid && (!has_pid || e->prev_pid == want))
+			if (e->prev_tid && WANTED(e->prev_pid))
 				err = wakeup(s, e);
 			break;
 		default:
@@ -409,6 +429,7 @@ int sched_events(struct sched_analysis *s, const struct ks_sched *e, size_t n)
 		}
 	}
 	return err;
+#undef WANTED
 }
 
 /* The process entry pid had at ts (made when there is none). */
@@ -439,7 +460,7 @@ int sched_samples(struct sched_analysis *s, const struct ks_sample *r, size_t n)
 		uint32_t i;
 		bool before;
 
-		if (s->has_pid && r->pid != s->pid)
+		if (!replay_pid_wanted(s->has_pid, s->pid, s->pids, r->pid))
 			continue;
 		if (!in_window(s, r->ts) && r->ts > s->lo)
 			continue; /* after the window */
@@ -695,5 +716,6 @@ void sched_free(struct sched_analysis *s)
 	free(s->rec_proc);
 	ks_hmap_free(&s->tidmap);
 	ks_hmap_free(&s->pidmap);
+	ks_hmap_free(&s->floors);
 	memset(s, 0, sizeof(*s));
 }

@@ -62,6 +62,7 @@ struct sched_thread {
 	uint64_t in_ts;    /* switch-in time, while on_cpu */
 	uint64_t wake_ts;  /* entered the run queue; 0: not waiting for a CPU */
 	uint64_t first_ts, last_ts;
+	uint64_t floor;    /* nothing before it counts: its process's start (sched_set_floor) */
 	uint32_t faults_last; /* the cumulative counter at its last switch-out */
 	struct sched_counts c;
 };
@@ -102,6 +103,7 @@ struct sched_bucket {
 struct sched_analysis {
 	bool has_pid;
 	uint32_t pid;       /* only this process */
+	const struct ks_hmap *pids; /* only these (report --cgroup); NULL: has_pid says */
 	uint64_t lo, range; /* window: lo <= ts <= lo + range */
 	uint64_t base;      /* trace start: a thread first seen leaving a CPU ran since */
 	int64_t epoch_off;  /* ns from CLOCK_MONOTONIC to the epoch (0: unknown) */
@@ -114,6 +116,7 @@ struct sched_analysis {
 	struct sched_proc *procs;
 	size_t nprocs, capprocs;
 	struct ks_hmap pidmap; /* pid -> latest process entry */
+	struct ks_hmap floors; /* pid -> when it started (sched_set_floor) */
 
 	struct sched_bucket *buckets; /* sorted by (sec, pid) by sched_finish */
 	size_t nbuckets, capbuckets;
@@ -139,6 +142,11 @@ struct sched_analysis {
 /* Prepares s: window [lo, lo + range], --pid, the trace start. Returns 0. */
 int sched_init(struct sched_analysis *s, uint64_t lo, uint64_t range, bool has_pid,
 	       uint32_t pid, uint64_t base);
+
+/* The threads of pid, when first seen in mid-life, do not live before ts: the
+ * command ksight launched starts at its exec (what ran before was the
+ * launcher's). Call before the events. Returns 0 or -ENOMEM. */
+int sched_set_floor(struct sched_analysis *s, uint32_t pid, uint64_t ts);
 
 /* Applies n sched events in stored order. Returns 0 or -ENOMEM. */
 int sched_events(struct sched_analysis *s, const struct ks_sched *rows, size_t n);

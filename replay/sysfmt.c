@@ -13,6 +13,8 @@
 #include "replay/syscalls.h"
 #include "replay/sysfmt.h"
 
+static const char *errno_text(int64_t ret);
+
 struct out {
 	char *p;
 	size_t n, len;
@@ -296,9 +298,41 @@ size_t sysfmt_call(char *buf, size_t n, const struct ks_syscall *r, const struct
 	put(&o, ") = ");
 	if (r->flags & KS_SYSF_NORET)
 		put(&o, "?");
-	else if (r->ret < 0 && r->ret >= -4095 && (en = strerrorname_np((int)-r->ret)))
-		put(&o, "-1 %s (%s)", en, strerror((int)-r->ret));
+	else if ((en = sysfmt_errno_name(r->ret)))
+		put(&o, "-1 %s (%s)", en, errno_text(r->ret));
 	else
 		put(&o, "%lld", (long long)r->ret);
 	return o.len;
+}
+
+/* The kernel's own codes (include/linux/errno.h), which reach user space only as
+ * the return value a tracer sees when a signal interrupts a call; strace's words. */
+static const struct {
+	const char *name, *text;
+} internal[] = {
+	{ "ERESTARTSYS", "To be restarted if SA_RESTART is set" },
+	{ "ERESTARTNOINTR", "To be restarted" },
+	{ "ERESTARTNOHAND", "To be restarted if no handler" },
+	{ "ENOIOCTLCMD", "No ioctl command" },
+	{ "ERESTART_RESTARTBLOCK", "Interrupted by signal" },
+	{ "EPROBE_DEFER", "Requested probe deferred" },
+	{ "EOPENSTALE", "Stale open" },
+	{ "ENOPARAM", "No such parameter" },
+};
+#define NINTERNAL (sizeof(internal) / sizeof(internal[0]))
+
+const char *sysfmt_errno_name(int64_t ret)
+{
+	if (ret >= 0 || ret < -4095)
+		return NULL;
+	if (-ret >= 512 && -ret < 512 + (int64_t)NINTERNAL)
+		return internal[-ret - 512].name;
+	return strerrorname_np((int)-ret);
+}
+
+static const char *errno_text(int64_t ret)
+{
+	if (-ret >= 512 && -ret < 512 + (int64_t)NINTERNAL)
+		return internal[-ret - 512].text;
+	return strerror((int)-ret);
 }

@@ -487,6 +487,79 @@ out:
 	return err;
 }
 
+/* --- segments of several kinds read side by side (replay/timerun.c) --------- */
+
+struct replay_cursor {
+	struct replay_trace *t;
+	struct ks_seg_iter *it;
+	struct seg_pipe *pipe; /* its own decoders: cursors walk at the same time */
+	bool begun;
+};
+
+int replay_cursor_open(struct replay_trace *t, unsigned kind, struct replay_cursor **out)
+{
+	struct replay_cursor *c = calloc(1, sizeof(*c));
+	int err;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->t = t;
+	err = seg_pipe_new(t->threads ? t->threads : 1, &c->pipe);
+	if (err) {
+		free(c);
+		return pipe_failed(t, err);
+	}
+	err = ks_store_iter_segments(t->st, kind, &c->it);
+	if (err) {
+		replay_cursor_close(c);
+		return iter_damaged(t, err);
+	}
+	seg_pipe_begin(c->pipe, c->it);
+	c->begun = true;
+	*out = c;
+	return 0;
+}
+
+int replay_cursor_next(struct replay_cursor *c, struct ks_seg_header *hdr, uint64_t *seq,
+		       const void **rows)
+{
+	struct replay_trace *t = c->t;
+	const struct seg_result *r;
+	int err;
+
+	while ((err = seg_pipe_next(c->pipe, &r)) > 0) {
+		switch (r->status) {
+		case SEG_BAD_HDR:
+		case SEG_BAD_DATA:
+		case SEG_BAD_KIND:
+			return deliver(t, r, NULL, NULL);
+		case SEG_UNKNOWN:
+			t->skipped_segments++;
+			continue;
+		case SEG_DECODED:
+			*hdr = r->hdr;
+			*seq = r->seq;
+			*rows = r->rows;
+			return 1;
+		}
+	}
+	if (err < 0 && !t->err[0])
+		iter_damaged(t, err);
+	return err;
+}
+
+void replay_cursor_close(struct replay_cursor *c)
+{
+	if (!c)
+		return;
+	if (c->begun)
+		seg_pipe_end(c->pipe);
+	ks_seg_iter_free(c->it);
+	seg_pipe_free(c->pipe);
+	free(c);
+}
+
 int replay_each_header(struct replay_trace *t, unsigned kind, replay_hdr_fn fn, void *ctx)
 {
 	struct ks_seg_iter *it = NULL;

@@ -97,6 +97,17 @@ typedef int (*replay_seg_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_
  * "FILE: segment syscall#12: <what>; ...". */
 int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn, void *ctx);
 
+/* A walk of one kind's segments, one decoded segment at a time, checked as
+ * replay_each_segment checks them; several may be open at once, each with its
+ * own decoder threads (the trace's thread count). */
+struct replay_cursor;
+int replay_cursor_open(struct replay_trace *t, unsigned kind, struct replay_cursor **out);
+/* Returns 1 with the next segment (rows valid until the next call), 0 at the end,
+ * or a negative error with t->err set. */
+int replay_cursor_next(struct replay_cursor *c, struct ks_seg_header *hdr, uint64_t *seq,
+		       const void **rows);
+void replay_cursor_close(struct replay_cursor *c);
+
 /* Like replay_each_segment, but reads headers only (no decode, no checksum). */
 typedef int (*replay_hdr_fn)(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
 			     size_t len);

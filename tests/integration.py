@@ -1558,6 +1558,187 @@ def statedir_restore_and_timeline_errors_are_one_line():
                 assert len(p.stderr.strip().splitlines()) <= 2, (name, cmd, p.stderr)
 
 
+
+
+
+# --- CPU profile: on-CPU and off-CPU stacks, symbols, flame graphs ----------------
+
+PROF_ROUNDS = 600
+_prof_cache = {}
+
+
+def build_profwork(d, strip=False, rdynamic=False):
+    """tests/profwork.c as a PIE with frame pointers (-O0: no frameless leaf
+    functions), linked to its shared library; returns the program's path."""
+    os.makedirs(d, exist_ok=True)
+    flags = ["-O0", "-g", "-fno-omit-frame-pointer"]
+    lib = os.path.join(d, "libprofwork.so")
+    exe = os.path.join(d, "profwork")
+    for args in (["-fPIC", "-shared", "-o", lib, "tests/profwork_lib.c"],
+                 ["-fPIE", "-pie", *(["-rdynamic"] if rdynamic else []), "-o", exe,
+                  "tests/profwork.c", "-L", d, "-lprofwork", f"-Wl,-rpath,{d}"]):
+        p = run(["gcc", *flags, *args])
+        assert p.returncode == 0, p.stderr
+    if strip:
+        p = run(["strip", "--strip-all", exe])
+        assert p.returncode == 0, p.stderr
+    return exe
+
+
+def profwork_trace(kind="plain"):
+    """One recording of profwork per kind, made once: 'plain' (binary deleted right
+    after), 'stripped' (dynsym only), 'live' (--no-archive-symbols, binary kept)."""
+    if kind in _prof_cache:
+        return _prof_cache[kind]
+    needs_bpf()
+    d = os.path.join(TMP, f"prof-{kind}")
+    exe = build_profwork(d, strip=kind == "stripped", rdynamic=kind == "stripped")
+    t = os.path.join(TMP, f"prof-{kind}.lmdb")
+    opts = ["--freq", "4999"] + (["--no-archive-symbols"] if kind == "live" else [])
+    p = record(t, [exe, str(PROF_ROUNDS if kind == "plain" else 150)], *opts)
+    assert p.returncode == 0, p.stderr
+    if kind != "live":
+        shutil.rmtree(d)  # names must now come from the trace alone
+    _prof_cache[kind] = (t, d)
+    return _prof_cache[kind]
+
+
+def folded(trace, *opts):
+    p = run([KSIGHT, "stacks", trace, *opts])
+    assert p.returncode == 0, p.stderr
+    out = []
+    for line in p.stdout.splitlines():
+        stack, _, count = line.rpartition(" ")
+        out.append((stack.split(";"), int(count)))
+    assert out, "no stacks"
+    return out
+
+
+def weight(stacks, fn, below=None):
+    """Weight of the stacks through fn; below: the frame fn must be called from
+    (a sample in fn's first instructions, before it saved the frame pointer,
+    misses its caller: at most 2% may)."""
+    total = other = 0
+    for frames, n in stacks:
+        if fn in frames:
+            i = frames.index(fn)
+            if below is None or frames[i - 1] == below:
+                total += n
+            else:
+                other += n
+    assert other <= 0.02 * (total + other), (fn, below, total, other)
+    return total
+
+
+@test
+def profile_splits_alpha_beta_three_to_one():
+    t, _ = profwork_trace()
+    st = folded(t)
+    a, b = weight(st, "alpha", below="main"), weight(st, "beta", below="main")
+    # the program's own split: alpha spins 3n iterations per round, beta n
+    assert b >= 300, ("too few samples", a, b)
+    assert abs(a / b - 3.0) <= 0.3, ("alpha:beta", a, b, a / b)
+    lib = weight(st, "lib_work", below="main")
+    assert abs(lib / b - 1.0) <= 0.2, ("lib_work:beta", lib, b)
+
+
+@test
+def profile_report_names_the_shared_library_and_counts():
+    t, _ = profwork_trace()
+    doc = report_json(t)
+    prof = doc["profile"]
+    assert prof["hz"] == 4999 and prof["samples"] > 0, prof
+    top = {(f["function"], f["module"]): f for f in prof["top"]}
+    assert ("lib_work", "libprofwork.so") in top, list(top)[:10]
+    assert ("main", "profwork") in top, list(top)[:10]
+    st = folded(t)
+    assert sum(n for _, n in st) == prof["samples"]
+    main = top[("main", "profwork")]
+    assert main["total"] >= 0.95 * prof["samples"] and main["self"] <= 0.02 * prof["samples"], main
+    for k in ("lost", "truncated"):
+        assert isinstance(prof[k], int), prof
+
+
+@test
+def offcpu_shows_the_400ms_block_with_kernel_frames():
+    t, _ = profwork_trace()
+    st = folded(t, "--offcpu")
+    us = weight(st, "blocker", below="main")
+    # nanosleep(400 ms): at least that, and a loaded machine adds little
+    assert 400000 <= us <= 460000, us
+    kallsyms = set(l.split()[2] for l in open("/proc/kallsyms") if len(l.split()) >= 3)
+    frames = [f for fs, _ in st if "blocker" in fs for f in fs[fs.index("blocker") + 1:]]
+    kernel = [f for f in frames if f in kallsyms]
+    assert "do_nanosleep" in kernel or "hrtimer_nanosleep" in kernel, frames
+    doc = report_json(t)
+    assert doc["offcpu"]["total_ns"] >= 400e6, doc["offcpu"]
+    slow = [s for s in doc["slow_syscalls"] if s["syscall_name"] == "nanosleep"]
+    assert slow and "blocker" in slow[0]["stack"] and "main" in slow[0]["stack"], slow
+
+
+@test
+def profile_of_a_stripped_binary():
+    t, _ = profwork_trace("stripped")
+    st = folded(t)
+    names = {f for fs, _ in st for f in fs}
+    # exported functions (-rdynamic) keep their names from .dynsym; the static
+    # spin() has none left and shows as module+offset
+    assert "alpha" in names and "beta" in names, names
+    assert "spin" not in names, names
+    assert any(re.fullmatch(r"profwork\+0x[0-9a-f]+", f) for f in names), names
+
+
+@test
+def symbols_come_from_live_files_without_the_archive():
+    t, d = profwork_trace("live")
+    assert "alpha" in {f for fs, _ in folded(t) for f in fs}
+    shutil.rmtree(d)
+    names = {f for fs, _ in folded(t) for f in fs}
+    assert "alpha" not in names and any(f.startswith("profwork+0x") for f in names), names
+
+
+@test
+def flame_writes_valid_svg_naming_the_hot_functions():
+    import xml.etree.ElementTree as ET
+    t, _ = profwork_trace()
+    out = os.path.join(TMP, "flame.svg")
+    p = run([KSIGHT, "flame", t, "-o", out])
+    assert p.returncode == 0, p.stderr
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    root = ET.parse(out).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    frames = {g.get("data-name"): g for g in root.iter(ns + "g")}
+    for fn in ("main", "alpha", "beta", "lib_work"):
+        assert fn in frames, sorted(frames)
+    assert "samples" in frames["alpha"].find(ns + "title").text
+    assert not re.search(r"(href|src)=\"https?:", open(out).read())
+    p = run([KSIGHT, "flame", t, "--offcpu", "-o", out])
+    assert p.returncode == 0, p.stderr
+    assert "blocker" in {g.get("data-name") for g in ET.parse(out).getroot().iter(ns + "g")}
+
+
+@test
+def no_profile_no_offcpu_record_no_stacks():
+    needs_bpf()
+    t = os.path.join(TMP, "noprof.lmdb")
+    p = record(t, [WORKLOAD, "spin", "200"], "--no-profile", "--no-offcpu")
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    assert doc["profile"]["samples"] == 0 and doc["offcpu"]["total_ns"] == 0
+    p = run([KSIGHT, "stacks", t])
+    assert p.returncode == 0 and not p.stdout, p.stdout
+
+
+@test
+def doctor_sampling_check_is_true_with_a_clock():
+    _, _, checks = doctor()
+    assert checks["sampling"]["ok"] == checks["prog.perf_event"]["ok"], checks["sampling"]
+    if checks["sampling"]["ok"]:
+        # the PMU registers a "cpu" event source; VMs without one sample the clock
+        pmu = any(os.path.exists(f"/sys/bus/event_source/devices/{d}/type")
+                  for d in ("cpu", "cpu_core", "armv8_pmuv3_0"))
+        want = "hardware cycles" if pmu else "software cpu-clock"
+        assert want in checks["sampling"]["detail"], checks["sampling"]
 # --- syscall arguments, the fd table and files[] ------------------------------
 
 # tests/workload.c files(): opens, reads, read bytes, writes, write bytes per file
@@ -1635,6 +1816,429 @@ def dump_prints_calls_like_strace():
     want = [l for l in theirs if l.startswith(("openat(", "read(", "write(", "close("))]
     got = [l for l in mine if l.startswith(("openat(", "read(", "write(", "close("))]
     assert got == want, "\n".join(f"{a!r}\n{b!r}" for a, b in zip(got, want) if a != b)[:2000]
+
+# --- beyond one command: cgroups, names of running processes, the exec hook ----
+
+def cgroup2_mount():
+    """The cgroup v2 mount point from /proc/self/mountinfo, or None."""
+    for line in open("/proc/self/mountinfo"):
+        pre, _, post = line.partition(" - ")
+        if post.split()[0] == "cgroup2":
+            return pre.split()[4].replace("\\040", " ")
+    return None
+
+
+def make_cgroup(*parts):
+    root = cgroup2_mount()
+    if not root:
+        if IN_CI:
+            raise AssertionError("no cgroup v2 hierarchy in CI")
+        raise Skip("no cgroup v2 hierarchy mounted here")
+    path = os.path.join(root, f"ksight-it-{os.getpid()}", *parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def remove_cgroup(path):
+    """Moves what is left to the root, then removes path and its children."""
+    root = cgroup2_mount()
+    for d, subs, _ in sorted(os.walk(path), key=lambda x: -len(x[0])):
+        try:
+            for pid in open(os.path.join(d, "cgroup.procs")).read().split():
+                with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                    f.write(pid)
+        except OSError:
+            pass
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def start_recorder(t, *opts):
+    rec = subprocess.Popen([KSIGHT, "record", "-q", "-o", t, *opts],
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # the probes are attached by then
+    return rec
+
+
+def move_to(cg, pid):
+    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+        f.write(str(pid))
+
+
+def assert_known_counts(s, forks=0, opens=True):
+    """The counts workload's, plus forks (each adds a clone and an exit_group);
+    opens=False when a dynamically linked program ran in the set too."""
+    assert s["write"]["count"] == N, s["write"]
+    if opens:
+        assert s["openat"]["count"] == M + 1 and s["openat"]["errors"] == M, s["openat"]
+    assert s["getpid"]["count"] == K * L, s["getpid"]
+    assert s["clone"]["count"] == K + forks, s["clone"]
+    assert s["nanosleep"]["count"] == S, s["nanosleep"]
+    assert s["exit_group"]["count"] == K + 1 + forks, s["exit_group"]
+
+
+@test
+def cgroup_records_a_process_that_joins_and_nothing_outside():
+    needs_bpf()
+    t = os.path.join(TMP, "cgroup.lmdb")
+    cg = make_cgroup()
+    inner = outer = rec = None
+    try:
+        rec = start_recorder(t, "--cgroup", cg, "--duration", "4")
+        # waits in sh until moved, then becomes the workload (same pid)
+        inner = subprocess.Popen(["sh", "-c", f"sleep 1; exec {' '.join(COUNTS_CMD)}"])
+        outer = subprocess.Popen(["sh", "-c", f"sleep 1; exec {WORKLOAD} burst 5000"])
+        move_to(cg, inner.pid)
+        inner.wait(timeout=30)
+        outer.wait(timeout=30)
+        _, err = rec.communicate(timeout=30)
+        assert rec.returncode == 0, err
+    finally:
+        for p in (inner, outer, rec):
+            if p and p.poll() is None:
+                p.kill()
+        remove_cgroup(cg)
+    doc = report_json(t)
+    s = by_name(doc)
+    assert_known_counts(s)
+    pids = {p["pid"] for p in doc["processes"]}
+    assert inner.pid in pids and outer.pid not in pids, pids
+    assert "getppid" not in s, s.get("getppid")  # the outside burst
+    rel = "/" + os.path.relpath(cg, cgroup2_mount())
+    paths = {c["path"]: c for c in doc["cgroups"]}
+    assert rel in paths, doc["cgroups"]
+    assert paths[rel]["syscalls"] == doc["syscalls"]["total"], paths[rel]
+    assert doc["complete"] is True
+
+
+@test
+def cgroup_takes_nested_cgroups_and_pid_namespaces_with_host_pids():
+    needs_bpf()
+    if not shutil.which("unshare"):
+        raise Skip("no unshare(1)")
+    t = os.path.join(TMP, "cgroup-nested.lmdb")
+    top = make_cgroup()
+    nested = make_cgroup("inner", "deeper")
+    runner = rec = None
+    try:
+        rec = start_recorder(t, "--cgroup", top, "--duration", "4")
+        # joins the nested cgroup itself, then runs the workload as pid 1's child
+        # in a new PID namespace
+        runner = subprocess.Popen(["sh", "-c", f"echo $$ > {nested}/cgroup.procs; exec "
+                                   f"unshare --pid --fork --mount-proc {' '.join(COUNTS_CMD)}"])
+        runner.wait(timeout=30)
+        _, err = rec.communicate(timeout=30)
+        assert rec.returncode == 0, err
+        assert runner.returncode == 0
+    finally:
+        for p in (runner, rec):
+            if p and p.poll() is None:
+                p.kill()
+        remove_cgroup(top)
+    doc = report_json(t)
+    assert_known_counts(by_name(doc), forks=1, opens=False)  # unshare --fork
+    work = [p for p in doc["processes"] if p["comm"] == "workload" and p["ppid"] == runner.pid]
+    assert len(work) == 1, [(p["pid"], p["ppid"], p["comm"]) for p in doc["processes"]]
+    assert work[0]["pid"] > 1 and work[0]["pid"] != runner.pid
+    rel = "/" + os.path.relpath(nested, cgroup2_mount())
+    assert rel in {c["path"] for c in doc["cgroups"]}, doc["cgroups"]
+
+
+@test
+def report_cgroup_filters_a_system_wide_trace():
+    needs_bpf()
+    t = os.path.join(TMP, "all-cgroup.lmdb")
+    cg = make_cgroup("job")
+    runner = rec = None
+    try:
+        rec = start_recorder(t, "-a", "--duration", "4")
+        runner = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs; exec "
+                                   f"{' '.join(COUNTS_CMD)}"])
+        runner.wait(timeout=30)
+        _, err = rec.communicate(timeout=30)
+        assert rec.returncode == 0, err
+    finally:
+        for p in (runner, rec):
+            if p and p.poll() is None:
+                p.kill()
+        remove_cgroup(os.path.dirname(cg))
+    rel = "/" + os.path.relpath(cg, cgroup2_mount())
+    for path in (rel, cg):  # as cgroups[] names it, or the full path
+        doc = report_json(t, "--cgroup", path)
+        s = by_name(doc)
+        # whole processes, like --pid: the sh's $$ (getpid) and its write to
+        # cgroup.procs before the exec are in
+        for name, n in (("write", N), ("getpid", K * L)):
+            assert s[name]["count"] == n + 1, s[name]
+            s[name]["count"] -= 1
+        assert_known_counts(s, opens=False)
+        assert {p["pid"] for p in doc["processes"]} >= {runner.pid}
+        assert [c["path"] for c in doc["cgroups"]] == [rel], doc["cgroups"]
+    p = run([KSIGHT, "report", t, "--cgroup", "/no/such/cgroup"])
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+@test
+def all_names_every_process_even_those_running_before():
+    needs_bpf()
+    t = os.path.join(TMP, "all-names.lmdb")
+    before = subprocess.Popen(["sleep", "30"])
+    busy = subprocess.Popen(["sh", "-c", "while :; do sleep 0.2; done"])
+    try:
+        time.sleep(0.2)
+        p = run([KSIGHT, "record", "-q", "-o", t, "-a", "--duration", "3s"])
+        assert p.returncode == 0, p.stderr
+    finally:
+        before.kill()
+        busy.kill()
+    doc = report_json(t)
+    nameless = [(p["pid"], p["comm"]) for p in doc["processes"] if p["comm"] in ("?", "")]
+    assert not nameless, nameless
+    byp = {p["pid"]: p for p in doc["processes"]}
+    assert byp[busy.pid]["comm"] == "sh", byp.get(busy.pid)
+    assert byp[busy.pid]["argv"][:2] == ["sh", "-c"], byp[busy.pid]
+    assert doc["cgroups"] and all(c["processes"] > 0 for c in doc["cgroups"])
+
+
+@test
+def injector_runs_once_per_exec_with_the_pid():
+    needs_bpf()
+    t = os.path.join(TMP, "hook.lmdb")
+    log = os.path.join(TMP, "hook.log")
+    hook = f'echo "$1 $KSIGHT_PID $KSIGHT_COMM $KSIGHT_EXE" >> {log}; sleep 0.1; echo'
+    # KSIGHT_EXE is /proc/PID/exe, or argv[0] for a process gone before it is read
+    p = record(t, ["/bin/sh", "-c", "/bin/true; /bin/echo hi >/dev/null; exit 3"],
+               "--injector-cmd", hook)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    doc = report_json(t)
+    execs = sorted((x["pid"], x["comm"]) for x in doc["execs"])
+    lines = [l.split(" ") for l in open(log).read().splitlines()]
+    assert all(l[0] == l[1] for l in lines), lines
+    got = sorted((int(l[0]), l[2]) for l in lines)
+    assert got == execs and len(execs) == 3, (got, execs)
+    assert all(l[3].startswith("/") for l in lines), lines
+    m = meta_of(t)
+    assert m.get("injector_ok") == "3", m
+
+
+@test
+def hooks_and_their_children_are_never_traced_even_with_a():
+    needs_bpf()
+    t = os.path.join(TMP, "hook-all.lmdb")
+    log = os.path.join(TMP, "hook-all.log")
+    hook = f"echo $$ >> {log}; /bin/sh -c 'echo $$ >> {log}'"
+    rec = start_recorder(t, "-a", "--duration", "3", "--injector-cmd", hook)
+    for _ in range(3):
+        subprocess.run(["/bin/true"])
+    _, err = rec.communicate(timeout=30)
+    assert rec.returncode == 0, err
+    hook_pids = {int(x) for x in open(log).read().split()}
+    assert hook_pids
+    doc = report_json(t)
+    traced = {p["pid"] for p in doc["processes"]} | {x["pid"] for x in doc["execs"]}
+    assert not hook_pids & traced, hook_pids & traced
+
+
+@test
+def a_hook_that_hangs_or_fails_does_not_stall_recording():
+    needs_bpf()
+    for hook, key in (("sleep 100", "injector_timeouts"), ("exit 7", "injector_failed")):
+        t = os.path.join(TMP, "hook-bad.lmdb")
+        t0 = time.monotonic()
+        p = record(t, [WORKLOAD, "counts", "50", "1", "2", "10", "1"], "--injector-cmd", hook,
+                   "--injector-timeout", "1s", timeout=60)
+        took = time.monotonic() - t0
+        assert p.returncode == 0, p.stderr
+        assert took < 8, took
+        s = by_name(report_json(t))
+        assert s["write"]["count"] == 50, s["write"]
+        assert meta_of(t).get(key) == "1", meta_of(t)
+
+
+# --- where every thread-second went (replay/timemodel.c) ------------------------
+
+TIMELOAD = os.path.abspath("build/tests/timeload")
+
+
+def time_doc(cmd, name, *opts):
+    t = os.path.join(TMP, f"time-{name}.lmdb")
+    p = record(t, cmd, *opts)
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    tm = doc["analysis"]["time"]
+    b = tm["buckets"]
+    assert sorted(b) == sorted(["cpu_user", "cpu_kernel", "page_faults", "run_queue", "disk",
+                                "network", "pipe", "child", "lock", "sleep", "poll", "other"]), b
+    assert abs(sum(b.values()) - tm["total_thread_ns"]) <= 0.01 * tm["total_thread_ns"], tm
+    for pr in doc["processes"]:
+        if "time" in pr:
+            pt = pr["time"]
+            assert abs(sum(pt["buckets"].values()) - pt["total_thread_ns"]) <= \
+                0.01 * pt["total_thread_ns"] + 1000, pr
+    assert doc["analysis"]["reason"], doc["analysis"]
+    return doc, t, p
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def pct_of(b, key, tm):
+    """key's share of thread time, not counting the run-queue wait: on this shared
+    2-CPU machine that wait is mostly other programs', not the workload's."""
+    return b[key] / max(1, tm["total_thread_ns"] - b["run_queue"])
+
+
+@test
+def time_cpu_loop_is_user_time():
+    needs_bpf()
+    doc, _, _ = time_doc([WORKLOAD, "spin", "800"], "spin")
+    a = doc["analysis"]
+    tm, b = a["time"], a["time"]["buckets"]
+    assert a["behavior_classification"] == "cpu_bound", a
+    assert pct_of(b, "cpu_user", tm) >= 0.8, tm
+    assert "on a CPU" in a["reason"], a["reason"]
+    # one thread: its thread time is the process's lifetime
+    me = [x for x in doc["processes"] if x["comm"] == "workload"][0]
+    assert abs(ms(tm["total_thread_ns"]) - me["lifetime_ms"]) <= 0.02 * me["lifetime_ms"], (tm, me)
+
+
+@test
+def time_cpu_agrees_with_usr_bin_time():
+    needs_bpf()
+    if not os.access("/usr/bin/time", os.X_OK):
+        raise Skip("no /usr/bin/time")
+    doc, _, p = time_doc(["/usr/bin/time", "-f", "%U %S", WORKLOAD, "spin", "600"], "usrbintime")
+    user, system = (float(x) for x in p.stderr.strip().splitlines()[-1].split())
+    me = [x for x in doc["processes"] if x["comm"] == "workload"][0]
+    want = (user + system) * 1000
+    assert abs(me["cpu_time_ms"] - want) <= 0.1 * want + 20, (me["cpu_time_ms"], want)
+    assert me["cpu_time_ms"] <= me["lifetime_ms"] * max(1, me["threads"]), me
+    tb = me["time"]["buckets"]
+    assert abs(ms(tb["cpu_user"] + tb["cpu_kernel"] + tb["page_faults"]) - me["cpu_time_ms"]) <= \
+        0.05 * me["cpu_time_ms"] + 5, (tb, me)
+
+
+@test
+def time_known_sleeps_are_sleep():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "sleeps", "20", "15"], "sleeps")
+    b = doc["analysis"]["time"]["buckets"]
+    assert 295 <= ms(b["sleep"]) <= 420, b   # 20 x 15 ms, each at least 15 ms
+    assert "clock_nanosleep" in doc["analysis"]["reason"], doc["analysis"]["reason"]
+
+
+@test
+def time_writer_blocked_on_a_full_pipe_is_pipe():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "pipefull", "1200"], "pipefull")
+    a = doc["analysis"]
+    assert a["behavior_classification"] != "io_bound", a
+    writer = [x for x in doc["processes"] if x["comm"] == "timeload" and x["argv_inherited"] is False]
+    assert writer, doc["processes"]
+    wb = writer[0]["time"]["buckets"]
+    assert ms(wb["pipe"]) >= 800, wb
+    assert ms(a["time"]["buckets"]["disk"]) < 50, a["time"]
+
+
+@test
+def time_dsync_writes_are_disk():
+    needs_bpf()
+    doc, _, _ = time_doc([WORKLOAD, "dsync", "1500"], "dsync")
+    a = doc["analysis"]
+    tm, b = a["time"], a["time"]["buckets"]
+    assert a["behavior_classification"] == "io_bound", a
+    assert pct_of(b, "disk", tm) >= 0.5, tm
+    assert "pwrite64" in a["reason"], a["reason"]
+
+
+@test
+def time_pipeline_is_classified_by_its_limiting_stage():
+    needs_bpf()
+    doc, _, _ = time_doc(["sh", "-c", f"{TIMELOAD} produce 800 | cat | wc -l"], "pipeline")
+    a = doc["analysis"]
+    assert a["behavior_classification"] == "cpu_bound", a
+    by = {x["comm"]: x["time"]["buckets"] for x in doc["processes"] if "time" in x}
+    assert ms(by["wc"]["pipe"]) >= 0.6 * ms(sum(by["wc"].values())), by["wc"]
+    assert ms(by["cat"]["pipe"]) >= 0.5 * ms(sum(by["cat"].values())), by["cat"]
+    assert ms(by["sh"]["child"]) >= 600, by["sh"]
+    assert a["io_intensity"] < 0.2, a
+
+
+@test
+def time_thread_pool_on_a_futex_is_lock():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "futexpool", "4", "500"], "futex")
+    b = doc["analysis"]["time"]["buckets"]
+    assert ms(b["lock"]) >= 4 * 450, b
+    assert ms(b["sleep"]) >= 450, b
+
+
+@test
+def time_loopback_server_idling_in_epoll_is_network():
+    needs_bpf()
+    doc, _, _ = time_doc([TIMELOAD, "epollidle", "800"], "epoll")
+    a = doc["analysis"]
+    b = a["time"]["buckets"]
+    assert ms(b["network"]) >= 700, b
+    assert ms(b["poll"]) < 50, b
+    assert a["behavior_classification"] == "network_bound", a
+    assert "epoll" in a["reason"], a["reason"]
+
+
+@test
+def argv_kept_whole_and_marked_when_cut():
+    needs_bpf()
+    t = os.path.join(TMP, "argv.lmdb")
+    long1 = [f"a{i:03d}-" + "x" * 40 for i in range(24)]      # about 1.1 KB
+    assert 1100 <= len(" ".join(long1)) <= 1300
+    p = record(t, ["/bin/echo", *long1])
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t)
+    echo = [x for x in doc["processes"] if x["comm"] == "echo"][0]
+    assert echo["argv"] == ["/bin/echo", *long1] and echo["argv_truncated"] is False, echo
+    assert doc["execs"][0]["argv"] == ["/bin/echo", *long1], doc["execs"]
+    assert doc["execs"][0]["argv_truncated"] is False
+    long2 = [f"b{i:03d}-" + "y" * 60 for i in range(100)]     # about 6.9 KB
+    p = record(t + "2", ["/bin/echo", *long2])
+    assert p.returncode == 0, p.stderr
+    doc = report_json(t + "2")
+    echo = [x for x in doc["processes"] if x["comm"] == "echo"][0]
+    assert echo["argv_truncated"] is True and doc["execs"][0]["argv_truncated"] is True, echo
+    joined = "\0".join(["/bin/echo", *long2])
+    got = "\0".join(echo["argv"])
+    assert len(got) >= 4000 and joined.startswith(got), len(got)
+    text = run([KSIGHT, "report", t + "2"]).stdout
+    assert re.search(r"b099-y*\.\.\.$|y\.\.\.$", text, re.M), "no ... after the cut argv"
+
+
+@test
+def exited_threads_switches_match_getrusage():
+    needs_bpf()
+    t = os.path.join(TMP, "threads.lmdb")
+    p = record(t, [TIMELOAD, "threads", "50", "2"])
+    assert p.returncode == 0, p.stderr
+    pid, vol, invol = (int(x) for x in p.stdout.split())
+    me = proc_of(report_json(t), pid)
+    assert me["threads"] >= 51, me
+    # the main thread switches a few more times after its getrusage (write, exit)
+    assert abs(me["voluntary_switches"] - vol) <= 5, (me["voluntary_switches"], vol)
+
+
+@test
+def text_report_leads_with_the_answer():
+    needs_bpf()
+    t = os.path.join(TMP, "time-sleeps.lmdb")
+    if not os.path.exists(t):
+        time_doc([TIMELOAD, "sleeps", "20", "15"], "sleeps")
+    text = run([KSIGHT, "report", t]).stdout
+    assert text.index("SUMMARY") < text.index("SYSCALLS"), text[:2000]
+    head = text[text.index("SUMMARY"):text.index("SYSCALLS")]
+    for word in ("wall time", "CPU time", "class", "sleep"):
+        assert word in head, (word, head)
+    assert "%time" in text and re.search(r"clock_nanosleep\s+\S+\s+wait", text), text[:3000]
 
 
 # --- a trace that proves itself whole; loss that shows everywhere ----------------
@@ -1981,6 +2585,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 __import__("integration_view").register(globals())
 # The bounded recording tests (tests/integration_retention.py).
 __import__("integration_retention").register(globals())
+
+# The block I/O and network tests (tests/integration_io.py).
+import integration_io  # noqa: E402
+
+integration_io.register(sys.modules[__name__])
+
 
 def main():
     global BPF_PROBLEM

@@ -1362,7 +1362,7 @@ static int proc_doc(struct fixture *fx, const char *name, const void *col,
 static void test_doc_proc_columns(void **state)
 {
 	struct fixture *fx = *state;
-	uint8_t col[400];
+	uint8_t col[KS_ARGV_MAX + 16];
 	size_t n;
 
 	n = leb(col, 16);
@@ -1378,12 +1378,12 @@ static void test_doc_proc_columns(void **state)
 	n = leb(col, 10); /* declares 10 bytes, holds 3 */
 	memcpy(col + n, "abc", 3);
 	assert_int_equal(proc_doc(fx, "argv", col, n + 3), -KS_ECOUNT);
-	n = leb(col, 256);
-	memset(col + n, 0, 256);
-	assert_int_equal(proc_doc(fx, "argv", col, n + 256), 0);
-	n = leb(col, 257);
-	memset(col + n, 0, 257);
-	assert_int_equal(proc_doc(fx, "argv", col, n + 257), -KS_ERANGE);
+	n = leb(col, KS_ARGV_MAX);
+	memset(col + n, 0, KS_ARGV_MAX);
+	assert_int_equal(proc_doc(fx, "argv", col, n + KS_ARGV_MAX), 0);
+	n = leb(col, KS_ARGV_MAX + 1);
+	memset(col + n, 0, KS_ARGV_MAX + 1);
+	assert_int_equal(proc_doc(fx, "argv", col, n + KS_ARGV_MAX + 1), -KS_ERANGE);
 	n = leb(col, UINT64_MAX);
 	assert_int_equal(proc_doc(fx, "argv", col, n), -KS_ERANGE);
 	col[0] = 0x80;

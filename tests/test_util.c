@@ -7,12 +7,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "util/bytes.h"
+#include "util/cgpath.h"
 #include "util/grow.h"
 #include "util/hmap.h"
 #include "util/units.h"
@@ -448,6 +450,46 @@ static void test_format_helpers(void **state)
 	assert_string_equal(ks_fmt_utc(t, 1700000000 * (int64_t)SEC), "2023-11-14 22:13:20");
 }
 
+/* Container ids and units from the path shapes of each runtime. */
+static void test_cgpath(void **state)
+{
+	static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	static const struct {
+		const char *fmt, *runtime, *unit;
+	} cases[] = {
+		{ "/system.slice/docker-%s.scope", "docker", "docker-%s.scope" },
+		{ "/docker/%s", "docker", "" },
+		{ "/system.slice/containerd.service/kubepods-besteffort-pod1.slice:cri-containerd:%s",
+		  NULL, "containerd.service" },
+		{ "/kubepods.slice/kubepods-burstable.slice/cri-containerd-%s.scope", "containerd",
+		  "cri-containerd-%s.scope" },
+		{ "/kubepods.slice/crio-%s.scope", "crio", "crio-%s.scope" },
+		{ "/machine.slice/libpod-%s.scope/container", "podman", "libpod-%s.scope" },
+		{ "/kubepods/burstable/pod1b2c3d4e-aaaa-bbbb-cccc-0123456789ab/%s", "kubepods", "" },
+		{ "/user.slice/user-0.slice/session-3.scope", NULL, "session-3.scope" },
+		{ "/system.slice/nginx.service", NULL, "nginx.service" },
+		{ "/", NULL, "" },
+	};
+	struct ks_cgpath cp;
+	char path[512], unit[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(path, sizeof(path), cases[i].fmt, hex);
+		snprintf(unit, sizeof(unit), cases[i].unit, hex);
+		ks_cgpath_parse(path, &cp);
+		if (cases[i].runtime) {
+			assert_non_null(cp.runtime);
+			assert_string_equal(cp.runtime, cases[i].runtime);
+			assert_string_equal(cp.container_id, hex);
+		} else {
+			assert_null(cp.runtime);
+			assert_string_equal(cp.container_id, "");
+		}
+		assert_string_equal(cp.unit, unit);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_parse_durations),
 		cmocka_unit_test(test_parse_times),
 		cmocka_unit_test(test_format_helpers),
+		cmocka_unit_test(test_cgpath),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
