@@ -176,6 +176,13 @@ static void info_text(FILE *f, const struct info *in)
 		fprintf(f, "%s%s %llu", i ? ", " : " (", in->lost[i].name,
 			(unsigned long long)in->lost[i].n);
 	fputs(in->nlost ? ")\n" : "\n", f);
+	if (w->bounded)
+		fprintf(f, "retention    max size %s, keep %.3f s: %llu events in %llu segments "
+			"dropped by policy (not lost); window from %+.3f s\n",
+			w->max_size ? human(b1, w->max_size) : "none", w->keep_ns / 1e9,
+			(unsigned long long)w->dropped_events,
+			(unsigned long long)w->dropped_segments,
+			m->have & RM_START ? ((double)w->window_start_ns - (double)m->start_ns) / 1e9 : 0.0);
 	fprintf(f, "complete     %s\n", w->complete ? "yes" : "NO");
 	for (size_t i = 0; i < w->nreasons && i < REPLAY_REASONS; i++)
 		fprintf(f, "  incomplete: %s\n", w->reason[i]);
@@ -242,7 +249,8 @@ static json_t *meta_json(struct info *in, bool *ok)
 		return o;
 	}
 	while ((err = ks_db_iter_next(it, &k, &klen, &v, &vlen)) > 0) {
-		if (klen >= sizeof(key) || (klen == 8 && !memcmp(k, "manifest", 8)))
+		if (klen >= sizeof(key) || (klen == 8 && !memcmp(k, "manifest", 8)) ||
+		    (klen > 6 && !memcmp(k, "epoch/", 6))) /* binary: format/epoch.h */
 			continue;
 		memcpy(key, k, klen);
 		key[klen] = 0;
@@ -277,6 +285,8 @@ static json_t *info_json(struct info *in)
 	jset(&ok, lost, "total", ju(w->lost_events));
 	jset(&ok, doc, "lost", lost);
 	jset(&ok, doc, "lost_events", ju(w->lost_events));
+	if (w->bounded)
+		jset(&ok, doc, "retention", report_json_retention(w));
 	jset(&ok, doc, "complete", json_boolean(w->complete && !in->t->skipped_segments));
 	jset(&ok, doc, "incomplete_reasons", report_json_reasons(w));
 	dur_known = replay_duration(m, &in->span, &dur, &derived);

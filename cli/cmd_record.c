@@ -33,6 +33,8 @@
 #include "record/privs.h"
 #include "record/probes.h"
 #include "record/sysargs.h"
+#include "record/retain.h"
+#include "cli/record_opts.h"
 #include "record/sampler.h"
 #include "record/statedir.h"
 #include "record/targets.h"
@@ -67,6 +69,7 @@ struct record_opts {
 	int nstate;
 	size_t cap_state;
 	bool fallback_fsnotify;  /* inotify when BPF cannot follow the state dirs */
+	uint64_t max_size, keep_ns; /* --max-size, --keep: bounded recording */
 	unsigned freq;           /* on-CPU samples per second; 0: --no-profile */
 	bool offcpu;             /* off-CPU stacks (--no-offcpu) */
 	bool archive_symbols;    /* symbols of every frame into the trace */
@@ -86,6 +89,7 @@ struct recorder {
 	struct sampler *sampler;
 	struct targets targets;
 	struct statedir *statedir;
+	struct retain *retain;
 	struct profile *profile;
 	int sigfd;
 	uid_t run_uid;
@@ -137,6 +141,10 @@ static const char usage_text[] =
 	"                         (repeatable); 'ksight restore' rebuilds them\n"
 	"      --no-fallback-fsnotify  fail when BPF cannot follow the state dirs instead\n"
 	"                         of using inotify (--fallback-fsnotify, the default)\n"
+	"      --max-size SIZE    keep the trace under SIZE (K/M/G): the oldest epochs\n"
+	"                         (~10 s each) are dropped, counted, not lost\n"
+	"      --keep DUR         keep only the last DUR of events and state (10m, 1h)\n"
+	"                         SIGUSR1 writes a snapshot FILE-<UTC time>.lmdb\n"
 	"      --freq HZ          on-CPU stack samples per second (default 199)\n"
 	"      --no-profile       no on-CPU stack samples\n"
 	"      --no-offcpu        no off-CPU stacks (where threads blocked, and how long)\n"
@@ -167,47 +175,6 @@ static int64_t mono_to_realtime_ns(void)
 }
 
 /* Parses SIZE[K|M|G] into a power of two of at least one page. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t p = 4096;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	/* checked before the shift, so no size wraps around to a small one */
-	if (*end || !v || *s == '-' || v > (4ull << 30) >> shift)
-		return -EINVAL;
-	v <<= shift;
-	while (p < v)
-		p <<= 1;
-	*out = p;
-	return 0;
-}
-
-/* A duration with a unit, or a bare number of seconds ("2.5"); not 0. */
-static int parse_seconds(const char *arg, uint64_t *ns)
-{
-	char with_unit[64];
-
-	if (!ks_parse_duration(arg, ns))
-		return *ns ? 0 : -EINVAL;
-	if (snprintf(with_unit, sizeof(with_unit), "%ss", arg) >= (int)sizeof(with_unit) ||
-	    ks_parse_duration(with_unit, ns))
-		return -EINVAL;
-	return *ns ? 0 : -EINVAL;
-}
-
 /* Sets *out to 1 + the index of arg in names (0 is "auto"). */
 static int pick(const char *arg, const char *flag, const char **names, int *out)
 {
@@ -269,6 +236,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		{ "state-dir", required_argument, NULL, 'W' },
 		{ "fallback-fsnotify", no_argument, NULL, 'F' },
 		{ "no-fallback-fsnotify", no_argument, NULL, 'N' },
+		{ "max-size", required_argument, NULL, 'Z' },
+		{ "keep", required_argument, NULL, 'k' },
 		{ "freq", required_argument, NULL, OPT_FREQ },
 		{ "no-profile", no_argument, NULL, OPT_NO_PROFILE },
 		{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
@@ -302,6 +271,18 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'Z':
+			if (parse_max_size(optarg, &o->max_size)) {
+				ks_error("--max-size '%s' is not a size from 1M (e.g. 8M, 2G)", optarg);
+				return -1;
+			}
+			break;
+		case 'k':
+			if (parse_keep(optarg, &o->keep_ns)) {
+				ks_error("--keep '%s' is not a duration (e.g. 30s, 10m, 1h)", optarg);
+				return -1;
+			}
 			break;
 		case 'p':
 			o->attach_list = optarg;
@@ -426,92 +407,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	if (check_probe_options(o))
 		return -1;
 	o->argv = argv + optind;
-	return 0;
-}
-
-/* Whether another recorder holds path (see lock_trace). */
-static bool trace_in_use(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	bool busy;
-
-	if (fd < 0)
-		return false;
-	busy = flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK;
-	close(fd);
-	return busy;
-}
-
-/* Holds an exclusive flock on the trace while it is recorded, so that a second
- * `record -o` of the same name refuses instead of moving it away. The kernel drops
- * it when the recorder exits, however it exits. Returns the fd (kept open) or -1. */
-static int lock_trace(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-/* Checks -o before anything is touched, then moves an existing trace to FILE.old
- * (as perf does); anything that is not a trace is kept, and so is a trace that is
- * being recorded. */
-static int make_room(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	struct ks_store *st;
-	char old[PATH_MAX], lock[PATH_MAX];
-	struct stat sb;
-	int err;
-
-	base = base ? base + 1 : path;
-	if (!*base || strlen(path) + sizeof(".lock") > PATH_MAX ||
-	    strlen(base) + sizeof(".lock") > NAME_MAX + 1) {
-		if (*base)
-			ks_error("-o: the file name is too long for its .old and -lock companions "
-				 "(%zu bytes); choose another -o", strlen(path));
-		else
-			ks_error("-o: '%s' names no file; choose another -o", path);
-		return -1;
-	}
-	snprintf(old, sizeof(old), "%s.old", path);
-	snprintf(lock, sizeof(lock), "%s-lock", path);
-	if (!lstat(lock, &sb) && !S_ISREG(sb.st_mode)) {
-		ks_error("%s (the trace's lock file) exists and is not a regular file; "
-			 "remove it or choose another -o", lock);
-		return -1;
-	}
-	if (lstat(path, &sb)) {
-		if (errno == ENOENT)
-			return 0;
-		ks_error("cannot use %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		ks_error("%s exists and is not a regular file; remove it or choose another -o",
-			 path);
-		return -1;
-	}
-	if (trace_in_use(path)) {
-		ks_error("%s is being recorded by another ksight right now; choose another -o",
-			 path);
-		return -1;
-	}
-	err = ks_store_open(path, KS_STORE_RDONLY, &st);
-	if (err) {
-		ks_error("%s exists and is not a ksight trace (%s); remove it or choose another -o",
-			 path, ks_strerror(err));
-		return -1;
-	}
-	ks_store_close(st);
-	if (rename(path, old)) {
-		ks_error("cannot move %s to %s: %s", path, old, strerror(errno));
-		return -1;
-	}
-	unlink(lock);
 	return 0;
 }
 
@@ -688,6 +583,7 @@ static int setup_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -703,6 +599,19 @@ static void pick_user(struct recorder *r)
 		return;
 	r->run_uid = strtoul(u, NULL, 10);
 	r->run_gid = strtoul(g, NULL, 10);
+}
+
+/* SIGUSR1: a copy of the trace as committed, closed with the losses so far. */
+static void live_snapshot(struct recorder *r)
+{
+	uint64_t drops[KS_DROP_MAX] = { 0 };
+	int err;
+
+	if (r->probes)
+		probes_read_drops(r->probes, drops);
+	err = retain_snapshot(r->retain, r->consumer, r->statedir, drops, r->start_ns);
+	if (err)
+		ks_error("cannot take a snapshot of %s: %s", r->opts.output, strerror(-err));
 }
 
 static uint64_t lost_total(const uint64_t *drops)
@@ -749,6 +658,10 @@ static int recorder_run(struct recorder *r)
 			struct signalfd_siginfo si;
 
 			while (read(r->sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGUSR1) {
+					live_snapshot(r);
+					continue;
+				}
 				if (!cmd)
 					return 0; /* attached: a signal ends the recording */
 				kill(r->child.pid, si.ssi_signo);
@@ -760,6 +673,13 @@ static int recorder_run(struct recorder *r)
 				return n;
 		}
 		if (r->statedir && (n = statedir_tick(r->statedir, ks_mono_ns())) < 0)
+			return n;
+		if (r->retain && (n = retain_tick(r->retain, r->consumer, r->statedir,
+						  &(struct retain_targets){
+							.child = r->child.pid, .pids = r->targets.pids,
+							.npids = r->targets.n, .all = r->opts.all,
+							.fds = r->probes && !r->opts.no_args },
+						  ks_mono_ns())) < 0)
 			return n;
 		if (ks_mono_ns() - last_flush >= FLUSH_INTERVAL_NS) {
 			consumer_flush(r->consumer);
@@ -1024,6 +944,9 @@ int cmd_record(int argc, char **argv)
 	if (r.run_uid != (uid_t)-1 && chown(r.opts.output, r.run_uid, r.run_gid))
 		ks_debug("cannot give %s to uid %u: %s", r.opts.output, r.run_uid, strerror(errno));
 	err = write_start_meta(&r);
+	err = err ?: retain_new(&(struct retain_opts){ .max_size = r.opts.max_size,
+			.keep_ns = r.opts.keep_ns, .path = r.opts.output }, r.store, ks_mono_ns(),
+			&r.retain);
 	if (err) {
 		store_error("cannot write", r.opts.output, err);
 		goto out;
@@ -1159,6 +1082,7 @@ out:
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);
+	retain_free(r.retain);
 	free(r.opts.state_dirs);
 	targets_close(&r.targets);
 	if (r.store)

@@ -207,6 +207,10 @@ int ks_dw_content_data(struct ks_delta_writer *w, const void *data, size_t len);
 int ks_dw_content_end(struct ks_delta_writer *w, uint64_t length, uint64_t *seq);
 /* Gives up a CONTENT begun: no delta is written (chunks already put stay, unused). */
 void ks_dw_content_abort(struct ks_delta_writer *w);
+/* Forgets the chunks stored so far (and frees their table): later deltas store
+ * their chunks again instead of referring to earlier ones, so old deltas and the
+ * chunks only they use can be dropped (bounded recording). Flush first. */
+void ks_dw_forget_chunks(struct ks_delta_writer *w);
 /* The next sequence number the writer will use. */
 uint64_t ks_dw_next_seq(const struct ks_delta_writer *w);
 void ks_dw_get_stats(const struct ks_delta_writer *w, struct ks_dw_stats *st);

@@ -70,13 +70,16 @@ struct ks_sysarg {
 /* START: the recorder read a process that was running when the recording began
  * from /proc (comm, argv, exe, ppid, cgroup), a name for it as if it exec'd then.
  * JOIN: the probes adopted a running thread (-a, --cgroup: it was running before,
- * or moved into the cgroup); comm, argv and cgroup from the kernel. */
+ * or moved into the cgroup); comm, argv and cgroup from the kernel.
+ * LIVE: a process alive at a checkpoint of a bounded recording (read from
+ * /proc), naming what the dropped events before it named. */
 enum ks_proc_what {
 	KS_PROC_FORK = 1,
 	KS_PROC_EXEC = 2,
 	KS_PROC_EXIT = 3,
 	KS_PROC_START = 4,
 	KS_PROC_JOIN = 5, /* same value as KS_EV_JOIN in bpf/events.h */
+	KS_PROC_LIVE = 6,
 };
 
 #define KS_COMM_MAX 16

@@ -31,7 +31,9 @@
 
 struct batch {
 	struct batch *next;
-	unsigned kind;  /* 0: a put of key/val into db */
+	unsigned kind;  /* 0: a put of key/val into db, or with fn a call */
+	consumer_call_fn fn;
+	void *arg;
 	size_t n, cap, row_size;
 	void *rows;
 	enum ks_db db;
@@ -297,6 +299,18 @@ int consumer_put(struct consumer *c, enum ks_db db, const void *key, size_t klen
 	return 0;
 }
 
+int consumer_call(struct consumer *c, consumer_call_fn fn, void *arg)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->fn = fn;
+	b->arg = arg;
+	enqueue(c, b);
+	return 0;
+}
+
 /* zstd level by rate: a batch the flush timer cut short (under 64 Ki events in
  * 400 ms) gets a slower, tighter level, a full one or one behind others in the
  * queue the fast default, so the slow level never costs more than a few percent
@@ -319,6 +333,8 @@ static int write_batch(struct consumer *c, struct batch *b, bool backlog)
 	size_t len;
 	int err;
 
+	if (!b->kind && b->fn)
+		return b->fn(b->arg, c->store);
 	if (!b->kind)
 		return ks_store_put(c->store, b->db, b->kv, b->klen, (char *)b->kv + b->klen,
 				    b->vlen);
@@ -421,12 +437,22 @@ static void *writer_main(void *arg)
 		if (b) {
 			int err = c->err ? -ECANCELED : write_batch(c, b, backlog);
 
+			if (c->err && b->fn)
+				b->fn(b->arg, NULL); /* cancelled: it only frees arg */
+
 			if (err && b->kind)
 				c->stats.lost_write[b->kind] += b->n;
-			else if (err)
+			else if (err && !b->fn)
 				c->stats.lost_puts++;
-			if (err && !c->err)
+			if (err && disk_error(err) && b->fn == NULL) {
+				/* a full disk (or a bounded trace that cannot make room): counted
+				 * lost, and the commits are retried as writer_commit does */
+				if (!c->commit_err)
+					c->last_try_ns = ks_mono_ns();
+				c->commit_err = c->stats.write_err = err;
+			} else if (err && !c->err) {
 				c->err = err;
+			}
 		}
 		if (!c->err)
 			writer_commit(c, false);

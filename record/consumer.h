@@ -60,6 +60,12 @@ int consumer_add_row(struct consumer *c, unsigned kind, const void *row);
  * segments (both are copied). Any thread. Returns 0, -ENOMEM. */
 int consumer_put(struct consumer *c, enum ks_db db, const void *key, size_t klen,
 		 const void *val, size_t vlen);
+/* A call made on the writer thread in order with the puts and segments queued
+ * before and after it (bounded recording: epochs, drops, snapshots). fn owns
+ * arg (store NULL: the writer stopped on an error; free arg only); it returns 0 or a negative errno (which stops the writer, as a failed
+ * put does). */
+typedef int (*consumer_call_fn)(void *arg, struct ks_store *store);
+int consumer_call(struct consumer *c, consumer_call_fn fn, void *arg);
 /* The ring buffer's epoll fd (readable on a forced wake-up). */
 int consumer_epoll_fd(struct consumer *c);
 

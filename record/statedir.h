@@ -44,6 +44,16 @@ int statedir_finish(struct statedir *sd);
 /* Frees sd and removes its shadow copy (NULL is fine). */
 void statedir_free(struct statedir *sd);
 
+/* Bounded recording, drain thread. Puts the deltas waiting for their pack and
+ * forgets the chunks stored (the epoch's deltas store theirs anew); returns the
+ * sequence of the next delta: where the checkpoint begins. */
+uint64_t statedir_checkpoint_begin(struct statedir *sd);
+/* Writes the state dirs as recorded so far (the shadow copy) as baseline deltas
+ * at ts, so that a restore can start from them. Returns 0 or a negative error. */
+int statedir_checkpoint(struct statedir *sd, uint64_t ts);
+/* Puts the deltas waiting for their pack (sd may be NULL). Returns 0 or an error. */
+int statedir_flush(struct statedir *sd);
+
 struct statedir_stats {
 	uint64_t syscall_bytes;  /* bytes the traced write-family syscalls wrote */
 	uint64_t stored_bytes;   /* key + value bytes of deltas after the baseline */

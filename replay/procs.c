@@ -169,6 +169,15 @@ static int apply(struct replay_procs *p, const struct ks_proc *e)
 		r->exit_ts = e->ts;
 		r->wstatus = e->exit_code;
 		return 0;
+	case KS_PROC_LIVE:
+		/* a checkpoint: names the process when its fork and exec were dropped */
+		if (r->forked || r->execed || r->comm[0])
+			return 0;
+		r->ppid = e->ppid;
+		copy_comm(r->comm, e->comm);
+		r->argv_len = e->argv_len < KS_ARGV_MAX ? e->argv_len : KS_ARGV_MAX;
+		memcpy(r->argv, e->argv, r->argv_len);
+		return 0;
 	default:
 		return 0;
 	}

@@ -48,6 +48,10 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 json_t *report_json(const struct report *r);
 /* The reasons a trace is incomplete, as a JSON array of strings (NULL: no memory). */
 json_t *report_json_reasons(const struct replay_whole *w);
+/* What the limits of a bounded recording dropped (max_size, keep_ns,
+ * dropped_events, dropped_segments, window_start_ns), or NULL when the trace is
+ * not bounded (or no memory). */
+json_t *report_json_retention(const struct replay_whole *w);
 
 /* files[]: the files the syscalls acted on, by time (replay/report_files.c);
  * NULL on ENOMEM. */

@@ -562,6 +562,32 @@ json_t *report_json_reasons(const struct replay_whole *w)
 	return a;
 }
 
+json_t *report_json_retention(const struct replay_whole *w)
+{
+	json_t *o, *by;
+	char kb[16];
+
+	if (!w->bounded || !(o = json_object()))
+		return NULL;
+	by = json_object();
+	for (unsigned k = 1; by && k < 256; k++)
+		if (w->dropped_by_kind[k] &&
+		    json_object_set_new(by, replay_kind_name(k, kb), ju(w->dropped_by_kind[k]))) {
+			json_decref(by);
+			by = NULL;
+		}
+	if (!by || json_object_set_new(o, "dropped_by_kind", by) ||
+	    json_object_set_new(o, "max_size", ju(w->max_size)) ||
+	    json_object_set_new(o, "keep_ns", ju(w->keep_ns)) ||
+	    json_object_set_new(o, "dropped_events", ju(w->dropped_events)) ||
+	    json_object_set_new(o, "dropped_segments", ju(w->dropped_segments)) ||
+	    json_object_set_new(o, "window_start_ns", ju(w->window_start_ns))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *report_json(const struct report *r)
 {
 	struct jb b = { true };
@@ -587,6 +613,8 @@ json_t *report_json(const struct report *r)
 	set(&b, doc, "files", report_json_files(r));
 	set(&b, doc, "cgroups", report_json_cgroups(r));
 	set(&b, doc, "lost_events", ju(r->lost));
+	if (r->t->whole.bounded)
+		set(&b, doc, "retention", report_json_retention(&r->t->whole));
 	set(&b, doc, "complete", json_boolean(r->complete));
 	set(&b, doc, "incomplete_reasons", report_json_reasons(&r->t->whole));
 	set(&b, doc, "warnings", json_warnings(&b, r));

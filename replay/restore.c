@@ -18,6 +18,7 @@
 
 #include "format/kserr.h"
 #include "replay/restore.h"
+#include "replay/window.h"
 #include "replay/trace.h"
 #include "util/bytes.h"
 #include "util/grow.h"
@@ -360,12 +361,48 @@ static int make_parents(struct restorer *r)
 	return 0;
 }
 
+/* A bounded trace: at must lie inside the window it holds; the restore starts
+ * from the checkpoint of at's epoch (*from: its first delta; 0: the start). */
+static int restore_window(struct replay_trace *t, uint64_t at, uint64_t *from)
+{
+	const struct replay_whole *w = &t->whole;
+	const struct replay_meta *m = &t->meta;
+	struct ks_epoch *e = malloc(sizeof(*e));
+	int found;
+
+	*from = 0;
+	if (!e)
+		return replay_fail(t, -ENOMEM, "out of memory");
+	if (w->dropped_segments && at < w->window_start_ns) {
+		double start = (m->have & RM_START) ? (double)m->start_ns : 0;
+		double end = (m->have & RM_END) ? (double)m->end_ns : 0;
+
+		free(e);
+		if (m->have & RM_START)
+			return replay_fail(t, -ERANGE, "--at is %.3f s into the recording, before the "
+					   "window this trace holds (%+.3f s to %+.3f s; older state "
+					   "was dropped by --keep/--max-size)",
+					   ((double)at - start) / 1e9,
+					   ((double)w->window_start_ns - start) / 1e9,
+					   end ? (end - start) / 1e9 : 0);
+		return replay_fail(t, -ERANGE, "--at is before the window this trace holds (it "
+				   "starts at monotonic %.3f s; older state was dropped by "
+				   "--keep/--max-size)", w->window_start_ns / 1e9);
+	}
+	found = replay_epoch_at(t, at, e);
+	if (found > 0)
+		*from = e->delta_seq;
+	free(e);
+	return found < 0 ? found : 0;
+}
+
 int restore_trace(struct replay_trace *t, const struct restore_opts *o,
 		  struct restore_stats *st)
 {
 	struct restorer r = { .t = t, .o = o };
 	struct delta_list l = { 0 };
-	uint64_t problems = 0;
+	uint64_t problems = 0, from = 0;
+	size_t skip = 0;
 	char first[700] = "";
 	int err, dfd = -1;
 
@@ -385,9 +422,18 @@ int restore_trace(struct replay_trace *t, const struct restore_opts *o,
 				  "%d (restore without --flat)", r.ndirs);
 		goto out;
 	}
+	err = restore_window(t, o->at, &from);
+	if (err)
+		goto out;
 	err = delta_collect(t, &l);
 	if (err)
 		goto out;
+	while (from && skip < l.n && l.v[skip].seq < from)
+		skip++; /* before the checkpoint this restore starts from */
+	if (skip) {
+		memmove(l.v, l.v + skip, (l.n - skip) * sizeof(*l.v));
+		l.n -= skip;
+	}
 	st->deltas = l.n;
 	st->stored = l.bytes;
 	/* every name is checked before anything is written */

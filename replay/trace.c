@@ -9,6 +9,7 @@
 #include "format/kserr.h"
 #include "replay/pipeline.h"
 #include "replay/trace.h"
+#include "replay/window.h"
 #include "util/units.h"
 #include "store/store.h"
 
@@ -284,6 +285,7 @@ static int assess(struct replay_trace *t)
 			       replay_kind_name(k, kb), (unsigned long long)sums->events[k],
 			       (unsigned long long)want);
 	}
+	replay_retention(t, c->have_manifest ? &c->manifest : NULL);
 	w->complete = w->nreasons == 0;
 out:
 	free(c);
@@ -621,5 +623,6 @@ uint64_t replay_lost_events(const struct replay_meta *m, bool *known)
 
 bool replay_closed_cleanly(const struct replay_meta *m)
 {
-	return m->state && !strcmp(m->state, "complete");
+	/* a snapshot is a copy of what a live recorder committed, closed as such */
+	return m->state && (!strcmp(m->state, "complete") || !strcmp(m->state, "snapshot"));
 }

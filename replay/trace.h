@@ -50,6 +50,12 @@ struct replay_whole {
 	bool damaged;          /* the manifest names a missing, extra or altered piece */
 	bool state_damaged;    /* ... in meta, files or deltas (restore refuses) */
 	size_t nreasons;       /* all; the first REPLAY_REASONS are in reason[] */
+	/* bounded recording (--max-size, --keep): what the limits dropped is not lost */
+	bool bounded;
+	uint64_t max_size, keep_ns;  /* the limits (0: none) */
+	uint64_t dropped_events, dropped_segments;
+	uint64_t dropped_by_kind[256];
+	uint64_t window_start_ns;    /* CLOCK_MONOTONIC: the oldest time still held */
 	char reason[REPLAY_REASONS][REPLAY_REASON_LEN];
 };
 

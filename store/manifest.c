@@ -10,9 +10,10 @@
 #include "store/store_priv.h"
 
 #define MF_MAGIC "KSMF"
-#define MF_VERSION 1u
-#define MF_DB_REC 24u   /* entries, d[0], d[1] */
-#define MF_KIND_REC 40u /* kind (u32) + pad, segments, events, d[0], d[1] */
+#define MF_VERSION 2u
+#define MF_DB_REC 24u      /* entries, d[0], d[1] */
+#define MF_KIND_REC_V1 40u /* kind (u32) + pad, segments, events, d[0], d[1] */
+#define MF_KIND_REC 56u    /* v2: and the first kept sequence, the events dropped */
 
 void ks_mf_hash(const void *key, size_t klen, const void *val, size_t vlen, uint64_t h[2])
 {
@@ -77,8 +78,14 @@ static void get_sum(const unsigned char *p, struct ks_mf_sum *s)
 	s->d[1] = get64(p + 16);
 }
 
+static int kind_used(const struct ks_mf *mf, unsigned k)
+{
+	return mf->seg[k].entries || mf->events[k] || mf->first[k] || mf->dropped_events[k];
+}
+
 /* Layout (little-endian): "KSMF", version, one record per database, the count of
- * kinds that follow and their records, then an XXH64 of all before it. */
+ * kinds that follow and their records, (v2) the entries dropped per database,
+ * then an XXH64 of all before it. */
 int ks_mf_encode(const struct ks_mf *mf, unsigned char **buf, size_t *len)
 {
 	unsigned nk = 0;
@@ -86,8 +93,8 @@ int ks_mf_encode(const struct ks_mf *mf, unsigned char **buf, size_t *len)
 	size_t n;
 
 	for (unsigned k = 1; k < KS_SEG_KINDS; k++)
-		nk += mf->seg[k].entries || mf->events[k];
-	n = 8 + KS_DB_COUNT * MF_DB_REC + 4 + (size_t)nk * MF_KIND_REC + 8;
+		nk += kind_used(mf, k);
+	n = 8 + KS_DB_COUNT * MF_DB_REC + 4 + (size_t)nk * MF_KIND_REC + KS_DB_COUNT * 8 + 8;
 	b = p = calloc(1, n);
 	if (!b)
 		return -ENOMEM;
@@ -100,15 +107,19 @@ int ks_mf_encode(const struct ks_mf *mf, unsigned char **buf, size_t *len)
 	p[1] = (unsigned char)(nk >> 8);
 	p += 4;
 	for (unsigned k = 1; k < KS_SEG_KINDS; k++) {
-		if (!mf->seg[k].entries && !mf->events[k])
+		if (!kind_used(mf, k))
 			continue;
 		p[0] = (unsigned char)k;
 		put64(p + 8, mf->seg[k].entries);
 		put64(p + 16, mf->events[k]);
 		put64(p + 24, mf->seg[k].d[0]);
 		put64(p + 32, mf->seg[k].d[1]);
+		put64(p + 40, mf->first[k]);
+		put64(p + 48, mf->dropped_events[k]);
 		p += MF_KIND_REC;
 	}
+	for (int i = 0; i < KS_DB_COUNT; i++, p += 8)
+		put64(p, mf->dropped[i]);
 	put64(p, XXH64(b, (size_t)(p - b), 0));
 	*buf = b;
 	*len = n;
@@ -119,32 +130,44 @@ int ks_mf_decode(const void *buf, size_t len, struct ks_mf *mf)
 {
 	const unsigned char *b = buf, *p;
 	size_t head = 8 + KS_DB_COUNT * MF_DB_REC + 4;
-	unsigned nk;
+	unsigned nk, v;
+	size_t rec, tail;
 
 	memset(mf, 0, sizeof(*mf));
 	if (len < head + 8 || memcmp(b, MF_MAGIC, 4))
 		return -KS_ECORRUPT;
 	if (get64(b + len - 8) != XXH64(b, len - 8, 0))
 		return -KS_ECORRUPT;
-	if (b[4] != MF_VERSION)
+	v = b[4];
+	if (v != 1 && v != MF_VERSION)
 		return -KS_EVERSION;
+	rec = v == 1 ? MF_KIND_REC_V1 : MF_KIND_REC;
+	tail = v == 1 ? 0 : KS_DB_COUNT * 8;
 	p = b + 8;
 	for (int i = 0; i < KS_DB_COUNT; i++, p += MF_DB_REC)
 		get_sum(p, &mf->db[i]);
 	nk = p[0] | (unsigned)p[1] << 8;
 	p += 4;
-	if (len != head + (size_t)nk * MF_KIND_REC + 8)
+	if (len != head + (size_t)nk * rec + tail + 8)
 		return -KS_ECORRUPT;
-	for (unsigned i = 0; i < nk; i++, p += MF_KIND_REC) {
+	for (unsigned i = 0; i < nk; i++, p += rec) {
 		unsigned k = p[0];
 
-		if (k == 0 || mf->seg[k].entries || mf->events[k])
+		if (k == 0 || kind_used(mf, k))
 			return -KS_ECORRUPT;
 		mf->seg[k].entries = get64(p + 8);
 		mf->events[k] = get64(p + 16);
 		mf->seg[k].d[0] = get64(p + 24);
 		mf->seg[k].d[1] = get64(p + 32);
+		if (v == 1)
+			continue;
+		mf->first[k] = get64(p + 40);
+		mf->dropped_events[k] = get64(p + 48);
+		if (mf->first[k] > UINT64_MAX - mf->seg[k].entries)
+			return -KS_ECORRUPT;
 	}
+	for (size_t i = 0; i < tail / 8; i++, p += 8)
+		mf->dropped[i] = get64(p);
 	return 0;
 }
 
@@ -166,8 +189,11 @@ struct seq_walk {
 static void seq_gap(struct seq_walk *w, const struct ks_mf *want, unsigned k, uint64_t upto,
 		    struct ks_store_check *c)
 {
-	uint64_t end = upto < want->seg[k].entries ? upto : want->seg[k].entries;
+	uint64_t last = want->first[k] + want->seg[k].entries;
+	uint64_t end = upto < last ? upto : last;
 
+	if (w->next[k] < want->first[k])
+		w->next[k] = want->first[k];
 	if (w->next[k] < end) {
 		flaw(c, (struct ks_flaw){ .type = KS_FLAW_SEG_MISSING, .db = KS_DB_SEGMENTS,
 					  .kind = k, .seq = w->next[k], .seq_end = end - 1 });
@@ -179,7 +205,7 @@ static void seq_step(struct seq_walk *w, const struct ks_mf *want, unsigned k, u
 		     struct ks_store_check *c)
 {
 	seq_gap(w, want, k, seq, c);
-	if (seq >= want->seg[k].entries) {
+	if (seq < want->first[k] || seq - want->first[k] >= want->seg[k].entries) {
 		flaw(c, (struct ks_flaw){ .type = KS_FLAW_SEG_EXTRA, .db = KS_DB_SEGMENTS,
 					  .kind = k, .seq = seq, .seq_end = seq });
 		w->damaged[k] = 1;
@@ -259,14 +285,18 @@ static void compare(const struct ks_mf *want, const struct ks_mf *found, struct 
 	}
 }
 
-static void manifest_public(const struct ks_mf *mf, struct ks_manifest *m)
+void ks_mf_public(const struct ks_mf *mf, struct ks_manifest *m)
 {
 	for (unsigned k = 0; k < KS_SEG_KINDS; k++) {
 		m->segments[k] = mf->seg[k].entries;
 		m->events[k] = mf->events[k];
+		m->first[k] = mf->first[k];
+		m->dropped_events[k] = mf->dropped_events[k];
 	}
-	for (int i = 0; i < KS_DB_COUNT; i++)
+	for (int i = 0; i < KS_DB_COUNT; i++) {
 		m->entries[i] = mf->db[i].entries;
+		m->dropped[i] = mf->dropped[i];
+	}
 }
 
 int ks_store_check(struct ks_store *st, struct ks_store_check *out)
@@ -302,7 +332,7 @@ int ks_store_check(struct ks_store *st, struct ks_store_check *out)
 		goto out;
 	}
 	out->have_manifest = 1;
-	manifest_public(want, &out->manifest);
+	ks_mf_public(want, &out->manifest);
 	for (int i = 0; i < KS_DB_COUNT && !err; i++)
 		err = db_scan(st, st->txn, (enum ks_db)i, found, want, w, out);
 	if (!err)
@@ -340,7 +370,7 @@ int ks_mf_load(struct ks_store *st, MDB_txn *txn)
 	if (err)
 		return err;
 	for (unsigned kd = 0; kd < KS_SEG_KINDS; kd++)
-		st->next_seq[kd] = st->mf.seg[kd].entries;
+		st->next_seq[kd] = st->mf.first[kd] + st->mf.seg[kd].entries;
 	st->mf_committed = st->mf;
 	memcpy(st->committed_seq, st->next_seq, sizeof(st->next_seq));
 	return 0;

@@ -72,6 +72,36 @@ int ks_store_put_segment_events(struct ks_store *st, unsigned kind, const void *
  * kind, as ks_store_put_segment_events counted them; *puts (may be NULL) the other
  * puts dropped. Returns 0, -EINVAL, -EBADF. */
 int ks_store_discard(struct ks_store *st, uint64_t *events, uint64_t *puts);
+/* Writer, retention: deletes key from db inside the open write transaction (as a
+ * put, kept until its commit), and counts it dropped by policy in the manifest:
+ * not missing, not damage. Returns 0, -KS_ENOTFOUND, or as ks_store_put. */
+int ks_store_drop(struct ks_store *st, enum ks_db db, const void *key, size_t klen);
+/* Writer, retention: drops the segments of kind from the first kept one up to
+ * (not including) sequence upto; events is what they held (added to the
+ * manifest's dropped events). Returns as ks_store_drop, -EINVAL. */
+int ks_store_drop_segments(struct ks_store *st, unsigned kind, uint64_t upto, uint64_t events);
+/* Writer, retention: caps the map (the file) at bytes (rounded down to pages;
+ * at least 1 MiB); when a commit needs more, fn (set here, may be NULL) is
+ * called to drop old data with ks_store_drop* and ks_store_commit, while the
+ * transaction that did not fit waits aside; it is then retried. fn returns 0
+ * when it made room. Returns 0, -EINVAL, -KS_ESTORE. */
+int ks_store_set_cap(struct ks_store *st, uint64_t bytes, int (*fn)(void *ctx), void *ctx);
+/* Writer: the bytes of the pages the committed trace uses (the file may be
+ * larger: freed pages are reused, never given back). Returns 0 or -KS_ESTORE. */
+int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes);
+/* Writer: calls fn for every entry of db as the open write transaction sees it,
+ * in key order (fn must not put or drop; key and val are valid during the call);
+ * a non-zero return of fn stops the walk and is returned. Returns 0, fn's value,
+ * -EBADF, -KS_ESTORE. */
+int ks_store_walk(struct ks_store *st, enum ks_db db,
+		  int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+			    size_t vlen),
+		  void *ctx);
+/* Writer: commits, then writes a compacted copy of the committed trace to the
+ * new file path (mode 0600, not through a symlink, -EEXIST if it exists).
+ * Returns 0, -EEXIST, a negative errno, -KS_ESTORE. */
+int ks_store_copy(struct ks_store *st, const char *path);
+
 /* Writer: bytes of puts waiting for their commit. */
 size_t ks_store_pending_bytes(const struct ks_store *st);
 /* Writer: commits the open transaction, growing the map if the commit needs it.
@@ -122,6 +152,12 @@ struct ks_manifest {
 	uint64_t segments[256];
 	uint64_t events[256];         /* KS_EVENTS_UNKNOWN when not known */
 	uint64_t entries[KS_DB_COUNT]; /* segments: all kinds; meta: but the manifest */
+	/* Retention (ks_store_drop*): a kind's kept sequences are first..first +
+	 * segments - 1; the events of the segments dropped before them; the entries
+	 * of each database dropped (segments: all kinds). Drops are not damage. */
+	uint64_t first[256];
+	uint64_t dropped_events[256];
+	uint64_t dropped[KS_DB_COUNT];
 };
 
 enum ks_flaw_type {
@@ -150,6 +186,10 @@ struct ks_store_check {
 	size_t nflaws;               /* every flaw found; the first KS_CHECK_FLAWS below */
 	struct ks_flaw flaws[KS_CHECK_FLAWS];
 };
+
+/* Writer: the manifest as it will be committed (the puts waiting included).
+ * Returns 0, -EINVAL, -EBADF. */
+int ks_store_manifest(struct ks_store *st, struct ks_manifest *m);
 
 /* Reader: checks the trace against its manifest, reading every entry of every
  * database (segments, deltas and files included): out lists what is missing,

@@ -35,6 +35,11 @@ struct ks_mf {
 	struct ks_mf_sum db[KS_DB_COUNT]; /* segments: all kinds */
 	struct ks_mf_sum seg[KS_SEG_KINDS];
 	uint64_t events[KS_SEG_KINDS];
+	/* retention: the kept sequences of a kind are first..first+entries-1; what
+	 * was dropped before them, and the entries of each database dropped */
+	uint64_t first[KS_SEG_KINDS];
+	uint64_t dropped_events[KS_SEG_KINDS];
+	uint64_t dropped[KS_DB_COUNT];
 };
 
 #define KS_MANIFEST_KEY "manifest"
@@ -75,6 +80,10 @@ struct ks_store {
 	struct ks_mf mf, mf_committed;
 	uint64_t last_commit_ns;
 	size_t mapsize;
+	size_t max_map;        /* 0: the map grows; else its cap (retention) */
+	int (*full_fn)(void *ctx);
+	void *full_ctx;
+	int in_full;
 	size_t psize;
 	/* reader: values handed out must lie inside [map, map + map_valid) */
 	const unsigned char *map;
@@ -125,6 +134,13 @@ int ks_mf_decode(const void *buf, size_t len, struct ks_mf *mf);
 /* manifest.c: a writer reopening a trace: its manifest, or one made from what it
  * holds when it has none (an older trace). */
 int ks_mf_load(struct ks_store *st, MDB_txn *txn);
+/* manifest.c: the public form. */
+void ks_mf_public(const struct ks_mf *mf, struct ks_manifest *m);
+
+/* retain.c: a full capped map: fn drops old data in its own commit while the
+ * open transaction's puts wait aside; they are replayed after. Returns 0 (room
+ * was made), -EFBIG (none could be). */
+int ks_full_drop(struct ks_store *st);
 
 /* read.c */
 int ks_read_check_range(const struct ks_store *st, const MDB_val *v);

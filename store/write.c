@@ -17,7 +17,9 @@
 #define PENDING_KEEP_CAP (16u << 20) /* larger buffers are freed at commit */
 #define MAX_VALUE_SIZE 0xffffffffull /* LMDB's MAXDATASIZE */
 
-/* One pending put: this header, the key, the value, padded to 8 bytes. */
+/* One pending put: this header, the key, the value, padded to 8 bytes. A delete
+ * (retention) is an entry with PENT_DEL in db and no value. */
+#define PENT_DEL 0x80000000u
 struct pent {
 	uint32_t db;
 	uint32_t klen;
@@ -38,7 +40,7 @@ static int pending_reserve(struct ks_pending *p, size_t need)
 }
 
 /* Appends a copy of the put; *mark lets a failed put take it back. */
-static int pending_add(struct ks_pending *p, enum ks_db db, const void *key, size_t klen,
+static int pending_add(struct ks_pending *p, uint32_t db, const void *key, size_t klen,
 		       const void *val, size_t vlen, size_t *mark)
 {
 	struct pent h = { .db = db, .klen = (uint32_t)klen, .vlen = vlen };
@@ -97,7 +99,10 @@ static int pending_replay(struct ks_store *st)
 		k.mv_data = p->buf + off + sizeof(h);
 		v.mv_size = h.vlen;
 		v.mv_data = p->buf + off + sizeof(h) + h.klen;
-		rc = mdb_put(st->txn, st->dbi[h.db], &k, &v, 0);
+		if (h.db & PENT_DEL)
+			rc = mdb_del(st->txn, st->dbi[h.db & ~PENT_DEL], &k, NULL);
+		else
+			rc = mdb_put(st->txn, st->dbi[h.db], &k, &v, 0);
 		if (rc)
 			return rc;
 		off += pent_size(h.klen, h.vlen);
@@ -112,12 +117,18 @@ static void txn_drop(struct ks_store *st)
 	st->txn = NULL;
 }
 
-/* Doubles the map. Only with no transaction open. Returns 0, -EFBIG, -KS_ESTORE. */
+/* Doubles the map, up to its cap; a capped map at its cap has old data dropped
+ * instead (ks_full_drop). Only with no transaction open. Returns 0, -EFBIG,
+ * -KS_ESTORE. */
 static int map_grow(struct ks_store *st)
 {
 	size_t size = st->mapsize * 2;
 	int err;
 
+	if (st->max_map && st->mapsize >= st->max_map)
+		return ks_full_drop(st);
+	if (st->max_map && size > st->max_map)
+		size = st->max_map;
 	if (size > KS_STORE_MAX_MAPSIZE)
 		return -EFBIG;
 	err = ks_mdb_err(mdb_env_set_mapsize(st->env, size));
@@ -136,7 +147,7 @@ static int map_grow_if_near_full(struct ks_store *st)
 	while (!err) {
 		size_t used = (info.me_last_pgno + 1) * st->psize + st->pending.len;
 
-		if (used <= st->mapsize / 4 * 3)
+		if (used <= st->mapsize / 4 * 3 || (st->max_map && st->mapsize >= st->max_map))
 			break;
 		err = map_grow(st);
 	}
@@ -172,19 +183,19 @@ int ks_write_txn(struct ks_store *st)
 	}
 }
 
-/* The put itself: copied to pending, then into the txn (growing the map on
- * MDB_MAP_FULL). */
-static int put_raw(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *v)
+/* The put (or with del, the delete) itself: copied to pending, then into the txn
+ * (growing the map on MDB_MAP_FULL). */
+static int put_raw(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *v, int del)
 {
 	const void *key = k->mv_data, *val = v->mv_data;
 	size_t klen = k->mv_size, vlen = v->mv_size;
 	size_t mark;
 	int rc, err;
 
-	err = pending_add(&st->pending, db, key, klen, val, vlen, &mark);
+	err = pending_add(&st->pending, db | (del ? PENT_DEL : 0), key, klen, val, vlen, &mark);
 	if (err)
 		return err;
-	rc = mdb_put(st->txn, st->dbi[db], k, v, 0);
+	rc = del ? mdb_del(st->txn, st->dbi[db], k, NULL) : mdb_put(st->txn, st->dbi[db], k, v, 0);
 	if (!rc)
 		return 0;
 	txn_drop(st);
@@ -245,7 +256,7 @@ static int store_put(struct ks_store *st, enum ks_db db, const void *key, size_t
 			return had;
 	}
 	ks_mf_hash(key, klen, val, vlen, nh);
-	err = put_raw(st, db, &k, &v);
+	err = put_raw(st, db, &k, &v, 0);
 	if (err)
 		return err;
 	if (had)
@@ -258,6 +269,35 @@ int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t kle
 		 const void *val, size_t vlen)
 {
 	return store_put(st, db, key, klen, val, vlen, 0);
+}
+
+int ks_store_drop(struct ks_store *st, enum ks_db db, const void *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key }, v = { 0, NULL };
+	uint64_t oh[2];
+	int had, err;
+
+	if (!st || (unsigned)db >= KS_DB_COUNT || !key || !klen)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	if (klen > (size_t)mdb_env_get_maxkeysize(st->env))
+		return -EINVAL;
+	if (db == KS_DB_META && klen == strlen(KS_MANIFEST_KEY) &&
+	    !memcmp(key, KS_MANIFEST_KEY, klen))
+		return -EINVAL;
+	err = ks_write_txn(st);
+	if (err)
+		return err;
+	had = old_hash(st, db, &k, oh);
+	if (had <= 0)
+		return had < 0 ? had : -KS_ENOTFOUND;
+	err = put_raw(st, db, &k, &v, 1);
+	if (err)
+		return err;
+	ks_mf_add(&st->mf, db, key, klen, oh, -1);
+	st->mf.dropped[db]++;
+	return 0;
 }
 
 int ks_store_put_meta(struct ks_store *st, const char *key, const char *val)
@@ -295,6 +335,32 @@ int ks_store_put_segment_events(struct ks_store *st, unsigned kind, const void *
 		*sum = KS_EVENTS_UNKNOWN;
 	else
 		*sum += events;
+	return 0;
+}
+
+int ks_store_drop_segments(struct ks_store *st, unsigned kind, uint64_t upto, uint64_t events)
+{
+	unsigned char key[KS_SEG_KEY_LEN];
+	uint64_t *sum;
+	int err;
+
+	if (!st || kind == 0 || kind >= KS_SEG_KINDS || upto > st->next_seq[kind])
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	for (uint64_t seq = st->mf.first[kind]; seq < upto; seq++) {
+		seg_key(key, kind, seq);
+		err = ks_store_drop(st, KS_DB_SEGMENTS, key, sizeof(key));
+		if (err == -KS_ENOTFOUND)
+			err = 0; /* put in the open txn, not found: the manifest says no more */
+		if (err)
+			return err;
+		st->mf.first[kind] = seq + 1;
+	}
+	sum = &st->mf.events[kind];
+	if (*sum != KS_EVENTS_UNKNOWN)
+		*sum = events > *sum ? 0 : *sum - events;
+	st->mf.dropped_events[kind] += events;
 	return 0;
 }
 

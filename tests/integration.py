@@ -2583,6 +2583,8 @@ def recorder_memory_is_flat_in_time():
 # The Perfetto, HTML, progress-line and NDJSON tests (tests/integration_view.py).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 __import__("integration_view").register(globals())
+# The bounded recording tests (tests/integration_retention.py).
+__import__("integration_retention").register(globals())
 
 # The block I/O and network tests (tests/integration_io.py).
 import integration_io  # noqa: E402

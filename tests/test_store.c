@@ -1877,6 +1877,104 @@ static void test_manifest_flaws(void **state)
 	assert_int_equal(c->flaws[0].type, KS_FLAW_NO_MANIFEST);
 }
 
+/* Retention: what is dropped by policy is recorded, not missing. */
+static void test_manifest_drops(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store_check *c;
+	struct ks_store *st;
+	const unsigned char *kb;
+
+	manifest_trace(fx->path, 7);
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_drop_segments(st, 1, 3, 30), 0);
+	assert_int_equal(ks_store_drop_segments(st, 1, 9, 0), -EINVAL); /* past the end */
+	assert_int_equal(ks_store_drop(st, KS_DB_DELTAS, "d1", 2), 0);
+	assert_int_equal(ks_store_drop(st, KS_DB_DELTAS, "d1", 2), -KS_ENOTFOUND);
+	assert_int_equal(ks_store_drop(st, KS_DB_META, "manifest", 8), -EINVAL);
+	assert_int_equal(ks_store_close(st), 0);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 0);
+	assert_int_equal(c->manifest.first[1], 3);
+	assert_int_equal(c->manifest.segments[1], 4);
+	assert_int_equal(c->manifest.events[1], 40);
+	assert_int_equal(c->manifest.dropped_events[1], 30);
+	assert_int_equal(c->manifest.dropped[KS_DB_SEGMENTS], 3);
+	assert_int_equal(c->manifest.dropped[KS_DB_DELTAS], 1);
+	assert_int_equal(c->manifest.entries[KS_DB_DELTAS], 0);
+	/* a writer reopening goes on after the last kept sequence */
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_put_segment_events(st, 1, "abc", 3, 5), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 0);
+	assert_int_equal(c->manifest.segments[1], 5);
+	assert_int_equal(c->manifest.events[1], 45);
+	{
+		struct ks_seg_iter *it;
+		uint64_t seq = 0;
+		unsigned kind = 0;
+
+		assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), 0);
+		assert_int_equal(ks_store_iter_segments(st, 1, &it), 0);
+		assert_int_equal(ks_seg_iter_next(it, &kind, &seq, NULL, NULL), 1);
+		assert_int_equal(seq, 3);
+		ks_seg_iter_free(it);
+		ks_store_close(st);
+	}
+	(void)kb;
+}
+
+struct cap_ctx {
+	struct ks_store *st;
+	uint64_t first, next, drops;
+};
+
+/* The full capped map's callback: the oldest half of the segments go. */
+static int cap_full(void *ctx)
+{
+	struct cap_ctx *x = ctx;
+	uint64_t upto = x->first + (x->next - x->first) / 2;
+
+	if (upto == x->first)
+		return -ENOENT;
+	if (ks_store_drop_segments(x->st, 1, upto, 0) || ks_store_commit(x->st))
+		return -EIO;
+	x->first = upto;
+	x->drops++;
+	return 0;
+}
+
+static void test_capped_map(void **state)
+{
+	struct fixture *fx = *state;
+	struct cap_ctx x = { 0 };
+	struct ks_store_check *c;
+	struct stat sb;
+	static unsigned char b[20000];
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &x.st), 0);
+	assert_int_equal(ks_store_set_cap(x.st, 1 << 10, cap_full, &x), -EINVAL);
+	assert_int_equal(ks_store_set_cap(x.st, 2 << 20, cap_full, &x), 0);
+	for (unsigned i = 0; i < 1000; i++) {
+		for (size_t j = 0; j < sizeof(b); j++)
+			b[j] = (unsigned char)(i * 131 + j * 7);
+		assert_int_equal(ks_store_put_segment_events(x.st, 1, b, sizeof(b), 1), 0);
+		x.next++;
+		if (i % 10 == 9)
+			assert_int_equal(ks_store_commit(x.st), 0);
+	}
+	assert_int_equal(ks_store_close(x.st), 0);
+	assert_true(x.drops > 0);
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_true(sb.st_size <= 2 << 20);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 0);
+	assert_int_equal(c->manifest.first[1], x.first);
+	assert_int_equal(c->manifest.segments[1], 1000 - x.first);
+	assert_int_equal(c->manifest.dropped[KS_DB_SEGMENTS], x.first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1899,6 +1997,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_flaws, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capped_map, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

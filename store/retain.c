@@ -1,0 +1,201 @@
+/* The store's part of bounded recording: a capped map whose fullness calls back
+ * to drop old data, the pages in use, a walk of the write transaction, and the
+ * compacted copy behind live snapshots. What to drop is the caller's choice. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format/kserr.h"
+#include "store/store_priv.h"
+
+#define CAP_MIN (1ull << 20)
+
+int ks_store_set_cap(struct ks_store *st, uint64_t bytes, int (*fn)(void *ctx), void *ctx)
+{
+	MDB_envinfo info;
+	size_t cap;
+	int err;
+
+	if (!st || st->rdonly || bytes < CAP_MIN || st->txn || st->pending.count)
+		return -EINVAL;
+	cap = (size_t)(bytes / st->psize * st->psize);
+	err = ks_mdb_err(mdb_env_info(st->env, &info));
+	if (err)
+		return err;
+	if ((info.me_last_pgno + 1) * st->psize > cap)
+		return -EINVAL;
+	err = ks_mdb_err(mdb_env_set_mapsize(st->env, cap));
+	if (err)
+		return err;
+	st->mapsize = cap;
+	st->max_map = cap;
+	st->full_fn = fn;
+	st->full_ctx = ctx;
+	return 0;
+}
+
+/* The manifest sums are additive: what a drop took from the committed manifest
+ * it takes from the one that includes the waiting puts too. */
+static void mf_carry(struct ks_mf *mf, const struct ks_mf *before, const struct ks_mf *after)
+{
+	for (int i = 0; i < KS_DB_COUNT; i++) {
+		mf->db[i].entries += after->db[i].entries - before->db[i].entries;
+		mf->db[i].d[0] += after->db[i].d[0] - before->db[i].d[0];
+		mf->db[i].d[1] += after->db[i].d[1] - before->db[i].d[1];
+		mf->dropped[i] = after->dropped[i];
+	}
+	for (unsigned k = 0; k < KS_SEG_KINDS; k++) {
+		mf->seg[k].entries += after->seg[k].entries - before->seg[k].entries;
+		mf->seg[k].d[0] += after->seg[k].d[0] - before->seg[k].d[0];
+		mf->seg[k].d[1] += after->seg[k].d[1] - before->seg[k].d[1];
+		if (mf->events[k] != KS_EVENTS_UNKNOWN && after->events[k] != KS_EVENTS_UNKNOWN)
+			mf->events[k] -= before->events[k] - after->events[k];
+		mf->first[k] = after->first[k];
+		mf->dropped_events[k] = after->dropped_events[k];
+	}
+}
+
+int ks_full_drop(struct ks_store *st)
+{
+	struct ks_pending aside = st->pending;
+	struct ks_mf *mf = malloc(sizeof(*mf)), *before = malloc(sizeof(*before));
+	uint64_t *seqs = malloc(sizeof(st->next_seq));
+	int err;
+
+	if (!st->full_fn || st->in_full || !mf || !before || !seqs) {
+		free(mf);
+		free(before);
+		free(seqs);
+		return -EFBIG;
+	}
+	if (st->txn)
+		mdb_txn_abort(st->txn);
+	st->txn = NULL;
+	*mf = st->mf;
+	*before = st->mf_committed;
+	memcpy(seqs, st->next_seq, sizeof(st->next_seq));
+	memset(&st->pending, 0, sizeof(st->pending));
+	st->mf = st->mf_committed;
+	memcpy(st->next_seq, st->committed_seq, sizeof(st->next_seq));
+	st->in_full = 1;
+	err = st->full_fn(st->full_ctx);
+	st->in_full = 0;
+	if (st->txn)
+		mdb_txn_abort(st->txn);
+	st->txn = NULL;
+	ks_pending_free(&st->pending);
+	st->pending = aside;
+	mf_carry(mf, before, &st->mf_committed);
+	st->mf = *mf;
+	memcpy(st->next_seq, seqs, sizeof(st->next_seq));
+	free(mf);
+	free(before);
+	free(seqs);
+	return err ? -EFBIG : 0;
+}
+
+int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes)
+{
+	MDB_envinfo info;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint64_t freed = 0;
+	int rc;
+
+	if (!st || !bytes)
+		return -EINVAL;
+	if (st->rdonly || st->txn)
+		return -EBADF;
+	rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return ks_mdb_err(rc);
+	/* the pages of the file but those on the free list (each record of the free
+	 * database: a count of page numbers, then the numbers) */
+	rc = mdb_env_info(st->env, &info);
+	if (!rc)
+		rc = mdb_cursor_open(txn, 0, &cur); /* FREE_DBI */
+	if (!rc) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			size_t n;
+
+			if (v.mv_size < sizeof(n))
+				continue;
+			memcpy(&n, v.mv_data, sizeof(n));
+			freed += n;
+		}
+		mdb_cursor_close(cur);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	mdb_txn_abort(txn);
+	if (rc)
+		return ks_mdb_err(rc);
+	*bytes = (info.me_last_pgno + 1 > freed ? info.me_last_pgno + 1 - freed : 0) * st->psize;
+	return 0;
+}
+
+int ks_store_walk(struct ks_store *st, enum ks_db db,
+		  int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+			    size_t vlen),
+		  void *ctx)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, err = 0;
+
+	if (!st || (unsigned)db >= KS_DB_COUNT || !fn)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	err = ks_write_txn(st);
+	if (err)
+		return err;
+	rc = mdb_cursor_open(st->txn, st->dbi[db], &cur);
+	if (rc)
+		return ks_mdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && !err;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		err = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+	mdb_cursor_close(cur);
+	if (!err && rc != MDB_NOTFOUND)
+		err = ks_mdb_err(rc);
+	return err;
+}
+
+int ks_store_copy(struct ks_store *st, const char *path)
+{
+	int fd, err;
+
+	if (!st || !path)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	err = ks_store_commit(st);
+	if (err)
+		return err;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = ks_mdb_err(mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT));
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (err)
+		unlink(path);
+	return err;
+}
+
+int ks_store_manifest(struct ks_store *st, struct ks_manifest *m)
+{
+	if (!st || !m)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	ks_mf_public(&st->mf, m);
+	return 0;
+}
