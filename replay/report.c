@@ -244,6 +244,31 @@ void report_free(struct report *r)
 	tm_free(&r->tm);
 }
 
+void jb_set(struct jb *b, json_t *o, const char *k, json_t *v)
+{
+	if (!v || !o || json_object_set_new(o, k, v))
+		b->ok = false;
+}
+
+void jb_push(struct jb *b, json_t *a, json_t *v)
+{
+	if (!v || !a || json_array_append_new(a, v))
+		b->ok = false;
+}
+
+json_t *jb_u64(uint64_t v)
+{
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+json_t *jb_epoch(const struct report *r, uint64_t ts)
+{
+	bool known;
+	int64_t e = report_epoch_ns(&r->t->meta, ts, &known);
+
+	return known ? json_integer(e) : json_null();
+}
+
 json_t *report_json_text(const char *s, size_t len)
 {
 	json_t *j = json_stringn(s, len);
