@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/args.h"
+#include "replay/trace.h"
 #include "util/units.h"
 
 int replay_usage_error(const char *cmd, const char *what)
@@ -37,6 +38,17 @@ int replay_trace_operand(const char *cmd, int argc, char **argv, const char *mis
 	}
 	*path = argv[optind];
 	return -1;
+}
+
+int replay_open_said(const char *path, struct replay_trace **t)
+{
+	char msg[2048];
+
+	if (replay_open(path, t, msg, sizeof(msg))) {
+		ks_error("%s", msg);
+		return KS_EXIT_FAIL;
+	}
+	return 0;
 }
 
 int replay_opt_pid(const char *cmd, const char *arg, uint32_t *pid)

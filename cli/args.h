@@ -1,5 +1,6 @@
 /* What the trace-reading commands share when they parse their arguments: the
- * one-line usage errors, --pid and --time, the single FILE operand and -o OUT. */
+ * one-line usage errors, --pid and --time, the single FILE operand, opening it,
+ * and -o OUT. */
 #ifndef KSIGHT_REPLAY_CLI_ARGS_H
 #define KSIGHT_REPLAY_CLI_ARGS_H
 
@@ -15,6 +16,11 @@ int replay_bad_option(const char *cmd, int c, char **argv);
  * is exactly one, else the usage error (missing names what to give). */
 int replay_trace_operand(const char *cmd, int argc, char **argv, const char *missing,
 			 const char **path);
+struct replay_trace;
+
+/* Opens the trace at path (replay_open) into *t. Returns 0, or KS_EXIT_FAIL
+ * after printing why not. */
+int replay_open_said(const char *path, struct replay_trace **t);
 /* --pid PID: a process id from 1 to UINT32_MAX into *pid. Returns -1, or the
  * usage error. */
 int replay_opt_pid(const char *cmd, const char *arg, uint32_t *pid);

@@ -165,10 +165,8 @@ int cmd_export(int argc, char **argv)
 	perfetto = !strcmp(args.format, "perfetto");
 	if (perfetto && !args.out && isatty(STDOUT_FILENO))
 		return bad_usage("the Perfetto trace is binary: give -o OUT or redirect stdout");
-	if (replay_open(args.path, &t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(args.path, &t))
 		return KS_EXIT_FAIL;
-	}
 	rc = KS_EXIT_FAIL;
 	r = malloc(sizeof(*r));
 	if (!r) {

@@ -169,10 +169,8 @@ int cmd_report(int argc, char **argv)
 	rc = parse_args(argc, argv, &args);
 	if (rc >= 0)
 		return rc;
-	if (replay_open(args.path, &t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(args.path, &t))
 		return KS_EXIT_FAIL;
-	}
 	rc = KS_EXIT_FAIL;
 	if (args.cgroup && (err = replay_cgroup_pids(t, args.cgroup, &args.cgroup_pids))) {
 		ks_error(err == -ENOENT ? "report: --cgroup %s: the trace has no process in that "

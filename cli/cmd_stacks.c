@@ -86,13 +86,10 @@ int stacks_parse(const char *cmd, int argc, char **argv, const char *usage, bool
 
 int stacks_load(const struct stacks_args *a, struct replay_trace **t, struct prof_result *r)
 {
-	char msg[512];
 	int err;
 
-	if (replay_open(a->path, t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(a->path, t))
 		return KS_EXIT_FAIL;
-	}
 	err = prof_compute(r, *t, &a->o);
 	if (err) {
 		ks_error("%s", err == -ENOMEM ? "out of memory" : (*t)->err);
