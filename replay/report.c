@@ -269,6 +269,25 @@ json_t *jb_epoch(const struct report *r, uint64_t ts)
 	return known ? json_integer(e) : json_null();
 }
 
+json_t *jb_log2(struct jb *b, const uint64_t *slots)
+{
+	json_t *list = json_array();
+	int last = -1;
+
+	for (int i = 0; i < KS_LOG2_SLOTS; i++)
+		if (slots[i])
+			last = i;
+	for (int i = 0; i <= last; i++) {
+		json_t *o = json_object();
+
+		jb_set(b, o, "from_us", jb_u64(i ? 1ull << i : 0));
+		jb_set(b, o, "to_us", jb_u64(i == 63 ? UINT64_MAX >> 1 : (2ull << i) - 1));
+		jb_set(b, o, "count", jb_u64(slots[i]));
+		jb_push(b, list, o);
+	}
+	return list;
+}
+
 json_t *report_json_text(const char *s, size_t len)
 {
 	json_t *j = json_stringn(s, len);

@@ -109,6 +109,9 @@ void jb_push(struct jb *b, json_t *a, json_t *v);
 json_t *jb_u64(uint64_t v);
 /* Trace timestamp ts as Unix epoch ns, or null when the trace has no clock offset. */
 json_t *jb_epoch(const struct report *r, uint64_t ts);
+/* A log2 latency histogram (KS_LOG2_SLOTS slots, us) as [{from_us, to_us,
+ * count}] up to its last non-empty slot. */
+json_t *jb_log2(struct jb *b, const uint64_t *slots);
 
 /* Returns a JSON string of s[0..len), with bytes that are not valid UTF-8 replaced
  * by '?'; NULL on ENOMEM. */

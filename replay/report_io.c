@@ -51,25 +51,6 @@ static json_t *jstrn(const char *s, size_t max)
 	return report_json_text(s, strnlen(s, max));
 }
 
-static json_t *json_log2(struct jb *b, const uint64_t *slots)
-{
-	json_t *list = json_array();
-	int last = -1;
-
-	for (int i = 0; i < KS_LOG2_SLOTS; i++)
-		if (slots[i])
-			last = i;
-	for (int i = 0; i <= last; i++) {
-		json_t *o = json_object();
-
-		jb_set(b, o, "from_us", jb_u64(i ? 1ull << i : 0));
-		jb_set(b, o, "to_us", jb_u64(i == 63 ? UINT64_MAX >> 1 : (2ull << i) - 1));
-		jb_set(b, o, "count", jb_u64(slots[i]));
-		jb_push(b, list, o);
-	}
-	return list;
-}
-
 static const char *dev_name(const struct blockio_analysis *a, uint32_t dev)
 {
 	uint64_t *at = ks_hmap_get(&a->devmap, dev);
@@ -109,7 +90,7 @@ static json_t *json_block(struct jb *b, const struct report *r)
 		jb_set(b, x, "p50_ns", jb_u64(ks_hist_percentile(d->lat, 50)));
 		jb_set(b, x, "p99_ns", jb_u64(ks_hist_percentile(d->lat, 99)));
 		jb_set(b, x, "max_ns", jb_u64(d->lat->count ? d->lat->max : 0));
-		jb_set(b, x, "log2_us", json_log2(b, d->log2us));
+		jb_set(b, x, "log2_us", jb_log2(b, d->log2us));
 		jb_push(b, devs, x);
 	}
 	for (size_t i = 0; i < a->nprocs; i++) {

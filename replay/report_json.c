@@ -371,25 +371,6 @@ static json_t *json_execs(struct jb *b, const struct report *r)
 	return list;
 }
 
-static json_t *json_log2(struct jb *b, const uint64_t *slots)
-{
-	json_t *list = json_array();
-	int last = -1;
-
-	for (int i = 0; i < KS_LOG2_SLOTS; i++)
-		if (slots[i])
-			last = i;
-	for (int i = 0; i <= last; i++) {
-		json_t *o = json_object();
-
-		jb_set(b, o, "from_us", jb_u64(i ? 1ull << i : 0));
-		jb_set(b, o, "to_us", jb_u64(i == 63 ? UINT64_MAX >> 1 : (2ull << i) - 1));
-		jb_set(b, o, "count", jb_u64(slots[i]));
-		jb_push(b, list, o);
-	}
-	return list;
-}
-
 static json_t *json_buckets(struct jb *b, const struct report *r)
 {
 	const struct sched_analysis *s = &r->a.sched;
@@ -477,7 +458,7 @@ static json_t *json_sched(struct jb *b, const struct report *r)
 	jb_set(b, q, "p90_us", jus(ks_hist_percentile(&s->runq, 90)));
 	jb_set(b, q, "p99_us", jus(ks_hist_percentile(&s->runq, 99)));
 	jb_set(b, q, "max_us", jus(s->runq.count ? s->runq.max : 0));
-	jb_set(b, q, "log2_us", json_log2(b, s->runq_log2us));
+	jb_set(b, q, "log2_us", jb_log2(b, s->runq_log2us));
 	jb_set(b, o, "runq_latency", q);
 	jb_set(b, o, "buckets", json_buckets(b, r));
 	jb_set(b, o, "buckets_truncated", json_boolean(s->bucket_misses > 0));
