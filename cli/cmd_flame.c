@@ -21,10 +21,7 @@ static const char usage_text[] =
 	"options:\n"
 	"  -o, --output OUT.svg  where to write (default flame.svg; '-': stdout)\n"
 	"      --offcpu          off-CPU time instead of on-CPU samples\n"
-	"  -p, --pid PID         only process PID\n"
-	"  -t, --time FROM,TO    only between FROM and TO after the trace start\n"
-	"      --no-live-symbols name frames from the trace only\n"
-	"  -h, --help            this text\n"
+	STACKS_OPTIONS_HELP
 	"\n"
 	"examples:\n"
 	"  ksight flame trace.lmdb -o cpu.svg\n"

@@ -24,10 +24,7 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"      --offcpu          off-CPU stacks instead of on-CPU samples\n"
-	"  -p, --pid PID         only process PID\n"
-	"  -t, --time FROM,TO    only between FROM and TO after the trace start\n"
-	"      --no-live-symbols name frames from the trace only\n"
-	"  -h, --help            this text\n"
+	STACKS_OPTIONS_HELP
 	"\n"
 	"examples:\n"
 	"  ksight stacks trace.lmdb | flamegraph.pl > cpu.svg\n"
