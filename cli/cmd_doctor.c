@@ -22,7 +22,6 @@
 #include "cli/cli.h"
 
 #define MAX_CHECKS 40
-#define ENOTSUPP_KERNEL 524	/* the kernel-internal ENOTSUPP some bpf() paths return */
 
 static const char usage_text[] =
 	"usage: ksight doctor [--json] [options]\n"
@@ -98,15 +97,6 @@ add(struct doctor *d, const char *name, bool ok, const char *fmt, ...)
 	va_end(ap);
 	ks_debug("doctor: %s %s: %s", ok ? "ok" : "FAIL", c->name, c->detail);
 	return c;
-}
-
-static const char *errstr(int err)
-{
-	if (err < 0)
-		err = -err;
-	if (err == ENOTSUPP_KERNEL)
-		return "ENOTSUPP: the kernel does not support it";
-	return strerror(err);
 }
 
 /* --- kernel, configuration ------------------------------------------------- */
@@ -268,7 +258,8 @@ static void check_sysctls(struct doctor *d)
 
 	err = read_sysctl("unprivileged_bpf_disabled", &v);
 	if (err) {
-		add(d, "sysctl.kernel.unprivileged_bpf_disabled", false, "cannot read: %s", errstr(err));
+		add(d, "sysctl.kernel.unprivileged_bpf_disabled", false, "cannot read: %s",
+		    features_strerror(err));
 	} else {
 		c = add(d, "sysctl.kernel.unprivileged_bpf_disabled", v == 0 || bpf_cap, "%ld (%s)%s", v,
 			v == 0 ? "bpf(2) open to all users" :
@@ -281,7 +272,8 @@ static void check_sysctls(struct doctor *d)
 
 	err = read_sysctl("perf_event_paranoid", &v);
 	if (err) {
-		add(d, "sysctl.kernel.perf_event_paranoid", false, "cannot read: %s", errstr(err));
+		add(d, "sysctl.kernel.perf_event_paranoid", false, "cannot read: %s",
+		    features_strerror(err));
 	} else {
 		c = add(d, "sysctl.kernel.perf_event_paranoid", v <= 0 || perf_cap, "%ld%s", v,
 			v > 0 && perf_cap ? " (irrelevant with CAP_PERFMON)" :
@@ -293,7 +285,8 @@ static void check_sysctls(struct doctor *d)
 
 	err = read_sysctl("kptr_restrict", &v);
 	if (err) {
-		add(d, "sysctl.kernel.kptr_restrict", false, "cannot read: %s", errstr(err));
+		add(d, "sysctl.kernel.kptr_restrict", false, "cannot read: %s",
+		    features_strerror(err));
 	} else {
 		bool visible = v == 0 || (v == 1 && d->cap_syslog);
 

@@ -54,11 +54,6 @@ struct dumper {
 	uint64_t first;         /* the first pass: the earliest event */
 };
 
-static int bad_usage(const char *what)
-{
-	return replay_usage_error("dump", what);
-}
-
 static void put_offset(FILE *f, uint64_t ts, uint64_t base)
 {
 	uint64_t d = ts >= base ? ts - base : base - ts;
@@ -533,18 +528,15 @@ int cmd_dump(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return KS_EXIT_OK;
 		default:
-			snprintf(msg, sizeof(msg), "unknown option '%s'", argv[optind - 1]);
-			return bad_usage(msg);
+			return replay_bad_option("dump", c, argv);
 		}
 	}
 	const char *file;
 	int op = replay_trace_operand("dump", argc, argv, "give the trace file", &file);
 	if (op >= 0)
 		return op;
-	if (replay_open(file, &t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(file, &t))
 		return KS_EXIT_FAIL;
-	}
 	d.t = t;
 	err = replay_each_segment(t, 0, verify_segment, &d);
 	if (err) {

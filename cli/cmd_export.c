@@ -2,7 +2,6 @@
  * trace_processor, NDJSON tables for engines such as ClickHouse. The trace is
  * verified (report_compute) before the first byte is written. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +11,6 @@
 #include "cli/cli.h"
 #include "cli/args.h"
 #include "replay/export.h"
-#include "util/units.h"
 
 static const char usage_text[] =
 	"usage: ksight export FILE --format perfetto|ndjson [--table T] [-o OUT]\n"
@@ -86,8 +84,7 @@ static int parse_args(int argc, char **argv, struct export_args *a)
 		{ 0 },
 	};
 	char msg[256];
-	uint64_t v;
-	int c;
+	int c, rc;
 
 	analyze_opts_default(&a->o);
 	opterr = 0;
@@ -104,20 +101,14 @@ static int parse_args(int argc, char **argv, struct export_args *a)
 			a->out = optarg;
 			break;
 		case 'p':
-			if (ks_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
-				snprintf(msg, sizeof(msg), "--pid '%s' is not a process id", optarg);
-				return bad_usage(msg);
-			}
+			if ((rc = replay_opt_pid("export", optarg, &a->o.pid)) >= 0)
+				return rc;
 			a->o.has_pid = true;
-			a->o.pid = (uint32_t)v;
 			break;
 		case 't':
-			if (ks_parse_range(optarg, &a->o.from_ns, &a->o.to_ns)) {
-				snprintf(msg, sizeof(msg),
-					 "--time '%s' is not FROM,TO with FROM < TO (e.g. 1s,2.5s or ,500ms)",
-					 optarg);
-				return bad_usage(msg);
-			}
+			if ((rc = replay_opt_time("export", optarg, &a->o.from_ns,
+						  &a->o.to_ns)) >= 0)
+				return rc;
 			break;
 		case 'h':
 			print_usage();
@@ -144,24 +135,16 @@ static int parse_args(int argc, char **argv, struct export_args *a)
 	return replay_trace_operand("export", argc, argv, "give the trace file to export", &a->path);
 }
 
-/* Opens the output: OUT created 0600 without following a symlink, or stdout. */
+/* Opens the output: OUT (replay_create_output), or stdout. */
 static FILE *open_output(const struct export_args *a)
 {
 	FILE *f;
-	int fd;
 
 	if (!a->out)
 		return stdout;
-	fd = open(a->out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	f = replay_create_output(a->out);
+	if (!f)
 		ks_error("export: cannot create %s: %s", a->out, strerror(errno));
-		return NULL;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		ks_error("export: cannot create %s: %s", a->out, strerror(errno));
-		close(fd);
-	}
 	return f;
 }
 
@@ -182,10 +165,8 @@ int cmd_export(int argc, char **argv)
 	perfetto = !strcmp(args.format, "perfetto");
 	if (perfetto && !args.out && isatty(STDOUT_FILENO))
 		return bad_usage("the Perfetto trace is binary: give -o OUT or redirect stdout");
-	if (replay_open(args.path, &t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(args.path, &t))
 		return KS_EXIT_FAIL;
-	}
 	rc = KS_EXIT_FAIL;
 	r = malloc(sizeof(*r));
 	if (!r) {

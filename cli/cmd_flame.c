@@ -1,11 +1,9 @@
 /* `ksight flame`: a trace's on-CPU or off-CPU stacks as one self-contained,
  * interactive SVG flame graph. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -23,31 +21,11 @@ static const char usage_text[] =
 	"options:\n"
 	"  -o, --output OUT.svg  where to write (default flame.svg; '-': stdout)\n"
 	"      --offcpu          off-CPU time instead of on-CPU samples\n"
-	"  -p, --pid PID         only process PID\n"
-	"  -t, --time FROM,TO    only between FROM and TO after the trace start\n"
-	"      --no-live-symbols name frames from the trace only\n"
-	"  -h, --help            this text\n"
+	STACKS_OPTIONS_HELP
 	"\n"
 	"examples:\n"
 	"  ksight flame trace.lmdb -o cpu.svg\n"
 	"  ksight flame trace.lmdb --offcpu -o wait.svg\n";
-
-/* The output file: created mode 0600, never through a symlink. */
-static FILE *open_output(const char *path)
-{
-	int fd;
-	FILE *f;
-
-	if (!strcmp(path, "-"))
-		return stdout;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return NULL;
-	f = fdopen(fd, "w");
-	if (!f)
-		close(fd);
-	return f;
-}
 
 int cmd_flame(int argc, char **argv)
 {
@@ -77,7 +55,7 @@ int cmd_flame(int argc, char **argv)
 	snprintf(title, sizeof(title), "%s: %s", a.offcpu ? "Off-CPU time" : "CPU samples", a.path);
 	fo = (struct flame_opts){ .title = title, .unit = a.offcpu ? "us" : "samples",
 				  .unit_scale = a.offcpu ? 1000.0 : 1.0 };
-	f = open_output(a.output);
+	f = strcmp(a.output, "-") ? replay_create_output(a.output) : stdout;
 	if (!f) {
 		ks_error("flame: cannot create %s: %s", a.output, strerror(errno));
 		goto out;

@@ -2,12 +2,10 @@
  * The whole report is computed (every segment decoded and verified) before the
  * first byte is printed, so a damaged trace never yields a partial report. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/args.h"
@@ -91,8 +89,7 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		{ 0 },
 	};
 	char msg[256];
-	uint64_t v;
-	int c;
+	int c, rc;
 
 	analyze_opts_default(&a->o);
 	opterr = 0;
@@ -119,23 +116,17 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 			}
 			break;
 		case 'p':
-			if (ks_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
-				snprintf(msg, sizeof(msg), "--pid '%s' is not a process id", optarg);
-				return bad_usage(msg);
-			}
+			if ((rc = replay_opt_pid("report", optarg, &a->o.pid)) >= 0)
+				return rc;
 			a->o.has_pid = true;
-			a->o.pid = (uint32_t)v;
 			break;
 		case 'g':
 			a->cgroup = optarg;
 			break;
 		case 't':
-			if (ks_parse_range(optarg, &a->o.from_ns, &a->o.to_ns)) {
-				snprintf(msg, sizeof(msg),
-					 "--time '%s' is not FROM,TO with FROM < TO (e.g. 1s,2.5s or ,500ms)",
-					 optarg);
-				return bad_usage(msg);
-			}
+			if ((rc = replay_opt_time("report", optarg, &a->o.from_ns,
+						  &a->o.to_ns)) >= 0)
+				return rc;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -153,18 +144,11 @@ static int parse_args(int argc, char **argv, struct report_args *a)
  * symlink); returns the exit code. */
 static int emit(const char *buf, size_t len, const char *out)
 {
-	FILE *f = stdout;
-	int fd;
+	FILE *f = out ? replay_create_output(out) : stdout;
 
-	if (out) {
-		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-		f = fd < 0 ? NULL : fdopen(fd, "w");
-		if (!f) {
-			ks_error("report: cannot create %s: %s", out, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return KS_EXIT_FAIL;
-		}
+	if (!f) {
+		ks_error("report: cannot create %s: %s", out, strerror(errno));
+		return KS_EXIT_FAIL;
 	}
 	if (fwrite(buf, 1, len, f) != len || fflush(f) || (out && fclose(f))) {
 		ks_error("report: writing %s failed: %s", out ? out : "the output", strerror(errno));
@@ -185,10 +169,8 @@ int cmd_report(int argc, char **argv)
 	rc = parse_args(argc, argv, &args);
 	if (rc >= 0)
 		return rc;
-	if (replay_open(args.path, &t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(args.path, &t))
 		return KS_EXIT_FAIL;
-	}
 	rc = KS_EXIT_FAIL;
 	if (args.cgroup && (err = replay_cgroup_pids(t, args.cgroup, &args.cgroup_pids))) {
 		ks_error(err == -ENOENT ? "report: --cgroup %s: the trace has no process in that "

@@ -24,10 +24,7 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"      --offcpu          off-CPU stacks instead of on-CPU samples\n"
-	"  -p, --pid PID         only process PID\n"
-	"  -t, --time FROM,TO    only between FROM and TO after the trace start\n"
-	"      --no-live-symbols name frames from the trace only\n"
-	"  -h, --help            this text\n"
+	STACKS_OPTIONS_HELP
 	"\n"
 	"examples:\n"
 	"  ksight stacks trace.lmdb | flamegraph.pl > cpu.svg\n"
@@ -45,9 +42,7 @@ int stacks_parse(const char *cmd, int argc, char **argv, const char *usage, bool
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char msg[256];
-	uint64_t v;
-	int c;
+	int c, rc;
 
 	memset(a, 0, sizeof(*a));
 	a->o.to_ns = UINT64_MAX;
@@ -68,20 +63,13 @@ int stacks_parse(const char *cmd, int argc, char **argv, const char *usage, bool
 			a->output = optarg;
 			break;
 		case 'p':
-			if (ks_parse_u64(optarg, &v) || !v || v > UINT32_MAX) {
-				snprintf(msg, sizeof(msg), "--pid '%s' is not a process id", optarg);
-				return replay_usage_error(cmd, msg);
-			}
+			if ((rc = replay_opt_pid(cmd, optarg, &a->o.pid)) >= 0)
+				return rc;
 			a->o.has_pid = true;
-			a->o.pid = (uint32_t)v;
 			break;
 		case 't':
-			if (ks_parse_range(optarg, &a->o.from_ns, &a->o.to_ns)) {
-				snprintf(msg, sizeof(msg),
-					 "--time '%s' is not FROM,TO with FROM < TO (e.g. 1s,2.5s or ,500ms)",
-					 optarg);
-				return replay_usage_error(cmd, msg);
-			}
+			if ((rc = replay_opt_time(cmd, optarg, &a->o.from_ns, &a->o.to_ns)) >= 0)
+				return rc;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -95,13 +83,10 @@ int stacks_parse(const char *cmd, int argc, char **argv, const char *usage, bool
 
 int stacks_load(const struct stacks_args *a, struct replay_trace **t, struct prof_result *r)
 {
-	char msg[512];
 	int err;
 
-	if (replay_open(a->path, t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(a->path, t))
 		return KS_EXIT_FAIL;
-	}
 	err = prof_compute(r, *t, &a->o);
 	if (err) {
 		ks_error("%s", err == -ENOMEM ? "out of memory" : (*t)->err);

@@ -51,7 +51,7 @@ int cmd_timeline(int argc, char **argv)
 	struct replay_trace *t = NULL;
 	struct timeline tl;
 	const char *prefix = NULL;
-	char msg[700], abs[PATH_MAX * 2], cwd[PATH_MAX], line[2048];
+	char abs[PATH_MAX * 2], cwd[PATH_MAX], line[2048];
 	bool json = false;
 	int c, rc = KS_EXIT_FAIL;
 
@@ -82,10 +82,8 @@ int cmd_timeline(int argc, char **argv)
 		snprintf(abs, sizeof(abs), "%s/%s", cwd, prefix);
 		prefix = abs;
 	}
-	if (replay_open(file, &t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(file, &t))
 		return KS_EXIT_FAIL;
-	}
 	if (timeline_build(t, prefix, &tl)) {
 		ks_error("%s", t->err);
 		goto out;

@@ -15,6 +15,13 @@ struct stacks_args {
 	struct prof_opts o;
 };
 
+/* The --help lines of the options stacks_parse takes for both commands. */
+#define STACKS_OPTIONS_HELP \
+	"  -p, --pid PID         only process PID\n" \
+	"  -t, --time FROM,TO    only between FROM and TO after the trace start\n" \
+	"      --no-live-symbols name frames from the trace only\n" \
+	"  -h, --help            this text\n"
+
 /* Parses cmd's arguments (flame: with -o). Returns -1 to go on, or an exit code. */
 int stacks_parse(const char *cmd, int argc, char **argv, const char *usage, bool flame,
 		 struct stacks_args *a);

@@ -67,7 +67,7 @@ static void __attribute__((format(printf, 3, 4))) say(char *buf, size_t len, con
 	va_end(ap);
 }
 
-static const char *errstr(int err)
+const char *features_strerror(int err)
 {
 	if (err < 0)
 		err = -err;
@@ -344,7 +344,8 @@ static int load_tiny(enum bpf_prog_type type, enum bpf_attach_type eat, __u32 bt
 		log[--n] = '\0';
 	last = strrchr(log, '\n');
 	last = last ? last + 1 : log;
-	say(why, len, "load refused: %s%s%s%s", errstr(err), *last ? " (verifier: " : "", last,
+	say(why, len, "load refused: %s%s%s%s",
+	    features_strerror(err), *last ? " (verifier: " : "", last,
 	    *last ? ")" : "");
 	return err;
 }
@@ -364,12 +365,13 @@ static int attach_perf(struct perf_event_attr *a, int prog, char *why, size_t le
 
 	pfd = perf_open(a, -1, 0);
 	if (pfd < 0) {
-		say(why, len, "perf_event_open: %s", errstr(pfd));
+		say(why, len, "perf_event_open: %s", features_strerror(pfd));
 		return pfd;
 	}
 	if (ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog)) {
 		err = -errno;
-		say(why, len, "loads, but attaching to the perf event fails: %s", errstr(err));
+		say(why, len, "loads, but attaching to the perf event fails: %s",
+		    features_strerror(err));
 	}
 	close(pfd);
 	return err;
@@ -385,7 +387,8 @@ static int kernel_btf_id(struct features *ft, const char *name, int kind, char *
 		ft->vmlinux_err = ft->vmlinux ? 0 : errno ? -errno : -ENOENT;
 	}
 	if (!ft->vmlinux) {
-		say(why, len, "no kernel BTF to name the attach point (%s)", errstr(ft->vmlinux_err));
+		say(why, len, "no kernel BTF to name the attach point (%s)",
+		    features_strerror(ft->vmlinux_err));
 		return ft->vmlinux_err;
 	}
 	id = btf__find_by_name_kind(ft->vmlinux, name, kind);
@@ -547,7 +550,7 @@ static int attach_raw(enum bpf_prog_type type, enum bpf_attach_type eat, int btf
 	link = bpf_raw_tracepoint_open(tp, prog);
 	if (link < 0)
 		say(why, len, "loads, but attaching to %s fails: %s", tp ? tp : "sys_enter",
-		    errstr(link));
+		    features_strerror(link));
 	else
 		close(link);
 	close(prog);
@@ -649,7 +652,7 @@ static void probe_ringbuf(struct features *ft)
 
 	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ks_feature_rb", 0, 0, (__u32)page * 16, NULL);
 	if (fd < 0) {
-		r = set(ft, FEAT_RINGBUF, fd, "create refused: %s", errstr(fd));
+		r = set(ft, FEAT_RINGBUF, fd, "create refused: %s", features_strerror(fd));
 		hint(r, "ksight falls back to the perf buffer (the ring buffer needs Linux 5.8+)");
 		return;
 	}
@@ -658,7 +661,8 @@ static void probe_ringbuf(struct features *ft)
 	if (m == MAP_FAILED) {
 		int err = -errno;
 
-		r = set(ft, FEAT_RINGBUF, err, "created, but cannot be mapped: %s", errstr(err));
+		r = set(ft, FEAT_RINGBUF, err, "created, but cannot be mapped: %s",
+			features_strerror(err));
 		hint(r, "ksight falls back to the perf buffer");
 	} else {
 		set(ft, FEAT_RINGBUF, 0, "ring buffer creates and maps");
@@ -679,14 +683,15 @@ static void probe_perfbuf(struct features *ft)
 
 	fd = bpf_map_create(BPF_MAP_TYPE_PERF_EVENT_ARRAY, "ks_feature_pb", 4, 4, 1, NULL);
 	if (fd < 0) {
-		r = set(ft, FEAT_PERFBUF, fd, "perf event array: create refused: %s", errstr(fd));
+		r = set(ft, FEAT_PERFBUF, fd, "perf event array: create refused: %s",
+			features_strerror(fd));
 		hint(r, "the fallback transport when there is no ring buffer");
 		return;
 	}
 	pfd = perf_open(&a, -1, 0);
 	if (pfd < 0) {
 		r = set(ft, FEAT_PERFBUF, pfd, "perf event array creates, but the BPF-output "
-			"perf event does not open: %s", errstr(pfd));
+			"perf event does not open: %s", features_strerror(pfd));
 		hint(r, "the fallback transport when there is no ring buffer");
 	} else {
 		set(ft, FEAT_PERFBUF, 0, "perf event array creates and a BPF-output event opens");
@@ -710,7 +715,8 @@ static void probe_task_storage(struct features *ft)
 	val = btf__add_int(btf, "long long", 8, BTF_INT_SIGNED);
 	err = key < 0 ? key : val < 0 ? val : btf__load_into_kernel(btf);
 	if (err) {
-		r = set(ft, FEAT_TASK_STORAGE, err, "loading its BTF is refused: %s", errstr(err));
+		r = set(ft, FEAT_TASK_STORAGE, err, "loading its BTF is refused: %s",
+			features_strerror(err));
 		hint(r, "ksight falls back to a hash map keyed by thread id");
 		goto out;
 	}
@@ -718,7 +724,7 @@ static void probe_task_storage(struct features *ft)
 		    .btf_key_type_id = key, .btf_value_type_id = val);
 	fd = bpf_map_create(BPF_MAP_TYPE_TASK_STORAGE, "ks_feature_ts", 4, 8, 0, &o);
 	if (fd < 0) {
-		r = set(ft, FEAT_TASK_STORAGE, fd, "create refused: %s", errstr(fd));
+		r = set(ft, FEAT_TASK_STORAGE, fd, "create refused: %s", features_strerror(fd));
 		hint(r, "ksight falls back to a hash map keyed by thread id (Linux < 5.11)");
 	} else {
 		set(ft, FEAT_TASK_STORAGE, 0, "task storage map creates");
@@ -733,7 +739,7 @@ static void probe_hash(struct features *ft)
 	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ks_feature_h", 4, 8, 64, NULL);
 
 	if (fd < 0) {
-		set(ft, FEAT_HASH, fd, "create refused: %s", errstr(fd));
+		set(ft, FEAT_HASH, fd, "create refused: %s", features_strerror(fd));
 		return;
 	}
 	set(ft, FEAT_HASH, 0, "hash map creates (per-thread state fallback)");
@@ -809,7 +815,7 @@ static void probe_hw_cycles(struct features *ft)
 		close(fd);
 		return;
 	}
-	r = set(ft, FEAT_HW_CYCLES, fd, "no hardware cycles counter: %s%s", errstr(fd),
+	r = set(ft, FEAT_HW_CYCLES, fd, "no hardware cycles counter: %s%s", features_strerror(fd),
 		fd == -ENOENT || fd == -EOPNOTSUPP ? " (no hardware PMU, as on most VMs)" : "");
 	hint(r, "optional: the software cpu-clock is the one a profiler would sample instead");
 }
@@ -885,7 +891,7 @@ static void probe_fentry(struct features *ft)
 		return;
 	}
 	r = set(ft, FEAT_FENTRY, link, "fentry on %s loads, but attaching fails: %s", func,
-		errstr(link));
+		features_strerror(link));
 hint:
 	hint(r, "ksight does not need fentry/fexit (it uses tracepoints)");
 }
@@ -915,7 +921,7 @@ static void probe_cgroup2(struct features *ft)
 	if (fd < 0) {
 		r = set(ft, FEAT_CGROUP2, fd, "cgroup v2 at %s, but a program calling "
 			"bpf_get_current_ancestor_cgroup_id is refused: %s", cgroups_mount(cg),
-			errstr(fd));
+			features_strerror(fd));
 		hint(r, "record --cgroup needs Linux >= 5.7 (or the privilege to load BPF)");
 	} else {
 		set(ft, FEAT_CGROUP2, 0, "cgroup v2 at %s; cgroup ancestry is readable in BPF "

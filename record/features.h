@@ -79,6 +79,10 @@ struct features {
 	char tracefs[32];    /* where tracefs is mounted, "" when nowhere */
 };
 
+/* strerror of err (negative or not), naming the kernel-internal ENOTSUPP (524)
+ * that some bpf() paths return. */
+const char *features_strerror(int err);
+
 /* The name KSIGHT_FEATURES_MASK and --json use ("tp_btf") and doctor's check
  * name ("prog.tp_btf"). */
 const char *feature_name(enum feature f);

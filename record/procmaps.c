@@ -164,6 +164,27 @@ static struct pm_module *find_build_id(struct pmaps *pm, const char *hex)
 	return NULL;
 }
 
+/* The next module slot, zeroed but for a copy of path, its id and no fd; it
+ * counts (pm->nmod++) once the caller has indexed it. NULL with *err set. */
+static struct pm_module *module_new(struct pmaps *pm, const char *path, int *err)
+{
+	struct pm_module *m;
+
+	*err = KS_GROW(&pm->mod, &pm->capmod, pm->nmod + 1);
+	if (*err)
+		return NULL;
+	m = &pm->mod[pm->nmod];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup(path);
+	if (!m->path) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	m->id = pm->nmod + 1;
+	m->fd = -1;
+	return m;
+}
+
 int pmaps_module_by_build_id(struct pmaps *pm, const unsigned char *id, uint32_t *module)
 {
 	struct pm_module *m;
@@ -177,16 +198,9 @@ int pmaps_module_by_build_id(struct pmaps *pm, const unsigned char *id, uint32_t
 		*module = m->id;
 		return 0;
 	}
-	err = KS_GROW(&pm->mod, &pm->capmod, pm->nmod + 1);
-	if (err)
+	m = module_new(pm, "", &err);
+	if (!m)
 		return err;
-	m = &pm->mod[pm->nmod];
-	memset(m, 0, sizeof(*m));
-	m->path = strdup("");
-	if (!m->path)
-		return -ENOMEM;
-	m->id = pm->nmod + 1;
-	m->fd = -1;
 	memcpy(m->build_id, hex, sizeof(hex));
 	err = ks_hmap_add(&pm->by_build_id, ks_hash_bytes(hex, 40), m->id);
 	err = err ?: mark_dirty(pm, m);
@@ -232,18 +246,11 @@ static int module_get(struct pmaps *pm, uint32_t pid, const char *mapname, uint6
 			return 0;
 		}
 	}
-	err = KS_GROW(&pm->mod, &pm->capmod, pm->nmod + 1);
-	if (err)
+	m = module_new(pm, mapname, &err);
+	if (!m)
 		return err;
-	m = &pm->mod[pm->nmod];
-	memset(m, 0, sizeof(*m));
-	m->path = strdup(mapname);
-	if (!m->path)
-		return -ENOMEM;
-	m->id = pm->nmod + 1;
 	m->dev = dev;
 	m->ino = ino;
-	m->fd = -1;
 	if (mapname[0] == '/') {
 		/* the mapping itself: right even when the file was deleted or replaced */
 		snprintf(p, sizeof(p), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid, start, end);

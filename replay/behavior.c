@@ -67,7 +67,7 @@ static double ratio(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
-static enum behavior_class pick(const struct behavior *b)
+enum behavior_class behavior_pick(const struct behavior *b)
 {
 	const struct {
 		enum behavior_class cls;
@@ -141,7 +141,7 @@ void behavior_classify(const struct behavior_input *in, struct behavior *out)
 	    (in->has_sched && tns < MIN_ACTIVE_NS + in->runq_ns))
 		out->cls = BEHAVIOR_UNKNOWN;
 	else
-		out->cls = pick(out);
+		out->cls = behavior_pick(out);
 }
 
 const char *behavior_class_name(enum behavior_class cls)

@@ -54,6 +54,10 @@ struct behavior {
 /* Computes the class and intensities of in. */
 void behavior_classify(const struct behavior_input *in, struct behavior *out);
 
+/* The class of b's four intensities: X_bound when X's is over its bar and at
+ * least DOMINANCE times each other one, else mixed (behavior.c says the bars). */
+enum behavior_class behavior_pick(const struct behavior *b);
+
 /* Returns "io_bound", "cpu_bound", ... as denet spells them. */
 const char *behavior_class_name(enum behavior_class cls);
 

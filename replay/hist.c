@@ -25,48 +25,68 @@ void ks_hist_merge(struct ks_hist *dst, const struct ks_hist *src)
 		dst->bucket[i] += src->bucket[i];
 }
 
-void ks_hist_bucket_range(unsigned idx, uint64_t *lo, uint64_t *hi)
+/* The range of values bucket idx holds in a histogram of sub_bits sub-buckets. */
+static void bucket_range(unsigned idx, unsigned sub_bits, uint64_t *lo, uint64_t *hi)
 {
 	unsigned sh, sub;
 
-	if (idx < (2u << KS_HIST_SUB_BITS)) {
+	if (idx < (2u << sub_bits)) {
 		*lo = *hi = idx;
 		return;
 	}
-	sh = (idx >> KS_HIST_SUB_BITS) - 1;
-	sub = idx - (sh << KS_HIST_SUB_BITS);
+	sh = (idx >> sub_bits) - 1;
+	sub = idx - (sh << sub_bits);
 	*lo = (uint64_t)sub << sh;
 	*hi = *lo + ((1ull << sh) - 1);
 }
 
-uint64_t ks_hist_percentile(const struct ks_hist *h, double p)
+void ks_hist_bucket_range(unsigned idx, uint64_t *lo, uint64_t *hi)
+{
+	bucket_range(idx, KS_HIST_SUB_BITS, lo, hi);
+}
+
+/* The buckets of either histogram, as the percentile search reads them. */
+struct buckets {
+	const uint64_t *wide;   /* ks_hist */
+	const uint32_t *narrow; /* ks_chist */
+	unsigned n, sub_bits, first;
+	uint64_t total; /* what the buckets add up to */
+};
+
+/* The midpoint of the bucket that holds the value of rank ceil(p% of total),
+ * clamped to [min, max]; min or max at the ends, 0 when count is 0. */
+static uint64_t percentile(const struct buckets *bk, uint64_t count, uint64_t min, uint64_t max,
+			   double p)
 {
 	uint64_t rank, cum = 0, lo, hi, v;
 
-	if (!h->count)
+	if (!count)
 		return 0;
 	if (p <= 0)
-		return h->min;
+		return min;
 	if (p >= 100)
-		return h->max;
-	rank = (uint64_t)ceil(p / 100.0 * (double)h->count);
-	if (rank < 1)
-		rank = 1;
-	if (rank > h->count)
-		rank = h->count;
-	for (unsigned i = ks_hist_index(h->min); i < KS_HIST_BUCKETS; i++) {
-		cum += h->bucket[i];
+		return max;
+	rank = (uint64_t)ceil(p / 100.0 * (double)bk->total);
+	rank = rank < 1 ? 1 : rank > bk->total ? bk->total : rank;
+	for (unsigned i = bk->first; i < bk->n; i++) {
+		cum += bk->wide ? bk->wide[i] : bk->narrow[i];
 		if (cum < rank)
 			continue;
-		ks_hist_bucket_range(i, &lo, &hi);
+		bucket_range(i, bk->sub_bits, &lo, &hi);
 		v = lo + (hi - lo) / 2;
-		if (v < h->min)
-			v = h->min;
-		if (v > h->max)
-			v = h->max;
-		return v;
+		return v < min ? min : v > max ? max : v;
 	}
-	return h->max;
+	return max;
+}
+
+uint64_t ks_hist_percentile(const struct ks_hist *h, double p)
+{
+	struct buckets bk = { .wide = h->bucket, .n = KS_HIST_BUCKETS,
+			      .sub_bits = KS_HIST_SUB_BITS, .total = h->count };
+
+	if (h->count)
+		bk.first = ks_hist_index(h->min);
+	return percentile(&bk, h->count, h->min, h->max, p);
 }
 
 void ks_chist_init(struct ks_chist *h)
@@ -91,37 +111,15 @@ void ks_chist_merge(struct ks_chist *dst, const struct ks_chist *src)
 
 uint64_t ks_chist_percentile(const struct ks_chist *h, double p)
 {
-	uint64_t rank, cum = 0, total = 0, lo, hi, v;
-	unsigned first = 0, sh, sub;
+	struct buckets bk = { .narrow = h->bucket, .n = KS_CHIST_BUCKETS,
+			      .sub_bits = KS_CHIST_SUB_BITS };
 
-	if (!h->count)
-		return 0;
-	if (p <= 0)
-		return h->min;
-	if (p >= 100)
-		return h->max;
 	/* Saturated counters make the bucket total the reference, not count. */
-	first = ks_chist_index(h->min);
-	for (unsigned i = first; i < KS_CHIST_BUCKETS; i++)
-		total += h->bucket[i];
-	rank = (uint64_t)ceil(p / 100.0 * (double)total);
-	rank = rank < 1 ? 1 : rank > total ? total : rank;
-	for (unsigned i = first; i < KS_CHIST_BUCKETS; i++) {
-		cum += h->bucket[i];
-		if (cum < rank)
-			continue;
-		if (i < (2u << KS_CHIST_SUB_BITS)) {
-			lo = hi = i;
-		} else {
-			sh = (i >> KS_CHIST_SUB_BITS) - 1;
-			sub = i - (sh << KS_CHIST_SUB_BITS);
-			lo = (uint64_t)sub << sh;
-			hi = lo + ((1ull << sh) - 1);
-		}
-		v = lo + (hi - lo) / 2;
-		return v < h->min ? h->min : v > h->max ? h->max : v;
-	}
-	return h->max;
+	if (h->count)
+		bk.first = ks_chist_index(h->min);
+	for (unsigned i = bk.first; i < KS_CHIST_BUCKETS; i++)
+		bk.total += h->bucket[i];
+	return percentile(&bk, h->count, h->min, h->max, p);
 }
 
 static void print_stars(FILE *f, uint64_t val, uint64_t val_max, int width)

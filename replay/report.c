@@ -244,6 +244,50 @@ void report_free(struct report *r)
 	tm_free(&r->tm);
 }
 
+void jb_set(struct jb *b, json_t *o, const char *k, json_t *v)
+{
+	if (!v || !o || json_object_set_new(o, k, v))
+		b->ok = false;
+}
+
+void jb_push(struct jb *b, json_t *a, json_t *v)
+{
+	if (!v || !a || json_array_append_new(a, v))
+		b->ok = false;
+}
+
+json_t *jb_u64(uint64_t v)
+{
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+json_t *jb_epoch(const struct report *r, uint64_t ts)
+{
+	bool known;
+	int64_t e = report_epoch_ns(&r->t->meta, ts, &known);
+
+	return known ? json_integer(e) : json_null();
+}
+
+json_t *jb_log2(struct jb *b, const uint64_t *slots)
+{
+	json_t *list = json_array();
+	int last = -1;
+
+	for (int i = 0; i < KS_LOG2_SLOTS; i++)
+		if (slots[i])
+			last = i;
+	for (int i = 0; i <= last; i++) {
+		json_t *o = json_object();
+
+		jb_set(b, o, "from_us", jb_u64(i ? 1ull << i : 0));
+		jb_set(b, o, "to_us", jb_u64(i == 63 ? UINT64_MAX >> 1 : (2ull << i) - 1));
+		jb_set(b, o, "count", jb_u64(slots[i]));
+		jb_push(b, list, o);
+	}
+	return list;
+}
+
 json_t *report_json_text(const char *s, size_t len)
 {
 	json_t *j = json_stringn(s, len);

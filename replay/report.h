@@ -99,6 +99,24 @@ void report_text_profile(FILE *f, const struct report *r);
 uint64_t report_proc_end(const struct report *r, const struct replay_proc *p,
 			 const struct sched_proc *sp);
 
+/* A JSON document built with one failure flag: a NULL value (an allocation
+ * failed) or a failed insert clears ok, and the writer drops the whole document
+ * rather than a key. jb_set sets o[k] = v and jb_push appends v to array a, both
+ * stealing v. */
+struct jb {
+	bool ok;
+};
+
+void jb_set(struct jb *b, json_t *o, const char *k, json_t *v);
+void jb_push(struct jb *b, json_t *a, json_t *v);
+/* v as a JSON integer, saturated at INT64_MAX. */
+json_t *jb_u64(uint64_t v);
+/* Trace timestamp ts as Unix epoch ns, or null when the trace has no clock offset. */
+json_t *jb_epoch(const struct report *r, uint64_t ts);
+/* A log2 latency histogram (KS_LOG2_SLOTS slots, us) as [{from_us, to_us,
+ * count}] up to its last non-empty slot. */
+json_t *jb_log2(struct jb *b, const uint64_t *slots);
+
 /* Returns a JSON string of s[0..len), with bytes that are not valid UTF-8 replaced
  * by '?'; NULL on ENOMEM. */
 json_t *report_json_text(const char *s, size_t len);

@@ -46,57 +46,9 @@ static bool has_probe(const struct report *r, const char *tp)
 
 /* ---- JSON --------------------------------------------------------------------- */
 
-struct jb {
-	bool ok;
-};
-
-static void set(struct jb *b, json_t *o, const char *k, json_t *v)
-{
-	if (!v || !o || json_object_set_new(o, k, v))
-		b->ok = false;
-}
-
-static void push(struct jb *b, json_t *a, json_t *v)
-{
-	if (!v || !a || json_array_append_new(a, v))
-		b->ok = false;
-}
-
-static json_t *ju(uint64_t v)
-{
-	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
 static json_t *jstrn(const char *s, size_t max)
 {
 	return report_json_text(s, strnlen(s, max));
-}
-
-static json_t *jepoch(const struct report *r, uint64_t ts)
-{
-	bool known;
-	int64_t e = report_epoch_ns(&r->t->meta, ts, &known);
-
-	return known ? json_integer(e) : json_null();
-}
-
-static json_t *json_log2(struct jb *b, const uint64_t *slots)
-{
-	json_t *list = json_array();
-	int last = -1;
-
-	for (int i = 0; i < KS_LOG2_SLOTS; i++)
-		if (slots[i])
-			last = i;
-	for (int i = 0; i <= last; i++) {
-		json_t *o = json_object();
-
-		set(b, o, "from_us", ju(i ? 1ull << i : 0));
-		set(b, o, "to_us", ju(i == 63 ? UINT64_MAX >> 1 : (2ull << i) - 1));
-		set(b, o, "count", ju(slots[i]));
-		push(b, list, o);
-	}
-	return list;
 }
 
 static const char *dev_name(const struct blockio_analysis *a, uint32_t dev)
@@ -113,47 +65,47 @@ static json_t *json_block(struct jb *b, const struct report *r)
 	json_t *slow = json_array();
 	char dev[32], tb[KS_TIME_BUF];
 
-	set(b, o, "recorded", json_boolean(has_probe(r, "block_rq_complete")));
-	set(b, o, "not_recorded", r->io_missing ? json_string(r->io_missing) : json_null());
-	set(b, o, "requests", ju(a->requests));
-	set(b, o, "bytes", ju(a->bytes));
-	set(b, o, "kernel_thread_bytes", ju(a->kthread_bytes));
-	set(b, o, "errors", ju(a->errors));
+	jb_set(b, o, "recorded", json_boolean(has_probe(r, "block_rq_complete")));
+	jb_set(b, o, "not_recorded", r->io_missing ? json_string(r->io_missing) : json_null());
+	jb_set(b, o, "requests", jb_u64(a->requests));
+	jb_set(b, o, "bytes", jb_u64(a->bytes));
+	jb_set(b, o, "kernel_thread_bytes", jb_u64(a->kthread_bytes));
+	jb_set(b, o, "errors", jb_u64(a->errors));
 	/* shared with network: the I/O probes' one drop counter */
-	set(b, o, "lost_events", r->io_lost < 0 ? json_null() : ju(r->io_lost));
+	jb_set(b, o, "lost_events", r->io_lost < 0 ? json_null() : jb_u64(r->io_lost));
 	for (size_t i = 0; i < a->ndevs; i++) {
 		const struct blk_dev *d = &a->devs[i];
 		json_t *x = json_object();
 
 		snprintf(dev, sizeof(dev), "%u:%u", d->dev >> 20, d->dev & 0xfffff);
-		set(b, x, "dev", json_string(dev));
-		set(b, x, "name", json_string(d->name));
-		set(b, x, "reads", ju(d->reads));
-		set(b, x, "writes", ju(d->writes));
-		set(b, x, "other", ju(d->others));
-		set(b, x, "read_bytes", ju(d->read_bytes));
-		set(b, x, "write_bytes", ju(d->write_bytes));
-		set(b, x, "queue_ns", ju(d->queue_ns));
-		set(b, x, "service_ns", ju(d->service_ns));
-		set(b, x, "p50_ns", ju(ks_hist_percentile(d->lat, 50)));
-		set(b, x, "p99_ns", ju(ks_hist_percentile(d->lat, 99)));
-		set(b, x, "max_ns", ju(d->lat->count ? d->lat->max : 0));
-		set(b, x, "log2_us", json_log2(b, d->log2us));
-		push(b, devs, x);
+		jb_set(b, x, "dev", json_string(dev));
+		jb_set(b, x, "name", json_string(d->name));
+		jb_set(b, x, "reads", jb_u64(d->reads));
+		jb_set(b, x, "writes", jb_u64(d->writes));
+		jb_set(b, x, "other", jb_u64(d->others));
+		jb_set(b, x, "read_bytes", jb_u64(d->read_bytes));
+		jb_set(b, x, "write_bytes", jb_u64(d->write_bytes));
+		jb_set(b, x, "queue_ns", jb_u64(d->queue_ns));
+		jb_set(b, x, "service_ns", jb_u64(d->service_ns));
+		jb_set(b, x, "p50_ns", jb_u64(ks_hist_percentile(d->lat, 50)));
+		jb_set(b, x, "p99_ns", jb_u64(ks_hist_percentile(d->lat, 99)));
+		jb_set(b, x, "max_ns", jb_u64(d->lat->count ? d->lat->max : 0));
+		jb_set(b, x, "log2_us", jb_log2(b, d->log2us));
+		jb_push(b, devs, x);
 	}
 	for (size_t i = 0; i < a->nprocs; i++) {
 		const struct blk_proc *p = &a->procs[i];
 		json_t *x = json_object();
 
-		set(b, x, "pid", json_integer(p->pid));
-		set(b, x, "comm", jstrn(p->comm, sizeof(p->comm)));
-		set(b, x, "kernel_thread", json_boolean(p->kthread));
-		set(b, x, "reads", ju(p->reads));
-		set(b, x, "writes", ju(p->writes));
-		set(b, x, "read_bytes", ju(p->read_bytes));
-		set(b, x, "write_bytes", ju(p->write_bytes));
-		set(b, x, "time_ns", ju(p->time_ns));
-		push(b, procs, x);
+		jb_set(b, x, "pid", json_integer(p->pid));
+		jb_set(b, x, "comm", jstrn(p->comm, sizeof(p->comm)));
+		jb_set(b, x, "kernel_thread", json_boolean(p->kthread));
+		jb_set(b, x, "reads", jb_u64(p->reads));
+		jb_set(b, x, "writes", jb_u64(p->writes));
+		jb_set(b, x, "read_bytes", jb_u64(p->read_bytes));
+		jb_set(b, x, "write_bytes", jb_u64(p->write_bytes));
+		jb_set(b, x, "time_ns", jb_u64(p->time_ns));
+		jb_push(b, procs, x);
 	}
 	for (size_t i = 0; i < a->nslow; i++) {
 		const struct ks_block *q = &a->slow[i];
@@ -162,26 +114,26 @@ static json_t *json_block(struct jb *b, const struct report *r)
 		int64_t e = report_epoch_ns(&r->t->meta, q->ts, &known);
 
 		snprintf(dev, sizeof(dev), "%u:%u", q->dev >> 20, q->dev & 0xfffff);
-		set(b, x, "timestamp", known ? json_integer(e) : json_null());
-		set(b, x, "time_str", known ? json_string(ks_fmt_utc(tb, e)) : json_null());
-		set(b, x, "pid", json_integer(q->pid));
-		set(b, x, "tid", json_integer(q->tid));
-		set(b, x, "comm", jstrn(q->comm, sizeof(q->comm)));
-		set(b, x, "kernel_thread", json_boolean(q->flags & KS_BLK_KTHREAD));
-		set(b, x, "dev", json_string(dev));
-		set(b, x, "name", json_string(dev_name(a, q->dev)));
-		set(b, x, "op", json_string(blockio_op_name(q->op)));
-		set(b, x, "sector", ju(q->sector));
-		set(b, x, "bytes", ju(q->bytes));
-		set(b, x, "queue_ns", ju(q->queue_ns));
-		set(b, x, "service_ns", ju(q->service_ns));
-		set(b, x, "latency_ns", ju(q->queue_ns + q->service_ns));
-		set(b, x, "error", json_boolean(q->flags & KS_BLK_ERROR));
-		push(b, slow, x);
+		jb_set(b, x, "timestamp", known ? json_integer(e) : json_null());
+		jb_set(b, x, "time_str", known ? json_string(ks_fmt_utc(tb, e)) : json_null());
+		jb_set(b, x, "pid", json_integer(q->pid));
+		jb_set(b, x, "tid", json_integer(q->tid));
+		jb_set(b, x, "comm", jstrn(q->comm, sizeof(q->comm)));
+		jb_set(b, x, "kernel_thread", json_boolean(q->flags & KS_BLK_KTHREAD));
+		jb_set(b, x, "dev", json_string(dev));
+		jb_set(b, x, "name", json_string(dev_name(a, q->dev)));
+		jb_set(b, x, "op", json_string(blockio_op_name(q->op)));
+		jb_set(b, x, "sector", jb_u64(q->sector));
+		jb_set(b, x, "bytes", jb_u64(q->bytes));
+		jb_set(b, x, "queue_ns", jb_u64(q->queue_ns));
+		jb_set(b, x, "service_ns", jb_u64(q->service_ns));
+		jb_set(b, x, "latency_ns", jb_u64(q->queue_ns + q->service_ns));
+		jb_set(b, x, "error", json_boolean(q->flags & KS_BLK_ERROR));
+		jb_push(b, slow, x);
 	}
-	set(b, o, "devices", devs);
-	set(b, o, "by_process", procs);
-	set(b, o, "slow", slow);
+	jb_set(b, o, "devices", devs);
+	jb_set(b, o, "by_process", procs);
+	jb_set(b, o, "slow", slow);
 	return o;
 }
 
@@ -191,46 +143,46 @@ static json_t *json_network(struct jb *b, const struct report *r)
 	json_t *o = json_object(), *procs = json_array(), *conns = json_array();
 	char lb[NET_ADDR_BUF], rb[NET_ADDR_BUF], pb[16];
 
-	set(b, o, "recorded", json_boolean(has_probe(r, "sock_send_length")));
-	set(b, o, "not_recorded", r->io_missing ? json_string(r->io_missing) : json_null());
-	set(b, o, "tx_bytes", ju(a->tx));
-	set(b, o, "rx_bytes", ju(a->rx));
-	set(b, o, "retransmits", ju(a->retransmits));
-	set(b, o, "connections_omitted", ju(a->conn_misses));
-	set(b, o, "lost_events", r->io_lost < 0 ? json_null() : ju(r->io_lost));
+	jb_set(b, o, "recorded", json_boolean(has_probe(r, "sock_send_length")));
+	jb_set(b, o, "not_recorded", r->io_missing ? json_string(r->io_missing) : json_null());
+	jb_set(b, o, "tx_bytes", jb_u64(a->tx));
+	jb_set(b, o, "rx_bytes", jb_u64(a->rx));
+	jb_set(b, o, "retransmits", jb_u64(a->retransmits));
+	jb_set(b, o, "connections_omitted", jb_u64(a->conn_misses));
+	jb_set(b, o, "lost_events", r->io_lost < 0 ? json_null() : jb_u64(r->io_lost));
 	for (size_t i = 0; i < a->nprocs; i++) {
 		const struct net_proc *p = &a->procs[i];
 		json_t *x = json_object();
 
-		set(b, x, "pid", json_integer(p->pid));
-		set(b, x, "comm", jstrn(p->comm, sizeof(p->comm)));
-		set(b, x, "tx_bytes", ju(p->tx));
-		set(b, x, "rx_bytes", ju(p->rx));
-		set(b, x, "retransmits", ju(p->retransmits));
-		set(b, x, "connections", ju(p->conns));
-		push(b, procs, x);
+		jb_set(b, x, "pid", json_integer(p->pid));
+		jb_set(b, x, "comm", jstrn(p->comm, sizeof(p->comm)));
+		jb_set(b, x, "tx_bytes", jb_u64(p->tx));
+		jb_set(b, x, "rx_bytes", jb_u64(p->rx));
+		jb_set(b, x, "retransmits", jb_u64(p->retransmits));
+		jb_set(b, x, "connections", jb_u64(p->conns));
+		jb_push(b, procs, x);
 	}
 	for (size_t i = 0; i < a->nconns; i++) {
 		const struct net_conn *c = &a->conns[i];
 		json_t *x = json_object();
 
-		set(b, x, "pid", json_integer(c->pid));
-		set(b, x, "comm", jstrn(c->comm, sizeof(c->comm)));
-		set(b, x, "proto", json_string(net_proto_name(c->proto, pb)));
-		set(b, x, "family", json_string(c->family == 10 ? "ipv6" : "ipv4"));
-		set(b, x, "local", json_string(net_endpoint(lb, c->family, c->laddr, c->lport)));
-		set(b, x, "remote", json_string(net_endpoint(rb, c->family, c->raddr, c->rport)));
-		set(b, x, "tx_bytes", ju(c->tx));
-		set(b, x, "rx_bytes", ju(c->rx));
-		set(b, x, "retransmits", ju(c->retransmits));
-		set(b, x, "start_ns", jepoch(r, c->start_ts));
+		jb_set(b, x, "pid", json_integer(c->pid));
+		jb_set(b, x, "comm", jstrn(c->comm, sizeof(c->comm)));
+		jb_set(b, x, "proto", json_string(net_proto_name(c->proto, pb)));
+		jb_set(b, x, "family", json_string(c->family == 10 ? "ipv6" : "ipv4"));
+		jb_set(b, x, "local", json_string(net_endpoint(lb, c->family, c->laddr, c->lport)));
+		jb_set(b, x, "remote", json_string(net_endpoint(rb, c->family, c->raddr, c->rport)));
+		jb_set(b, x, "tx_bytes", jb_u64(c->tx));
+		jb_set(b, x, "rx_bytes", jb_u64(c->rx));
+		jb_set(b, x, "retransmits", jb_u64(c->retransmits));
+		jb_set(b, x, "start_ns", jb_epoch(r, c->start_ts));
 		/* still open at the trace's end: no end */
-		set(b, x, "end_ns", c->closed ? jepoch(r, c->end_ts) : json_null());
-		set(b, x, "last_ns", jepoch(r, c->end_ts));
-		push(b, conns, x);
+		jb_set(b, x, "end_ns", c->closed ? jb_epoch(r, c->end_ts) : json_null());
+		jb_set(b, x, "last_ns", jb_epoch(r, c->end_ts));
+		jb_push(b, conns, x);
 	}
-	set(b, o, "by_process", procs);
-	set(b, o, "connections", conns);
+	jb_set(b, o, "by_process", procs);
+	jb_set(b, o, "connections", conns);
 	return o;
 }
 
@@ -243,14 +195,14 @@ static json_t *json_io_buckets(struct jb *b, const struct report *r)
 		const struct io_bucket *k = &bk->v[i];
 		json_t *x = json_object();
 
-		set(b, x, "time_bucket", ju(k->sec));
-		set(b, x, "pid", json_integer(k->pid));
-		set(b, x, "comm", jstrn(k->comm, sizeof(k->comm)));
-		set(b, x, "block_read_bytes", ju(k->blk_read));
-		set(b, x, "block_write_bytes", ju(k->blk_write));
-		set(b, x, "net_tx_bytes", ju(k->net_tx));
-		set(b, x, "net_rx_bytes", ju(k->net_rx));
-		push(b, list, x);
+		jb_set(b, x, "time_bucket", jb_u64(k->sec));
+		jb_set(b, x, "pid", json_integer(k->pid));
+		jb_set(b, x, "comm", jstrn(k->comm, sizeof(k->comm)));
+		jb_set(b, x, "block_read_bytes", jb_u64(k->blk_read));
+		jb_set(b, x, "block_write_bytes", jb_u64(k->blk_write));
+		jb_set(b, x, "net_tx_bytes", jb_u64(k->net_tx));
+		jb_set(b, x, "net_rx_bytes", jb_u64(k->net_rx));
+		jb_push(b, list, x);
 	}
 	return list;
 }
@@ -259,10 +211,10 @@ bool report_io_json(const struct report *r, json_t *doc)
 {
 	struct jb b = { true };
 
-	set(&b, doc, "block_io", json_block(&b, r));
-	set(&b, doc, "network", json_network(&b, r));
-	set(&b, doc, "io_buckets", json_io_buckets(&b, r));
-	set(&b, doc, "io_buckets_omitted", ju(r->a.iob.misses));
+	jb_set(&b, doc, "block_io", json_block(&b, r));
+	jb_set(&b, doc, "network", json_network(&b, r));
+	jb_set(&b, doc, "io_buckets", json_io_buckets(&b, r));
+	jb_set(&b, doc, "io_buckets_omitted", jb_u64(r->a.iob.misses));
 	return b.ok;
 }
 

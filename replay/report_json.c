@@ -12,28 +12,6 @@
 
 #define TOP_SYSCALLS 10
 
-struct jb {
-	bool ok;
-};
-
-/* Sets o[k] = v, stealing v; remembers a failure (v NULL or no memory). */
-static void set(struct jb *b, json_t *o, const char *k, json_t *v)
-{
-	if (!v || !o || json_object_set_new(o, k, v))
-		b->ok = false;
-}
-
-static void push(struct jb *b, json_t *a, json_t *v)
-{
-	if (!v || !a || json_array_append_new(a, v))
-		b->ok = false;
-}
-
-static json_t *ju(uint64_t v)
-{
-	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
 static json_t *jreal(double v, double scale)
 {
 	return json_real(round(v * scale) / scale);
@@ -52,7 +30,7 @@ static json_t *json_argv(struct jb *b, const char *argv, size_t len)
 	while (a && i < len) {
 		size_t n = strnlen(argv + i, len - i);
 
-		push(b, a, report_json_text(argv + i, n));
+		jb_push(b, a, report_json_text(argv + i, n));
 		i += n + 1;
 	}
 	if (!a)
@@ -74,34 +52,34 @@ static json_t *json_trace(struct jb *b, const struct report *r)
 		json_decref(cmd);
 		cmd = m->command ? json_array() : json_null();
 		if (m->command)
-			push(b, cmd, jstr(m->command));
+			jb_push(b, cmd, jstr(m->command));
 	}
-	set(b, o, "file", jstr(r->t->path));
-	set(b, o, "command", cmd);
-	set(b, o, "command_line", line ? jstr(line) : json_null());
+	jb_set(b, o, "file", jstr(r->t->path));
+	jb_set(b, o, "command", cmd);
+	jb_set(b, o, "command_line", line ? jstr(line) : json_null());
 	free(line);
-	set(b, o, "hostname", jstr(m->hostname));
-	set(b, o, "kernel_release", jstr(m->kernel_release));
-	set(b, o, "ksight_version", jstr(m->ksight_version));
-	set(b, o, "format_version", jstr(m->format_version));
-	set(b, o, "state", jstr(m->state));
-	set(b, o, "start_ns", ju(r->start_ns));
-	set(b, o, "end_ns", ju(r->end_ns));
-	set(b, o, "duration_ns", ju(r->end_ns - r->start_ns));
-	set(b, o, "start_timestamp", known ? json_integer(epoch) : json_null());
-	set(b, o, "start_time", known ? jstr(ks_fmt_utc(tb, epoch)) : json_null());
-	set(b, o, "time_zone", json_string("UTC"));
-	set(b, o, "exit_code", m->have & RM_EXIT ? json_integer(m->exit_code) : json_null());
+	jb_set(b, o, "hostname", jstr(m->hostname));
+	jb_set(b, o, "kernel_release", jstr(m->kernel_release));
+	jb_set(b, o, "ksight_version", jstr(m->ksight_version));
+	jb_set(b, o, "format_version", jstr(m->format_version));
+	jb_set(b, o, "state", jstr(m->state));
+	jb_set(b, o, "start_ns", jb_u64(r->start_ns));
+	jb_set(b, o, "end_ns", jb_u64(r->end_ns));
+	jb_set(b, o, "duration_ns", jb_u64(r->end_ns - r->start_ns));
+	jb_set(b, o, "start_timestamp", known ? json_integer(epoch) : json_null());
+	jb_set(b, o, "start_time", known ? jstr(ks_fmt_utc(tb, epoch)) : json_null());
+	jb_set(b, o, "time_zone", json_string("UTC"));
+	jb_set(b, o, "exit_code", m->have & RM_EXIT ? json_integer(m->exit_code) : json_null());
 	for (unsigned k = 1; k < KS_KIND_MAX; k++)
 		if (r->a.segments[k])
-			set(b, events, replay_kind_name(k, kb), ju(r->a.events_read[k]));
-	set(b, o, "events", events);
-	set(b, lost, "syscall", m->have & RM_LOST_SYSCALL ? ju(m->lost_syscall) : json_null());
-	set(b, lost, "proc", m->have & RM_LOST_PROC ? ju(m->lost_proc) : json_null());
-	set(b, lost, "sched", m->have & RM_LOST_SCHED ? ju(m->lost_sched) : json_null());
-	set(b, lost, "total", r->lost_known ? ju(r->lost) : json_null());
-	set(b, o, "lost", lost);
-	set(b, o, "skipped_segments", ju(r->t->skipped_segments));
+			jb_set(b, events, replay_kind_name(k, kb), jb_u64(r->a.events_read[k]));
+	jb_set(b, o, "events", events);
+	jb_set(b, lost, "syscall", m->have & RM_LOST_SYSCALL ? jb_u64(m->lost_syscall) : json_null());
+	jb_set(b, lost, "proc", m->have & RM_LOST_PROC ? jb_u64(m->lost_proc) : json_null());
+	jb_set(b, lost, "sched", m->have & RM_LOST_SCHED ? jb_u64(m->lost_sched) : json_null());
+	jb_set(b, lost, "total", r->lost_known ? jb_u64(r->lost) : json_null());
+	jb_set(b, o, "lost", lost);
+	jb_set(b, o, "skipped_segments", jb_u64(r->t->skipped_segments));
 	return o;
 }
 
@@ -110,11 +88,11 @@ static json_t *json_filter(struct jb *b, const struct report *r)
 	const struct analyze_opts *o = &r->a.o;
 	json_t *f = json_object();
 
-	set(b, f, "pid", o->has_pid ? json_integer(o->pid) : json_null());
-	set(b, f, "from_ns", ju(o->from_ns));
-	set(b, f, "to_ns", o->to_ns == UINT64_MAX ? json_null() : ju(o->to_ns));
-	set(b, f, "window_ns", ju(r->wall_ns));
-	set(b, f, "slow_threshold_ns", ju(o->slow_ns));
+	jb_set(b, f, "pid", o->has_pid ? json_integer(o->pid) : json_null());
+	jb_set(b, f, "from_ns", jb_u64(o->from_ns));
+	jb_set(b, f, "to_ns", o->to_ns == UINT64_MAX ? json_null() : jb_u64(o->to_ns));
+	jb_set(b, f, "window_ns", jb_u64(r->wall_ns));
+	jb_set(b, f, "slow_threshold_ns", jb_u64(o->slow_ns));
 	return f;
 }
 
@@ -124,20 +102,20 @@ static json_t *json_syscall(struct jb *b, const struct sc_stat *s)
 	char nb[KS_SYSCALL_NAME_MAX];
 	const struct ks_hist *h = &s->hist;
 
-	set(b, o, "name", json_string(s->nr == ANALYZE_NR_MERGED ? "syscall_other" :
-				      ks_syscall_name(s->nr, nb)));
-	set(b, o, "nr", s->nr == ANALYZE_NR_MERGED ? json_integer(-1) : json_integer(s->nr));
-	set(b, o, "category", json_string(ks_cat_name(s->cat)));
-	set(b, o, "count", ju(s->calls));
-	set(b, o, "errors", ju(s->errors));
-	set(b, o, "total_ns", ju(h->sum));
-	set(b, o, "avg_ns", ju(h->count ? h->sum / h->count : 0));
-	set(b, o, "min_ns", ju(h->count ? h->min : 0));
-	set(b, o, "p50_ns", ju(ks_hist_percentile(h, 50)));
-	set(b, o, "p90_ns", ju(ks_hist_percentile(h, 90)));
-	set(b, o, "p99_ns", ju(ks_hist_percentile(h, 99)));
-	set(b, o, "max_ns", ju(h->max));
-	set(b, o, "noreturn", ju(s->noret));
+	jb_set(b, o, "name", json_string(s->nr == ANALYZE_NR_MERGED ? "syscall_other" :
+					 ks_syscall_name(s->nr, nb)));
+	jb_set(b, o, "nr", s->nr == ANALYZE_NR_MERGED ? json_integer(-1) : json_integer(s->nr));
+	jb_set(b, o, "category", json_string(ks_cat_name(s->cat)));
+	jb_set(b, o, "count", jb_u64(s->calls));
+	jb_set(b, o, "errors", jb_u64(s->errors));
+	jb_set(b, o, "total_ns", jb_u64(h->sum));
+	jb_set(b, o, "avg_ns", jb_u64(h->count ? h->sum / h->count : 0));
+	jb_set(b, o, "min_ns", jb_u64(h->count ? h->min : 0));
+	jb_set(b, o, "p50_ns", jb_u64(ks_hist_percentile(h, 50)));
+	jb_set(b, o, "p90_ns", jb_u64(ks_hist_percentile(h, 90)));
+	jb_set(b, o, "p99_ns", jb_u64(ks_hist_percentile(h, 99)));
+	jb_set(b, o, "max_ns", jb_u64(h->max));
+	jb_set(b, o, "noreturn", jb_u64(s->noret));
 	return o;
 }
 
@@ -158,33 +136,33 @@ static json_t *json_syscalls(struct jb *b, const struct report *r)
 	struct sc_stat *bycount[ANALYZE_NR_DIRECT + ANALYZE_NR_FAR + 1];
 	char nb[KS_SYSCALL_NAME_MAX];
 
-	set(b, o, "total", ju(a->calls));
-	set(b, o, "errors", ju(a->errors));
-	set(b, o, "total_ns", ju(a->ns));
+	jb_set(b, o, "total", jb_u64(a->calls));
+	jb_set(b, o, "errors", jb_u64(a->errors));
+	jb_set(b, o, "total_ns", jb_u64(a->ns));
 	for (size_t i = 0; i < a->nsorted; i++)
-		push(b, list, json_syscall(b, a->sorted[i]));
-	set(b, o, "by_syscall", list);
+		jb_push(b, list, json_syscall(b, a->sorted[i]));
+	jb_set(b, o, "by_syscall", list);
 	for (unsigned c = 0; c < KS_CAT_COUNT; c++) {
 		json_t *d = json_object();
 
-		set(b, cats, ks_cat_name(c), ju(a->cat[c].calls));
-		set(b, d, "count", ju(a->cat[c].calls));
-		set(b, d, "errors", ju(a->cat[c].errors));
-		set(b, d, "total_ns", ju(a->cat[c].ns));
-		set(b, detail, ks_cat_name(c), d);
+		jb_set(b, cats, ks_cat_name(c), jb_u64(a->cat[c].calls));
+		jb_set(b, d, "count", jb_u64(a->cat[c].calls));
+		jb_set(b, d, "errors", jb_u64(a->cat[c].errors));
+		jb_set(b, d, "total_ns", jb_u64(a->cat[c].ns));
+		jb_set(b, detail, ks_cat_name(c), d);
 	}
-	set(b, o, "by_category", cats);
-	set(b, o, "by_category_detail", detail);
+	jb_set(b, o, "by_category", cats);
+	jb_set(b, o, "by_category_detail", detail);
 	memcpy(bycount, a->sorted, a->nsorted * sizeof(*bycount));
 	ks_qsort(bycount, a->nsorted, sizeof(*bycount), by_count);
 	for (size_t i = 0; i < a->nsorted && i < TOP_SYSCALLS; i++) {
 		const struct sc_stat *s = bycount[i];
 
-		push(b, top, json_pack("{s:s,s:I}", "name",
-				       s->nr == ANALYZE_NR_MERGED ? "syscall_other" :
-				       ks_syscall_name(s->nr, nb), "count", (json_int_t)s->calls));
+		jb_push(b, top, json_pack("{s:s,s:I}", "name",
+					  s->nr == ANALYZE_NR_MERGED ? "syscall_other" :
+					  ks_syscall_name(s->nr, nb), "count", (json_int_t)s->calls));
 	}
-	set(b, o, "top_syscalls", top);
+	jb_set(b, o, "top_syscalls", top);
 	return o;
 }
 
@@ -192,20 +170,20 @@ static json_t *json_analysis(struct jb *b, const struct report *r)
 {
 	json_t *o = json_object();
 
-	set(b, o, "behavior_classification", json_string(behavior_class_name(r->beh.cls)));
-	set(b, o, "syscall_rate_per_sec", jreal(r->beh.syscall_rate_per_sec, 100));
-	set(b, o, "io_intensity", jreal(r->beh.io_intensity, 1e4));
-	set(b, o, "memory_intensity", jreal(r->beh.memory_intensity, 1e4));
-	set(b, o, "cpu_intensity", jreal(r->beh.cpu_intensity, 1e4));
-	set(b, o, "network_intensity", jreal(r->beh.network_intensity, 1e4));
+	jb_set(b, o, "behavior_classification", json_string(behavior_class_name(r->beh.cls)));
+	jb_set(b, o, "syscall_rate_per_sec", jreal(r->beh.syscall_rate_per_sec, 100));
+	jb_set(b, o, "io_intensity", jreal(r->beh.io_intensity, 1e4));
+	jb_set(b, o, "memory_intensity", jreal(r->beh.memory_intensity, 1e4));
+	jb_set(b, o, "cpu_intensity", jreal(r->beh.cpu_intensity, 1e4));
+	jb_set(b, o, "network_intensity", jreal(r->beh.network_intensity, 1e4));
 	/* The evidence behind them (0 when the trace has no scheduler events or samples). */
-	set(b, o, "on_cpu_ratio", jreal(r->beh.on_cpu_ratio, 1e4));
-	set(b, o, "runq_wait_ratio", jreal(r->beh.runq_wait_ratio, 1e4));
-	set(b, o, "fault_cpu_share", jreal(r->beh.fault_cpu_share, 1e4));
-	set(b, o, "page_faults_per_sec", jreal(r->beh.page_faults_per_sec, 100));
-	set(b, o, "rss_growth_kb_per_sec", jreal(r->beh.rss_growth_kb_per_sec, 100));
-	set(b, o, "reason", json_string(r->reason));
-	set(b, o, "time", report_json_time(r, &r->tm.total));
+	jb_set(b, o, "on_cpu_ratio", jreal(r->beh.on_cpu_ratio, 1e4));
+	jb_set(b, o, "runq_wait_ratio", jreal(r->beh.runq_wait_ratio, 1e4));
+	jb_set(b, o, "fault_cpu_share", jreal(r->beh.fault_cpu_share, 1e4));
+	jb_set(b, o, "page_faults_per_sec", jreal(r->beh.page_faults_per_sec, 100));
+	jb_set(b, o, "rss_growth_kb_per_sec", jreal(r->beh.rss_growth_kb_per_sec, 100));
+	jb_set(b, o, "reason", json_string(r->reason));
+	jb_set(b, o, "time", report_json_time(r, &r->tm.total));
 	return o;
 }
 
@@ -221,17 +199,17 @@ static json_t *json_slow(struct jb *b, const struct report *r)
 		int64_t epoch = report_epoch_ns(m, c->ts, &known);
 		json_t *o = json_object();
 
-		set(b, o, "timestamp", json_integer(epoch));
-		set(b, o, "time_str", json_string(ks_fmt_utc(tb, epoch)));
-		set(b, o, "pid", json_integer(c->pid));
-		set(b, o, "tid", json_integer(c->tid));
-		set(b, o, "syscall", json_integer(c->nr));
-		set(b, o, "syscall_name", json_string(ks_syscall_name(c->nr, nb)));
-		set(b, o, "latency_ms", jreal((double)c->dur / 1e6, 1e6));
-		set(b, o, "comm", jstr(replay_procs_comm_at(&r->a.procs, c->pid, c->ts)));
-		set(b, o, "ret", json_integer(c->ret));
-		set(b, o, "stack", report_json_slow_stack(r, c));
-		push(b, list, o);
+		jb_set(b, o, "timestamp", json_integer(epoch));
+		jb_set(b, o, "time_str", json_string(ks_fmt_utc(tb, epoch)));
+		jb_set(b, o, "pid", json_integer(c->pid));
+		jb_set(b, o, "tid", json_integer(c->tid));
+		jb_set(b, o, "syscall", json_integer(c->nr));
+		jb_set(b, o, "syscall_name", json_string(ks_syscall_name(c->nr, nb)));
+		jb_set(b, o, "latency_ms", jreal((double)c->dur / 1e6, 1e6));
+		jb_set(b, o, "comm", jstr(replay_procs_comm_at(&r->a.procs, c->pid, c->ts)));
+		jb_set(b, o, "ret", json_integer(c->ret));
+		jb_set(b, o, "stack", report_json_slow_stack(r, c));
+		jb_push(b, list, o);
 	}
 	return list;
 }
@@ -265,20 +243,12 @@ static json_t *jus(uint64_t ns)
 	return jreal((double)ns / 1e3, 1e3);
 }
 
-static json_t *jepoch(const struct report *r, uint64_t ts)
-{
-	bool known;
-	int64_t e = report_epoch_ns(&r->t->meta, ts, &known);
-
-	return known ? json_integer(e) : json_null();
-}
-
 /* A cumulative /proc counter over the window, or null without samples. */
 static json_t *jcum(const struct sched_proc *sp, const struct sched_cum *c)
 {
 	if (!sp || !sp->samples)
 		return json_null();
-	return ju(c->max > c->before ? c->max - c->before : 0);
+	return jb_u64(c->max > c->before ? c->max - c->before : 0);
 }
 
 /* The scheduler and sampler fields of one process (sp NULL: nothing known). Without
@@ -291,28 +261,28 @@ static void json_proc_figures(struct jb *b, const struct report *r, json_t *o,
 	bool sched = sched_available(&r->a.sched), sampled = sp && sp->samples;
 	uint64_t cpu = sched ? c->on_ns : sampled ? sp->cpu_ns : 0;
 
-	set(b, o, "cpu_time_ms", jms(cpu));
-	set(b, o, "voluntary_switches", ju(c->vol));
-	set(b, o, "involuntary_switches", ju(c->invol));
-	set(b, o, "context_switches", ju(c->switches));
-	set(b, o, "wakeups", ju(c->wakeups));
-	set(b, o, "avg_timeslice_us", jus(c->slices ? c->on_ns / c->slices : 0));
-	set(b, o, "time_slices", ju(c->slices));
-	set(b, o, "threads", ju(sp ? (sp->nthreads > sp->max_threads ? sp->nthreads :
-				   sp->max_threads) : 0));
-	set(b, o, "off_cpu_ms", jms(sp ? sp->off_ns : 0));
-	set(b, o, "runq_wait_ms", jms(c->runq_ns));
-	set(b, o, "runq_p50_us", jus(sp && sp->runq ? ks_chist_percentile(sp->runq, 50) : 0));
-	set(b, o, "runq_p99_us", jus(sp && sp->runq ? ks_chist_percentile(sp->runq, 99) : 0));
-	set(b, o, "runq_max_us", jus(sp && sp->runq ? sp->runq->max : 0));
-	set(b, o, "page_faults", sched || !sampled ? ju(c->faults) :
-			 ju(sp->minflt.max + sp->majflt.max));
-	set(b, o, "peak_rss_kb", sampled ? ju(sp->peak_rss_kb) : json_null());
-	set(b, o, "peak_vsz_kb", sampled ? ju(sp->peak_vsz_kb) : json_null());
-	set(b, o, "read_bytes", jcum(sp, sp ? &sp->read_bytes : NULL));
-	set(b, o, "write_bytes", jcum(sp, sp ? &sp->write_bytes : NULL));
-	set(b, o, "rchar", jcum(sp, sp ? &sp->rchar : NULL));
-	set(b, o, "wchar", jcum(sp, sp ? &sp->wchar : NULL));
+	jb_set(b, o, "cpu_time_ms", jms(cpu));
+	jb_set(b, o, "voluntary_switches", jb_u64(c->vol));
+	jb_set(b, o, "involuntary_switches", jb_u64(c->invol));
+	jb_set(b, o, "context_switches", jb_u64(c->switches));
+	jb_set(b, o, "wakeups", jb_u64(c->wakeups));
+	jb_set(b, o, "avg_timeslice_us", jus(c->slices ? c->on_ns / c->slices : 0));
+	jb_set(b, o, "time_slices", jb_u64(c->slices));
+	jb_set(b, o, "threads", jb_u64(sp ? (sp->nthreads > sp->max_threads ? sp->nthreads :
+					  sp->max_threads) : 0));
+	jb_set(b, o, "off_cpu_ms", jms(sp ? sp->off_ns : 0));
+	jb_set(b, o, "runq_wait_ms", jms(c->runq_ns));
+	jb_set(b, o, "runq_p50_us", jus(sp && sp->runq ? ks_chist_percentile(sp->runq, 50) : 0));
+	jb_set(b, o, "runq_p99_us", jus(sp && sp->runq ? ks_chist_percentile(sp->runq, 99) : 0));
+	jb_set(b, o, "runq_max_us", jus(sp && sp->runq ? sp->runq->max : 0));
+	jb_set(b, o, "page_faults", sched || !sampled ? jb_u64(c->faults) :
+				jb_u64(sp->minflt.max + sp->majflt.max));
+	jb_set(b, o, "peak_rss_kb", sampled ? jb_u64(sp->peak_rss_kb) : json_null());
+	jb_set(b, o, "peak_vsz_kb", sampled ? jb_u64(sp->peak_vsz_kb) : json_null());
+	jb_set(b, o, "read_bytes", jcum(sp, sp ? &sp->read_bytes : NULL));
+	jb_set(b, o, "write_bytes", jcum(sp, sp ? &sp->write_bytes : NULL));
+	jb_set(b, o, "rchar", jcum(sp, sp ? &sp->rchar : NULL));
+	jb_set(b, o, "wchar", jcum(sp, sp ? &sp->wchar : NULL));
 }
 
 static json_t *json_procs(struct jb *b, const struct report *r)
@@ -328,25 +298,25 @@ static json_t *json_procs(struct jb *b, const struct report *r)
 		if (!proc_selected(r, p))
 			continue;
 		o = json_object();
-		set(b, o, "pid", json_integer(p->pid));
-		set(b, o, "ppid", json_integer(p->ppid));
-		set(b, o, "comm", jstr(p->comm));
-		set(b, o, "argv", json_argv(b, p->argv, p->argv_len));
-		set(b, o, "argv_inherited", json_boolean(p->argv_inherited));
-		set(b, o, "argv_truncated", json_boolean(p->argv_truncated));
-		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
-						   json_null());
-		set(b, o, "exit_signal", p->exited && WIFSIGNALED(p->wstatus) ?
-					 json_integer(WTERMSIG(p->wstatus)) : json_null());
-		set(b, o, "start_ns", ju(p->start_ts));
-		set(b, o, "exit_ns", p->exited ? ju(p->exit_ts) : json_null());
-		set(b, o, "start_timestamp", jepoch(r, p->start_ts));
-		set(b, o, "exit_timestamp", p->exited ? jepoch(r, p->exit_ts) : json_null());
-		set(b, o, "lifetime_ms", jms(end > p->start_ts ? end - p->start_ts : 0));
+		jb_set(b, o, "pid", json_integer(p->pid));
+		jb_set(b, o, "ppid", json_integer(p->ppid));
+		jb_set(b, o, "comm", jstr(p->comm));
+		jb_set(b, o, "argv", json_argv(b, p->argv, p->argv_len));
+		jb_set(b, o, "argv_inherited", json_boolean(p->argv_inherited));
+		jb_set(b, o, "argv_truncated", json_boolean(p->argv_truncated));
+		jb_set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
+						      json_null());
+		jb_set(b, o, "exit_signal", p->exited && WIFSIGNALED(p->wstatus) ?
+					    json_integer(WTERMSIG(p->wstatus)) : json_null());
+		jb_set(b, o, "start_ns", jb_u64(p->start_ts));
+		jb_set(b, o, "exit_ns", p->exited ? jb_u64(p->exit_ts) : json_null());
+		jb_set(b, o, "start_timestamp", jb_epoch(r, p->start_ts));
+		jb_set(b, o, "exit_timestamp", p->exited ? jb_epoch(r, p->exit_ts) : json_null());
+		jb_set(b, o, "lifetime_ms", jms(end > p->start_ts ? end - p->start_ts : 0));
 		json_proc_figures(b, r, o, sp);
 		if (tm_record(&r->tm, (uint32_t)i))
-			set(b, o, "time", report_json_time(r, tm_record(&r->tm, (uint32_t)i)));
-		push(b, list, o);
+			jb_set(b, o, "time", report_json_time(r, tm_record(&r->tm, (uint32_t)i)));
+		jb_push(b, list, o);
 	}
 	return list;
 }
@@ -365,7 +335,7 @@ static void json_unrecorded_procs(struct jb *b, const struct report *r, json_t *
 				      "start_timestamp", "exit_timestamp", "lifetime_ms");
 
 		json_proc_figures(b, r, o, sched_find_pid(&r->a.sched, pids[i]));
-		push(b, list, o);
+		jb_push(b, list, o);
 	}
 	free(pids);
 }
@@ -386,36 +356,17 @@ static json_t *json_execs(struct jb *b, const struct report *r)
 		if (!proc_selected(r, p) || !in_window(r, x->ts))
 			continue;
 		o = json_object();
-		set(b, o, "timestamp", known ? json_integer(epoch) : json_null());
-		set(b, o, "time_str", known ? json_string(ks_fmt_utc(tb, epoch)) : json_null());
-		set(b, o, "offset_ns", ju(x->ts > r->start_ns ? x->ts - r->start_ns : 0));
-		set(b, o, "pid", json_integer(x->pid));
-		set(b, o, "ppid", json_integer(x->ppid));
-		set(b, o, "comm", jstr(x->comm));
-		set(b, o, "argv", json_argv(b, x->argv, x->argv_len));
-		set(b, o, "argv_truncated", json_boolean(x->argv_truncated));
-		set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
-						   json_null());
-		push(b, list, o);
-	}
-	return list;
-}
-
-static json_t *json_log2(struct jb *b, const uint64_t *slots)
-{
-	json_t *list = json_array();
-	int last = -1;
-
-	for (int i = 0; i < KS_LOG2_SLOTS; i++)
-		if (slots[i])
-			last = i;
-	for (int i = 0; i <= last; i++) {
-		json_t *o = json_object();
-
-		set(b, o, "from_us", ju(i ? 1ull << i : 0));
-		set(b, o, "to_us", ju(i == 63 ? UINT64_MAX >> 1 : (2ull << i) - 1));
-		set(b, o, "count", ju(slots[i]));
-		push(b, list, o);
+		jb_set(b, o, "timestamp", known ? json_integer(epoch) : json_null());
+		jb_set(b, o, "time_str", known ? json_string(ks_fmt_utc(tb, epoch)) : json_null());
+		jb_set(b, o, "offset_ns", jb_u64(x->ts > r->start_ns ? x->ts - r->start_ns : 0));
+		jb_set(b, o, "pid", json_integer(x->pid));
+		jb_set(b, o, "ppid", json_integer(x->ppid));
+		jb_set(b, o, "comm", jstr(x->comm));
+		jb_set(b, o, "argv", json_argv(b, x->argv, x->argv_len));
+		jb_set(b, o, "argv_truncated", json_boolean(x->argv_truncated));
+		jb_set(b, o, "exit_code", p->exited ? json_integer(replay_exit_code(p->wstatus)) :
+						      json_null());
+		jb_push(b, list, o);
 	}
 	return list;
 }
@@ -431,28 +382,28 @@ static json_t *json_buckets(struct jb *b, const struct report *r)
 		const struct sched_bucket *k = &s->buckets[i];
 		json_t *o = json_object();
 
-		set(b, o, "time_bucket", ju(k->sec));
-		set(b, o, "pid", json_integer(k->pid));
-		set(b, o, "comm", jstr(replay_procs_comm_at(&r->a.procs, k->pid,
-							   sched_sec_last_ns(s, k->sec))));
-		set(b, o, "context_switches", ju(k->switches));
-		set(b, o, "voluntary_switches", ju(k->vol));
-		set(b, o, "involuntary_switches", ju(k->invol));
-		set(b, o, "wakeups", ju(k->wakeups));
-		set(b, o, "cpu_time_ms", jreal((double)k->cpu_ns / 1e6, 1e3));
+		jb_set(b, o, "time_bucket", jb_u64(k->sec));
+		jb_set(b, o, "pid", json_integer(k->pid));
+		jb_set(b, o, "comm", jstr(replay_procs_comm_at(&r->a.procs, k->pid,
+							      sched_sec_last_ns(s, k->sec))));
+		jb_set(b, o, "context_switches", jb_u64(k->switches));
+		jb_set(b, o, "voluntary_switches", jb_u64(k->vol));
+		jb_set(b, o, "involuntary_switches", jb_u64(k->invol));
+		jb_set(b, o, "wakeups", jb_u64(k->wakeups));
+		jb_set(b, o, "cpu_time_ms", jreal((double)k->cpu_ns / 1e6, 1e3));
 		/* A second inside one long slice: that slice, at least. */
-		set(b, o, "avg_timeslice_us", jreal((double)k->cpu_ns / 1e3 /
-						    (double)(k->slices ? k->slices : 1), 1e3));
-		set(b, o, "page_faults", ju(k->faults));
+		jb_set(b, o, "avg_timeslice_us", jreal((double)k->cpu_ns / 1e3 /
+						       (double)(k->slices ? k->slices : 1), 1e3));
+		jb_set(b, o, "page_faults", jb_u64(k->faults));
 		files_bucket(&r->files, k->sec, k->pid, &rb, &wb);
-		set(b, o, "file_read_bytes", ju(rb));
-		set(b, o, "file_write_bytes", ju(wb));
+		jb_set(b, o, "file_read_bytes", jb_u64(rb));
+		jb_set(b, o, "file_write_bytes", jb_u64(wb));
 		io = io_bucket_find(&r->a.iob, k->sec, k->pid);
-		set(b, o, "block_read_bytes", ju(io ? io->blk_read : 0));
-		set(b, o, "block_write_bytes", ju(io ? io->blk_write : 0));
-		set(b, o, "net_tx_bytes", ju(io ? io->net_tx : 0));
-		set(b, o, "net_rx_bytes", ju(io ? io->net_rx : 0));
-		push(b, list, o);
+		jb_set(b, o, "block_read_bytes", jb_u64(io ? io->blk_read : 0));
+		jb_set(b, o, "block_write_bytes", jb_u64(io ? io->blk_write : 0));
+		jb_set(b, o, "net_tx_bytes", jb_u64(io ? io->net_tx : 0));
+		jb_set(b, o, "net_rx_bytes", jb_u64(io ? io->net_rx : 0));
+		jb_push(b, list, o);
 	}
 	return list;
 }
@@ -467,18 +418,18 @@ static json_t *json_threads(struct jb *b, const struct report *r)
 		const struct sched_counts *c = &t->c;
 		json_t *o = json_object();
 
-		set(b, o, "tid", json_integer(t->tid));
-		set(b, o, "pid", json_integer(t->pid));
-		set(b, o, "cpu_time_ms", jms(c->on_ns));
-		set(b, o, "voluntary_switches", ju(c->vol));
-		set(b, o, "involuntary_switches", ju(c->invol));
-		set(b, o, "wakeups", ju(c->wakeups));
-		set(b, o, "avg_timeslice_us", jus(c->slices ? c->on_ns / c->slices : 0));
-		set(b, o, "lifetime_ms", jms(c->life_ns));
-		set(b, o, "off_cpu_ms", jms(c->life_ns > c->on_ns ? c->life_ns - c->on_ns : 0));
-		set(b, o, "runq_wait_ms", jms(c->runq_ns));
-		set(b, o, "page_faults", ju(c->faults));
-		push(b, list, o);
+		jb_set(b, o, "tid", json_integer(t->tid));
+		jb_set(b, o, "pid", json_integer(t->pid));
+		jb_set(b, o, "cpu_time_ms", jms(c->on_ns));
+		jb_set(b, o, "voluntary_switches", jb_u64(c->vol));
+		jb_set(b, o, "involuntary_switches", jb_u64(c->invol));
+		jb_set(b, o, "wakeups", jb_u64(c->wakeups));
+		jb_set(b, o, "avg_timeslice_us", jus(c->slices ? c->on_ns / c->slices : 0));
+		jb_set(b, o, "lifetime_ms", jms(c->life_ns));
+		jb_set(b, o, "off_cpu_ms", jms(c->life_ns > c->on_ns ? c->life_ns - c->on_ns : 0));
+		jb_set(b, o, "runq_wait_ms", jms(c->runq_ns));
+		jb_set(b, o, "page_faults", jb_u64(c->faults));
+		jb_push(b, list, o);
 	}
 	return list;
 }
@@ -489,31 +440,31 @@ static json_t *json_sched(struct jb *b, const struct report *r)
 	const struct sched_counts *c = &s->total;
 	json_t *o = json_object(), *q = json_object();
 
-	set(b, o, "available", json_boolean(sched_available(s)));
-	set(b, o, "events", ju(s->events));
-	set(b, o, "samples", ju(s->samples));
-	set(b, o, "context_switches", ju(c->switches));
-	set(b, o, "voluntary_switches", ju(c->vol));
-	set(b, o, "involuntary_switches", ju(c->invol));
-	set(b, o, "wakeups", ju(c->wakeups));
-	set(b, o, "cpu_time_ms", jms(c->on_ns));
-	set(b, o, "off_cpu_ms", jms(s->off_ns));
-	set(b, o, "page_faults", ju(c->faults));
-	set(b, o, "lost_slices", ju(s->lost_slices));
-	set(b, q, "count", ju(s->runq.count));
-	set(b, q, "total_ms", jms(s->runq.sum));
-	set(b, q, "avg_us", jus(s->runq.count ? s->runq.sum / s->runq.count : 0));
-	set(b, q, "p50_us", jus(ks_hist_percentile(&s->runq, 50)));
-	set(b, q, "p90_us", jus(ks_hist_percentile(&s->runq, 90)));
-	set(b, q, "p99_us", jus(ks_hist_percentile(&s->runq, 99)));
-	set(b, q, "max_us", jus(s->runq.count ? s->runq.max : 0));
-	set(b, q, "log2_us", json_log2(b, s->runq_log2us));
-	set(b, o, "runq_latency", q);
-	set(b, o, "buckets", json_buckets(b, r));
-	set(b, o, "buckets_truncated", json_boolean(s->bucket_misses > 0));
-	set(b, o, "bucket_updates_omitted", ju(s->bucket_misses));
-	set(b, o, "threads", json_threads(b, r));
-	set(b, o, "threads_total", ju(s->nthreads));
+	jb_set(b, o, "available", json_boolean(sched_available(s)));
+	jb_set(b, o, "events", jb_u64(s->events));
+	jb_set(b, o, "samples", jb_u64(s->samples));
+	jb_set(b, o, "context_switches", jb_u64(c->switches));
+	jb_set(b, o, "voluntary_switches", jb_u64(c->vol));
+	jb_set(b, o, "involuntary_switches", jb_u64(c->invol));
+	jb_set(b, o, "wakeups", jb_u64(c->wakeups));
+	jb_set(b, o, "cpu_time_ms", jms(c->on_ns));
+	jb_set(b, o, "off_cpu_ms", jms(s->off_ns));
+	jb_set(b, o, "page_faults", jb_u64(c->faults));
+	jb_set(b, o, "lost_slices", jb_u64(s->lost_slices));
+	jb_set(b, q, "count", jb_u64(s->runq.count));
+	jb_set(b, q, "total_ms", jms(s->runq.sum));
+	jb_set(b, q, "avg_us", jus(s->runq.count ? s->runq.sum / s->runq.count : 0));
+	jb_set(b, q, "p50_us", jus(ks_hist_percentile(&s->runq, 50)));
+	jb_set(b, q, "p90_us", jus(ks_hist_percentile(&s->runq, 90)));
+	jb_set(b, q, "p99_us", jus(ks_hist_percentile(&s->runq, 99)));
+	jb_set(b, q, "max_us", jus(s->runq.count ? s->runq.max : 0));
+	jb_set(b, q, "log2_us", jb_log2(b, s->runq_log2us));
+	jb_set(b, o, "runq_latency", q);
+	jb_set(b, o, "buckets", json_buckets(b, r));
+	jb_set(b, o, "buckets_truncated", json_boolean(s->bucket_misses > 0));
+	jb_set(b, o, "bucket_updates_omitted", jb_u64(s->bucket_misses));
+	jb_set(b, o, "threads", json_threads(b, r));
+	jb_set(b, o, "threads_total", jb_u64(s->nthreads));
 	return o;
 }
 
@@ -522,26 +473,26 @@ static json_t *json_warnings(struct jb *b, const struct report *r)
 	json_t *w = json_array();
 
 	if (r->lost)
-		push(b, w, json_sprintf("INCOMPLETE: %llu events lost", (unsigned long long)r->lost));
+		jb_push(b, w, json_sprintf("INCOMPLETE: %llu events lost", (unsigned long long)r->lost));
 	for (size_t i = 0; i < r->t->whole.nreasons && i < REPLAY_REASONS; i++)
-		push(b, w, json_sprintf("INCOMPLETE: %s", r->t->whole.reason[i]));
+		jb_push(b, w, json_sprintf("INCOMPLETE: %s", r->t->whole.reason[i]));
 	if (!(r->t->meta.have & RM_MONO))
-		push(b, w, json_pack("s", "the trace has no clock offset: timestamps are "
-				     "CLOCK_MONOTONIC ns, not ns since the epoch"));
+		jb_push(b, w, json_pack("s", "the trace has no clock offset: timestamps are "
+					"CLOCK_MONOTONIC ns, not ns since the epoch"));
 	if (r->t->skipped_segments)
-		push(b, w, json_sprintf("%llu segments of event kinds this ksight does not "
-					"know were skipped",
-					(unsigned long long)r->t->skipped_segments));
+		jb_push(b, w, json_sprintf("%llu segments of event kinds this ksight does not "
+					   "know were skipped",
+					   (unsigned long long)r->t->skipped_segments));
 	if (r->a.sched.bucket_misses)
-		push(b, w, json_sprintf("sched.buckets holds the first %d (process, second) "
-					"buckets; %llu later updates were left out", SCHED_BUCKETS_MAX,
-					(unsigned long long)r->a.sched.bucket_misses));
+		jb_push(b, w, json_sprintf("sched.buckets holds the first %d (process, second) "
+					   "buckets; %llu later updates were left out", SCHED_BUCKETS_MAX,
+					   (unsigned long long)r->a.sched.bucket_misses));
 	if (r->a.sched.nthreads > SCHED_BUCKETS_MAX)
-		push(b, w, json_sprintf("sched.threads lists the first %d of %zu threads",
-					SCHED_BUCKETS_MAX, r->a.sched.nthreads));
+		jb_push(b, w, json_sprintf("sched.threads lists the first %d of %zu threads",
+					   SCHED_BUCKETS_MAX, r->a.sched.nthreads));
 	if (r->a.slow_total > r->a.nslow)
-		push(b, w, json_sprintf("%llu slow syscalls, the %zu slowest listed",
-					(unsigned long long)r->a.slow_total, r->a.nslow));
+		jb_push(b, w, json_sprintf("%llu slow syscalls, the %zu slowest listed",
+					   (unsigned long long)r->a.slow_total, r->a.nslow));
 	return w;
 }
 
@@ -572,16 +523,16 @@ json_t *report_json_retention(const struct replay_whole *w)
 	by = json_object();
 	for (unsigned k = 1; by && k < 256; k++)
 		if (w->dropped_by_kind[k] &&
-		    json_object_set_new(by, replay_kind_name(k, kb), ju(w->dropped_by_kind[k]))) {
+		    json_object_set_new(by, replay_kind_name(k, kb), jb_u64(w->dropped_by_kind[k]))) {
 			json_decref(by);
 			by = NULL;
 		}
 	if (!by || json_object_set_new(o, "dropped_by_kind", by) ||
-	    json_object_set_new(o, "max_size", ju(w->max_size)) ||
-	    json_object_set_new(o, "keep_ns", ju(w->keep_ns)) ||
-	    json_object_set_new(o, "dropped_events", ju(w->dropped_events)) ||
-	    json_object_set_new(o, "dropped_segments", ju(w->dropped_segments)) ||
-	    json_object_set_new(o, "window_start_ns", ju(w->window_start_ns))) {
+	    json_object_set_new(o, "max_size", jb_u64(w->max_size)) ||
+	    json_object_set_new(o, "keep_ns", jb_u64(w->keep_ns)) ||
+	    json_object_set_new(o, "dropped_events", jb_u64(w->dropped_events)) ||
+	    json_object_set_new(o, "dropped_segments", jb_u64(w->dropped_segments)) ||
+	    json_object_set_new(o, "window_start_ns", jb_u64(w->window_start_ns))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -593,31 +544,31 @@ json_t *report_json(const struct report *r)
 	struct jb b = { true };
 	json_t *doc = json_object(), *syscalls, *procs;
 
-	set(&b, doc, "trace", json_trace(&b, r));
-	set(&b, doc, "filter", json_filter(&b, r));
+	jb_set(&b, doc, "trace", json_trace(&b, r));
+	jb_set(&b, doc, "filter", json_filter(&b, r));
 	syscalls = json_syscalls(&b, r);
 	/* denet nests "analysis" in "syscalls"; DESIGN.md has it at the top: both. */
-	set(&b, syscalls, "analysis", json_analysis(&b, r));
-	set(&b, doc, "syscalls", syscalls);
-	set(&b, doc, "analysis", json_analysis(&b, r));
-	set(&b, doc, "slow_syscalls", json_slow(&b, r));
-	set(&b, doc, "slow_syscalls_total", ju(r->a.slow_total));
+	jb_set(&b, syscalls, "analysis", json_analysis(&b, r));
+	jb_set(&b, doc, "syscalls", syscalls);
+	jb_set(&b, doc, "analysis", json_analysis(&b, r));
+	jb_set(&b, doc, "slow_syscalls", json_slow(&b, r));
+	jb_set(&b, doc, "slow_syscalls_total", jb_u64(r->a.slow_total));
 	procs = json_procs(&b, r);
 	json_unrecorded_procs(&b, r, procs);
-	set(&b, doc, "processes", procs);
-	set(&b, doc, "execs", json_execs(&b, r));
-	set(&b, doc, "sched", json_sched(&b, r));
+	jb_set(&b, doc, "processes", procs);
+	jb_set(&b, doc, "execs", json_execs(&b, r));
+	jb_set(&b, doc, "sched", json_sched(&b, r));
 	b.ok = report_io_json(r, doc) && b.ok;
-	set(&b, doc, "profile", report_json_profile(r));
-	set(&b, doc, "offcpu", report_json_offcpu(r));
-	set(&b, doc, "files", report_json_files(r));
-	set(&b, doc, "cgroups", report_json_cgroups(r));
-	set(&b, doc, "lost_events", ju(r->lost));
+	jb_set(&b, doc, "profile", report_json_profile(r));
+	jb_set(&b, doc, "offcpu", report_json_offcpu(r));
+	jb_set(&b, doc, "files", report_json_files(r));
+	jb_set(&b, doc, "cgroups", report_json_cgroups(r));
+	jb_set(&b, doc, "lost_events", jb_u64(r->lost));
 	if (r->t->whole.bounded)
-		set(&b, doc, "retention", report_json_retention(&r->t->whole));
-	set(&b, doc, "complete", json_boolean(r->complete));
-	set(&b, doc, "incomplete_reasons", report_json_reasons(&r->t->whole));
-	set(&b, doc, "warnings", json_warnings(&b, r));
+		jb_set(&b, doc, "retention", report_json_retention(&r->t->whole));
+	jb_set(&b, doc, "complete", json_boolean(r->complete));
+	jb_set(&b, doc, "incomplete_reasons", report_json_reasons(&r->t->whole));
+	jb_set(&b, doc, "warnings", json_warnings(&b, r));
 	if (!b.ok) {
 		json_decref(doc);
 		return NULL;

@@ -8,10 +8,9 @@
  *
  * for X in io, network, memory, cpu (see replay/timemodel.c). sleep, poll and other
  * count in C and in no intensity (an idle program is no resource's). The class,
- * as replay/behavior.c
- * picks it: the largest intensity over its bar (io, network, memory 0.4; cpu 0.6)
- * that is also 1.5 times each other one; mixed otherwise; unknown when the window
- * or T is under 50 ms. */
+ * as replay/behavior.c picks it (behavior_pick): the largest intensity over its
+ * bar (io, network, memory 0.4; cpu 0.6) that is also 1.5 times each other one;
+ * mixed otherwise; unknown when the window or T is under 50 ms. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,39 +21,11 @@
 #include "util/units.h"
 
 #define MIN_NS (50ull * 1000 * 1000)
-#define BOUND_SHARE 0.4
-#define CPU_SHARE 0.6
-#define DOMINANCE 1.5
 #define WAITS_NOTED 0.1 /* waits on other tasks over this share of T are mentioned */
 
 static double clamp01(double v)
 {
 	return v < 0 ? 0 : v > 1 ? 1 : v;
-}
-
-static enum behavior_class pick(const struct behavior *b)
-{
-	const struct {
-		enum behavior_class cls;
-		double v, bar;
-	} c[] = {
-		{ BEHAVIOR_NETWORK_BOUND, b->network_intensity, BOUND_SHARE },
-		{ BEHAVIOR_IO_BOUND, b->io_intensity, BOUND_SHARE },
-		{ BEHAVIOR_MEMORY_BOUND, b->memory_intensity, BOUND_SHARE },
-		{ BEHAVIOR_CPU_BOUND, b->cpu_intensity, CPU_SHARE },
-	};
-	const unsigned n = sizeof(c) / sizeof(c[0]);
-	int best = -1;
-
-	for (unsigned i = 0; i < n; i++)
-		if (c[i].v >= c[i].bar && (best < 0 || c[i].v > c[best].v))
-			best = (int)i;
-	if (best < 0)
-		return BEHAVIOR_MIXED;
-	for (unsigned i = 0; i < n; i++)
-		if ((int)i != best && c[best].v < DOMINANCE * c[i].v)
-			return BEHAVIOR_MIXED;
-	return c[best].cls;
 }
 
 /* What a cause waited on, for a sentence: "app.db", "127.0.0.1:8080", "a pipe". */
@@ -164,7 +135,7 @@ void tm_classify(const struct timemodel *m, uint64_t wall_ns, struct behavior *b
 			 "(pipes, children, locks): none of it is a resource's", tm_pct(waits, t));
 		return;
 	}
-	b->cls = pick(b);
+	b->cls = behavior_pick(b);
 	if (waits >= WAITS_NOTED * (double)t)
 		snprintf(note, sizeof(note), ", not counting the %u%% waiting on other traced tasks",
 			 tm_pct(waits, t));
