@@ -102,11 +102,6 @@ static void lost_counters(struct info *in)
 	ks_db_iter_free(it);
 }
 
-static int bad_usage(const char *what)
-{
-	return replay_usage_error("info", what);
-}
-
 static const char *human(char buf[32], uint64_t bytes)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -349,7 +344,7 @@ int cmd_info(int argc, char **argv)
 	};
 	struct info in = { 0 };
 	bool json = false;
-	char msg[512], line[2048], *out = NULL;
+	char line[2048], *out = NULL;
 	size_t len = 0;
 	int c, err, rc = KS_EXIT_FAIL;
 
@@ -364,18 +359,15 @@ int cmd_info(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return KS_EXIT_OK;
 		default:
-			snprintf(msg, sizeof(msg), "unknown option '%s'", argv[optind - 1]);
-			return bad_usage(msg);
+			return replay_bad_option("info", c, argv);
 		}
 	}
 	const char *file;
 	int op = replay_trace_operand("info", argc, argv, "give the trace file", &file);
 	if (op >= 0)
 		return op;
-	if (replay_open(file, &in.t, msg, sizeof(msg))) {
-		ks_error("%s", msg);
+	if (replay_open_said(file, &in.t))
 		return KS_EXIT_FAIL;
-	}
 	err = replay_each_header(in.t, 0, count_segment, &in);
 	err = err ?: replay_each_segment(in.t, 0, verify_segment, &in);
 	if (err) {
