@@ -147,12 +147,44 @@ static void *batch_slot(struct consumer *c, unsigned kind)
 	return (char *)b->rows + b->n++ * b->row_size;
 }
 
+static int on_event(void *ctx, void *data, size_t size);
+
+/* A CPU's batch of syscall records (bpf/batch.bpf.h): each one in turn. */
+static int on_batch(struct consumer *c, const void *data, size_t size)
+{
+	const struct ks_ev_batch *h = data;
+	const char *p = (const char *)(h + 1), *end;
+
+	if (size < sizeof(*h) || h->len > size - sizeof(*h))
+		return 0;
+	c->stats.batches[h->why < KS_BATCH_WHY_MAX ? h->why : 0]++;
+	if (h->len > c->stats.batch_max_bytes)
+		c->stats.batch_max_bytes = h->len;
+	end = p + h->len;
+	while ((size_t)(end - p) >= sizeof(struct ks_ev_syscall)) {
+		uint32_t type = *(const uint32_t *)p;
+		size_t n = (type >> 16) & KS_EV_SYSF_ARGS ? sizeof(struct ks_ev_syscall_args) :
+							   sizeof(struct ks_ev_syscall);
+		int err;
+
+		if ((type & 0xffff) != KS_EV_SYSCALL || n > (size_t)(end - p))
+			break;
+		err = on_event(c, (void *)p, n);
+		if (err)
+			return err;
+		p += n;
+	}
+	return 0;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct consumer *c = ctx;
 	uint32_t type = *(uint32_t *)data;
 
 	switch (type & 0xffff) {
+	case KS_EV_BATCH:
+		return on_batch(c, data, size);
 	case KS_EV_SYSCALL: {
 		const struct ks_ev_syscall *e = data;
 		struct ks_syscall *r;
