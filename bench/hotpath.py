@@ -28,9 +28,32 @@ CONFIGS = [  # (name, record options, KSIGHT_HOTPATH)
                        "--no-args", "--no-block", "--no-net"], None),
     ("--probe-kind raw_tp (hash)", ["--probe-kind", "raw_tp"], None),
     ("--transport perfbuf", ["--transport", "perfbuf"], None),
+    # the floor: bench/tpfloor.bpf.c, not ksight
+    ("floor: empty sys_enter/sys_exit programs", "floor0", None),
+    ("floor: + task storage lookups", "floor1", None),
+    ("floor: + two clock reads", "floor2", None),
+    ("floor: + a ring-buffer record per syscall", "floor3", None),
+    ("floor: + per-CPU 4 KiB batches instead", "floor4", None),
 ]
-QUICK = {"untraced", "default (every probe)", "default, neither (one record at a time)",
+QUICK = {"floor: empty sys_enter/sys_exit programs", "untraced", "default (every probe)", "default, neither (one record at a time)",
          "default, no per-CPU batches", "default, no in-flight cache", "syscalls only"}
+
+
+TPFLOOR = os.path.join(ROOT, "build", "bench", "tpfloor")
+
+
+def build_floor():
+    """bench/tpfloor.c and its BPF object, with the build's vmlinux.h."""
+    b = os.path.join(ROOT, "build", "bench")
+    src = os.path.join(ROOT, "bench")
+    obj = os.path.join(b, "tpfloor.bpf.o")
+    subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
+                    "-I", os.path.join(ROOT, "build"), "-c", os.path.join(src, "tpfloor.bpf.c"),
+                    "-o", obj], check=True)
+    with open(os.path.join(b, "tpfloor.skel.h"), "w") as f:
+        subprocess.run(["bpftool", "gen", "skeleton", obj], stdout=f, check=True)
+    subprocess.run(["gcc", "-O2", "-I", b, "-o", TPFLOOR, os.path.join(src, "tpfloor.c"),
+                    "-lbpf", "-lpthread"], check=True)
 
 
 def main():
@@ -42,6 +65,7 @@ def main():
     configs = [c for c in CONFIGS if not a.quick or c[0] in QUICK]
     subprocess.run(["gcc", "-O2", "-o", TIMEIT, os.path.join(ROOT, "bench", "timeit.c")],
                    check=True)
+    build_floor()
     work = tempfile.mkdtemp(prefix="ksight-hot-")
     tfile, trace = os.path.join(work, "t"), os.path.join(work, "trace.lmdb")
     env = dict(os.environ, KSIGHT_TIMEIT_OUT=tfile)
@@ -53,7 +77,12 @@ def main():
             for f in (trace, trace + ".old"):
                 if os.path.exists(f):
                     os.unlink(f)
-            argv = cmd if opts is None else [KSIGHT, "record", "-q", "-o", trace, *opts, "--", *cmd]
+            if opts is None:
+                argv = cmd
+            elif isinstance(opts, str):
+                argv = [TPFLOOR, opts[5:], *cmd]
+            else:
+                argv = [KSIGHT, "record", "-q", "-o", trace, *opts, "--", *cmd]
             e = dict(env, KSIGHT_HOTPATH=hot) if hot else env
             subprocess.run(argv, env=e, check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
