@@ -17,6 +17,7 @@ struct export_stats {
 	uint64_t slices;    /* Perfetto: slices (begin/end pairs) */
 	uint64_t tracks;    /* Perfetto: tracks declared */
 	uint64_t syscalls;  /* syscalls written */
+	uint64_t samples;   /* Perfetto: CPU samples (PerfSample packets) */
 };
 
 /* Writes r's trace (the window and --pid of r's analysis) to f as a Perfetto
