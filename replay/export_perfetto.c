@@ -12,6 +12,7 @@
 #include "replay/export.h"
 #include "replay/perfetto_stacks.h"
 #include "replay/sysfmt.h"
+#include "replay/thread_names.h"
 #include "util/grow.h"
 #include "util/hmap.h"
 
@@ -77,6 +78,7 @@ struct pf {
 	size_t nsmp, capsmp;
 	struct ks_hmap smpmap; /* pid -> index in smp */
 	struct pf_stacks *stk; /* CPU samples' stacks, interned */
+	struct thread_names names; /* each thread's latest comm */
 	char line[4096];
 };
 
@@ -232,8 +234,9 @@ static int declare_process(struct pf *p, uint32_t pid)
 	td.uuid = uuid;
 	pd.has_pid = 1;
 	pd.pid = (int32_t)pid;
+	snprintf(name, sizeof(name), "pid %u", pid);
+	pd.process_name = rp && rp->comm[0] ? (char *)rp->comm : name;
 	if (rp) {
-		pd.process_name = (char *)rp->comm;
 		size_t alen = rp->argv_len < KS_ARGV_MAX ? rp->argv_len : KS_ARGV_MAX;
 
 		while (alen && !rp->argv[alen - 1])
@@ -242,12 +245,29 @@ static int declare_process(struct pf *p, uint32_t pid)
 		argv[alen] = 0;
 		pd.n_cmdline = alen ? split_argv(argv, alen + 1, args, 64) : 0;
 		pd.cmdline = args;
-	} else {
-		snprintf(name, sizeof(name), "pid %u", pid);
-		pd.process_name = name;
 	}
 	td.process = &pd;
 	return put_track(p, &td);
+}
+
+/* The name of a thread track: the thread's own latest comm, else its process's
+ * name at ts, else the process's latest name, else the tid. */
+static const char *thread_name(const struct pf *p, uint32_t pid, uint32_t tid, uint64_t ts,
+			       char buf[32])
+{
+	const char *n = thread_names_get(&p->names, pid, tid);
+	const struct replay_proc *rp;
+
+	if (n)
+		return n;
+	n = replay_procs_comm_at(&p->r->a.procs, pid, ts);
+	if (strcmp(n, "?"))
+		return n;
+	rp = replay_procs_find(&p->r->a.procs, pid);
+	if (rp && rp->comm[0])
+		return rp->comm;
+	snprintf(buf, 32, "tid %u", tid);
+	return buf;
 }
 
 /* The thread entry of (pid, tid), its track declared on first use; NULL on
@@ -258,6 +278,7 @@ static struct pf_thread *thread_get(struct pf *p, uint32_t pid, uint32_t tid, ui
 	uint64_t key = (uint64_t)pid << 32 | tid;
 	Track td = PERFETTO__PROTOS__TRACK_DESCRIPTOR__INIT;
 	Perfetto__Protos__ThreadDescriptor thd = PERFETTO__PROTOS__THREAD_DESCRIPTOR__INIT;
+	char name[32];
 	uint64_t *v;
 	bool added;
 
@@ -284,7 +305,7 @@ static struct pf_thread *thread_get(struct pf *p, uint32_t pid, uint32_t tid, ui
 	thd.has_pid = thd.has_tid = 1;
 	thd.pid = (int32_t)pid;
 	thd.tid = (int32_t)tid;
-	thd.thread_name = (char *)replay_procs_comm_at(&p->r->a.procs, pid, ts);
+	thd.thread_name = (char *)thread_name(p, pid, tid, ts, name);
 	td.thread = &thd;
 	*err = put_track(p, &td);
 	if (*err)
@@ -881,6 +902,7 @@ int export_perfetto(const struct report *r, FILE *f, struct export_stats *st)
 	if (!p.name_sent)
 		return -ENOMEM;
 	err = pf_stacks_new(r->prof ? r->prof->sym : NULL, &p.stk);
+	err = err ?: thread_names_load(&p.names, t);
 	err = err ?: put_clocks(&p);
 	err = err ?: put_preamble(&p);
 	/* Process events first: the tracks then carry the names the processes got. */
@@ -903,6 +925,7 @@ int export_perfetto(const struct report *r, FILE *f, struct export_stats *st)
 	free(p.smp);
 	free(p.name_sent);
 	pf_stacks_free(p.stk);
+	thread_names_free(&p.names);
 	ks_hmap_free(&p.tracks);
 	ks_hmap_free(&p.thrmap);
 	ks_hmap_free(&p.smpmap);
