@@ -13,7 +13,7 @@
 
 /* Entries held before the caller resets the sequence's state: the tables stay
  * bounded whatever the number of distinct stacks. */
-#define PF_STACKS_MAX (1u << 20)
+#define PF_STACKS_MAX (1u << 18)
 
 struct pf_stacks;
 
