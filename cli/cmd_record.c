@@ -711,11 +711,12 @@ int cmd_record(int argc, char **argv)
 	record_profile_finish(r.profile, r.consumer, r.opts.archive_symbols);
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
-	ks_debug("per-CPU batches: %llu full, %llu at a switch, %llu at a tick; largest %llu bytes",
+	ks_debug("per-CPU batches: %llu full, %llu at a switch, %llu at a tick; largest %llu "
+		 "bytes; longest wait of a record before it was read %.1f ms",
 		 (unsigned long long)cs.batches[KS_BATCH_FULL],
 		 (unsigned long long)cs.batches[KS_BATCH_SWITCH],
 		 (unsigned long long)cs.batches[KS_BATCH_TICK],
-		 (unsigned long long)cs.batch_max_bytes);
+		 (unsigned long long)cs.batch_max_bytes, cs.batch_max_age_ns / 1e6);
 	exit_code = child_started ? child_wait(&r.child, &wstatus) : 0;
 	child_started = false;
 	if (err)

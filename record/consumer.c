@@ -162,6 +162,14 @@ static int on_batch(struct consumer *c, const void *data, size_t size)
 	if (h->len > c->stats.batch_max_bytes)
 		c->stats.batch_max_bytes = h->len;
 	end = p + h->len;
+	if (h->len >= sizeof(struct ks_ev_syscall)) {
+		/* how long its first record waited: in the batch, then in the ring */
+		const struct ks_ev_syscall *first = (const void *)p;
+		uint64_t now = ks_mono_ns(), done = first->ts + first->dur;
+
+		if (now > done && now - done > c->stats.batch_max_age_ns)
+			c->stats.batch_max_age_ns = now - done;
+	}
 	while ((size_t)(end - p) >= sizeof(struct ks_ev_syscall)) {
 		uint32_t type = *(const uint32_t *)p;
 		size_t n = (type >> 16) & KS_EV_SYSF_ARGS ? sizeof(struct ks_ev_syscall_args) :

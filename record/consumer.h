@@ -32,6 +32,7 @@ struct consumer_stats {
 	 * largest: what a CPU held back at most. */
 	uint64_t batches[KS_BATCH_WHY_MAX];
 	uint64_t batch_max_bytes;
+	uint64_t batch_max_age_ns; /* the longest a batch's first record waited to be read */
 };
 
 struct consumer_opts {
