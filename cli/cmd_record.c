@@ -77,6 +77,16 @@ static int64_t mono_to_realtime_ns(void)
 	return (int64_t)(ks_real_ns() - m);
 }
 
+/* Time spent suspended so far: CLOCK_BOOTTIME - CLOCK_MONOTONIC. */
+static int64_t mono_to_boottime_ns(void)
+{
+	struct timespec b, m;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	return (int64_t)(b.tv_sec - m.tv_sec) * 1000000000 + (b.tv_nsec - m.tv_nsec);
+}
+
 static int put_meta_u64(struct ks_store *st, const char *key, uint64_t v)
 {
 	char buf[32];
@@ -157,6 +167,7 @@ static int write_start_meta(struct recorder *r)
 	err = err ?: ks_store_put_meta(st, "command", s);
 	err = err ?: ks_store_put_meta(st, "clock", "monotonic");
 	err = err ?: put_meta_s64(st, "mono_to_realtime_ns", mono_to_realtime_ns());
+	err = err ?: put_meta_s64(st, "mono_to_boottime_ns", mono_to_boottime_ns());
 	err = err ?: put_meta_u64(st, "ring_bytes", r->opts.ring_bytes);
 	err = err ?: ks_store_put_meta(st, "state", "recording");
 	err = err ?: ks_store_commit(st);

@@ -161,18 +161,18 @@ static int put_preamble(struct pf *p)
 }
 
 /* The trace's clock, CLOCK_MONOTONIC, made the trace's primary clock so that no
- * timestamp is converted, with the wall clock at the start when the trace has
- * the offset. */
+ * timestamp is converted, with the wall clock and the boot clock (what perf and
+ * the kernel's ftrace use) at the start when the trace has their offsets. */
 static int put_clocks(struct pf *p)
 {
 	Packet pk = PERFETTO__PROTOS__TRACE_PACKET__INIT;
 	Perfetto__Protos__ClockSnapshot cs = PERFETTO__PROTOS__CLOCK_SNAPSHOT__INIT;
-	Perfetto__Protos__ClockSnapshot__Clock c[2], *cp[2];
+	Perfetto__Protos__ClockSnapshot__Clock c[3], *cp[3];
 	const struct replay_meta *m = &p->r->t->meta;
 	uint64_t t0 = p->r->start_ns ? p->r->start_ns : p->lo;
 	size_t n = 0;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		perfetto__protos__clock_snapshot__clock__init(&c[i]);
 		c[i].has_clock_id = c[i].has_timestamp = 1;
 		cp[i] = &c[i];
@@ -182,6 +182,10 @@ static int put_clocks(struct pf *p)
 	if (m->have & RM_MONO && (int64_t)t0 + m->mono_to_realtime_ns > 0) {
 		c[n].clock_id = PERFETTO__PROTOS__BUILTIN_CLOCK__BUILTIN_CLOCK_REALTIME;
 		c[n++].timestamp = (uint64_t)((int64_t)t0 + m->mono_to_realtime_ns);
+	}
+	if (m->have & RM_BOOT && m->mono_to_boottime_ns >= 0) {
+		c[n].clock_id = PERFETTO__PROTOS__BUILTIN_CLOCK__BUILTIN_CLOCK_BOOTTIME;
+		c[n++].timestamp = t0 + (uint64_t)m->mono_to_boottime_ns;
 	}
 	cs.n_clocks = n;
 	cs.clocks = cp;

@@ -315,6 +315,9 @@ def register(ns):
         clk = {one(c, "clock_id"): one(c, "timestamp") for c in cs["clocks"]}
         off = time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         assert abs((clk[1] - clk[3]) - off) < 2_000_000_000, (clk, off)
+        # and BOOTTIME (perf's and ftrace's clock) where this machine's boot clock is
+        boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        assert abs((clk[6] - clk[3]) - boot) < 1_000_000_000, (clk, boot)
         for i, pk in enumerate(packets):
             if one(pk, "timestamp") is not None:
                 assert one(pk, "timestamp_clock_id") == 3, f"packet {i} not on MONOTONIC"
