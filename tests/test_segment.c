@@ -906,7 +906,7 @@ static void test_header_fields(void **state)
 
 	small_syscalls(rows, 3);
 	assert_int_equal(decode_header_case(fx, 0, 0x4745534c, 4), -KS_EMAGIC);
-	assert_int_equal(decode_header_case(fx, 4, 2, 2), -KS_EVERSION);
+	assert_int_equal(decode_header_case(fx, 4, KS_FORMAT_VERSION + 1, 2), -KS_EVERSION);
 	assert_int_equal(decode_header_case(fx, 4, 0, 2), -KS_EVERSION);
 	assert_int_equal(decode_header_case(fx, 6, 0, 2), -KS_EKIND);
 	assert_int_equal(decode_header_case(fx, 6, KS_KIND_MAX - 1, 2), -KS_EKIND);
@@ -1098,7 +1098,7 @@ static void test_doc_not_msgpack(void **state)
 	/* a valid document followed by one more byte */
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_uint(&d, "n", 0);
 	doc_key(&d, "cols");
@@ -1106,7 +1106,7 @@ static void test_doc_not_msgpack(void **state)
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), 0);
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_uint(&d, "n", 0);
 	doc_key(&d, "cols");
@@ -1146,23 +1146,23 @@ static void test_doc_root(void **state)
 	struct fixture *fx = *state;
 	struct doc d;
 
-	root_doc(&d, 0, 1, 1, 0, 0, 0, 0);
+	root_doc(&d, 0, KS_FORMAT_VERSION, 1, 0, 0, 0, 0);
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), 0);
-	root_doc(&d, 0, 1, 1, 0, 0, 0, 1); /* unknown root key: ignored */
+	root_doc(&d, 0, KS_FORMAT_VERSION, 1, 0, 0, 0, 1); /* unknown root key: ignored */
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), 0);
 	root_doc(&d, 1, 1, 1, 0, 0, 0, 0);
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), -KS_ETYPE);
-	root_doc(&d, 0, 1, 1, 0, 1, 0, 0);
+	root_doc(&d, 0, KS_FORMAT_VERSION, 1, 0, 1, 0, 0);
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), -KS_ETYPE);
-	root_doc(&d, 0, 1, 1, 0, -1, 0, 0);
+	root_doc(&d, 0, KS_FORMAT_VERSION, 1, 0, -1, 0, 0);
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), -KS_ESCHEMA);
-	root_doc(&d, 0, 1, 1, 0, 0, 1, 0);
+	root_doc(&d, 0, KS_FORMAT_VERSION, 1, 0, 0, 1, 0);
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), -KS_ESCHEMA);
-	root_doc(&d, 0, 2, 1, 0, 0, 0, 0);
+	root_doc(&d, 0, KS_FORMAT_VERSION - 1, 1, 0, 0, 0, 0);
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), -KS_EMISMATCH);
-	root_doc(&d, 0, 1, 2, 0, 0, 0, 0); /* kind mismatch */
+	root_doc(&d, 0, KS_FORMAT_VERSION, 2, 0, 0, 0, 0); /* kind mismatch */
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), -KS_EMISMATCH);
-	root_doc(&d, 0, 1, 1, 1, 0, 0, 0);
+	root_doc(&d, 0, KS_FORMAT_VERSION, 1, 1, 0, 0, 0);
 	assert_int_equal(decode_doc(fx, &d, KS_KIND_SYSCALL, 0, 0, 0), -KS_EMISMATCH);
 
 	/* a root that is not a map, a key that is not a string */
@@ -1177,7 +1177,7 @@ static void test_doc_root(void **state)
 	/* a negative count */
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_key(&d, "n");
 	msgpack_pack_int64(&d.pk, -1);
@@ -1252,7 +1252,7 @@ static void test_doc_columns(void **state)
 	/* a column that is not a bin */
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_uint(&d, "n", 0);
 	doc_key(&d, "cols");
@@ -1263,7 +1263,7 @@ static void test_doc_columns(void **state)
 	/* a column name that is not a string */
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_uint(&d, "n", 0);
 	doc_key(&d, "cols");
@@ -1275,7 +1275,7 @@ static void test_doc_columns(void **state)
 	/* the same column twice */
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_uint(&d, "n", 0);
 	doc_key(&d, "cols");
@@ -1303,7 +1303,7 @@ static void test_doc_missing_columns(void **state)
 	for (int pass = 0; pass < 3; pass++) {
 		doc_init(&d);
 		msgpack_pack_map(&d.pk, 4);
-		doc_uint(&d, "v", 1);
+		doc_uint(&d, "v", KS_FORMAT_VERSION);
 		doc_uint(&d, "kind", 1);
 		doc_uint(&d, "n", 3);
 		doc_key(&d, "cols");
@@ -1332,7 +1332,7 @@ static void test_doc_missing_columns(void **state)
 	/* no ts column: zero timestamps, so the header must say 0 */
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_uint(&d, "n", 3);
 	doc_key(&d, "cols");
@@ -1349,7 +1349,7 @@ static int proc_doc(struct fixture *fx, const char *name, const void *col,
 
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 4);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", KS_KIND_PROC);
 	doc_uint(&d, "n", 1);
 	doc_key(&d, "cols");
@@ -1426,7 +1426,7 @@ static void test_doc_every_msgpack_type(void **state)
 
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 5);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_key(&d, "later");
 	msgpack_pack_array(&d.pk, 34);
@@ -1479,7 +1479,7 @@ static void test_doc_too_many_items(void **state)
 
 	doc_init(&d);
 	msgpack_pack_map(&d.pk, 5);
-	doc_uint(&d, "v", 1);
+	doc_uint(&d, "v", KS_FORMAT_VERSION);
 	doc_uint(&d, "kind", 1);
 	doc_uint(&d, "n", 0);
 	doc_key(&d, "cols");
