@@ -4,8 +4,11 @@
  * alone. With -r ROWS the decoded rows are encoded again by this build's codec in
  * segments of ROWS events, to compare layouts on one recording.
  *
- * usage: trace_size [-r ROWS] [-l LEVEL] [-c] TRACE */
+ * usage: trace_size [-r ROWS] [-l LEVEL] [-c] [-d PREFIX] TRACE
+ *   -c  per column, -d  write each kind's decoded rows to PREFIX.KIND
+ * build: bench/bench.py --sizes builds it as build/bench/trace_size */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,14 +73,20 @@ static void column_sizes(const struct ks_schema *s, struct kind_stat *k, size_t 
 	for (size_t fi = 0; fi < s->nfields; fi++) {
 		const struct ks_field *f = &s->fields[fi], *aux = NULL;
 		uint64_t raw = 0, comp = 0;
+		int derived = 0;
 
 		for (size_t j = 0; j < s->nfields; j++) {
+			const struct ks_field *g = &s->fields[j];
+
+			derived |= g->type == KS_F_BYTES && strcmp(g->len_field, f->name) == 0;
 			const char *want = f->type == KS_F_BYTES ? f->len_field :
 					   (f->enc & KS_ENC_BASE_MASK) == KS_ENC_GAP ? f->ref_field : NULL;
 
 			if (want && strcmp(s->fields[j].name, want) == 0)
 				aux = &s->fields[j];
 		}
+		if (derived) /* the bytes column carries it */
+			continue;
 		for (size_t at = 0; at < k->n; at += seg) {
 			size_t n = k->n - at < seg ? k->n - at : seg, len, bound;
 
@@ -249,6 +258,6 @@ fail:
 	fprintf(stderr, "trace_size: %s\n", ks_strerror(err));
 	return 1;
 usage:
-	fprintf(stderr, "usage: trace_size [-r ROWS] [-l LEVEL] [-c] TRACE\n");
+	fprintf(stderr, "usage: trace_size [-r ROWS] [-l LEVEL] [-c] [-d PREFIX] TRACE\n");
 	return 2;
 }
