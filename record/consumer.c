@@ -20,8 +20,13 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* Segment sizes: a syscall segment of 64 Ki events compresses ~10% tighter than
+ * one of 16 Ki, and LMDB stores each segment on whole pages (half a page lost per
+ * segment on average), so batches are as large as memory allows: 4 MiB of rows,
+ * sysargs (mostly short paths in 296-byte rows) 16 Ki, other kinds 4 Ki rows
+ * (bench/RESULTS.md, "Trace size"). */
 #define BATCH_ROWS 65536
-#define BATCH_BYTES_MAX (1u << 20) /* a batch of large rows holds fewer */
+#define BATCH_BYTES_MAX (4u << 20) /* a batch of large rows holds fewer */
 
 #define MAX_HANDLERS 64
 
@@ -81,7 +86,8 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 		b = calloc(1, sizeof(*b));
 		if (!b)
 			return NULL;
-		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS : BATCH_ROWS / 16;
+		b->cap = kind == KS_KIND_SYSCALL ? BATCH_ROWS :
+			 kind == KS_KIND_SYSARG ? BATCH_ROWS / 4 : BATCH_ROWS / 16;
 		/* rows with a 4 KiB argv: a batch's pages are touched as it fills */
 		if (b->cap * s->row_size > BATCH_BYTES_MAX)
 			b->cap = BATCH_BYTES_MAX / s->row_size;
