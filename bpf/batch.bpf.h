@@ -11,7 +11,8 @@
  * CPU that runs one task without switching), and at the end, when the recorder
  * runs once on every CPU (each of those is a switch). What waits in the slots is
  * at most KS_BATCH_BYTES per CPU: the events at risk if the recorder is killed,
- * beside those in the ring.
+ * beside those in the ring. A batch is also sent at exec; so all its records are
+ * of one thread, named once in its header (bpf/events.h).
  *
  * In-flight cache (fast_ctx: BTF tracepoints with task storage, not --cgroup):
  * whether the running task is traced, and its syscall in flight, are kept in the
@@ -112,27 +113,51 @@ static __always_inline void slot_give(struct cpu_slot *s)
 		s->busy = 0;
 }
 
-/* Sends syscall record e of size bytes (a constant: struct ks_ev_syscall or
- * ks_ev_syscall_args) through the batch of slot s (taken), or on its own
- * without one. */
+/* Whether syscall records go through the batch of slot s (taken), as
+ * struct ks_ev_syscall_b[_args]; else on their own as ks_ev_syscall[_args]. */
+static __always_inline bool batching(const struct cpu_slot *s)
+{
+	return use_batch && s;
+}
+
+/* Appends batch record e of size bytes (a constant: struct ks_ev_syscall_b or
+ * ks_ev_syscall_b_args) to the batch of slot s (taken); the first record of a
+ * batch names its thread in the header. */
 static __always_inline void batch_emit(void *ctx, struct cpu_slot *s, const void *e, __u32 size)
 {
 	__u32 off;
 
-	if (!use_batch || !s) {
-		output(ctx, (void *)e, size, KS_DROP_SYSCALL);
-		return;
-	}
 	if (s->len > KS_BATCH_BYTES - size)
 		batch_flush(ctx, s, KS_BATCH_FULL);
 	off = s->len & (KS_BATCH_BYTES - 1);
-	if (off > KS_BATCH_BYTES - size) {
-		output(ctx, (void *)e, size, KS_DROP_SYSCALL);
+	if (off > KS_BATCH_BYTES - size) { /* not after a flush: for the verifier */
+		count_drops(KS_DROP_SYSCALL, 1);
 		return;
+	}
+	if (!off) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		s->hdr.pid = id >> 32;
+		s->hdr.tid = (__u32)id;
 	}
 	__builtin_memcpy(s->data + off, e, size);
 	s->len = off + size;
 	s->count++;
+}
+
+/* At exec: the batch goes out (a thread that execs may take its process's tid). */
+static __always_inline void slot_exec(void *ctx)
+{
+	struct cpu_slot *s;
+
+	if (!use_batch)
+		return;
+	s = cpu_slot();
+	if (!s || s->busy)
+		return;
+	s->busy = 1;
+	batch_flush(ctx, s, KS_BATCH_EXEC);
+	s->busy = 0;
 }
 
 /* fast_ctx: the running task's state (the slot's copy) when it is traced, else

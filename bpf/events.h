@@ -24,9 +24,10 @@ enum ks_ev_type {
 };
 
 /* --- per-CPU batches (bpf/batch.bpf.h) -------------------------------------
- * A batch holds one CPU's syscall records (struct ks_ev_syscall, or
- * ks_ev_syscall_args when flagged so) back to back, in the order they were made;
- * each record's size follows from its type. */
+ * A batch holds one thread's syscall records (struct ks_ev_syscall_b, or
+ * ks_ev_syscall_b_args when flagged KS_EV_SYSF_ARGS) back to back, in the order
+ * they were made: a batch is sent at every switch of its CPU and at every exec
+ * (where a thread's tid can change), so all its records are the header's thread. */
 #define KS_BATCH_BYTES 4096 /* a power of two: the probe masks offsets with it */
 
 /* ks_ev_batch.why: what sent the batch */
@@ -34,17 +35,34 @@ enum ks_batch_why {
 	KS_BATCH_FULL = 1,   /* no room for the next record */
 	KS_BATCH_SWITCH = 2, /* the CPU switched tasks */
 	KS_BATCH_TICK = 3,   /* the periodic tick (at most KS_BATCH_TICK_HZ per second) */
-	KS_BATCH_WHY_MAX = 4,
+	KS_BATCH_EXEC = 4,   /* the thread called exec */
+	KS_BATCH_WHY_MAX = 5,
 };
 
 #define KS_BATCH_TICK_HZ 10
 
 struct ks_ev_batch {
-	__u32 type; /* KS_EV_BATCH */
+	__u32 type;  /* KS_EV_BATCH */
 	__u32 cpu;
-	__u32 len;  /* bytes of records that follow */
+	__u32 len;   /* bytes of records that follow */
 	__u16 count; /* records that follow */
-	__u16 why;  /* enum ks_batch_why */
+	__u16 why;   /* enum ks_batch_why */
+	__u32 pid;   /* the thread every record is of */
+	__u32 tid;
+};
+
+/* A syscall record in a batch: struct ks_ev_syscall without the thread. */
+struct ks_ev_syscall_b {
+	__u32 type;  /* KS_EV_SYSCALL | flags << 16 */
+	__u32 nr;
+	__u64 ts;
+	__u64 dur;
+	__s64 ret;
+};
+
+struct ks_ev_syscall_b_args {
+	struct ks_ev_syscall_b sc;
+	__s64 arg[3];
 };
 
 /* ks_ev_syscall.flags */

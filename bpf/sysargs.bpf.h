@@ -60,9 +60,12 @@ static __always_inline __u64 arg_at(struct task_ctx *c, __u32 idx1)
 
 static __always_inline void send_path(void *ctx, struct task_ctx *c, __u32 what, __u32 idx1)
 {
-	struct ks_ev_sysarg *e = sysarg_new(c, what);
+	struct ks_ev_sysarg *e;
 	long n;
 
+	if (!arg_at(c, idx1))
+		return; /* NULL (utimensat on an fd): no path, and nothing to send */
+	e = sysarg_new(c, what);
 	if (!e)
 		return;
 	n = bpf_probe_read_user_str(e->data, sizeof(e->data), (void *)arg_at(c, idx1));
@@ -119,27 +122,37 @@ static __always_inline void sysargs_enter(void *ctx, struct task_ctx *c, __u32 s
 static __always_inline void sysargs_exit(void *ctx, struct cpu_slot *s, struct task_ctx *c,
 					 __u32 spec, __u64 ts, __u64 dur, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ks_ev_syscall_args e = {
+	struct ks_ev_syscall_b_args b = {
 		.sc = {
 			.type = KS_EV_SYSCALL | (KS_EV_SYSF_ARGS << 16),
 			.nr = c->nr,
 			.ts = ts,
 			.dur = dur,
 			.ret = ret,
-			.pid = id >> 32,
-			.tid = (__u32)id,
 		},
 	};
 	__u32 i;
 
 	if ((i = KS_ARG_SLOT(spec, 0)))
-		e.arg[0] = arg_at(c, i);
+		b.arg[0] = arg_at(c, i);
 	if ((i = KS_ARG_SLOT(spec, 1)))
-		e.arg[1] = arg_at(c, i);
+		b.arg[1] = arg_at(c, i);
 	if ((i = KS_ARG_SLOT(spec, 2)))
-		e.arg[2] = arg_at(c, i);
-	batch_emit(ctx, s, &e, sizeof(e));
+		b.arg[2] = arg_at(c, i);
+	if (batching(s)) {
+		batch_emit(ctx, s, &b, sizeof(b));
+	} else {
+		__u64 id = bpf_get_current_pid_tgid();
+		struct ks_ev_syscall_args e = {
+			.sc = {
+				.type = b.sc.type, .nr = b.sc.nr, .ts = ts, .dur = dur, .ret = ret,
+				.pid = id >> 32, .tid = (__u32)id,
+			},
+			.arg = { b.arg[0], b.arg[1], b.arg[2] },
+		};
+
+		output(ctx, &e, sizeof(e), KS_DROP_SYSCALL);
+	}
 	if (ret < 0)
 		return;
 	if ((i = KS_ARG_PEER(spec)) && arg_at(c, i)) {

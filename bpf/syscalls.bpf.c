@@ -19,7 +19,18 @@
 static __always_inline void emit_syscall(void *ctx, struct cpu_slot *s, __u32 nr, __u64 ts,
 					  __u64 dur, long ret, __u32 flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+
+	if (batching(s)) {
+		struct ks_ev_syscall_b b = {
+			.type = KS_EV_SYSCALL | (flags << 16), .nr = nr, .ts = ts, .dur = dur,
+			.ret = ret,
+		};
+
+		batch_emit(ctx, s, &b, sizeof(b));
+		return;
+	}
+	id = bpf_get_current_pid_tgid();
 	struct ks_ev_syscall e = {
 		.type = KS_EV_SYSCALL | (flags << 16),
 		.nr = nr,
@@ -30,7 +41,7 @@ static __always_inline void emit_syscall(void *ctx, struct cpu_slot *s, __u32 nr
 		.tid = (__u32)id,
 	};
 
-	batch_emit(ctx, s, &e, sizeof(e));
+	output(ctx, &e, sizeof(e), KS_DROP_SYSCALL);
 }
 
 /* The event is built in a per-CPU slot: it is too large for the stack budget. */
@@ -213,6 +224,7 @@ static __always_inline int on_exec(void *ctx)
 	struct task_struct *task = (void *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
 
+	slot_exec(ctx);
 	if (!current_ctx())
 		return 0;
 	emit_proc(ctx, KS_EV_EXEC, id >> 32, (__u32)id, BPF_CORE_READ(task, real_parent, tgid),

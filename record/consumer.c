@@ -154,9 +154,33 @@ static void *batch_slot(struct consumer *c, unsigned kind)
 	return (char *)b->rows + b->n++ * b->row_size;
 }
 
-static int on_event(void *ctx, void *data, size_t size);
+/* One syscall record (the fields both record layouts share) into a row. */
+static int put_syscall(struct consumer *c, const struct ks_ev_syscall_b *e, const __s64 *args,
+		       uint32_t pid, uint32_t tid)
+{
+	struct ks_syscall *r = batch_slot(c, KS_KIND_SYSCALL);
 
-/* A CPU's batch of syscall records (bpf/batch.bpf.h): each one in turn. */
+	if (!r)
+		return -ENOMEM;
+	r->ts = e->ts;
+	r->dur = e->dur;
+	r->ret = e->ret;
+	r->pid = pid;
+	r->tid = tid;
+	r->nr = e->nr;
+	r->flags = e->type >> 16;
+	if (args) {
+		r->arg0 = args[0];
+		r->arg1 = args[1];
+		r->arg2 = args[2];
+	} else {
+		r->flags &= ~KS_EV_SYSF_ARGS;
+		r->arg0 = r->arg1 = r->arg2 = 0;
+	}
+	return 0;
+}
+
+/* A batch of one thread's syscall records (bpf/batch.bpf.h). */
 static int on_batch(struct consumer *c, const void *data, size_t size)
 {
 	const struct ks_ev_batch *h = data;
@@ -168,23 +192,24 @@ static int on_batch(struct consumer *c, const void *data, size_t size)
 	if (h->len > c->stats.batch_max_bytes)
 		c->stats.batch_max_bytes = h->len;
 	end = p + h->len;
-	if (h->len >= sizeof(struct ks_ev_syscall)) {
+	if (h->len >= sizeof(struct ks_ev_syscall_b)) {
 		/* how long its first record waited: in the batch, then in the ring */
-		const struct ks_ev_syscall *first = (const void *)p;
+		const struct ks_ev_syscall_b *first = (const void *)p;
 		uint64_t now = ks_mono_ns(), done = first->ts + first->dur;
 
 		if (now > done && now - done > c->stats.batch_max_age_ns)
 			c->stats.batch_max_age_ns = now - done;
 	}
-	while ((size_t)(end - p) >= sizeof(struct ks_ev_syscall)) {
-		uint32_t type = *(const uint32_t *)p;
-		size_t n = (type >> 16) & KS_EV_SYSF_ARGS ? sizeof(struct ks_ev_syscall_args) :
-							   sizeof(struct ks_ev_syscall);
+	while ((size_t)(end - p) >= sizeof(struct ks_ev_syscall_b)) {
+		const struct ks_ev_syscall_b *e = (const void *)p;
+		bool args = (e->type >> 16) & KS_EV_SYSF_ARGS;
+		size_t n = args ? sizeof(struct ks_ev_syscall_b_args) : sizeof(*e);
 		int err;
 
-		if ((type & 0xffff) != KS_EV_SYSCALL || n > (size_t)(end - p))
+		if ((e->type & 0xffff) != KS_EV_SYSCALL || n > (size_t)(end - p))
 			break;
-		err = on_event(c, (void *)p, n);
+		err = put_syscall(c, e, args ? ((const struct ks_ev_syscall_b_args *)p)->arg : NULL,
+				  h->pid, h->tid);
 		if (err)
 			return err;
 		p += n;
@@ -202,28 +227,15 @@ static int on_event(void *ctx, void *data, size_t size)
 		return on_batch(c, data, size);
 	case KS_EV_SYSCALL: {
 		const struct ks_ev_syscall *e = data;
-		struct ks_syscall *r;
+		const struct ks_ev_syscall_args *a = data;
+		struct ks_ev_syscall_b b;
 
-		if (size < sizeof(*e) || !(r = batch_slot(c, KS_KIND_SYSCALL)))
-			return size < sizeof(*e) ? 0 : -ENOMEM;
-		r->ts = e->ts;
-		r->dur = e->dur;
-		r->ret = e->ret;
-		r->pid = e->pid;
-		r->tid = e->tid;
-		r->nr = e->nr;
-		r->flags = type >> 16;
-		if ((type >> 16) & KS_EV_SYSF_ARGS && size >= sizeof(struct ks_ev_syscall_args)) {
-			const struct ks_ev_syscall_args *a = data;
-
-			r->arg0 = a->arg[0];
-			r->arg1 = a->arg[1];
-			r->arg2 = a->arg[2];
-		} else {
-			r->flags &= ~KS_EV_SYSF_ARGS;
-			r->arg0 = r->arg1 = r->arg2 = 0;
-		}
-		return 0;
+		if (size < sizeof(*e))
+			return 0;
+		b = (struct ks_ev_syscall_b){ .type = type, .nr = e->nr, .ts = e->ts, .dur = e->dur,
+					      .ret = e->ret };
+		return put_syscall(c, &b, (type >> 16) & KS_EV_SYSF_ARGS && size >= sizeof(*a) ?
+				   a->arg : NULL, e->pid, e->tid);
 	}
 	case KS_EV_SYSARG: {
 		const struct ks_ev_sysarg *e = data;
