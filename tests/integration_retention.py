@@ -117,6 +117,14 @@ def retention_keep_restores_inside_the_window_and_refuses_before():
     state, snaps = os.path.join(d, "state"), os.path.join(d, "snaps")
     os.makedirs(state)
     os.makedirs(snaps)
+    # a hard link and a file of another owner, made before the recording: only
+    # the checkpoints of the kept epochs can tell restore about them
+    with open(os.path.join(state, "linked.a"), "w") as f:
+        f.write("one inode, two names\n")
+    os.link(os.path.join(state, "linked.a"), os.path.join(state, "linked.b"))
+    with open(os.path.join(state, "owned"), "w") as f:
+        f.write("nobody's\n")
+    os.chown(os.path.join(state, "owned"), 65534, 65534)
     t = os.path.join(d, "keep.lmdb")
     p = record(t, ["python3", RETENTION_WORKLOAD, state, snaps, "12"],
                "--keep", "4s", "--state-dir", state)
@@ -133,6 +141,10 @@ def retention_keep_restores_inside_the_window_and_refuses_before():
     p = run([KSIGHT, "restore", t, "--to", to, "--flat"])
     assert p.returncode == 0, p.stderr
     assert _tree_of(to) == _tree_of(state)
+    a_, b_ = (os.lstat(os.path.join(to, n)) for n in ("linked.a", "linked.b"))
+    assert (a_.st_ino, a_.st_nlink) == (b_.st_ino, 2), (a_, b_)
+    owned = os.lstat(os.path.join(to, "owned"))
+    assert (owned.st_uid, owned.st_gid) == (65534, 65534), owned
     # 2.5 s before the end: the copy the workload made then (50 ms after it, in
     # the workload's sleep)
     stamps = sorted(int(x) for x in os.listdir(snaps))
