@@ -2,13 +2,18 @@
 """Side-by-side benchmarks: each workload untraced, under ksight and under the
 peers, alternating tools within each round, medians and min-max over the runs.
 
-    bench/bench.py [--runs N] [--workloads storm,tar,...] [--tools ...]
+    bench/bench.py [--runs N] [--workloads storm,tar,...] [--tools ...] [--tar-on-disk]
+                   [--sizes]
 
 Prints, per workload and tool: the command's own run time (measured inside the
 tracer by bench/timeit) and the wall time of the whole invocation as ratios to the
 untraced run; for ksight also events recorded and lost, bytes per event on disk,
-recorder CPU per event and peak RSS. Then replay speed: ksight report vs
-perf trace -i FILE -s on the same recording."""
+recorder CPU per event and peak RSS; with --sizes, where the bytes of ksight's
+last trace of each workload go (build/bench/trace_size: the whole file per
+syscall, per kind, LMDB's share). The tarball is extracted into tmpfs (the
+tarball itself is there too), so the disk adds no noise; --tar-on-disk extracts
+under /tmp as before. Then replay speed: ksight report vs perf trace -i FILE -s
+on the same recording."""
 import argparse
 import json
 import os
@@ -26,7 +31,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KSIGHT = os.path.join(ROOT, "ksight")
 TIMEIT = os.path.join(ROOT, "build", "bench", "timeit")
 TCPXFER = os.path.join(ROOT, "build", "bench", "tcpxfer")
+TRACE_SIZE = os.path.join(ROOT, "build", "bench", "trace_size")
 WORK = tempfile.mkdtemp(prefix="ksight-bench-")
+TAR_ON_DISK = False
+SHM = None  # a directory on tmpfs, made on first use
 TIMEFILE = os.path.join(WORK, "t")
 
 
@@ -47,11 +55,26 @@ def storm():
     return None, ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"]
 
 
+def tmpfs_dir():
+    """A directory on tmpfs: under /dev/shm when that is tmpfs, else a tmpfs
+    mounted in WORK."""
+    global SHM
+    if SHM is None:
+        if sh(["stat", "-f", "-c", "%T", "/dev/shm"]).stdout.strip() == "tmpfs":
+            SHM = tempfile.mkdtemp(prefix="ksight-bench-", dir="/dev/shm")
+        else:
+            SHM = os.path.join(WORK, "tmpfs")
+            os.makedirs(SHM)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2g", "tmpfs", SHM], check=True)
+    return SHM
+
+
 def tar_extract():
-    tarball = os.path.join(WORK, "include.tar")
+    base = WORK if TAR_ON_DISK else tmpfs_dir()
+    tarball = os.path.join(base, "include.tar")
     if not os.path.exists(tarball):
         subprocess.run(["tar", "-C", "/usr", "-cf", tarball, "include"], check=True)
-    dest = os.path.join(WORK, "x")
+    dest = os.path.join(base, "x")
 
     def setup():
         shutil.rmtree(dest, ignore_errors=True)
@@ -201,7 +224,7 @@ def fmt_range(xs, scale=1.0):
     return f"{med(xs) * scale:.3f} [{min(xs) * scale:.3f}-{max(xs) * scale:.3f}]"
 
 
-def bench_workload(name, runs, tools, lines):
+def bench_workload(name, runs, tools, lines, sizes=False):
     setup, cmd = WORKLOADS[name]()
     KSIGHT_EXTRA.clear()
     if name in STATE_DIRS and "--state-dir" in sh([KSIGHT, "record", "--help"]).stdout:
@@ -221,6 +244,8 @@ def bench_workload(name, runs, tools, lines):
                     ev, pe, lost, size, cpu_ms, rss = m.groups()
                     res[t][-1].update(events=int(ev), lost=int(lost), size=int(size),
                                       cpu_ms=float(cpu_ms), rec_rss=int(rss))
+                if sizes and r == runs - 1:
+                    res[t][-1]["sizes"] = sh([TRACE_SIZE, o]).stdout
     base_cmd = med([x["cmd_s"] for x in res["untraced"]])
     base_wall = med([x["wall_s"] for x in res["untraced"]])
     shown = " ".join(cmd) if len(" ".join(cmd)) < 120 else " ".join(cmd)[:117] + "..."
@@ -239,9 +264,15 @@ def bench_workload(name, runs, tools, lines):
         lines.append("")
         lines.append(f"ksight: {int(ev)} syscalls recorded (median), lost {max(x['lost'] for x in k)} "
                      f"(max over runs), {med([x['size'] / max(x['events'], 1) for x in k]):.2f} "
-                     f"bytes/event on disk (file size / events), recorder CPU "
+                     f"bytes/syscall on disk (whole file / syscalls recorded; min "
+                     f"{min(x['size'] / max(x['events'], 1) for x in k):.2f}, max "
+                     f"{max(x['size'] / max(x['events'], 1) for x in k):.2f}), recorder CPU "
                      f"{med([x['cpu_ms'] * 1e6 / max(x['events'], 1) for x in k]):.0f} ns/event, "
                      f"recorder peak RSS {med([x['rec_rss'] for x in k]) / 1024:.1f} MiB")
+    for x in k:
+        if "sizes" in x:
+            lines.append("\nwhere the bytes of the last ksight trace go (build/bench/trace_size):\n")
+            lines.append("```\n" + x["sizes"].rstrip() + "\n```")
     return res
 
 
@@ -274,18 +305,35 @@ def bench_replay(runs, lines):
     lines.append(f"\nksight report peak RSS {med(krss) / 1024:.1f} MiB")
 
 
+def build_trace_size():
+    src = [os.path.join("bench", "trace_size.c")] + [
+        os.path.join(d, f) for d in ("format", "store", "util")
+        for f in sorted(os.listdir(os.path.join(ROOT, d))) if f.endswith(".c")]
+    subprocess.run(["gcc", "-std=gnu11", "-O2", "-I.", "-Ibuild", "-D_GNU_SOURCE", "-o", TRACE_SIZE,
+                    *src, "-llmdb", "-lzstd", "-lmsgpackc", "-lxxhash", "-lpthread"],
+                   check=True, cwd=ROOT)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--workloads", default="storm,tar,build,tcp,sqlite")
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--no-replay", action="store_true")
+    ap.add_argument("--tar-on-disk", action="store_true",
+                    help="extract the tarball under /tmp instead of into tmpfs")
+    ap.add_argument("--sizes", action="store_true",
+                    help="per-kind bytes of ksight's last trace of each workload")
     a = ap.parse_args()
+    global TAR_ON_DISK
+    TAR_ON_DISK = a.tar_on_disk
     if os.geteuid() != 0:
         sys.exit("bench: run as root (the peers and ksight need BPF and perf)")
     os.makedirs(os.path.dirname(TIMEIT), exist_ok=True)
     subprocess.run(["gcc", "-O2", "-o", TIMEIT, os.path.join(ROOT, "bench", "timeit.c")], check=True)
     subprocess.run(["gcc", "-O2", "-o", TCPXFER, os.path.join(ROOT, "bench", "tcpxfer.c")], check=True)
+    if a.sizes:
+        build_trace_size()
     tools = [t for t in a.tools.split(",") if t]
     if "untraced" not in tools:
         tools.insert(0, "untraced")
@@ -294,13 +342,17 @@ def main():
              f"--workloads {a.workloads} --tools {','.join(tools)}"]
     try:
         for w in a.workloads.split(","):
-            bench_workload(w, a.runs, tools, lines)
+            bench_workload(w, a.runs, tools, lines, a.sizes)
             print("\n".join(lines), flush=True)
             lines.clear()
         if not a.no_replay:
             bench_replay(a.runs, lines)
             print("\n".join(lines))
     finally:
+        if SHM and SHM.startswith(WORK):
+            subprocess.run(["umount", SHM])
+        elif SHM:
+            shutil.rmtree(SHM, ignore_errors=True)
         shutil.rmtree(WORK, ignore_errors=True)
 
 

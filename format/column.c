@@ -4,10 +4,12 @@
  * specialised per field type and encoding: they run once per event. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "format/column.h"
 #include "format/kserr.h"
+#include "format/sysargs.h"
 #include "format/varint.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -60,8 +62,32 @@ ALWAYS_INLINE bool is_signed(unsigned type)
 	return type == KS_F_S32 || type == KS_F_S64;
 }
 
+/* KS_ENC_SYSRET: what a syscall row's ret is expected to be, the byte count it
+ * asked for when it is a read or a write whose arguments were recorded (it mostly
+ * returns that), else 0. row is the start of the struct ks_syscall. */
+ALWAYS_INLINE int64_t sysret_expected(const uint8_t *row)
+{
+	const struct ks_syscall *r = (const struct ks_syscall *)row;
+	const struct ks_sysargs *a;
+	int64_t arg;
+	int slot = -1;
+
+	if (!(r->flags & KS_SYSF_ARGS) || !(a = ks_sysargs_get(r->nr)) ||
+	    (a->role != KS_R_READ && a->role != KS_R_WRITE))
+		return 0;
+	for (unsigned i = 0; i < a->nargs && slot < 0; i++)
+		if (a->arg[i] == KS_A_SIZE)
+			slot = ks_sysargs_slot(a, i);
+	if (slot < 0)
+		return 0;
+	memcpy(&arg, row + offsetof(struct ks_syscall, arg0) + (size_t)slot * sizeof(arg),
+	       sizeof(arg));
+	return arg;
+}
+
 /* v[i] -> the unsigned number stored for it, per the field's base encoding.
- * prev carries the previous value (delta) or previous value + ref (gap). */
+ * prev carries the previous value (delta) or previous value + ref (gap). For
+ * KS_ENC_SYSRET row + ref_off is the start of the row. */
 ALWAYS_INLINE uint64_t to_stored(uint64_t v, const uint8_t *row, ptrdiff_t ref_off,
 				 uint64_t *prev, unsigned type, unsigned base)
 {
@@ -76,6 +102,8 @@ ALWAYS_INLINE uint64_t to_stored(uint64_t v, const uint8_t *row, ptrdiff_t ref_o
 		u = ks_zigzag((int64_t)(v - *prev));
 		*prev = v + load_int(row + ref_off, KS_F_U64);
 		return u;
+	case KS_ENC_SYSRET:
+		return ks_zigzag((int64_t)(v - (uint64_t)sysret_expected(row + ref_off)));
 	default:
 		return is_signed(type) ? ks_zigzag((int64_t)v) : v;
 	}
@@ -94,17 +122,114 @@ ALWAYS_INLINE size_t encode_ints(const uint8_t *row, size_t n, size_t stride,
 	return (size_t)(p - out);
 }
 
-/* Byte planes: one pass for the width, one to scatter the bytes. */
+/* Dictionary planes (the width byte's KS_COL_DICT bit): a column whose values
+ * repeat (durations on a clock with coarse steps, the few costs one syscall
+ * takes) stores its distinct values once, ascending, as varint deltas after
+ * their count, and each row as its index in that table, in byte planes. The
+ * indices' planes are narrower and far more regular than the values': zstd codes
+ * them in fewer bytes. Used when every distinct value repeats DICT_REPEAT times
+ * on average and the table is at most KS_COL_DICT_MAX values. */
+#define DICT_REPEAT 8
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Writes u[0..n) as dictionary planes into out; returns the bytes written, or 0
+ * when the values do not repeat enough (or memory is short): then plain planes. */
+static size_t encode_dict(const uint64_t *u, size_t n, uint8_t *out)
+{
+	size_t limit = n / DICT_REPEAT, cap = 4, k = 0, len = 0;
+	uint64_t *keys = NULL, *vals = NULL;
+	uint32_t *idx = NULL;
+	uint8_t *used = NULL, *p;
+	unsigned iw = 0;
+
+	if (limit > KS_COL_DICT_MAX)
+		limit = KS_COL_DICT_MAX;
+	if (limit < 2)
+		return 0;
+	while (cap < 2 * limit)
+		cap *= 2;
+	keys = malloc(cap * sizeof(*keys));
+	idx = malloc(cap * sizeof(*idx));
+	used = calloc(cap, 1);
+	vals = malloc(limit * sizeof(*vals));
+	if (!keys || !idx || !used || !vals)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t h = ks_dict_hash(u[i]) & (cap - 1);
+
+		while (used[h] && keys[h] != u[i])
+			h = (h + 1) & (cap - 1);
+		if (used[h])
+			continue;
+		if (k == limit)
+			goto out; /* too many distinct values */
+		used[h] = 1;
+		keys[h] = u[i];
+		vals[k++] = u[i];
+	}
+	qsort(vals, k, sizeof(*vals), cmp_u64);
+	for (size_t j = 0; j < k; j++) {
+		size_t h = ks_dict_hash(vals[j]) & (cap - 1);
+
+		while (keys[h] != vals[j])
+			h = (h + 1) & (cap - 1);
+		idx[h] = (uint32_t)j;
+	}
+	while ((k - 1) >> (8 * iw))
+		iw++;
+	p = out;
+	*p++ = (uint8_t)(KS_COL_DICT | iw);
+	p = ks_uvarint_put(p, k);
+	for (size_t j = 0; j < k; j++)
+		p = ks_uvarint_put(p, vals[j] - (j ? vals[j - 1] : 0));
+	for (size_t i = 0; i < n; i++) {
+		size_t h = ks_dict_hash(u[i]) & (cap - 1);
+
+		while (keys[h] != u[i])
+			h = (h + 1) & (cap - 1);
+		for (unsigned j = 0; j < iw; j++)
+			p[j * n + i] = (uint8_t)(idx[h] >> (8 * j));
+	}
+	len = (size_t)(p - out) + (size_t)iw * n;
+out:
+	free(keys);
+	free(idx);
+	free(used);
+	free(vals);
+	return len;
+}
+
+/* Byte planes: one pass for the width (keeping the values for a dictionary), one
+ * to scatter the bytes. */
 ALWAYS_INLINE size_t encode_planes(const uint8_t *row, size_t n, size_t stride,
 				   ptrdiff_t ref_off, unsigned type, unsigned base,
 				   uint8_t *out)
 {
 	const uint8_t *r = row;
-	uint64_t prev = 0, all = 0;
+	uint64_t prev = 0, all = 0, *vals;
 	unsigned width = 0;
+	size_t len;
 
-	for (size_t i = 0; i < n; i++, r += stride)
-		all |= to_stored(load_int(r, type), r, ref_off, &prev, type, base);
+	/* too few rows for a table to pay: no copy of the values */
+	vals = n >= 2 * DICT_REPEAT ? malloc(n * sizeof(*vals)) : NULL;
+	for (size_t i = 0; i < n; i++, r += stride) {
+		uint64_t u = to_stored(load_int(r, type), r, ref_off, &prev, type, base);
+
+		all |= u;
+		if (vals)
+			vals[i] = u;
+	}
+	if (vals && n && (len = encode_dict(vals, n, out))) {
+		free(vals);
+		return len;
+	}
+	free(vals);
 	while (width < 8 && (all >> (8 * width)))
 		width++;
 	out[0] = (uint8_t)width;
@@ -132,6 +257,9 @@ ALWAYS_INLINE int put_value(uint8_t *row, uint64_t u, uint64_t *prev, ptrdiff_t 
 	case KS_ENC_GAP:
 		v = *prev + (uint64_t)ks_unzigzag(u);
 		*prev = v + load_int(row + ref_off, KS_F_U64);
+		break;
+	case KS_ENC_SYSRET:
+		v = (uint64_t)sysret_expected(row + ref_off) + (uint64_t)ks_unzigzag(u);
 		break;
 	default:
 		v = is_signed(type) ? (uint64_t)ks_unzigzag(u) : u;
@@ -185,6 +313,17 @@ ALWAYS_INLINE int decode_planes(struct ks_col_cursor *c, uint8_t *row, size_t n,
 		for (unsigned j = 0; j < c->width; j++, plane += c->count)
 			for (size_t i = 0; i < m; i++)
 				u[i] |= (uint64_t)plane[i] << (8 * j);
+		if (c->dict) {
+			for (size_t i = 0; i < m; i++) {
+				if (u[i] >= c->dict_n) {
+					err = -KS_ERANGE;
+					break;
+				}
+				u[i] = c->dict[u[i]];
+			}
+			if (err)
+				break;
+		}
 		for (size_t i = 0; i < m; i++, row += stride) {
 			err = put_value(row, u[i], &prev, ref_off, type, base);
 			if (err)
@@ -279,6 +418,7 @@ size_t ks_col_bound(const struct ks_field *f, size_t n)
 #define CASE(t, e) ((t) * 32 + (e))
 #define INT_CASES(X, t)                                                        \
 	X(t, KS_ENC_PLAIN) X(t, KS_ENC_DELTA) X(t, KS_ENC_GAP)                 \
+	X(t, KS_ENC_SYSRET) X(t, KS_ENC_SYSRET | KS_ENC_PLANES)                \
 	X(t, KS_ENC_PLAIN | KS_ENC_PLANES) X(t, KS_ENC_DELTA | KS_ENC_PLANES)  \
 	X(t, KS_ENC_GAP | KS_ENC_PLANES)
 #define ALL_INT_CASES(X)                                                       \
@@ -300,6 +440,8 @@ size_t ks_col_bound(const struct ks_field *f, size_t n)
 /* The ref field's place relative to the field (gap encoding), else 0. */
 static ptrdiff_t ref_offset(const struct ks_field *f, const struct ks_field *aux)
 {
+	if ((f->enc & KS_ENC_BASE_MASK) == KS_ENC_SYSRET)
+		return -(ptrdiff_t)f->offset; /* the row's start */
 	if ((f->enc & KS_ENC_BASE_MASK) != KS_ENC_GAP || !aux)
 		return 0;
 	return (ptrdiff_t)aux->offset - (ptrdiff_t)f->offset;
@@ -325,12 +467,17 @@ size_t ks_col_encode(const struct ks_field *f, const struct ks_field *aux,
 }
 
 int ks_col_cursor_init(struct ks_col_cursor *c, const struct ks_field *f, const void *col,
-		       size_t len, size_t count)
+		       size_t len, size_t count, uint64_t *dict)
 {
+	const uint8_t *end;
+	uint64_t k, v = 0;
+
 	c->p = col;
-	c->end = c->p + len;
+	c->end = end = c->p + len;
 	c->prev = 0;
 	c->plane = NULL;
+	c->dict = NULL;
+	c->dict_n = 0;
 	c->count = count;
 	c->idx = 0;
 	c->width = 0;
@@ -340,13 +487,35 @@ int ks_col_cursor_init(struct ks_col_cursor *c, const struct ks_field *f, const 
 		return len ? -KS_ECOUNT : 0;
 	if (!len)
 		return -KS_ECOUNT;
-	c->width = c->p[0];
-	if (c->width > 8 || (c->width > 4 && f->size == 4))
+	c->width = *c->p++;
+	if (c->width & KS_COL_DICT) {
+		c->width &= ~KS_COL_DICT;
+		if (!dict || c->width > 2)
+			return -KS_ERANGE;
+		if (ks_uvarint_get(&c->p, end, &k))
+			return -KS_EVARINT;
+		if (k == 0 || k > KS_COL_DICT_MAX || k > count)
+			return -KS_ERANGE;
+		for (uint64_t j = 0; j < k; j++) {
+			uint64_t d;
+
+			if (ks_uvarint_get(&c->p, end, &d))
+				return -KS_EVARINT;
+			if ((j && d == 0) || v + d < v) /* ascending, no wrap */
+				return -KS_ERANGE;
+			v += d;
+			dict[j] = v;
+		}
+		c->dict = dict;
+		c->dict_n = k;
+		len = (size_t)(end - c->p) + 1;
+	} else if (c->width > 8 || (c->width > 4 && f->size == 4)) {
 		return -KS_ERANGE;
+	}
 	if ((len - 1) / count != c->width || (len - 1) % count)
 		return -KS_ECOUNT;
-	c->plane = c->p + 1;
-	if (!c->width) /* every value is 0: nothing after the width */
+	c->plane = c->p;
+	if (!c->width) /* every value is 0 (or the one in the table): no planes */
 		c->p = c->end;
 	return 0;
 }

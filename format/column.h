@@ -20,21 +20,37 @@ size_t ks_col_encode(const struct ks_field *f, const struct ks_field *aux,
 
 /* Where the decoding of one column stands: rows are decoded a block at a time
  * across all columns, so the block stays in cache while each column fills it. */
+/* The width byte of a byte-plane column with this bit: dictionary planes (a
+ * table of at most KS_COL_DICT_MAX distinct values, then their indices). */
+#define KS_COL_DICT 0x80
+#define KS_COL_DICT_MAX 16384
+
+static inline uint64_t ks_dict_hash(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x9e3779b97f4a7c15ull;
+	return x ^ (x >> 29);
+}
+
 struct ks_col_cursor {
 	const uint8_t *p;
 	const uint8_t *end;
 	uint64_t prev;        /* last value (delta), last value + ref (gap) */
 	const uint8_t *plane; /* KS_ENC_PLANES: plane 0 */
+	const uint64_t *dict; /* dictionary planes: the table */
+	size_t dict_n;
 	size_t count;         /* rows in the column */
 	size_t idx;           /* next row */
 	unsigned width;       /* planes */
 };
 
-/* Starts decoding a column of count rows of f held in col[0..len). Returns 0,
- * or -KS_ECOUNT / -KS_ERANGE when a byte-plane column's size or width does not
- * fit count rows of the field. */
+/* Starts decoding a column of count rows of f held in col[0..len). dict (room
+ * for KS_COL_DICT_MAX values, may be NULL for a field without byte planes) holds
+ * a dictionary column's table until the column is decoded. Returns 0, or
+ * -KS_ECOUNT / -KS_ERANGE / -KS_EVARINT when a byte-plane column's size, width or
+ * table does not fit count rows of the field. */
 int ks_col_cursor_init(struct ks_col_cursor *c, const struct ks_field *f, const void *col,
-		       size_t len, size_t count);
+		       size_t len, size_t count, uint64_t *dict);
 
 /* Decodes the next n values of f from c into rows, and for KS_F_BYTES their
  * lengths into aux (the length field; for KS_ENC_GAP aux is the ref field,

@@ -260,6 +260,10 @@ enum ks_fenc {
 	KS_ENC_GAP = 2,   /* zigzag varint of v[i] - (v[i-1] + ref[i-1]): a start time
 			   * against the previous row's end (ref_field: its duration,
 			   * a U64 field listed earlier in the table) */
+	KS_ENC_SYSRET = 3, /* a syscall's ret: zigzag varint of ret minus the byte
+			    * count it asked for (read and write families with
+			    * recorded arguments; 0 otherwise): decoded after nr,
+			    * flags and arg0..arg2 (format 2) */
 	KS_ENC_BASE_MASK = 0x0f,
 	KS_ENC_PLANES = 0x10, /* flag: the values above as fixed-width little-endian
 			       * byte planes (a width byte, then plane 0 of every row,
@@ -288,6 +292,9 @@ struct ks_schema {
 
 /* Returns the schema of kind, or NULL when the kind is unknown. */
 const struct ks_schema *ks_schema_get(unsigned kind);
+/* Returns the schema segments of format version (1..KS_FORMAT_VERSION) were
+ * written with: the same rows, columns encoded as that version did. */
+const struct ks_schema *ks_schema_get_version(unsigned kind, unsigned version);
 /* Returns the kind named name ("syscall", ...), or -KS_EKIND. */
 int ks_kind_from_name(const char *name);
 

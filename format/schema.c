@@ -15,12 +15,36 @@
 
 /* pid/tid come in runs (one thread issues many syscalls in a row), so their
  * deltas are mostly zero. Durations and start times are nanosecond noise: as
- * byte planes zstd codes each byte position on its own, and a start time
- * against the previous syscall's end (the time spent in user space between
- * them) is smaller than against its start. Measured on `tar -xf` of
- * /usr/include: 4.56 -> see bench/SEGMENT_LAYOUT.md. dur comes before ts: a gap
- * column needs its ref decoded first. */
+ * byte planes zstd codes each byte position on its own (as dictionary planes
+ * when their values repeat), and a start time against the previous syscall's
+ * end (the time spent in user space between them) is smaller than against its
+ * start. A read or write mostly returns the count it asked for: ret is stored
+ * against it, so it comes after the arguments. Measured on `tar -xf` of
+ * /usr/include: bench/SEGMENT_LAYOUT.md, bench/RESULTS.md. dur comes before ts:
+ * a gap column needs its ref decoded first. */
 static const struct ks_field syscall_fields[] = {
+	FIELD(struct ks_syscall, dur, KS_F_U64, KS_ENC_PLAIN | KS_ENC_PLANES),
+	{
+		.name = "ts",
+		.offset = offsetof(struct ks_syscall, ts),
+		.size = sizeof(uint64_t),
+		.type = KS_F_U64,
+		.enc = KS_ENC_GAP | KS_ENC_PLANES,
+		.ref_field = "dur",
+	},
+	FIELD(struct ks_syscall, pid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_syscall, tid, KS_F_U32, KS_ENC_DELTA),
+	FIELD(struct ks_syscall, nr, KS_F_U32, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, flags, KS_F_U32, KS_ENC_PLAIN),
+	/* Arguments: fds, counts and flags repeat; zero where nothing is recorded. */
+	FIELD(struct ks_syscall, arg0, KS_F_S64, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, arg1, KS_F_S64, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, arg2, KS_F_S64, KS_ENC_PLAIN),
+	FIELD(struct ks_syscall, ret, KS_F_S64, KS_ENC_SYSRET),
+};
+
+/* Format 1 stored ret as a plain zigzag varint; kept to read its traces. */
+static const struct ks_field syscall_fields_v1[] = {
 	FIELD(struct ks_syscall, dur, KS_F_U64, KS_ENC_PLAIN | KS_ENC_PLANES),
 	{
 		.name = "ts",
@@ -35,7 +59,6 @@ static const struct ks_field syscall_fields[] = {
 	FIELD(struct ks_syscall, tid, KS_F_U32, KS_ENC_DELTA),
 	FIELD(struct ks_syscall, nr, KS_F_U32, KS_ENC_PLAIN),
 	FIELD(struct ks_syscall, flags, KS_F_U32, KS_ENC_PLAIN),
-	/* Arguments: fds, counts and flags repeat; zero where nothing is recorded. */
 	FIELD(struct ks_syscall, arg0, KS_F_S64, KS_ENC_PLAIN),
 	FIELD(struct ks_syscall, arg1, KS_F_S64, KS_ENC_PLAIN),
 	FIELD(struct ks_syscall, arg2, KS_F_S64, KS_ENC_PLAIN),
@@ -205,6 +228,8 @@ static const struct ks_field sysarg_fields[] = {
 
 static const struct ks_schema syscall_schema =
 	SCHEMA(KS_KIND_SYSCALL, "syscall", struct ks_syscall, syscall_fields);
+static const struct ks_schema syscall_schema_v1 =
+	SCHEMA(KS_KIND_SYSCALL, "syscall", struct ks_syscall, syscall_fields_v1);
 static const struct ks_schema proc_schema =
 	SCHEMA(KS_KIND_PROC, "proc", struct ks_proc, proc_fields);
 
@@ -246,6 +271,14 @@ static const struct ks_schema *const kinds[KS_KIND_MAX] = {
 const struct ks_schema *ks_schema_get(unsigned kind)
 {
 	return kind < KS_KIND_MAX ? kinds[kind] : NULL;
+}
+
+/* The tables segments of format version wrote: only the syscall kind's differ. */
+const struct ks_schema *ks_schema_get_version(unsigned kind, unsigned version)
+{
+	if (version == 1 && kind == KS_KIND_SYSCALL)
+		return &syscall_schema_v1;
+	return ks_schema_get(kind);
 }
 
 /* Returns the kind whose schema is named name, or -KS_EKIND. */

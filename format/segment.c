@@ -66,6 +66,7 @@ struct ks_seg_decoder {
 	msgpack_unpacked doc; /* its bins point into raw */
 	struct buf raw;
 	struct buf rows;
+	struct buf dict; /* the tables of dictionary-plane columns */
 };
 
 /* Makes b hold at least need bytes; its contents are not kept. */
@@ -239,7 +240,7 @@ int ks_seg_read_header(const void *buf, size_t len, struct ks_seg_header *hdr)
 	header_get(buf, &h);
 	if (h.magic != KS_SEG_MAGIC)
 		return -KS_EMAGIC;
-	if (h.version != KS_FORMAT_VERSION)
+	if (h.version < KS_FORMAT_VERSION_MIN || h.version > KS_FORMAT_VERSION)
 		return -KS_EVERSION;
 	if (h.flags)
 		return -KS_EFLAGS;
@@ -509,6 +510,7 @@ void ks_seg_decoder_free(struct ks_seg_decoder *dec)
 	msgpack_unpacked_destroy(&dec->doc);
 	free(dec->raw.p);
 	free(dec->rows.p);
+	free(dec->dict.p);
 	free(dec);
 }
 
@@ -725,7 +727,8 @@ static int decode_columns(struct ks_seg_decoder *dec, const struct ks_schema *s,
 	struct ks_col_cursor cur[MAX_FIELDS];
 	size_t block = DECODE_BLOCK_BYTES / s->row_size + 1;
 	bool zero = row_has_gaps(s);
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t lo = UINT64_MAX, hi = 0, *dict;
+	size_t nplanes = 0;
 	int err;
 
 	*first_ts = *last_ts = 0;
@@ -734,10 +737,19 @@ static int decode_columns(struct ks_seg_decoder *dec, const struct ks_schema *s,
 	err = match_columns(s, cols, col);
 	if (err)
 		return err;
+	for (size_t i = 0; i < s->nfields; i++)
+		nplanes += col[i] && (s->fields[i].enc & KS_ENC_PLANES);
+	err = buf_reserve(&dec->dict, nplanes * KS_COL_DICT_MAX * sizeof(uint64_t));
+	if (err)
+		return err;
+	dict = (uint64_t *)dec->dict.p;
 	for (size_t i = 0; i < s->nfields; i++) {
 		if (col[i]) {
+			bool planes = s->fields[i].enc & KS_ENC_PLANES;
+
 			err = ks_col_cursor_init(&cur[i], &s->fields[i], col[i]->ptr,
-						 col[i]->size, count);
+						 col[i]->size, count, planes ? dict : NULL);
+			dict += planes ? KS_COL_DICT_MAX : 0;
 			if (err)
 				return err;
 		} else {
@@ -800,7 +812,7 @@ int ks_seg_decode(struct ks_seg_decoder *dec, const void *buf, size_t len,
 	err = ks_seg_read_header(buf, len, &h);
 	if (err)
 		return err;
-	s = ks_schema_get(h.kind);
+	s = ks_schema_get_version(h.kind, h.version);
 	payload = (const uint8_t *)buf + KS_SEG_HDR_SIZE;
 	if (seg_checksum(buf, payload, h.comp_size) != h.checksum)
 		return -KS_ECHECKSUM;

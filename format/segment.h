@@ -12,7 +12,10 @@
 #include <stdint.h>
 
 #define KS_SEG_MAGIC 0x4745534bu /* "KSEG" little-endian */
-#define KS_FORMAT_VERSION 1
+/* 2: syscall ret against the count asked for, dictionary byte planes. Readers
+ * read versions KS_FORMAT_VERSION_MIN..KS_FORMAT_VERSION. */
+#define KS_FORMAT_VERSION 2
+#define KS_FORMAT_VERSION_MIN 1
 #define KS_SEG_HDR_SIZE 48
 #define KS_SEG_MAX_EVENTS (1u << 20)
 #define KS_SEG_MAX_RAW (256u << 20) /* uncompressed payload limit */

@@ -277,8 +277,10 @@ static int version_check(struct ks_store *st)
 
 	if (err == -KS_ENOTFOUND)
 		err = -KS_ENOTTRACE;
-	else if (!err && strcmp(v, KS_STORE_FORMAT_VERSION) != 0)
-		err = -KS_EVERSION;
+	else if (!err && strcmp(v, KS_STORE_FORMAT_VERSION) != 0 &&
+		 !(strlen(v) == 1 && v[0] >= '0' + KS_STORE_FORMAT_OLDEST &&
+		   v[0] < KS_STORE_FORMAT_VERSION[0]))
+		err = -KS_EVERSION; /* a newer format: this build cannot read it */
 	free(v);
 	return err;
 }

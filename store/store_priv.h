@@ -10,7 +10,8 @@
 
 #include "store/store.h"
 
-#define KS_STORE_FORMAT_VERSION "1"
+#define KS_STORE_FORMAT_VERSION "2" /* what a writer stores (and appends to) */
+#define KS_STORE_FORMAT_OLDEST 1     /* readers read versions 1..2 */
 #define KS_STORE_INITIAL_MAPSIZE (64ull << 20)
 #define KS_STORE_MAX_MAPSIZE (1ull << 42) /* 4 TiB: a map bigger than this is a bug */
 #define KS_SEG_KEY_LEN 9                  /* kind (1 byte) + sequence (8 bytes BE) */

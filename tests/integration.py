@@ -514,6 +514,62 @@ def every_probe_fallback_matches_strace():
 
 
 @test
+def batched_records_stay_whole_and_in_order_per_thread():
+    """Per-CPU batches (and the in-flight cache) with more runnable tasks than
+    CPUs, so tasks are preempted and migrate mid-storm: every child's getpid
+    calls are there (the workload's own count, and strace's), and each thread's
+    records are stored in the order it made them. Also with batches off, and with
+    a hash traced set (batches without the cache)."""
+    needs_bpf()
+    kids, calls = 8, 20000
+    cmd = [WORKLOAD, "counts", "2000", "0", str(kids), str(calls), "2", "50"]
+    oracle = strace_counts(cmd)
+    assert oracle["getpid"][0] == kids * calls, oracle["getpid"]
+    for env, opts in (({}, []), ({"KSIGHT_HOTPATH": "nobatch,nocache"}, []),
+                      ({}, ["--traced-set", "hash"])):
+        t = os.path.join(TMP, "batched.lmdb")
+        p = run([KSIGHT, "record", "-q", "-o", t, *opts, "--", *cmd],
+                env=dict(os.environ, **env))
+        assert p.returncode == 0, (env, opts, p.stderr)
+        diffs = count_diffs(by_name(report_json(t)), oracle)
+        assert not diffs, (env, opts, diffs)
+        per_tid = syscalls_per_tid(t, "getpid", (env, opts))
+        assert sorted(per_tid.values()) == [calls] * kids, (env, opts, per_tid)
+    # threads moved between CPUs by their own hand, mid-burst: each move leaves
+    # records in the batch of the CPU left behind
+    hop = ("import os, threading\n"
+           "def work():\n"
+           "    for i in range(1500):\n"
+           "        os.sched_setaffinity(0, {i % os.cpu_count()})\n"
+           "        for _ in range(40):\n"
+           "            os.getppid()\n"
+           "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+           "[t.start() for t in ts]\n[t.join() for t in ts]\n")
+    t = os.path.join(TMP, "hop.lmdb")
+    p = record(t, [sys.executable, "-c", hop])
+    assert p.returncode == 0, p.stderr
+    moves = syscalls_per_tid(t, "sched_setaffinity", "hop")
+    assert sorted(moves.values())[-4:] == [1500] * 4, moves
+    assert sorted(syscalls_per_tid(t, "getppid", "hop").values())[-4:] == [60000] * 4
+
+
+def syscalls_per_tid(trace, name, what):
+    """Counts of syscall name per thread, checking on the way that each thread's
+    records are stored in the order it made them."""
+    last, per_tid = {}, {}
+    for line in run([KSIGHT, "dump", trace, "--json"]).stdout.splitlines():
+        e = json.loads(line)
+        if e.get("kind") != "syscall":
+            continue
+        tid = e["tid"]
+        assert e["ts"] >= last.get(tid, 0), (what, "out of order", e, last[tid])
+        last[tid] = e["ts"]
+        if e["name"] == name:
+            per_tid[tid] = per_tid.get(tid, 0) + 1
+    return per_tid
+
+
+@test
 def custom_ebpf_program_is_loaded_or_refused_clearly():
     needs_bpf()
     good, bad = os.path.abspath("build/syscalls.bpf.o"), os.path.abspath("build/sched.bpf.o")

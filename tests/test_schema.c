@@ -28,7 +28,15 @@ static void check_field(const struct ks_schema *s, const struct ks_field *f)
 	assert_ptr_equal(find(s, f->name), f); /* names are unique */
 	assert_true((size_t)f->offset + f->size <= s->row_size);
 	assert_true((f->enc & ~(KS_ENC_BASE_MASK | KS_ENC_PLANES)) == 0);
-	assert_true((f->enc & KS_ENC_BASE_MASK) <= KS_ENC_GAP);
+	assert_true((f->enc & KS_ENC_BASE_MASK) <= KS_ENC_SYSRET);
+	if ((f->enc & KS_ENC_BASE_MASK) == KS_ENC_SYSRET) {
+		/* a syscall's ret, decoded after what predicts it */
+		assert_int_equal(s->kind, KS_KIND_SYSCALL);
+		assert_int_equal(f->offset, offsetof(struct ks_syscall, ret));
+		for (const char *const *n = (const char *const[]){ "nr", "flags", "arg0", "arg1",
+								  "arg2", NULL }; *n; n++)
+			assert_true(find(s, *n) < f);
+	}
 	if ((f->enc & KS_ENC_BASE_MASK) == KS_ENC_GAP) {
 		/* the ref is a U64 field decoded before this one */
 		const struct ks_field *ref = f->ref_field ? find(s, f->ref_field) : NULL;
@@ -104,6 +112,12 @@ static void test_tables_consistent(void **state)
 		assert_non_null(ts);
 		assert_int_equal(ts->offset, s->ts_offset);
 		assert_int_equal(ts->type, KS_F_U64);
+		/* the tables of format 1 still read its segments */
+		s = ks_schema_get_version(k, 1);
+		for (size_t i = 0; i < s->nfields; i++)
+			check_field(s, &s->fields[i]);
+		check_no_overlap(s);
+		assert_int_equal(s->row_size, ks_schema_get(k)->row_size);
 	}
 	assert_true(known >= 4); /* syscall, proc, sched, sample; file may follow */
 }
@@ -132,7 +146,9 @@ static void test_syscall_schema(void **state)
 	expect(s, "arg2", offsetof(struct ks_syscall, arg2), KS_F_S64, KS_ENC_PLAIN);
 	expect(s, "ts", offsetof(struct ks_syscall, ts), KS_F_U64, KS_ENC_GAP | KS_ENC_PLANES);
 	expect(s, "dur", offsetof(struct ks_syscall, dur), KS_F_U64, KS_ENC_PLAIN | KS_ENC_PLANES);
-	expect(s, "ret", offsetof(struct ks_syscall, ret), KS_F_S64, KS_ENC_PLAIN);
+	expect(s, "ret", offsetof(struct ks_syscall, ret), KS_F_S64, KS_ENC_SYSRET);
+	expect(ks_schema_get_version(KS_KIND_SYSCALL, 1), "ret", offsetof(struct ks_syscall, ret),
+	       KS_F_S64, KS_ENC_PLAIN);
 	expect(s, "pid", offsetof(struct ks_syscall, pid), KS_F_U32, KS_ENC_DELTA);
 	expect(s, "tid", offsetof(struct ks_syscall, tid), KS_F_U32, KS_ENC_DELTA);
 	expect(s, "nr", offsetof(struct ks_syscall, nr), KS_F_U32, KS_ENC_PLAIN);

@@ -451,7 +451,7 @@ static void test_put_commit_reopen(void **state)
 	assert_string_equal(s, "");
 	free(s);
 	assert_int_equal(ks_store_get_meta(st, "format_version", &s), 0);
-	assert_string_equal(s, "1");
+	assert_string_equal(s, "2");
 	free(s);
 	assert_int_equal(ks_store_get_meta(st, "nope", &s), -KS_ENOTFOUND);
 	assert_null(s);
@@ -1185,11 +1185,21 @@ static void test_not_traces(void **state)
 	path_in(fx, "nover.mdb", p, sizeof(p));
 	make_raw_lmdb(p, 1, NULL);
 	expect_open_error(p, -KS_ENOTTRACE);
-	path_in(fx, "v2.mdb", p, sizeof(p));
-	make_raw_lmdb(p, 1, "2");
+	path_in(fx, "v3.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, "3");
 	expect_open_error(p, -KS_EVERSION);
+	path_in(fx, "v0.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, "0");
+	expect_open_error(p, -KS_EVERSION);
+	path_in(fx, "v12.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, "12");
+	expect_open_error(p, -KS_EVERSION);
+	/* format 1 (ret as a plain column) is still read; 2 is what is written */
 	path_in(fx, "v1.mdb", p, sizeof(p));
 	make_raw_lmdb(p, 1, "1");
+	assert_int_equal(read_everything(p), 0);
+	path_in(fx, "v2.mdb", p, sizeof(p));
+	make_raw_lmdb(p, 1, "2");
 	assert_int_equal(read_everything(p), 0);
 }
 
