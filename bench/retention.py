@@ -118,6 +118,14 @@ def main():
     print(f"report --json: {rsecs:.2f} s, max rss {rss} KiB; syscalls {doc.get('syscalls', {}).get('total')}, "
           f"dropped {ret.get('dropped_events')}, lost {doc.get('lost_events')}, "
           f"complete {doc.get('complete')}")
+    p = subprocess.run([KSIGHT, "info", trace, "--json"], capture_output=True, text=True)
+    if p.returncode == 0:
+        info = json.loads(p.stdout)
+        end = int(info["meta"]["end_ns"])
+        kept = info["retention"]["window_start_ns"]
+        print(f"window kept: the last {(end - kept) / 1e9:.2f} s of "
+              f"{(end - int(info['meta']['start_ns'])) / 1e9:.1f} s, {info.get('stored_bytes')} "
+              f"bytes of segments in a {size}-byte file")
     snaps_done = [f for f in os.listdir(d) if f.startswith("flight-") and f.endswith(".lmdb")]
     for s in snaps_done:
         rsecs, doc, _ = timed_report(os.path.join(d, s))

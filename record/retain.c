@@ -40,13 +40,17 @@
 #define EPOCH_MIN_NS (250ull * 1000 * 1000)
 #define SLICES 16            /* an epoch at most max_size / SLICES bytes */
 #define CHECK_NS (100ull * 1000 * 1000)
-/* Pages in use past this: drop. LMDB puts a segment (an overflow value) in a run
- * of free pages or at the end of the file: half the map is kept free so that
- * runs are found in it and the capped map is seldom met full. */
-#define HIGH_WATER(max) ((max) / 2)
+/* The page bytes the kept epochs may take (ks_store_put_bytes: counted as they
+ * are put, so exact when LMDB's own figures lag): the rest of --max-size is room
+ * for what LMDB holds beside them: the pages a drop freed, reusable only once two
+ * commits have passed, the open transaction's copies of the pages it changes,
+ * branch pages, the free list, and free runs too short for a segment. A full map
+ * still drops the oldest epoch and retries. */
+#define TARGET(max) ((max) / 16 * 13)
 
 struct kept {
 	uint64_t index, ts;
+	uint64_t bytes_at; /* ks_store_put_bytes where its segments begin */
 };
 
 static int put_u64(struct ks_store *st, const char *key, uint64_t v);
@@ -58,7 +62,7 @@ struct retain {
 	/* drain thread */
 	uint64_t next_index;
 	uint64_t epoch_start_ns, last_check_ns;
-	uint64_t used_at_epoch;
+	uint64_t written_at_epoch;
 	/* writer thread (and the full map's callback, on it too) */
 	struct ks_store *st;
 	struct kept *kept;
@@ -66,7 +70,7 @@ struct retain {
 	bool dropping;
 	uint64_t ndropped;
 	/* both */
-	_Atomic uint64_t used;
+	_Atomic uint64_t written; /* ks_store_put_bytes, as the writer last saw it */
 	atomic_bool want_epoch; /* the map was full with one epoch: open one now */
 };
 
@@ -78,6 +82,7 @@ struct retain {
 struct mark_job {
 	struct retain *r;
 	struct ks_epoch e;
+	uint64_t bytes_at;
 	bool begun;  /* writer thread: the start was taken */
 	bool cancel; /* set before the seal is queued: the checkpoint failed */
 };
@@ -96,7 +101,8 @@ static int mark_begin(struct ks_store *st, struct ks_epoch *e)
 	return err;
 }
 
-static int mark_seal(struct retain *r, struct ks_store *st, const struct ks_epoch *e)
+static int mark_seal(struct retain *r, struct ks_store *st, const struct ks_epoch *e,
+		     uint64_t bytes_at)
 {
 	char key[KS_EPOCH_KEY_LEN];
 	unsigned char *val = NULL;
@@ -109,7 +115,7 @@ static int mark_seal(struct retain *r, struct ks_store *st, const struct ks_epoc
 	err = ks_epoch_encode(e, &val, &len);
 	err = err ?: ks_store_put(st, KS_DB_META, key, sizeof(key), val, len);
 	if (!err)
-		r->kept[r->nkept++] = (struct kept){ e->index, e->ts };
+		r->kept[r->nkept++] = (struct kept){ e->index, e->ts, bytes_at };
 	free(val);
 	return err;
 }
@@ -126,7 +132,7 @@ static int mark_put(struct retain *r, struct ks_store *st, uint64_t index, uint6
 		e->delta_seq = delta_seq;
 	}
 	err = err ?: mark_begin(st, e);
-	err = err ?: mark_seal(r, st, e);
+	err = err ?: mark_seal(r, st, e, ks_store_put_bytes(st));
 	free(e);
 	return err;
 }
@@ -136,6 +142,7 @@ static int mark_begin_run(void *arg, struct ks_store *st)
 	struct mark_job *j = arg;
 
 	j->begun = st && !mark_begin(st, &j->e);
+	j->bytes_at = ks_store_put_bytes(st);
 	return 0; /* the seal frees j */
 }
 
@@ -146,7 +153,7 @@ static int mark_seal_run(void *arg, struct ks_store *st)
 
 	/* committed at once: a full map can then drop the epoch before it */
 	if (st && j->begun && !j->cancel)
-		err = mark_seal(j->r, st, &j->e) ?: ks_store_commit(st);
+		err = mark_seal(j->r, st, &j->e, j->bytes_at) ?: ks_store_commit(st);
 	if (err || (st && !j->begun))
 		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
 			 err ? ks_strerror(err) : "its start was not taken");
@@ -308,7 +315,9 @@ static int on_full(void *ctx)
 	int err;
 
 	ks_store_used_bytes(r->st, &used);
-	ks_debug("retention: the map is full, %zu epochs, %" PRIu64 " bytes in use", r->nkept, used);
+	ks_debug("retention: the map is full, %zu epochs, %" PRIu64 " bytes in use, %" PRIu64
+		 " put since the oldest", r->nkept, used,
+		 r->nkept ? ks_store_put_bytes(r->st) - r->kept[0].bytes_at : 0);
 	err = drop_oldest(r, r->st, false);
 
 	if (err == -ENOENT && !r->dropping)
@@ -325,13 +334,19 @@ struct check_job {
 	uint64_t now;
 };
 
-/* Drops epochs older than --keep, and while the pages in use pass the high-water
- * mark of --max-size, the oldest ones. */
+/* The page bytes put since the oldest kept epoch began: its own and every later
+ * epoch's, the open transaction's puts included. */
+static uint64_t kept_bytes(const struct retain *r, const struct ks_store *st)
+{
+	return ks_store_put_bytes(st) - r->kept[0].bytes_at;
+}
+
+/* Drops epochs older than --keep, and while the kept epochs take more than the
+ * target of --max-size, the oldest ones (each in its own commit). */
 static int check_run(void *arg, struct ks_store *st)
 {
 	struct check_job *j = arg;
 	struct retain *r = j->r;
-	uint64_t used = 0;
 	int err = 0;
 
 	if (!st)
@@ -339,16 +354,10 @@ static int check_run(void *arg, struct ks_store *st)
 	while (r->o.keep_ns && r->nkept >= 2 && r->kept[1].ts + r->o.keep_ns <= j->now &&
 	       !(err = drop_oldest(r, st, true)))
 		;
-	/* one epoch a check at most for size: the pages a drop frees show on
-	 * LMDB's free list only a few transactions later, and a loop on the pages
-	 * in use would drop every epoch at once */
-	if (!err && r->o.max_size) {
-		err = ks_store_commit(st);
-		err = err ?: ks_store_used_bytes(st, &used);
-		if (!err && used > HIGH_WATER(r->o.max_size) && r->nkept >= 2)
-			err = drop_oldest(r, st, true);
-		atomic_store(&r->used, used);
-	}
+	while (!err && r->o.max_size && r->nkept >= 2 &&
+	       kept_bytes(r, st) > TARGET(r->o.max_size))
+		err = drop_oldest(r, st, true);
+	atomic_store(&r->written, ks_store_put_bytes(st));
 	if (err && err != -ENOENT)
 		ks_debug("retention check: %s", ks_strerror(err));
 out:
@@ -495,7 +504,7 @@ static int epoch_open(struct retain *r, struct consumer *c, struct statedir *sd,
 	j->cancel = err != 0;
 	err2 = consumer_call(c, mark_seal_run, j);
 	r->epoch_start_ns = now;
-	r->used_at_epoch = atomic_load(&r->used);
+	r->written_at_epoch = atomic_load(&r->written);
 	return err ?: err2;
 }
 
@@ -503,7 +512,7 @@ int retain_tick(struct retain *r, struct consumer *c, struct statedir *sd,
 		const struct retain_targets *t, uint64_t now)
 {
 	struct check_job *j;
-	uint64_t used = atomic_load(&r->used);
+	uint64_t written = atomic_load(&r->written);
 	int err;
 
 	if (!r || !r->bounded)
@@ -511,7 +520,7 @@ int retain_tick(struct retain *r, struct consumer *c, struct statedir *sd,
 	if (now - r->epoch_start_ns >= r->epoch_ns ||
 	    (atomic_load(&r->want_epoch) && now - r->epoch_start_ns >= EPOCH_MIN_NS / 4) ||
 	    (r->o.max_size && now - r->epoch_start_ns >= EPOCH_MIN_NS &&
-	     used > r->used_at_epoch && used - r->used_at_epoch >= r->o.max_size / SLICES)) {
+	     written - r->written_at_epoch >= r->o.max_size / SLICES)) {
 		atomic_store(&r->want_epoch, false);
 		err = epoch_open(r, c, sd, t, now);
 		if (err)

@@ -138,6 +138,29 @@ int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes)
 	return 0;
 }
 
+/* LMDB's layout (lmdb/mdb.c): a node is its 8-byte header, the key and the value,
+ * with a 2-byte index on its page; a node past the limit a 4096-byte page allows
+ * (two nodes a page at least) keeps the value in a run of overflow pages, each run
+ * with a 16-byte page header, and a page number in the node. */
+#define NODE_HDR 8u
+#define PAGE_HDR 16u
+
+uint64_t ks_put_cost(const struct ks_store *st, size_t klen, size_t vlen)
+{
+	size_t psize = st->psize ? st->psize : 4096;
+	size_t nodemax = (((psize - PAGE_HDR) / 2) & ~(size_t)1) - 2;
+	size_t node = NODE_HDR + klen + vlen;
+
+	if (node <= nodemax)
+		return 2 * (node + 2); /* a leaf page half full */
+	return ((PAGE_HDR - 1 + vlen) / psize + 1) * psize + 2 * (NODE_HDR + klen + 8 + 2);
+}
+
+uint64_t ks_store_put_bytes(const struct ks_store *st)
+{
+	return st ? st->put_bytes : 0;
+}
+
 int ks_store_walk(struct ks_store *st, enum ks_db db,
 		  int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
 			    size_t vlen),

@@ -89,6 +89,12 @@ int ks_store_set_cap(struct ks_store *st, uint64_t bytes, int (*fn)(void *ctx), 
 /* Writer: the bytes of the pages the committed trace uses (the file may be
  * larger: freed pages are reused, never given back). Returns 0 or -KS_ESTORE. */
 int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes);
+/* Writer: the bytes of pages the puts made so far take, each estimated from its
+ * key and value as LMDB lays them out (a large value in its own run of pages, a
+ * small one in a leaf that splits leave half full). A running sum that drops and
+ * discards never lower: what one span of puts took is the difference of two
+ * readings. Bounded recording sizes its epochs with it. */
+uint64_t ks_store_put_bytes(const struct ks_store *st);
 /* Writer: calls fn for every entry of db as the open write transaction sees it,
  * in key order (fn must not put or drop; key and val are valid during the call);
  * a non-zero return of fn stops the walk and is returned. Returns 0, fn's value,

@@ -85,6 +85,7 @@ struct ks_store {
 	int (*full_fn)(void *ctx);
 	void *full_ctx;
 	int in_full;
+	uint64_t put_bytes;    /* ks_store_put_bytes */
 	size_t psize;
 	/* reader: values handed out must lie inside [map, map + map_valid) */
 	const unsigned char *map;
@@ -142,6 +143,8 @@ void ks_mf_public(const struct ks_mf *mf, struct ks_manifest *m);
  * open transaction's puts wait aside; they are replayed after. Returns 0 (room
  * was made), -EFBIG (none could be). */
 int ks_full_drop(struct ks_store *st);
+/* retain.c: the page bytes one put of klen + vlen takes (ks_store_put_bytes). */
+uint64_t ks_put_cost(const struct ks_store *st, size_t klen, size_t vlen);
 
 /* read.c */
 int ks_read_check_range(const struct ks_store *st, const MDB_val *v);

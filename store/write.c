@@ -259,6 +259,7 @@ static int store_put(struct ks_store *st, enum ks_db db, const void *key, size_t
 	err = put_raw(st, db, &k, &v, 0);
 	if (err)
 		return err;
+	st->put_bytes += ks_put_cost(st, klen, vlen);
 	if (had)
 		ks_mf_add(&st->mf, db, key, klen, oh, -1);
 	ks_mf_add(&st->mf, db, key, klen, nh, 1);

@@ -945,6 +945,36 @@ static int run_readonly_child(const char *dir, const char *path, int drop, int l
 	return WEXITSTATUS(status);
 }
 
+/* ks_store_put_bytes against LMDB's own page count: large segments, each in its
+ * run of overflow pages, counted to the page; the sum only grows. */
+static void test_put_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	uint64_t used0, used1, put0, put1;
+	static unsigned char seg[100000];
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	assert_int_equal(ks_store_commit(st), 0);
+	assert_int_equal(ks_store_used_bytes(st, &used0), 0);
+	put0 = ks_store_put_bytes(st);
+	for (int i = 0; i < 20; i++) {
+		seg[i] = (unsigned char)i;
+		assert_int_equal(ks_store_put_segment(st, 1, seg, sizeof(seg)), 0);
+	}
+	assert_int_equal(ks_store_commit(st), 0);
+	assert_int_equal(ks_store_used_bytes(st, &used1), 0);
+	put1 = ks_store_put_bytes(st);
+	/* 20 runs of 25 pages; LMDB adds a leaf, the manifest, the meta tree */
+	assert_true(put1 - put0 >= 20 * 25 * 4096ull);
+	assert_true(put1 - put0 <= used1 - used0 + 4096);
+	assert_true(used1 - used0 <= put1 - put0 + 8 * 4096);
+	assert_int_equal(ks_store_drop_segments(st, 1, 10, 0), 0);
+	assert_int_equal(ks_store_commit(st), 0);
+	assert_true(ks_store_put_bytes(st) == put1);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
 static void test_readonly_open(void **state)
 {
 	struct fixture *fx = *state;
@@ -1995,6 +2025,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_traces, setup, teardown),
