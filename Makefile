@@ -141,10 +141,10 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/perfetto_trace.pb-c.h: $(PB_PROTO) | $(OUT)
+# one protoc-c run makes both (a grouped target: the .c is known to be new too)
+$(OUT)/perfetto_trace.pb-c.h $(PB_SRC) &: $(PB_PROTO) | $(OUT)
 	$(call msg,PROTOC,$@)
 	$(Q)protoc-c --c_out=$(OUT) -Ireplay $(PB_PROTO)
-$(PB_SRC): $(OUT)/perfetto_trace.pb-c.h
 
 $(PB_OBJ): $(PB_SRC)
 	$(call msg,CC,$@)
