@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #endif
 
-#define KS_ABI_VERSION 3
+#define KS_ABI_VERSION 4
 
 /* The low 16 bits of the first __u32 of every ring-buffer record say what
  * follows; the high 16 bits carry the record's flags. */
@@ -20,6 +20,31 @@ enum ks_ev_type {
 	KS_EV_SAMPLE = 4, /* CPU profile: struct ks_ev_sample (bpf/profile.bpf.c) */
 	KS_EV_OFFCPU = 5, /* off-CPU span: struct ks_ev_offcpu (bpf/offcpu.bpf.c) */
 	KS_EV_SYSARG = 6, /* a syscall's string or sockaddr argument (ks_ev_sysarg) */
+	KS_EV_BATCH = 9,  /* a CPU's syscall records sent together (ks_ev_batch) */
+};
+
+/* --- per-CPU batches (bpf/batch.bpf.h) -------------------------------------
+ * A batch holds one CPU's syscall records (struct ks_ev_syscall, or
+ * ks_ev_syscall_args when flagged so) back to back, in the order they were made;
+ * each record's size follows from its type. */
+#define KS_BATCH_BYTES 4096 /* a power of two: the probe masks offsets with it */
+
+/* ks_ev_batch.why: what sent the batch */
+enum ks_batch_why {
+	KS_BATCH_FULL = 1,   /* no room for the next record */
+	KS_BATCH_SWITCH = 2, /* the CPU switched tasks */
+	KS_BATCH_TICK = 3,   /* the periodic tick (at most KS_BATCH_TICK_HZ per second) */
+	KS_BATCH_WHY_MAX = 4,
+};
+
+#define KS_BATCH_TICK_HZ 10
+
+struct ks_ev_batch {
+	__u32 type; /* KS_EV_BATCH */
+	__u32 cpu;
+	__u32 len;  /* bytes of records that follow */
+	__u16 count; /* records that follow */
+	__u16 why;  /* enum ks_batch_why */
 };
 
 /* ks_ev_syscall.flags */

@@ -116,8 +116,8 @@ static __always_inline void sysargs_enter(void *ctx, struct task_ctx *c, __u32 s
 }
 
 /* The syscall event with its numbers, then what the kernel filled in. */
-static __always_inline void sysargs_exit(void *ctx, struct task_ctx *c, __u32 spec, __u64 ts,
-					 __u64 dur, long ret)
+static __always_inline void sysargs_exit(void *ctx, struct cpu_slot *s, struct task_ctx *c,
+					 __u32 spec, __u64 ts, __u64 dur, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_ev_syscall_args e = {
@@ -139,7 +139,7 @@ static __always_inline void sysargs_exit(void *ctx, struct task_ctx *c, __u32 sp
 		e.arg[1] = arg_at(c, i);
 	if ((i = KS_ARG_SLOT(spec, 2)))
 		e.arg[2] = arg_at(c, i);
-	output(ctx, &e, sizeof(e), KS_DROP_SYSCALL);
+	batch_emit(ctx, s, &e, sizeof(e));
 	if (ret < 0)
 		return;
 	if ((i = KS_ARG_PEER(spec)) && arg_at(c, i)) {

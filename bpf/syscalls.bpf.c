@@ -13,10 +13,11 @@
 #include <bpf/bpf_core_read.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "batch.bpf.h"
 #include "sysargs.bpf.h"
 
-static __always_inline void emit_syscall(void *ctx, __u32 nr, __u64 ts, __u64 dur, long ret,
-					  __u32 flags)
+static __always_inline void emit_syscall(void *ctx, struct cpu_slot *s, __u32 nr, __u64 ts,
+					  __u64 dur, long ret, __u32 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_ev_syscall e = {
@@ -29,7 +30,7 @@ static __always_inline void emit_syscall(void *ctx, __u32 nr, __u64 ts, __u64 du
 		.tid = (__u32)id,
 	};
 
-	output(ctx, &e, sizeof(e), KS_DROP_SYSCALL);
+	batch_emit(ctx, s, &e, sizeof(e));
 }
 
 /* The event is built in a per-CPU slot: it is too large for the stack budget. */
@@ -118,19 +119,45 @@ static __always_inline void announce_join(void *ctx, struct task_ctx *c)
 		  0, true);
 }
 
+/* The running task's state when it is traced, else NULL: from the CPU's slot
+ * (s, taken by the caller) with the in-flight cache, else from its storage. */
+static __always_inline struct task_ctx *sys_ctx(void *ctx, struct cpu_slot *s)
+{
+	struct task_ctx *c;
+	bool fresh;
+
+	if (!fast_ctx) {
+		c = current_ctx();
+		if (c)
+			announce_fork(ctx, c);
+		return c;
+	}
+	if (!s) /* the slot is in use: cannot happen from a syscall hook */
+		return NULL;
+	c = fast_current(s, &fresh);
+	if (fresh && (trace_all || trace_cgroup)) {
+		struct task_ctx *st = current_ctx();
+
+		if (st)
+			announce_join(ctx, st);
+	}
+	return c;
+}
+
 /* Returns the task's context when the syscall's arguments are to be saved
  * (*spec says which), else NULL. */
-static __always_inline struct task_ctx *on_sys_enter(void *ctx, long id, __u32 *spec)
+static __always_inline struct task_ctx *on_sys_enter(void *ctx, struct cpu_slot *s, long id,
+						     __u32 *spec)
 {
-	struct task_ctx *c = current_ctx();
+	struct task_ctx *c = sys_ctx(ctx, s);
 
 	if (!c)
 		return NULL;
-	announce_fork(ctx, c);
-	announce_join(ctx, c);
+	if (!fast_ctx)
+		announce_join(ctx, c);
 	if (id == NR_EXIT || id == NR_EXIT_GROUP) {
 		/* never returns: one event now, with no duration */
-		emit_syscall(ctx, id, bpf_ktime_get_ns(), 0, 0, KS_EV_SYSF_NORET);
+		emit_syscall(ctx, s, id, bpf_ktime_get_ns(), 0, 0, KS_EV_SYSF_NORET);
 		return NULL;
 	}
 	c->nr = id;
@@ -139,15 +166,14 @@ static __always_inline struct task_ctx *on_sys_enter(void *ctx, long id, __u32 *
 	return *spec ? c : NULL;
 }
 
-static __always_inline int on_sys_exit(void *ctx, long ret)
+static __always_inline int on_sys_exit(void *ctx, struct cpu_slot *s, long ret)
 {
-	struct task_ctx *c = current_ctx();
+	struct task_ctx *c = sys_ctx(ctx, s);
 	__u64 now, ts;
 	__u32 spec;
 
 	if (!c)
 		return 0;
-	announce_fork(ctx, c);
 	/* no entry seen: a new child returning from fork, or tracing began mid-call */
 	if (!c->enter_ts)
 		return 0;
@@ -156,9 +182,9 @@ static __always_inline int on_sys_exit(void *ctx, long ret)
 	spec = spec_of(c->nr);
 	/* the side records filled in at exit are joined by the entry time: cleared after */
 	if (spec)
-		sysargs_exit(ctx, c, spec, ts, now - ts, ret);
+		sysargs_exit(ctx, s, c, spec, ts, now - ts, ret);
 	else
-		emit_syscall(ctx, c->nr, ts, now - ts, ret, 0);
+		emit_syscall(ctx, s, c->nr, ts, now - ts, ret, 0);
 	c->enter_ts = 0;
 	return 0;
 }
@@ -216,18 +242,24 @@ static __always_inline int on_exit(void *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ks_sys_enter, struct pt_regs *regs, long id)
 {
+	struct cpu_slot *s = slot_take();
 	__u32 spec;
-	struct task_ctx *c = on_sys_enter(ctx, id, &spec);
+	struct task_ctx *c = on_sys_enter(ctx, s, id, &spec);
 
 	if (c)
 		save_args_btf(ctx, c, spec, regs);
+	slot_give(s);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(ks_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, ret);
+	struct cpu_slot *s = slot_take();
+
+	on_sys_exit(ctx, s, ret);
+	slot_give(s);
+	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -257,23 +289,44 @@ int BPF_PROG(ks_exit, struct task_struct *p)
 	return on_exit(ctx);
 }
 
+/* The slots' switch program (bpf/batch.bpf.h), in each kind, and its tick. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(ks_batch_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	slot_switch(ctx, prev);
+	return 0;
+}
+
+SEC("perf_event")
+int ks_batch_tick(void *ctx)
+{
+	slot_tick(ctx);
+	return 0;
+}
+
 /* --- raw tracepoints (no BTF task pointers: hash mode) -------------------- */
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(ks_sys_enter_raw, struct pt_regs *regs, long id)
 {
+	struct cpu_slot *s = slot_take();
 	__u32 spec;
-	struct task_ctx *c = on_sys_enter(ctx, id, &spec);
+	struct task_ctx *c = on_sys_enter(ctx, s, id, &spec);
 
 	if (c)
 		save_args_raw(ctx, c, spec, regs);
+	slot_give(s);
 	return 0;
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(ks_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, ret);
+	struct cpu_slot *s = slot_take();
+
+	on_sys_exit(ctx, s, ret);
+	slot_give(s);
+	return 0;
 }
 
 SEC("raw_tp/sched_process_fork")
@@ -294,23 +347,36 @@ int BPF_PROG(ks_exit_raw)
 	return on_exit(ctx);
 }
 
+SEC("raw_tp/sched_switch")
+int BPF_PROG(ks_batch_switch_raw)
+{
+	slot_switch(ctx, NULL);
+	return 0;
+}
+
 /* --- classic tracepoints (tracefs; hash mode) ----------------------------- */
 
 SEC("tracepoint/raw_syscalls/sys_enter")
 int ks_sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 {
+	struct cpu_slot *s = slot_take();
 	__u32 spec;
-	struct task_ctx *c = on_sys_enter(ctx, ctx->id, &spec);
+	struct task_ctx *c = on_sys_enter(ctx, s, ctx->id, &spec);
 
 	if (c)
 		save_args_tp(ctx, c, spec, ctx);
+	slot_give(s);
 	return 0;
 }
 
 SEC("tracepoint/raw_syscalls/sys_exit")
 int ks_sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_sys_exit(ctx, ctx->ret);
+	struct cpu_slot *s = slot_take();
+
+	on_sys_exit(ctx, s, ctx->ret);
+	slot_give(s);
+	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_fork")
@@ -329,4 +395,11 @@ SEC("tracepoint/sched/sched_process_exit")
 int ks_exit_tp(void *ctx)
 {
 	return on_exit(ctx);
+}
+
+SEC("tracepoint/sched/sched_switch")
+int ks_batch_switch_tp(void *ctx)
+{
+	slot_switch(ctx, NULL);
+	return 0;
 }

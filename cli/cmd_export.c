@@ -21,8 +21,9 @@ static const char usage_text[] =
 	"            trace_processor: a process track per process, a thread track per\n"
 	"            thread with every syscall as a slice (ret, errno and the call with\n"
 	"            its arguments as annotations), a state track per thread (running,\n"
-	"            runnable, blocked), fork/exec/exit instants, and counters per\n"
-	"            process: CPU %%, RSS, file read/write bytes/s, storage bytes/s.\n"
+	"            runnable, blocked), fork/exec/exit instants, counters per process\n"
+	"            (CPU %%, RSS, file read/write, storage and network bytes/s), and\n"
+	"            the CPU samples with their stacks; on CLOCK_MONOTONIC.\n"
 	"  ndjson    one JSON object per line of one table (--table, default syscalls),\n"
 	"            each with \"host\" and \"trace_id\" so the traces of many hosts load\n"
 	"            into one table (e.g. ClickHouse: INSERT ... FORMAT JSONEachRow).\n"
@@ -199,8 +200,9 @@ int cmd_export(int argc, char **argv)
 	if (rc == KS_EXIT_OK && args.out) {
 		if (perfetto)
 			fprintf(stderr, "ksight: %s: %llu tracks, %llu slices (%llu syscalls), "
-				"%llu packets\n", args.out, (unsigned long long)st.tracks,
-				(unsigned long long)st.slices, (unsigned long long)st.syscalls,
+				"%llu CPU samples, %llu packets\n", args.out,
+				(unsigned long long)st.tracks, (unsigned long long)st.slices,
+				(unsigned long long)st.syscalls, (unsigned long long)st.samples,
 				(unsigned long long)st.rows);
 		else
 			fprintf(stderr, "ksight: %s: %llu rows of %s\n", args.out,

@@ -77,6 +77,16 @@ static int64_t mono_to_realtime_ns(void)
 	return (int64_t)(ks_real_ns() - m);
 }
 
+/* Time spent suspended so far: CLOCK_BOOTTIME - CLOCK_MONOTONIC. */
+static int64_t mono_to_boottime_ns(void)
+{
+	struct timespec b, m;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	return (int64_t)(b.tv_sec - m.tv_sec) * 1000000000 + (b.tv_nsec - m.tv_nsec);
+}
+
 static int put_meta_u64(struct ks_store *st, const char *key, uint64_t v)
 {
 	char buf[32];
@@ -157,6 +167,7 @@ static int write_start_meta(struct recorder *r)
 	err = err ?: ks_store_put_meta(st, "command", s);
 	err = err ?: ks_store_put_meta(st, "clock", "monotonic");
 	err = err ?: put_meta_s64(st, "mono_to_realtime_ns", mono_to_realtime_ns());
+	err = err ?: put_meta_s64(st, "mono_to_boottime_ns", mono_to_boottime_ns());
 	err = err ?: put_meta_u64(st, "ring_bytes", r->opts.ring_bytes);
 	err = err ?: ks_store_put_meta(st, "state", "recording");
 	err = err ?: ks_store_commit(st);
@@ -454,6 +465,7 @@ static int recorder_attach(struct recorder *r)
 		.custom_obj = r->opts.ebpf_program, .attach = r->opts.attach,
 		.set = r->opts.set, .transport = r->opts.transport,
 	};
+	const char *hot = getenv("KSIGHT_HOTPATH"); /* measuring: nobatch, nocache */
 	char line[PATH_MAX + 512];
 	struct btf_choice btf;
 	const char *why = "";
@@ -468,6 +480,8 @@ static int recorder_attach(struct recorder *r)
 	if (scope_open(&r->opts.scope, &po))
 		return -1;
 	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
+	po.no_batch = hot && strstr(hot, "nobatch");
+	po.no_cache = hot && strstr(hot, "nocache");
 	err = probes_open(&po, &r->probes, &why);
 	if (err == -EPERM || err == -EACCES) {
 		ks_error("cannot load the BPF probes (%s): recording no syscall, process or "
@@ -700,12 +714,20 @@ int cmd_record(int argc, char **argv)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
 	r.end_ns = ks_mono_ns();
+	if (r.probes && (err = probes_flush_batches(r.probes)))
+		ks_debug("cannot visit every CPU to flush its batch: %s", strerror(-err));
 	scope_finish(&r.opts.scope);
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
 	record_profile_finish(r.profile, r.consumer, r.opts.archive_symbols);
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
+	ks_debug("per-CPU batches: %llu full, %llu at a switch, %llu at a tick; largest %llu "
+		 "bytes; longest wait of a record before it was read %.1f ms",
+		 (unsigned long long)cs.batches[KS_BATCH_FULL],
+		 (unsigned long long)cs.batches[KS_BATCH_SWITCH],
+		 (unsigned long long)cs.batches[KS_BATCH_TICK],
+		 (unsigned long long)cs.batch_max_bytes, cs.batch_max_age_ns / 1e6);
 	exit_code = child_started ? child_wait(&r.child, &wstatus) : 0;
 	child_started = false;
 	if (err)

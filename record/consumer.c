@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include <linux/perf_event.h>
 
 #include "bpf/events.h"
 #include "format/segment.h"
@@ -147,12 +148,52 @@ static void *batch_slot(struct consumer *c, unsigned kind)
 	return (char *)b->rows + b->n++ * b->row_size;
 }
 
+static int on_event(void *ctx, void *data, size_t size);
+
+/* A CPU's batch of syscall records (bpf/batch.bpf.h): each one in turn. */
+static int on_batch(struct consumer *c, const void *data, size_t size)
+{
+	const struct ks_ev_batch *h = data;
+	const char *p = (const char *)(h + 1), *end;
+
+	if (size < sizeof(*h) || h->len > size - sizeof(*h))
+		return 0;
+	c->stats.batches[h->why < KS_BATCH_WHY_MAX ? h->why : 0]++;
+	if (h->len > c->stats.batch_max_bytes)
+		c->stats.batch_max_bytes = h->len;
+	end = p + h->len;
+	if (h->len >= sizeof(struct ks_ev_syscall)) {
+		/* how long its first record waited: in the batch, then in the ring */
+		const struct ks_ev_syscall *first = (const void *)p;
+		uint64_t now = ks_mono_ns(), done = first->ts + first->dur;
+
+		if (now > done && now - done > c->stats.batch_max_age_ns)
+			c->stats.batch_max_age_ns = now - done;
+	}
+	while ((size_t)(end - p) >= sizeof(struct ks_ev_syscall)) {
+		uint32_t type = *(const uint32_t *)p;
+		size_t n = (type >> 16) & KS_EV_SYSF_ARGS ? sizeof(struct ks_ev_syscall_args) :
+							   sizeof(struct ks_ev_syscall);
+		int err;
+
+		if ((type & 0xffff) != KS_EV_SYSCALL || n > (size_t)(end - p))
+			break;
+		err = on_event(c, (void *)p, n);
+		if (err)
+			return err;
+		p += n;
+	}
+	return 0;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct consumer *c = ctx;
 	uint32_t type = *(uint32_t *)data;
 
 	switch (type & 0xffff) {
+	case KS_EV_BATCH:
+		return on_batch(c, data, size);
 	case KS_EV_SYSCALL: {
 		const struct ks_ev_syscall *e = data;
 		struct ks_syscall *r;
@@ -474,18 +515,25 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static void on_perf_sample(void *ctx, int cpu, void *data, __u32 size)
-{
-	(void)cpu;
-	on_event(ctx, data, size);
-}
-
-static void on_perf_lost(void *ctx, int cpu, __u64 cnt)
+/* The perf buffer's records, read raw: samples carry one BPF record each. */
+static enum bpf_perf_event_ret on_perf_record(void *ctx, int cpu, struct perf_event_header *h)
 {
 	struct consumer *c = ctx;
 
 	(void)cpu;
-	c->stats.perf_lost += cnt;
+	if (h->type == PERF_RECORD_SAMPLE) {
+		struct { struct perf_event_header h; uint32_t size; char data[]; } *s = (void *)h;
+
+		if (h->size >= sizeof(*s) && s->size <= h->size - sizeof(*s) &&
+		    on_event(c, s->data, s->size) < 0)
+			return LIBBPF_PERF_EVENT_ERROR;
+	} else if (h->type == PERF_RECORD_LOST) {
+		struct { struct perf_event_header h; uint64_t id, lost; } *l = (void *)h;
+
+		if (h->size >= sizeof(*l))
+			c->stats.perf_lost += l->lost;
+	}
+	return LIBBPF_PERF_EVENT_CONT;
 }
 
 /* Per-CPU pages for a perf buffer of about total bytes: a power of two. */
@@ -522,8 +570,13 @@ int consumer_start(const struct consumer_opts *o, struct ks_store *store,
 	if (o->fd < 0) /* no probes: rows come from userspace producers only */
 		;
 	else if (o->perfbuf)
-		c->pb = perf_buffer__new(o->fd, perf_pages(o->perf_bytes), on_perf_sample,
-					 on_perf_lost, c, NULL);
+		c->pb = perf_buffer__new_raw(o->fd, perf_pages(o->perf_bytes), &(struct perf_event_attr){
+			.type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_BPF_OUTPUT,
+			.sample_type = PERF_SAMPLE_RAW, .sample_period = 1,
+			/* a wake-up per half buffer, not per record: the drain is on a timer */
+			.watermark = 1,
+			.wakeup_watermark = perf_pages(o->perf_bytes) * sysconf(_SC_PAGESIZE) / 2,
+		}, on_perf_record, c, NULL);
 	else
 		c->rb = ring_buffer__new(o->fd, on_event, c, NULL);
 	if (o->fd >= 0 && !c->rb && !c->pb) {

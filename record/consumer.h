@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bpf/events.h"
 #include "format/event.h"
 #include "store/store.h"
 
@@ -27,6 +28,11 @@ struct consumer_stats {
 	uint64_t lost_write[KS_KIND_MAX];
 	uint64_t lost_puts;
 	int write_err;          /* the last commit error met (0: none), e.g. -ENOSPC */
+	/* Per-CPU batches received, by what sent them (enum ks_batch_why), and the
+	 * largest: what a CPU held back at most. */
+	uint64_t batches[KS_BATCH_WHY_MAX];
+	uint64_t batch_max_bytes;
+	uint64_t batch_max_age_ns; /* the longest a batch's first record waited to be read */
 };
 
 struct consumer_opts {

@@ -3,10 +3,13 @@
  * one loader (record/loader.c); the scheduler family reuses the syscall family's
  * maps. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -23,6 +26,10 @@ struct probes {
 	struct syscalls_bpf *skel;
 	struct sched_bpf *sched;
 	struct probes_mode mode;
+	struct bpf_link **ticks; /* the batches' tick, one per CPU */
+	int *tick_fds;
+	int nticks;
+	bool batch, cache;
 	char desc[512];
 	char why[512]; /* the plan's refusal */
 };
@@ -71,9 +78,10 @@ static int configure(struct bpf_object *obj, const struct probes_opts *o,
 
 	bpf_object__for_each_program(prog, obj) {
 		bool fault = !strncmp(bpf_program__name(prog), "ks_page_fault", 13);
+		bool tick = !strcmp(bpf_program__name(prog), "ks_batch_tick"); /* any kind */
 
-		err = bpf_program__set_autoload(prog, prog_attach(prog) == m->attach &&
-						(!fault || m->page_faults));
+		err = bpf_program__set_autoload(prog, tick || (prog_attach(prog) == m->attach &&
+							       (!fault || m->page_faults)));
 		if (err)
 			return err;
 	}
@@ -97,6 +105,91 @@ static void set_arg_spec(struct syscalls_bpf *skel, const struct probes_opts *o)
 	    sz < offsetof(typeof(*skel->rodata), arg_spec) + sizeof(skel->rodata->arg_spec))
 		return;
 	sysargs_fill_spec((uint32_t *)skel->rodata->arg_spec, KS_ARG_NRS);
+}
+
+/* The syscall family's hot path (bpf/batch.bpf.h): per-CPU batches wherever
+ * there is a per-CPU array, the in-flight cache with BTF tracepoints and task
+ * storage (not --cgroup, whose membership is tested at each event). An object
+ * without the knobs (an older --ebpf-program) runs without them. */
+static void set_hot_path(struct probes *p, const struct probes_opts *o)
+{
+	bool batch = !o->no_batch;
+	bool cache = !o->no_cache && p->mode.attach == ATTACH_TP_BTF &&
+		     p->mode.set == SET_TASK_STORAGE && !o->cg_count;
+
+	p->batch = batch && !loader_set_rodata(p->skel->obj, "use_batch", &batch, sizeof(batch));
+	p->cache = cache && !loader_set_rodata(p->skel->obj, "fast_ctx", &cache, sizeof(cache));
+	ks_debug("hot path: %s, %s", p->batch ? "per-CPU batches" : "one record at a time",
+		 p->cache ? "in-flight cache" : "task state looked up at each event");
+}
+
+/* The batches' tick: a software clock event on every CPU running ks_batch_tick.
+ * Without it (no perf events here) a batch waits for its CPU's next switch. */
+static void attach_ticks(struct probes *p)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	struct bpf_program *prog = bpf_object__find_program_by_name(p->skel->obj, "ks_batch_tick");
+
+	if (!p->batch || !prog || bpf_program__fd(prog) < 0 || ncpu <= 0)
+		return;
+	p->ticks = calloc(ncpu, sizeof(*p->ticks));
+	p->tick_fds = calloc(ncpu, sizeof(*p->tick_fds));
+	if (!p->ticks || !p->tick_fds)
+		return;
+	for (long cpu = 0; cpu < ncpu; cpu++) {
+		struct perf_event_attr a = {
+			.size = sizeof(a), .type = PERF_TYPE_SOFTWARE,
+			.config = PERF_COUNT_SW_CPU_CLOCK, .freq = 1, .sample_freq = KS_BATCH_TICK_HZ,
+		};
+		int fd = syscall(__NR_perf_event_open, &a, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != ENODEV) /* ENODEV: an offline CPU */
+				ks_debug("batches: no tick on CPU %ld (%s): a batch waits for a "
+					 "switch there", cpu, strerror(errno));
+			continue;
+		}
+		p->ticks[p->nticks] = bpf_program__attach_perf_event(prog, fd);
+		if (!p->ticks[p->nticks]) {
+			ks_debug("batches: cannot attach the tick on CPU %ld: %s", cpu,
+				 strerror(errno));
+			close(fd);
+			continue;
+		}
+		p->tick_fds[p->nticks++] = fd;
+	}
+}
+
+static void detach_ticks(struct probes *p)
+{
+	for (int i = 0; i < p->nticks; i++) {
+		bpf_link__destroy(p->ticks[i]);
+		close(p->tick_fds[i]);
+	}
+	free(p->ticks);
+	free(p->tick_fds);
+	p->ticks = NULL;
+	p->tick_fds = NULL;
+	p->nticks = 0;
+}
+
+int probes_flush_batches(struct probes *p)
+{
+	cpu_set_t old, one;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+	if (!p->batch)
+		return 0;
+	if (sched_getaffinity(0, sizeof(old), &old))
+		return -errno;
+	for (long cpu = 0; cpu < ncpu && cpu < CPU_SETSIZE; cpu++) {
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one); /* EINVAL: offline */
+	}
+	/* the CPU this thread ends on: it blocks, which is a switch */
+	usleep(1000);
+	return sched_setaffinity(0, sizeof(old), &old) ? -errno : 0;
 }
 
 /* The skeleton of the syscall family, or of its --ebpf-program override. */
@@ -150,14 +243,17 @@ static int try_mode(struct probes *p, const struct probes_opts *o, const char **
 	if (err)
 		goto fail;
 	set_arg_spec(p->skel, o);
+	set_hot_path(p, o);
 	*why = "configure the BPF object";
 	err = configure(p->skel->obj, o, m);
 	err = err ?: loader_load(&p->ld, p->skel->skeleton, NULL, why);
 	err = err ?: loader_attach(&p->ld, p->skel->skeleton, why);
 	if (!err && o->sched)
 		err = open_sched(p, o, why);
-	if (!err)
+	if (!err) {
+		attach_ticks(p);
 		return 0;
+	}
 fail:
 	if (p->skel)
 		loader_forget(&p->ld, p->skel->obj);
@@ -253,9 +349,13 @@ int probes_open(const struct probes_opts *o, struct probes **out, const char **w
 
 int probes_trace_task(struct probes *p, pid_t tgid, pid_t tid, int pidfd)
 {
-	struct { uint64_t enter_ts; uint32_t nr, faults, tgid, ppid; } v = {
-		.tgid = tgid, .ppid = getpid(),
-	};
+	/* struct task_ctx of bpf/common.bpf.h, whole: the map reads that many bytes */
+	struct {
+		uint64_t enter_ts;
+		uint32_t nr, faults, tgid, ppid;
+		uint64_t args[6];
+		uint32_t joined, pad;
+	} v = { .tgid = tgid, .ppid = getpid() };
 	uint32_t key = tid;
 
 	if (p->mode.set == SET_TASK_STORAGE) {
@@ -313,6 +413,7 @@ void probes_close(struct probes *p)
 {
 	if (!p)
 		return;
+	detach_ticks(p);
 	sched_bpf__destroy(p->sched);
 	syscalls_bpf__destroy(p->skel);
 	loader_fini(&p->ld);

@@ -23,6 +23,8 @@ struct probes_opts {
 	enum probe_attach attach;
 	enum probe_set set;
 	enum probe_transport transport;
+	bool no_batch;          /* syscall records one by one, not in per-CPU batches */
+	bool no_cache;          /* no per-CPU in-flight cache (task storage each time) */
 };
 
 struct probes;
@@ -48,6 +50,10 @@ void probes_get_mode(struct probes *p, struct probes_mode *m);
 struct loader *probes_loader(struct probes *p);
 /* Sums the per-CPU drop counters into drops[KS_DROP_MAX]. */
 int probes_read_drops(struct probes *p, uint64_t drops[KS_DROP_MAX]);
+/* Makes every CPU send the syscall records its batch holds (the calling thread
+ * runs once on each CPU: each move is a task switch there). Returns 0 or a
+ * negative errno. */
+int probes_flush_batches(struct probes *p);
 /* A comma-separated list of the attached probes, for the trace metadata. */
 const char *probes_describe(struct probes *p);
 void probes_close(struct probes *p);

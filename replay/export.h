@@ -17,13 +17,16 @@ struct export_stats {
 	uint64_t slices;    /* Perfetto: slices (begin/end pairs) */
 	uint64_t tracks;    /* Perfetto: tracks declared */
 	uint64_t syscalls;  /* syscalls written */
+	uint64_t samples;   /* Perfetto: CPU samples (PerfSample packets) */
 };
 
 /* Writes r's trace (the window and --pid of r's analysis) to f as a Perfetto
  * Trace of TrackEvent packets: a process track per process, a thread track per
  * thread with its syscalls as slices, a scheduler-state track per thread
- * (running, runnable, blocked), fork/exec/exit instants, and counter tracks
- * (CPU, RSS, file and storage bytes per second). Returns 0, -ENOMEM, -EIO
+ * (running, runnable, blocked), fork/exec/exit instants, counter tracks (CPU,
+ * RSS, file, storage and network bytes per second), and the on-CPU samples as
+ * PerfSamples with interned stacks; a clock snapshot first (CLOCK_MONOTONIC, the
+ * trace's primary clock, and REALTIME when known). Returns 0, -ENOMEM, -EIO
  * (writing f failed), or the trace's error with r->t->err set. */
 int export_perfetto(const struct report *r, FILE *f, struct export_stats *st);
 

@@ -1,14 +1,18 @@
-/* `ksight export --format perfetto`: the trace as Perfetto TrackEvent packets,
- * encoded by the protoc-c code generated from replay/perfetto_trace.proto. One
- * packet sequence; event and annotation names interned; tracks declared just
- * before their first event; every track's time kept non-decreasing. */
+/* `ksight export --format perfetto`: the trace as Perfetto TrackEvent packets
+ * and PerfSamples, encoded by the protoc-c code generated from
+ * replay/perfetto_trace.proto. One packet sequence on CLOCK_MONOTONIC (a clock
+ * snapshot first); event and annotation names and sample stacks interned;
+ * tracks declared just before their first event; every track's time kept
+ * non-decreasing. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "perfetto_trace.pb-c.h"
 #include "replay/export.h"
+#include "replay/perfetto_stacks.h"
 #include "replay/sysfmt.h"
+#include "replay/thread_names.h"
 #include "util/grow.h"
 #include "util/hmap.h"
 
@@ -22,7 +26,8 @@ typedef Perfetto__Protos__TrackDescriptor Track;
 typedef Perfetto__Protos__DebugAnnotation Annot;
 
 /* Track uuids: the kind in the top byte, then pid and tid. */
-enum { TK_PROC = 1, TK_THREAD, TK_STATE, TK_CPU, TK_RSS, TK_FILE_R, TK_FILE_W, TK_BLOCK };
+enum { TK_PROC = 1, TK_THREAD, TK_STATE, TK_CPU, TK_RSS, TK_FILE_R, TK_FILE_W, TK_BLOCK,
+       TK_NET_TX, TK_NET_RX };
 
 static uint64_t uuid_of(unsigned kind, uint32_t pid, uint32_t tid)
 {
@@ -72,6 +77,8 @@ struct pf {
 	struct pf_sample *smp;
 	size_t nsmp, capsmp;
 	struct ks_hmap smpmap; /* pid -> index in smp */
+	struct pf_stacks *stk; /* CPU samples' stacks, interned */
+	struct thread_names names; /* each thread's latest comm */
 	char line[4096];
 };
 
@@ -104,6 +111,10 @@ static int put_packet(struct pf *p, Packet *pk)
 
 	pk->has_trusted_packet_sequence_id = 1;
 	pk->trusted_packet_sequence_id = SEQ_ID;
+	if (pk->has_timestamp) {
+		pk->has_timestamp_clock_id = 1;
+		pk->timestamp_clock_id = PERFETTO__PROTOS__BUILTIN_CLOCK__BUILTIN_CLOCK_MONOTONIC;
+	}
 	n = perfetto__protos__trace_packet__get_packed_size(pk);
 	if (n + 11 > p->cap && ks_grow((void **)&p->buf, &p->cap, n + 11, 1))
 		return -ENOMEM;
@@ -146,6 +157,41 @@ static int put_preamble(struct pf *p)
 	pk.interned_data = &in;
 	pk.has_sequence_flags = 1;
 	pk.sequence_flags = SEQ_CLEARED;
+	return put_packet(p, &pk);
+}
+
+/* The trace's clock, CLOCK_MONOTONIC, made the trace's primary clock so that no
+ * timestamp is converted, with the wall clock and the boot clock (what perf and
+ * the kernel's ftrace use) at the start when the trace has their offsets. */
+static int put_clocks(struct pf *p)
+{
+	Packet pk = PERFETTO__PROTOS__TRACE_PACKET__INIT;
+	Perfetto__Protos__ClockSnapshot cs = PERFETTO__PROTOS__CLOCK_SNAPSHOT__INIT;
+	Perfetto__Protos__ClockSnapshot__Clock c[3], *cp[3];
+	const struct replay_meta *m = &p->r->t->meta;
+	uint64_t t0 = p->r->start_ns ? p->r->start_ns : p->lo;
+	size_t n = 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		perfetto__protos__clock_snapshot__clock__init(&c[i]);
+		c[i].has_clock_id = c[i].has_timestamp = 1;
+		cp[i] = &c[i];
+	}
+	c[n].clock_id = PERFETTO__PROTOS__BUILTIN_CLOCK__BUILTIN_CLOCK_MONOTONIC;
+	c[n++].timestamp = t0;
+	if (m->have & RM_MONO && (int64_t)t0 + m->mono_to_realtime_ns > 0) {
+		c[n].clock_id = PERFETTO__PROTOS__BUILTIN_CLOCK__BUILTIN_CLOCK_REALTIME;
+		c[n++].timestamp = (uint64_t)((int64_t)t0 + m->mono_to_realtime_ns);
+	}
+	if (m->have & RM_BOOT && m->mono_to_boottime_ns >= 0) {
+		c[n].clock_id = PERFETTO__PROTOS__BUILTIN_CLOCK__BUILTIN_CLOCK_BOOTTIME;
+		c[n++].timestamp = t0 + (uint64_t)m->mono_to_boottime_ns;
+	}
+	cs.n_clocks = n;
+	cs.clocks = cp;
+	cs.has_primary_trace_clock = 1;
+	cs.primary_trace_clock = PERFETTO__PROTOS__BUILTIN_CLOCK__BUILTIN_CLOCK_MONOTONIC;
+	pk.clock_snapshot = &cs;
 	return put_packet(p, &pk);
 }
 
@@ -192,8 +238,9 @@ static int declare_process(struct pf *p, uint32_t pid)
 	td.uuid = uuid;
 	pd.has_pid = 1;
 	pd.pid = (int32_t)pid;
+	snprintf(name, sizeof(name), "pid %u", pid);
+	pd.process_name = rp && rp->comm[0] ? (char *)rp->comm : name;
 	if (rp) {
-		pd.process_name = (char *)rp->comm;
 		size_t alen = rp->argv_len < KS_ARGV_MAX ? rp->argv_len : KS_ARGV_MAX;
 
 		while (alen && !rp->argv[alen - 1])
@@ -202,12 +249,29 @@ static int declare_process(struct pf *p, uint32_t pid)
 		argv[alen] = 0;
 		pd.n_cmdline = alen ? split_argv(argv, alen + 1, args, 64) : 0;
 		pd.cmdline = args;
-	} else {
-		snprintf(name, sizeof(name), "pid %u", pid);
-		pd.process_name = name;
 	}
 	td.process = &pd;
 	return put_track(p, &td);
+}
+
+/* The name of a thread track: the thread's own latest comm, else its process's
+ * name at ts, else the process's latest name, else the tid. */
+static const char *thread_name(const struct pf *p, uint32_t pid, uint32_t tid, uint64_t ts,
+			       char buf[32])
+{
+	const char *n = thread_names_get(&p->names, pid, tid);
+	const struct replay_proc *rp;
+
+	if (n)
+		return n;
+	n = replay_procs_comm_at(&p->r->a.procs, pid, ts);
+	if (strcmp(n, "?"))
+		return n;
+	rp = replay_procs_find(&p->r->a.procs, pid);
+	if (rp && rp->comm[0])
+		return rp->comm;
+	snprintf(buf, 32, "tid %u", tid);
+	return buf;
 }
 
 /* The thread entry of (pid, tid), its track declared on first use; NULL on
@@ -218,6 +282,7 @@ static struct pf_thread *thread_get(struct pf *p, uint32_t pid, uint32_t tid, ui
 	uint64_t key = (uint64_t)pid << 32 | tid;
 	Track td = PERFETTO__PROTOS__TRACK_DESCRIPTOR__INIT;
 	Perfetto__Protos__ThreadDescriptor thd = PERFETTO__PROTOS__THREAD_DESCRIPTOR__INIT;
+	char name[32];
 	uint64_t *v;
 	bool added;
 
@@ -244,7 +309,7 @@ static struct pf_thread *thread_get(struct pf *p, uint32_t pid, uint32_t tid, ui
 	thd.has_pid = thd.has_tid = 1;
 	thd.pid = (int32_t)pid;
 	thd.tid = (int32_t)tid;
-	thd.thread_name = (char *)replay_procs_comm_at(&p->r->a.procs, pid, ts);
+	thd.thread_name = (char *)thread_name(p, pid, tid, ts, name);
 	td.thread = &thd;
 	*err = put_track(p, &td);
 	if (*err)
@@ -544,6 +609,7 @@ static int counter_track(struct pf *p, unsigned kind, uint32_t pid, uint64_t **l
 	static const char *const names[] = {
 		[TK_CPU] = "CPU %", [TK_RSS] = "RSS", [TK_FILE_R] = "file read bytes/s",
 		[TK_FILE_W] = "file write bytes/s", [TK_BLOCK] = "storage I/O bytes/s",
+		[TK_NET_TX] = "network sent bytes/s", [TK_NET_RX] = "network received bytes/s",
 	};
 	Track td = PERFETTO__PROTOS__TRACK_DESCRIPTOR__INIT;
 	Perfetto__Protos__CounterDescriptor cd = PERFETTO__PROTOS__COUNTER_DESCRIPTOR__INIT;
@@ -721,6 +787,99 @@ static int file_counters(struct pf *p)
 	return err;
 }
 
+/* Clears the sequence's interned state (the sample stacks' tables reached their
+ * bound): the preamble again, every name sent anew on its next use. */
+static int reset_state(struct pf *p)
+{
+	memset(p->name_sent, 0, p->nname + 1);
+	memset(p->fixed_sent, 0, sizeof(p->fixed_sent));
+	pf_stacks_clear(p->stk);
+	return put_preamble(p);
+}
+
+/* On-CPU samples: a PerfSample each, on its thread, with its interned stack. */
+static int cpu_sample_rows(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+			   const void *rows)
+{
+	struct pf *p = ctx;
+	const struct ks_cpu_sample *v = rows;
+	int err = 0;
+
+	(void)seq;
+	for (uint32_t i = 0; i < hdr->count && !err; i++) {
+		const struct ks_cpu_sample *s = &v[i];
+		Packet pk = PERFETTO__PROTOS__TRACE_PACKET__INIT;
+		Perfetto__Protos__PerfSample ps = PERFETTO__PROTOS__PERF_SAMPLE__INIT;
+		Perfetto__Protos__InternedData in = PERFETTO__PROTOS__INTERNED_DATA__INIT;
+		bool kernel;
+
+		if (!s->tid || !selected_pid(p, s->pid) || !selected_ts(p, s->ts))
+			continue;
+		if (!thread_get(p, s->pid, s->tid, s->ts, &err))
+			break;
+		if (pf_stacks_entries(p->stk) >= PF_STACKS_MAX)
+			err = reset_state(p);
+		err = err ?: pf_stacks_intern(p->stk, s->stack, &in, &ps.callstack_iid, &kernel);
+		if (err)
+			break;
+		ps.has_cpu = ps.has_pid = ps.has_tid = ps.has_callstack_iid = ps.has_cpu_mode = 1;
+		ps.cpu = s->cpu;
+		ps.pid = s->pid;
+		ps.tid = s->tid;
+		ps.cpu_mode = kernel ? PERFETTO__PROTOS__PROFILING__CPU_MODE__MODE_KERNEL :
+				       PERFETTO__PROTOS__PROFILING__CPU_MODE__MODE_USER;
+		pk.has_timestamp = 1;
+		pk.timestamp = s->ts;
+		pk.has_sequence_flags = 1;
+		pk.sequence_flags = SEQ_NEEDS_STATE;
+		if (in.n_callstacks)
+			pk.interned_data = &in;
+		pk.perf_sample = &ps;
+		err = put_packet(p, &pk);
+		p->st->samples++;
+	}
+	return err;
+}
+
+static int cmp_iobucket(const void *a, const void *b)
+{
+	const struct io_bucket *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->sec < y->sec ? -1 : x->sec > y->sec;
+}
+
+/* Network bytes sent and received per second per process (the net rows). */
+static int net_counters(struct pf *p)
+{
+	const struct io_buckets *k = &p->r->a.iob;
+	const struct sched_analysis *s = &p->r->a.sched;
+	struct io_bucket *b;
+	size_t n = 0;
+	int err = 0;
+
+	b = k->n ? malloc(k->n * sizeof(*b)) : NULL;
+	if (!b)
+		return k->n ? -ENOMEM : 0;
+	for (size_t i = 0; i < k->n; i++)
+		if ((k->v[i].net_tx || k->v[i].net_rx) && selected_pid(p, k->v[i].pid))
+			b[n++] = k->v[i];
+	ks_qsort(b, n, sizeof(*b), cmp_iobucket);
+	for (size_t i = 0; i < n && !err; i++) {
+		uint64_t t0 = sec_start(s, b[i].sec), t1 = sec_start(s, b[i].sec + 1);
+
+		err = put_counter(p, TK_NET_TX, b[i].pid, t0, (double)b[i].net_tx);
+		err = err ?: put_counter(p, TK_NET_RX, b[i].pid, t0, (double)b[i].net_rx);
+		if (!err && (i + 1 == n || b[i + 1].pid != b[i].pid || b[i + 1].sec != b[i].sec + 1)) {
+			err = put_counter(p, TK_NET_TX, b[i].pid, t1, 0);
+			err = err ?: put_counter(p, TK_NET_RX, b[i].pid, t1, 0);
+		}
+	}
+	free(b);
+	return err;
+}
+
 /* Ends the scheduler states still open at the window's end. */
 static int close_states(struct pf *p)
 {
@@ -746,7 +905,10 @@ int export_perfetto(const struct report *r, FILE *f, struct export_stats *st)
 	p.name_sent = calloc(p.nname + 1, 1);
 	if (!p.name_sent)
 		return -ENOMEM;
-	err = put_preamble(&p);
+	err = pf_stacks_new(r->prof ? r->prof->sym : NULL, &p.stk);
+	err = err ?: thread_names_load(&p.names, t);
+	err = err ?: put_clocks(&p);
+	err = err ?: put_preamble(&p);
 	/* Process events first: the tracks then carry the names the processes got. */
 	err = err ?: replay_each_segment(t, KS_KIND_PROC, proc_rows, &p);
 	err = err ?: replay_each_segment(t, KS_KIND_SYSCALL, syscall_rows, &p);
@@ -755,6 +917,9 @@ int export_perfetto(const struct report *r, FILE *f, struct export_stats *st)
 	err = err ?: replay_each_segment(t, KS_KIND_SAMPLE, sample_rows, &p);
 	err = err ?: cpu_counters(&p);
 	err = err ?: file_counters(&p);
+	err = err ?: net_counters(&p);
+	if (!err && p.stk && r->prof && r->prof->sym)
+		err = replay_each_segment(t, KS_KIND_CPU_SAMPLE, cpu_sample_rows, &p);
 	if (!err && fflush(f))
 		err = -EIO;
 	if (err == -ENOMEM && !t->err[0])
@@ -763,6 +928,8 @@ int export_perfetto(const struct report *r, FILE *f, struct export_stats *st)
 	free(p.thr);
 	free(p.smp);
 	free(p.name_sent);
+	pf_stacks_free(p.stk);
+	thread_names_free(&p.names);
 	ks_hmap_free(&p.tracks);
 	ks_hmap_free(&p.thrmap);
 	ks_hmap_free(&p.smpmap);

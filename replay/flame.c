@@ -206,9 +206,21 @@ static void emit(struct writer *w, size_t k, double x, unsigned depth)
 	fputs("\"><title>", w->f);
 	put_escaped(w->f, nd->name, nd->name_len);
 	fprintf(w->f, " (%.15g %s, %.2f%%)</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
-		"height=\"%d\" fill=\"rgb(%u,%u,%u)\" rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%.1f\">"
-		"</text></g>\n", nd->value / w->o->unit_scale, w->o->unit, 100.0 * frac,
+		"height=\"%d\" fill=\"rgb(%u,%u,%u)\" rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%.1f\">",
+		nd->value / w->o->unit_scale, w->o->unit, 100.0 * frac,
 		10 + x * WIDTH, y, px, FRAME_H - 1, r, g, b, 10 + x * WIDTH + 3, y + 11.5);
+	if (w->o->inline_id) {
+		/* the label the script would set: as many 7 px characters as fit */
+		size_t fit = px > 6 ? (size_t)((px - 6) / 7) : 0;
+
+		if (fit >= 3 && nd->name_len <= fit) {
+			put_escaped(w->f, nd->name, nd->name_len);
+		} else if (fit >= 3) {
+			put_escaped(w->f, nd->name, fit - 2);
+			fputs("..", w->f);
+		}
+	}
+	fputs("</text></g>\n", w->f);
 	for (size_t c = nd->first_child; c; c = w->t->v[c].next_sibling) {
 		emit(w, c, x, depth + 1);
 		x += w->t->v[c].value / w->total;
@@ -227,6 +239,23 @@ int flame_write(FILE *f, const struct prof_line *lines, size_t n, const struct f
 	}
 	w.total = t.v[0].value ? (double)t.v[0].value : 1.0;
 	w.height = PAD_TOP + PAD_BOTTOM + (t.depth + 1) * FRAME_H;
+	if (o->inline_id) {
+		fprintf(f, "<svg class=\"ks-flame\" id=\"%s\" width=\"%d\" height=\"%u\" "
+			"viewBox=\"0 0 %d %u\" xmlns=\"http://www.w3.org/2000/svg\">\n<style>"
+			"#%s text{font-family:monospace;font-size:12px;fill:#000}"
+			"#%s g.f:hover rect{stroke:#000;stroke-width:0.5}</style>\n",
+			o->inline_id, (int)WIDTH + 20, w.height, (int)WIDTH + 20, w.height, o->inline_id,
+			o->inline_id);
+		fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%u\" fill=\"#f8f8f0\"/>\n"
+			"<text x=\"610\" y=\"24\" text-anchor=\"middle\" style=\"font-size:17px\">",
+			(int)WIDTH + 20, w.height);
+		put_escaped(f, o->title, strlen(o->title));
+		fputs("</text>\n", f);
+		emit(&w, 0, 0.0, 0);
+		fputs("</svg>\n", f);
+		free(t.v);
+		return ferror(f) ? -EIO : 0;
+	}
 	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" width=\"%d\" height=\"%u\" viewBox=\"0 0 %d %u\" "
 		"xmlns=\"http://www.w3.org/2000/svg\">\n"

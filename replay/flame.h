@@ -12,6 +12,9 @@ struct flame_opts {
 	const char *title;
 	const char *unit;   /* "samples", "us" */
 	double unit_scale;  /* a line's value / unit_scale is shown */
+	const char *inline_id; /* non-NULL: an <svg> for inside an HTML page, with this
+				* id: no XML prolog, no script (labels written
+				* out, tooltips from <title>), style scoped to it */
 };
 
 /* Writes the graph of n folded lines to f. Returns 0, -ENOMEM, -EIO. */

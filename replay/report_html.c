@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "replay/flame.h"
 #include "replay/report_html.h"
 #include "replay/svg.h"
 #include "replay/timeline.h"
@@ -20,7 +21,7 @@
 struct series {
 	uint64_t t0, width; /* CLOCK_MONOTONIC start and bin width, ns */
 	size_t n;
-	double *calls, *cpu, *switches, *fbytes, *sbytes;
+	double *calls, *cpu, *switches, *fbytes, *sbytes, *nbytes;
 };
 
 struct html {
@@ -51,7 +52,7 @@ static const char css[] =
 	".grid2{display:grid;grid-template-columns:1fr 1fr;gap:12px}"
 	"figure.chart{margin:8px 0;background:#fff;border:1px solid #dde3ee;border-radius:6px;"
 	"padding:6px}figcaption{font-weight:600;font-size:13px;margin:0 0 4px 4px}"
-	"svg.ks-chart{max-width:100%;height:auto;display:block}"
+	"svg.ks-chart,svg.ks-flame{max-width:100%;height:auto;display:block}"
 	".scroll{max-height:440px;overflow:auto;border:1px solid #dde3ee}"
 	".bar{fill:#4c78a8}.col{fill:#59a14f}.lbl,.val,.axis{font-size:12px;fill:#333}"
 	".axis{fill:#667}.grid{stroke:#e3e6ee;stroke-width:1}"
@@ -185,7 +186,7 @@ static int build_series(struct html *h)
 	while (dur / s->width >= BINS_MAX)
 		s->width *= 2;
 	s->n = (size_t)(dur / s->width) + 1;
-	all = calloc(5 * s->n, sizeof(double));
+	all = calloc(6 * s->n, sizeof(double));
 	if (!all)
 		return -ENOMEM;
 	s->calls = all;
@@ -193,6 +194,7 @@ static int build_series(struct html *h)
 	s->switches = all + 2 * s->n;
 	s->fbytes = all + 3 * s->n;
 	s->sbytes = all + 4 * s->n;
+	s->nbytes = all + 5 * s->n;
 	err = replay_each_segment(r->t, KS_KIND_SYSCALL, count_syscalls, h);
 	err = err ?: replay_each_segment(r->t, KS_KIND_SAMPLE, count_samples, h);
 	if (err)
@@ -212,6 +214,13 @@ static int build_series(struct html *h)
 		if (sel_pid(r, b->pid))
 			s->fbytes[bin_of(s, sec_start(&r->a.sched, b->sec))] +=
 				(double)(b->read_bytes + b->write_bytes);
+	}
+	for (size_t i = 0; i < r->a.iob.n; i++) {
+		const struct io_bucket *b = &r->a.iob.v[i];
+
+		if (sel_pid(r, b->pid) && (b->net_tx || b->net_rx))
+			s->nbytes[bin_of(s, sec_start(&r->a.sched, b->sec))] +=
+				(double)(b->net_tx + b->net_rx);
 	}
 	return 0;
 }
@@ -398,7 +407,47 @@ static void timeline(struct html *h)
 	if (h->r->a.sched.samples)
 		svg_columns(h->f, "Storage bytes (/proc/PID/io)", 1040, s->sbytes, s->n, "B", bin_label,
 			    (void *)s);
+	if (h->r->a.segments[KS_KIND_NET])
+		svg_columns(h->f, "Network bytes sent and received", 1040, s->nbytes, s->n, "B",
+			    bin_label, (void *)s);
 	fputs("\n", h->f);
+}
+
+/* On- and off-CPU flame graphs of the profile, when the trace has one. */
+static int flames(struct html *h)
+{
+	static const struct { bool off; const char *id, *title, *unit; double scale; } g[] = {
+		{ false, "flame-oncpu", "On-CPU: samples by stack", "samples", 1.0 },
+		{ true, "flame-offcpu", "Off-CPU: time blocked or waiting, by stack", "us", 1000.0 },
+	};
+	struct prof_result *p = h->r->prof;
+	int err = 0;
+
+	if (!p || !p->any)
+		return 0;
+	fputs("<h2>CPU profile</h2><p class=\"note\">Flame graphs: a frame's width is its "
+	      "share; hover a frame for its count. <code>ksight flame</code> writes the "
+	      "interactive ones (zoom, search).</p>", h->f);
+	for (size_t i = 0; i < 2 && !err; i++) {
+		struct flame_opts fo = { .title = g[i].title, .unit = g[i].unit,
+					 .unit_scale = g[i].scale, .inline_id = g[i].id };
+		struct prof_line *lines;
+		size_t n;
+
+		err = prof_folded(p, g[i].off, &lines, &n);
+		if (err)
+			break;
+		if (n) {
+			fputs("<figure class=\"chart flame\">", h->f);
+			err = flame_write(h->f, lines, n, &fo);
+			fputs("</figure>\n", h->f);
+		} else {
+			fprintf(h->f, "<p class=\"note\">No %s stacks in the selection.</p>",
+				g[i].off ? "off-CPU" : "on-CPU");
+		}
+		prof_lines_free(lines, n);
+	}
+	return err;
 }
 
 static void tree_node(struct html *h, uint32_t i, const uint32_t *first, const uint32_t *next,
@@ -578,7 +627,8 @@ int report_html(FILE *f, const struct report *r)
 	top_syscalls(&h);
 	histograms(&h);
 	timeline(&h);
-	err = process_tree(&h);
+	err = flames(&h);
+	err = err ?: process_tree(&h);
 	if (err)
 		goto out;
 	objects(&h, false);

@@ -161,8 +161,9 @@ void svg_columns(FILE *f, const char *title, int width, const double *v, size_t 
 		double h = v[i] / max * COL_H;
 		const char *xl = xlabel(ctx, i);
 
-		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"col\">"
-			"<title>", x0 + cw * (double)i, PAD / 2 + COL_H - h, cw > 2 ? cw - 1 : cw, h);
+		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"col\" "
+			"data-v=\"%.17g\"><title>", x0 + cw * (double)i, PAD / 2 + COL_H - h,
+			cw > 2 ? cw - 1 : cw, h, v[i]);
 		svg_esc(f, xl, strlen(xl));
 		fprintf(f, ": %s</title></rect>", svg_fmt(b, v[i], unit));
 		if (i % every == 0) {

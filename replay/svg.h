@@ -1,6 +1,7 @@
 /* The charts of the HTML report, drawn as inline SVG: horizontal bars (a value
  * per label) and columns over time or buckets. Numbers are printed with
- * svg_fmt; every bar carries a <title> with its exact value as a tooltip. */
+ * svg_fmt; every bar carries a <title> with its value as a tooltip (columns: the
+ * exact value in data-v too). */
 #ifndef KSIGHT_REPLAY_SVG_H
 #define KSIGHT_REPLAY_SVG_H
 

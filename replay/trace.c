@@ -73,6 +73,7 @@ static void read_meta(struct replay_trace *t)
 	meta_u64(t, "start_ns", RM_START, &m->start_ns);
 	meta_u64(t, "end_ns", RM_END, &m->end_ns);
 	meta_s64(t, "mono_to_realtime_ns", RM_MONO, &m->mono_to_realtime_ns);
+	meta_s64(t, "mono_to_boottime_ns", RM_BOOT, &m->mono_to_boottime_ns);
 	meta_s64(t, "exit_code", RM_EXIT, &m->exit_code);
 	meta_u64(t, "lost_syscall", RM_LOST_SYSCALL, &m->lost_syscall);
 	meta_u64(t, "lost_proc", RM_LOST_PROC, &m->lost_proc);

@@ -24,6 +24,7 @@ enum {
 	RM_LOST_TOTAL = 1 << 6,
 	RM_RING = 1 << 7,
 	RM_LOST_SCHED = 1 << 8,
+	RM_BOOT = 1 << 9,
 };
 
 struct replay_meta {
@@ -35,6 +36,7 @@ struct replay_meta {
 	unsigned have; /* RM_* */
 	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC */
 	int64_t mono_to_realtime_ns;
+	int64_t mono_to_boottime_ns; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC at the start */
 	int64_t exit_code; /* shell style */
 	uint64_t lost_syscall, lost_proc, lost_total, ring_bytes;
 	uint64_t lost_sched;

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 PROTO_DIR = os.path.abspath("replay")
@@ -254,6 +255,178 @@ def register(ns):
         dom = chromium("--dump-dom", "file://" + out).stdout
         m = re.search(r'<pre id="ks-errors"[^>]*>(.*?)</pre>', dom, re.S)
         assert m and "script error" in m.group(1), dom[:300]
+
+    def perfetto_samples(packets):
+        """The PerfSamples of an export with each one's stack as function names
+        (outermost first), resolving interned data in file order as Perfetto
+        does: an iid must be sent before (or in) the packet that uses it."""
+        fnames, frames, stacks, out = {}, {}, {}, []
+        for i, pk in enumerate(packets):
+            if one(pk, "sequence_flags", 0) & 1:
+                fnames, frames, stacks = {}, {}, {}
+            for idata in pk.get("interned_data", []):
+                for x in idata.get("function_names", []):
+                    fnames[one(x, "iid")] = one(x, "str")
+                for x in idata.get("frames", []):
+                    frames[one(x, "iid")] = one(x, "function_name_id")
+                for x in idata.get("callstacks", []):
+                    stacks[one(x, "iid")] = x.get("frame_ids", [])
+            ps = one(pk, "perf_sample")
+            if not ps:
+                continue
+            cs = one(ps, "callstack_iid")
+            assert cs in stacks, f"packet {i}: callstack {cs} used before it is interned"
+            names = []
+            for fid in stacks[cs]:
+                assert fid in frames and frames[fid] in fnames, f"packet {i}: frame {fid}"
+                names.append(fnames[frames[fid]])
+            out.append((one(pk, "timestamp"), one(ps, "pid"), one(ps, "tid"), names,
+                        one(pk, "timestamp_clock_id")))
+        return out
+
+    @test
+    def perfetto_export_has_cpu_samples_with_their_stacks():
+        t, _ = ns["profwork_trace"]()
+        out = os.path.join(TMP, "prof.pftrace")
+        p = run([KSIGHT, "export", t, "--format", "perfetto", "-o", out])
+        assert p.returncode == 0, p.stderr
+        packets = decode_perfetto(out, run)
+        _, threads = check_perfetto(packets)
+        samples = perfetto_samples(packets)
+        doc = report_json(t)
+        assert len(samples) == doc["profile"]["samples"] > 300, (len(samples), doc["profile"])
+        # every sample on a declared, named thread; on CLOCK_MONOTONIC (3)
+        have = {(pid, tid) for pid, tid, _ in threads.values()}
+        assert {(pid, tid) for _, pid, tid, _, _ in samples} <= have
+        assert {c for *_, c in samples} == {3}
+        # the functions of tests/profwork.c, split as the program splits its work:
+        # alpha spins three times as long as beta, both called from main
+        src = open("tests/profwork.c").read()
+        for fn in ("alpha", "beta", "main", "spin"):
+            assert re.search(rf"\b{fn}\(", src), fn
+        a = sum(1 for *_, st, _ in samples if "alpha" in st and st[st.index("alpha") - 1] == "main")
+        b = sum(1 for *_, st, _ in samples if "beta" in st and st[st.index("beta") - 1] == "main")
+        assert b >= 100 and abs(a / b - 3.0) <= 0.4, (a, b)
+        assert any("lib_work" in st for *_, st, _ in samples)
+        # the clock snapshot comes first: CLOCK_MONOTONIC is the trace's clock, and
+        # REALTIME sits where this machine's wall clock is against its monotonic one
+        cs = one(packets[0], "clock_snapshot")
+        assert cs and one(cs, "primary_trace_clock") == "BUILTIN_CLOCK_MONOTONIC", packets[0]
+        clk = {one(c, "clock_id"): one(c, "timestamp") for c in cs["clocks"]}
+        off = time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        assert abs((clk[1] - clk[3]) - off) < 2_000_000_000, (clk, off)
+        # and BOOTTIME (perf's and ftrace's clock) where this machine's boot clock is
+        boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        assert abs((clk[6] - clk[3]) - boot) < 1_000_000_000, (clk, boot)
+        for i, pk in enumerate(packets):
+            if one(pk, "timestamp") is not None:
+                assert one(pk, "timestamp_clock_id") == 3, f"packet {i} not on MONOTONIC"
+
+    # Threads that name themselves (prctl PR_SET_NAME), send on loopback and
+    # report the name /proc gives them.
+    NAMED_THREADS = r"""
+import ctypes, socket, sys, threading
+libc = ctypes.CDLL(None)
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
+port, out = srv.getsockname()[1], {}
+def serve():
+    for _ in range(3):
+        c, _ = srv.accept()
+        while c.recv(65536): pass
+        c.close()
+def work(i):
+    libc.prctl(15, b"ks-thread-%d" % i, 0, 0, 0)
+    tid = threading.get_native_id()
+    s = socket.create_connection(("127.0.0.1", port)); s.sendall(b"x" * 50000); s.close()
+    out[tid] = open("/proc/self/task/%d/comm" % tid).read().strip()
+st = threading.Thread(target=serve); st.start()
+ts = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+[t.start() for t in ts]; [t.join() for t in ts]; st.join()
+print(" ".join("%d=%s" % kv for kv in out.items()))
+"""
+
+    @test
+    def perfetto_thread_tracks_carry_the_names_proc_gives():
+        needs_bpf()
+        t = os.path.join(TMP, "named-threads.lmdb")
+        p = record(t, [sys.executable, "-c", NAMED_THREADS])
+        assert p.returncode == 0, p.stderr
+        want = dict((int(k), v) for k, v in (x.split("=") for x in p.stdout.split()))
+        assert len(want) == 3 and all(v.startswith("ks-thread-") for v in want.values()), want
+        out = os.path.join(TMP, "named-threads.pftrace")
+        assert run([KSIGHT, "export", t, "-f", "perfetto", "-o", out]).returncode == 0
+        packets = decode_perfetto(out, run)
+        _, threads = check_perfetto(packets)
+        got = {tid: name for _, tid, name in threads.values()}
+        assert {tid: got.get(tid) for tid in want} == want, (want, got)
+        # the main thread is named after the program, its process too
+        pid = next(pid for pid, tid, _ in threads.values() if tid in want)
+        assert got[pid].startswith("python"), got[pid]
+        procs = [one(one(pk, "track_descriptor"), "process") for pk in packets
+                 if one(pk, "track_descriptor") and "process" in one(pk, "track_descriptor")]
+        pd = [x for x in procs if one(x, "pid") == pid][0]
+        assert one(pd, "process_name").startswith("python"), pd
+        assert "python" in os.path.basename(one(pd, "cmdline", "")), pd
+
+    @test
+    def html_report_draws_flame_graphs_of_the_profile():
+        t, _ = ns["profwork_trace"]()
+        out = os.path.join(TMP, "prof.html")
+        p = run([KSIGHT, "report", t, "--html", "-o", out])
+        assert p.returncode == 0, p.stderr
+        dom = chromium("--dump-dom", "file://" + out).stdout
+        assert 'data-ready="1"' in dom, "the page's script did not run to its end"
+        m = re.search(r'<pre id="ks-errors"[^>]*>(.*?)</pre>', dom, re.S)
+        assert m and not m.group(1).strip(), m and m.group(1)
+        doc = report_json(t)
+        on = re.search(r'<svg class="ks-flame" id="flame-oncpu".*?</svg>', dom, re.S)
+        off = re.search(r'<svg class="ks-flame" id="flame-offcpu".*?</svg>', dom, re.S)
+        assert on and off, "no flame graphs in the DOM"
+        on, off = on.group(0), off.group(0)
+        m = re.search(r'data-name="all"><title>all \((\d+) samples', on)
+        assert m and int(m.group(1)) == doc["profile"]["samples"], m and m.group(0)
+        for fn in ("main", "alpha", "beta", "spin", "lib_work"):
+            assert f'data-name="{fn}"' in on, fn
+        # blocker() sleeps 400 ms (tests/profwork.c): off the CPU, under main
+        m = re.search(r'data-name="blocker"><title>blocker \(([\d.]+) us', off)
+        assert m and 350_000 <= float(m.group(1)) <= 2_000_000, m and m.group(0)
+        assert len(re.findall(r'<svg class="ks-chart"', dom)) >= 3
+
+    @test
+    def html_report_timeline_has_the_network_bytes():
+        needs_bpf()
+        up, down = 2_000_003, 300_007
+        t = os.path.join(TMP, "view-net.lmdb")
+        p = record(t, [sys.executable, os.path.abspath("tests/netxfer.py"), "tcp4", str(up), str(down)])
+        assert p.returncode == 0, p.stderr
+        x = json.loads(p.stdout.strip().splitlines()[-1])
+        assert x["server_rx"] == up and x["client_rx"] == down, x
+        out = os.path.join(TMP, "net.html")
+        assert run([KSIGHT, "report", t, "--html", "-o", out]).returncode == 0
+        dom = chromium("--dump-dom", "file://" + out).stdout
+        m = re.search(r"<figcaption>Network bytes sent and received</figcaption>(.*?)</figure>",
+                      dom, re.S)
+        assert m, "no network chart"
+        # each byte is sent by one side and received by the other
+        total = sum(float(v) for v in re.findall(r'data-v="([^"]+)"', m.group(1)))
+        assert total == 2 * (up + down), (total, 2 * (up + down))
+        m = re.search(r'<pre id="ks-errors"[^>]*>(.*?)</pre>', dom, re.S)
+        assert m and not m.group(1).strip(), m and m.group(1)
+        # the Perfetto export's network counters add up to the same bytes
+        pf = os.path.join(TMP, "net.pftrace")
+        assert run([KSIGHT, "export", t, "-f", "perfetto", "-o", pf]).returncode == 0
+        packets = decode_perfetto(pf, run)
+        check_perfetto(packets)
+        names = {one(one(pk, "track_descriptor"), "uuid"): one(one(pk, "track_descriptor"), "name")
+                 for pk in packets if one(pk, "track_descriptor")}
+        sums = {}
+        for pk in packets:
+            te = one(pk, "track_event")
+            if te and one(te, "type") == "TYPE_COUNTER":
+                nm = names.get(one(te, "track_uuid"))
+                sums[nm] = sums.get(nm, 0) + float(one(te, "double_counter_value", 0))
+        assert sums.get("network sent bytes/s") == up + down, sums
+        assert sums.get("network received bytes/s") == up + down, sums
 
     def record_on_pty(args, seconds):
         """Runs ksight record with stderr on a pseudo-terminal (stdout on a pipe);
