@@ -6,7 +6,7 @@ grow with the trace).
     bench/report_threads.py [--runs N] [--big TRACE] [--small TRACE] [--rt]
 
 The one-core run is KSIGHT_THREADS=1 pinned with taskset to CPU 0; the two-core
-run is KSIGHT_THREADS=2 on CPUs 0 and 1. Missing traces are recorded first
+run is KSIGHT_THREADS=2 on CPUs 0 and 1 (KSIGHT_BIN: another ksight binary to measure). Missing traces are recorded first
 (`ksight record -- dd if=/dev/zero of=/dev/null bs=1 count=C`: two syscalls per
 byte). On a machine others are loading, wall time is what they leave over: the
 CPU time columns are less disturbed, and --rt runs each report under
@@ -20,7 +20,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KSIGHT = os.path.join(ROOT, "ksight")
+KSIGHT = os.environ.get("KSIGHT_BIN") or os.path.join(ROOT, "ksight")
 
 
 def record(path, count):

@@ -1,6 +1,7 @@
-/* The syscall analyser. analyze_syscalls is the hot loop of `ksight report`: per
- * event an array index for the syscall, a direct-mapped cache for the thread, and
- * histogram updates by bit tricks; no allocation and no hashing in the common case. */
+/* The syscall analyser. syscall_rows is the hot loop of `ksight report`: per event
+ * an array index for the syscall, a direct-mapped cache for the thread, and
+ * histogram updates by bit tricks; no allocation and no hashing in the common case.
+ * Split (analyze_split), its two halves run on the segment walk's threads. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +68,16 @@ static struct sc_stat *sc_alloc(uint32_t nr)
 	return s;
 }
 
-/* First sight of a number below ANALYZE_NR_DIRECT, or any number above it. */
-static __attribute__((noinline)) struct sc_stat *sc_lookup_slow(struct analysis *a, uint32_t nr)
+/* First sight of a number below ANALYZE_NR_DIRECT (in direct), or any number above
+ * it. */
+static __attribute__((noinline)) struct sc_stat *sc_lookup_slow(struct analysis *a,
+								struct sc_stat **direct,
+								uint32_t nr)
 {
 	size_t i;
 
 	if (nr < ANALYZE_NR_DIRECT)
-		return a->direct[nr] = sc_alloc(nr);
+		return direct[nr] = sc_alloc(nr);
 	for (i = 0; i < a->nfar; i++)
 		if (a->far[i]->nr == nr)
 			return a->far[i];
@@ -89,11 +93,12 @@ static __attribute__((noinline)) struct sc_stat *sc_lookup_slow(struct analysis 
 	return a->far[ANALYZE_NR_FAR];
 }
 
-static inline struct sc_stat *sc_lookup(struct analysis *a, uint32_t nr)
+static inline struct sc_stat *sc_lookup(struct analysis *a, struct sc_stat **direct,
+				       uint32_t nr)
 {
-	if (likely(nr < ANALYZE_NR_DIRECT && a->direct[nr]))
-		return a->direct[nr];
-	return sc_lookup_slow(a, nr);
+	if (likely(nr < ANALYZE_NR_DIRECT && direct[nr]))
+		return direct[nr];
+	return sc_lookup_slow(a, direct, nr);
 }
 
 static __attribute__((noinline)) struct thread_stat *thread_lookup_slow(struct analysis *a,
@@ -184,7 +189,14 @@ static inline void hist_add_nocount(struct ks_hist *h, uint64_t v)
 	h->bucket[ks_hist_index(v)]++;
 }
 
-int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
+/* The rows' figures: with stats, those of numbers below ANALYZE_NR_DIRECT, into
+ * direct; with order, the rest (threads, slow calls, larger numbers into a->far),
+ * which depend on the order of the rows. Both: everything, as one pass. */
+static inline __attribute__((always_inline)) int syscall_rows(struct analysis *a,
+							       struct sc_stat **direct,
+							       const struct ks_syscall *r,
+							       size_t n, const bool stats,
+							       const bool order)
 {
 	const uint64_t lo = a->lo, range = a->range, slow = a->o.slow_ns;
 	const uint32_t want_pid = a->o.pid;
@@ -192,36 +204,109 @@ int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
 	const struct ks_hmap *pids = a->o.pids;
 
 	for (const struct ks_syscall *end = r + n; r < end; r++) {
-		struct sc_stat *s;
-		struct thread_stat *t;
+		struct sc_stat *s = NULL;
+		struct thread_stat *t = NULL;
 		uint64_t d, ts = r->ts;
+		bool st;
 
 		if (has_pid && !replay_pid_wanted(true, want_pid, pids, r->pid))
 			continue;
 		if (ts - lo > range)
 			continue;
-		s = sc_lookup(a, r->nr);
-		t = thread_lookup(a, r->tid, r->pid);
-		if (unlikely(!s || !t))
+		st = stats && order ? true : likely(r->nr < ANALYZE_NR_DIRECT) ? stats : order;
+		if (st && unlikely(!(s = sc_lookup(a, direct, r->nr))))
 			return -ENOMEM;
-		s->calls++;
-		t->calls++;
-		if (unlikely(ts < t->first_ts))
-			t->first_ts = ts;
+		if (order && unlikely(!(t = thread_lookup(a, r->tid, r->pid))))
+			return -ENOMEM;
+		if (st)
+			s->calls++;
+		if (order) {
+			t->calls++;
+			if (unlikely(ts < t->first_ts))
+				t->first_ts = ts;
+		}
 		if (unlikely(r->flags & KS_SYSF_NORET)) {
-			s->noret++;
-			if (ts > t->last_ts)
+			if (st)
+				s->noret++;
+			if (order && ts > t->last_ts)
 				t->last_ts = ts;
 			continue;
 		}
 		d = r->dur;
-		t->last_ts = ts + d > t->last_ts ? ts + d : t->last_ts;
-		s->errors += (uint64_t)r->ret + 4095 < 4095; /* -4095 <= ret <= -1 */
-		hist_add_nocount(&s->hist, d);
-		if (unlikely(d >= slow) && slow_add(a, r))
+		if (order)
+			t->last_ts = ts + d > t->last_ts ? ts + d : t->last_ts;
+		if (st) {
+			s->errors += (uint64_t)r->ret + 4095 < 4095; /* -4095 <= ret <= -1 */
+			hist_add_nocount(&s->hist, d);
+		}
+		if (order && unlikely(d >= slow) && slow_add(a, r))
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+int analyze_syscalls(struct analysis *a, const struct ks_syscall *r, size_t n)
+{
+	return syscall_rows(a, a->direct, r, n, true, true);
+}
+
+int analyze_split(struct analysis *a, unsigned threads)
+{
+	if (!threads)
+		return -EINVAL;
+	if (a->parts)
+		return 0;
+	a->parts = calloc(threads, sizeof(*a->parts));
+	if (!a->parts)
+		return -ENOMEM;
+	a->nparts = threads;
+	return 0;
+}
+
+int analyze_each(void *ctx, unsigned thread, const struct ks_seg_header *hdr, const void *rows)
+{
+	struct analysis *a = ctx;
+
+	if (hdr->kind != KS_KIND_SYSCALL)
+		return 0;
+	if (thread >= a->nparts)
+		return -EINVAL;
+	return syscall_rows(a, a->parts[thread].direct, rows, hdr->count, true, false);
+}
+
+int analyze_ordered(void *ctx, const struct ks_seg_header *hdr, const void *rows)
+{
+	struct analysis *a = ctx;
+	int err;
+
+	if (hdr->kind != KS_KIND_SYSCALL)
+		return 0;
+	err = syscall_rows(a, a->direct, rows, hdr->count, false, true);
+	return err || !a->files ? err : files_syscalls(a->files, rows, hdr->count);
+}
+
+/* Adds the threads' figures into a's (analyze_split). */
+static void merge_parts(struct analysis *a)
+{
+	for (unsigned i = 0; i < a->nparts; i++) {
+		for (size_t nr = 0; nr < ANALYZE_NR_DIRECT; nr++) {
+			struct sc_stat *p = a->parts[i].direct[nr], *s = a->direct[nr];
+
+			if (!p)
+				continue;
+			a->parts[i].direct[nr] = NULL;
+			if (!s) {
+				a->direct[nr] = p;
+				continue;
+			}
+			s->calls += p->calls;
+			s->errors += p->errors;
+			s->noret += p->noret;
+			p->hist.count = p->calls - p->noret; /* as ks_hist_merge wants it */
+			ks_hist_merge(&s->hist, &p->hist);
+			free(p);
+		}
+	}
 }
 
 int analyze_procs(struct analysis *a, const struct ks_proc *rows, size_t n)
@@ -240,7 +325,11 @@ int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, co
 	}
 	switch (hdr->kind) {
 	case KS_KIND_SYSCALL: {
-		int err = analyze_syscalls(a, rows, hdr->count);
+		int err;
+
+		if (a->parts)
+			return 0; /* analyze_each and analyze_ordered saw them */
+		err = analyze_syscalls(a, rows, hdr->count);
 
 		return err || !a->files ? err : files_syscalls(a->files, rows, hdr->count);
 	}
@@ -349,6 +438,7 @@ int analyze_finish(struct analysis *a)
 	a->sorted = calloc(ANALYZE_NR_DIRECT + ANALYZE_NR_FAR + 1, sizeof(*a->sorted));
 	if (!a->sorted)
 		return -ENOMEM;
+	merge_parts(a);
 	for (size_t nr = 0; nr < ANALYZE_NR_DIRECT; nr++)
 		if (a->direct[nr])
 			add_sc(a, a->direct[nr]);
@@ -386,6 +476,10 @@ void analyze_free(struct analysis *a)
 	ks_hmap_free(&a->tidmap);
 	free(a->slow);
 	free(a->sorted);
+	for (unsigned i = 0; i < a->nparts; i++)
+		for (size_t nr = 0; nr < ANALYZE_NR_DIRECT; nr++)
+			free(a->parts[i].direct[nr]);
+	free(a->parts);
 	replay_procs_free(&a->procs);
 	sched_free(&a->sched);
 	blockio_free(&a->blk);

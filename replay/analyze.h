@@ -68,6 +68,11 @@ struct cat_stat {
 	uint64_t log2us[KS_LOG2_SLOTS];
 };
 
+/* One thread's syscall figures when the walk spreads them (analyze_split). */
+struct analyze_part {
+	struct sc_stat *direct[ANALYZE_NR_DIRECT];
+};
+
 struct analysis {
 	struct analyze_opts o;
 	uint64_t base;         /* trace start, CLOCK_MONOTONIC */
@@ -92,6 +97,10 @@ struct analysis {
 	struct net_analysis net;     /* net rows; see network.h */
 	struct io_buckets iob;       /* block and network bytes per process and second */
 	struct files_analysis *files; /* fed the syscalls too when set (replay/files.h) */
+	/* analyze_split: the syscall figures of numbers below ANALYZE_NR_DIRECT per
+	 * thread, added up by analyze_finish; the rest in order (analyze_ordered). */
+	struct analyze_part *parts;
+	unsigned nparts;
 
 	uint64_t events_read[KS_KIND_MAX]; /* decoded, before filters */
 	uint64_t segments[KS_KIND_MAX];
@@ -118,6 +127,17 @@ int analyze_procs(struct analysis *a, const struct ks_proc *rows, size_t n);
 /* A replay_seg_fn: feeds one decoded segment of any kind to ctx (a struct analysis):
  * syscalls, process events, and sched and sample events to a->sched. */
 int analyze_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq, const void *rows);
+
+/* Has the syscall rows analysed on the segment walk's threads (replay/pipeline.h)
+ * rather than by analyze_segment: what adds up in any order (counts, errors,
+ * latency histograms) by analyze_each on the decoding thread, per thread; what
+ * depends on the order (threads, slow calls, files) by analyze_ordered, one
+ * segment after the other. threads: the walk's, the caller's included. The
+ * results are the same. Returns 0 or -ENOMEM. */
+int analyze_split(struct analysis *a, unsigned threads);
+/* The seg_pipe_work functions of a split analysis (ctx: the struct analysis). */
+int analyze_each(void *ctx, unsigned thread, const struct ks_seg_header *hdr, const void *rows);
+int analyze_ordered(void *ctx, const struct ks_seg_header *hdr, const void *rows);
 
 /* Computes totals, categories, the sorted syscall list, and orders the slow list by
  * time. The scheduler figures are finished apart, once the trace end is known:

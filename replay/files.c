@@ -57,9 +57,16 @@ static struct file_stat *stat_of(struct files_analysis *f, uint32_t obj)
 static int bucket_add(struct files_analysis *f, uint64_t ts, uint32_t pid, uint64_t rb,
 		      uint64_t wb)
 {
-	uint64_t sec = sched_sec(f->sched, ts), k = ks_hash_u64(sec) ^ pid, *v;
+	uint64_t sec = sched_sec(f->sched, ts), k, *v;
 	struct file_bucket *b;
 
+	/* A stream of reads or writes mostly stays in one process and second. */
+	if (f->lastbk < f->nbk && f->bk[f->lastbk].sec == sec && f->bk[f->lastbk].pid == pid) {
+		f->bk[f->lastbk].read_bytes += rb;
+		f->bk[f->lastbk].write_bytes += wb;
+		return 0;
+	}
+	k = ks_hash_u64(sec) ^ pid;
 	for (v = ks_hmap_get(&f->bkmap, k); v; v = ks_hmap_next(&f->bkmap, k, v))
 		if (f->bk[*v].sec == sec && f->bk[*v].pid == pid)
 			break;
@@ -72,6 +79,7 @@ static int bucket_add(struct files_analysis *f, uint64_t ts, uint32_t pid, uint6
 			v = ks_hmap_next(&f->bkmap, k, v);
 		f->nbk++;
 	}
+	f->lastbk = *v;
 	b = &f->bk[*v];
 	b->read_bytes += rb;
 	b->write_bytes += wb;

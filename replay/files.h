@@ -39,6 +39,7 @@ struct files_analysis {
 	struct file_bucket *bk;
 	size_t nbk, capbk;
 	struct ks_hmap bkmap;         /* hash(sec, pid) -> index in bk (multimap) */
+	size_t lastbk;                /* the bucket added to last (nbk: none) */
 	struct file_stat **sorted;    /* files only, by time (files_finish) */
 	size_t nsorted;
 };

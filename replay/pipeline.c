@@ -1,7 +1,9 @@
 /* The segment walk's decode pipeline (replay/trace.c's replay_each_segment runs on
  * it). Slots form a ring: the caller fills them with store pointers in order, any
- * thread claims the lowest queued one and decodes it into the slot's own decoder,
- * and the caller hands them back in order, decoding itself when it would wait. */
+ * thread claims the lowest queued one, decodes it into the slot's own decoder and
+ * runs the walk's unordered work on it; one thread at a time runs the ordered work
+ * on the decoded slots in order; and the caller hands them back in order, doing
+ * either itself when it would wait. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -25,7 +27,14 @@ struct slot {
 	size_t len;
 	struct ks_seg_decoder *dec;
 	enum slot_state state;
+	bool ordered; /* the ordered work is done, or there is none to do */
 	struct seg_result r;
+};
+
+struct worker {
+	struct seg_pipe *p;
+	unsigned index; /* 1..: the caller's is 0 */
+	pthread_t id;
 };
 
 struct seg_pipe {
@@ -33,7 +42,7 @@ struct seg_pipe {
 	pthread_cond_t work; /* workers wait for a queued slot, or for stop */
 	pthread_cond_t done; /* the caller waits for a slot to be decoded */
 	unsigned threads, nworkers, nslots;
-	pthread_t *worker;
+	struct worker *worker;
 	struct slot *slot;
 	struct ks_seg_iter *it;
 	/* Positions in the walk's sequence of segments, slot = position % nslots:
@@ -46,11 +55,14 @@ struct seg_pipe {
 	int iter_err;      /* ... with this error */
 	bool stop;
 	bool spawn_failed; /* a worker could not start: no retries */
+	struct seg_pipe_work job; /* the walk's work (all NULL: none) */
+	uint64_t onext;    /* the next position whose ordered work is to run */
+	bool ordering;     /* a thread runs ordered work */
 };
 
 /* Reads the header, checks the kinds and decodes: everything a segment can fail
  * on, in the order the walk reports it. */
-static void decode_slot(struct slot *s)
+static void decode_slot(struct slot *s, const struct seg_pipe_work *w, unsigned thread)
 {
 	struct seg_result *r = &s->r;
 	int err;
@@ -69,32 +81,72 @@ static void decode_slot(struct slot *s)
 		r->status = err ? SEG_BAD_DATA : SEG_DECODED;
 		r->err = err;
 	}
+	r->work_err = 0;
+	if (r->status == SEG_DECODED && w->each)
+		r->work_err = w->each(w->ctx, thread, &r->hdr, r->rows);
+	/* Nothing in order to do on a segment the walk stops at. */
+	s->ordered = !w->ordered || r->status != SEG_DECODED || r->work_err;
 }
 
 /* Claims the lowest queued slot and decodes it, the lock released meanwhile.
  * Called with p->mu held and p->claim < p->tail. */
-static void claim_and_decode(struct seg_pipe *p)
+static void claim_and_decode(struct seg_pipe *p, unsigned thread)
 {
 	struct slot *s = &p->slot[p->claim++ % p->nslots];
+	struct seg_pipe_work w = p->job;
 
 	s->state = SLOT_BUSY;
 	p->busy++;
 	pthread_mutex_unlock(&p->mu);
-	decode_slot(s);
+	decode_slot(s, &w, thread);
 	pthread_mutex_lock(&p->mu);
 	s->state = SLOT_DONE;
 	p->busy--;
-	pthread_cond_signal(&p->done);
+	pthread_cond_broadcast(&p->done);
+}
+
+/* Runs the ordered work of the next slot when it is decoded and no thread is at
+ * it, the lock released meanwhile. Whichever thread finishes a decode or an
+ * ordered step calls this next, so no decoded slot waits for nobody. Called with
+ * p->mu held; returns true when it ran one. */
+static bool run_ordered(struct seg_pipe *p)
+{
+	struct slot *s;
+	int err;
+
+	for (;;) {
+		if (p->ordering || p->onext == p->claim)
+			return false;
+		s = &p->slot[p->onext % p->nslots];
+		if (s->state != SLOT_DONE)
+			return false;
+		if (!s->ordered)
+			break;
+		p->onext++;
+	}
+	p->ordering = true;
+	pthread_mutex_unlock(&p->mu);
+	err = p->job.ordered(p->job.ctx, &s->r.hdr, s->r.rows);
+	pthread_mutex_lock(&p->mu);
+	s->r.work_err = err;
+	s->ordered = true;
+	p->onext++;
+	p->ordering = false;
+	pthread_cond_broadcast(&p->done);
+	return true;
 }
 
 static void *worker_main(void *arg)
 {
-	struct seg_pipe *p = arg;
+	struct worker *wk = arg;
+	struct seg_pipe *p = wk->p;
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
+		if (run_ordered(p))
+			continue;
 		if (p->claim < p->tail)
-			claim_and_decode(p);
+			claim_and_decode(p, wk->index);
 		else
 			pthread_cond_wait(&p->work, &p->mu);
 	}
@@ -114,9 +166,9 @@ int seg_pipe_new(unsigned threads, struct seg_pipe **out)
 	if (!p)
 		return -ENOMEM;
 	p->threads = threads;
-	/* One slot per thread and one queued: more would only hold memory, as the
-	 * analysers on the caller's thread set the pace. */
-	p->nslots = threads == 1 ? 1 : threads + 1;
+	/* One slot per thread, the one the caller holds, and one for the ordered
+	 * work to run ahead on: more would only hold memory. */
+	p->nslots = threads == 1 ? 1 : threads + 2;
 	if (p->nslots > SEG_PIPE_MAX_SLOTS)
 		p->nslots = SEG_PIPE_MAX_SLOTS;
 	pthread_mutex_init(&p->mu, NULL);
@@ -147,7 +199,7 @@ void seg_pipe_free(struct seg_pipe *p)
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->nworkers; i++)
-		pthread_join(p->worker[i], NULL);
+		pthread_join(p->worker[i].id, NULL);
 	for (unsigned i = 0; p->slot && i < p->nslots; i++)
 		ks_seg_decoder_free(p->slot[i].dec);
 	pthread_cond_destroy(&p->done);
@@ -176,7 +228,11 @@ void seg_pipe_begin(struct seg_pipe *p, struct ks_seg_iter *it)
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		while (p->nworkers + 1 < p->threads && p->nworkers + 1 < p->nslots &&
 		       !p->spawn_failed) {
-			if (pthread_create(&p->worker[p->nworkers], NULL, worker_main, p))
+			struct worker *wk = &p->worker[p->nworkers];
+
+			wk->p = p;
+			wk->index = p->nworkers + 1;
+			if (pthread_create(&wk->id, NULL, worker_main, wk))
 				p->spawn_failed = true;
 			else
 				p->nworkers++;
@@ -185,9 +241,16 @@ void seg_pipe_begin(struct seg_pipe *p, struct ks_seg_iter *it)
 	}
 	pthread_mutex_lock(&p->mu);
 	p->it = it;
-	p->head = p->claim = p->tail = 0;
+	p->head = p->claim = p->tail = p->onext = 0;
 	p->held = p->iter_end = false;
 	p->iter_err = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void seg_pipe_set_work(struct seg_pipe *p, const struct seg_pipe_work *w)
+{
+	pthread_mutex_lock(&p->mu);
+	p->job = w ? *w : (struct seg_pipe_work){ 0 };
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -210,6 +273,7 @@ static void fill(struct seg_pipe *p)
 			break;
 		}
 		s->state = SLOT_QUEUED;
+		s->ordered = false;
 		p->tail++;
 		queued = true;
 	}
@@ -233,10 +297,13 @@ int seg_pipe_next(struct seg_pipe *p, const struct seg_result **out)
 		return p->iter_err; /* every segment before the end was handed back */
 	}
 	s = &p->slot[p->head % p->nslots];
-	while (s->state != SLOT_DONE) {
-		/* Rather than wait, decode: the one needed next, or one after it. */
+	while (s->state != SLOT_DONE || !s->ordered) {
+		/* Rather than wait, work: the ordered step due, else decode the one
+		 * needed next, or one after it. */
+		if (run_ordered(p))
+			continue;
 		if (p->claim < p->tail)
-			claim_and_decode(p);
+			claim_and_decode(p, 0);
 		else
 			pthread_cond_wait(&p->done, &p->mu);
 	}
@@ -250,11 +317,12 @@ void seg_pipe_end(struct seg_pipe *p)
 {
 	pthread_mutex_lock(&p->mu);
 	p->tail = p->claim; /* what no thread has claimed is dropped */
-	while (p->busy)
+	while (p->busy || p->ordering)
 		pthread_cond_wait(&p->done, &p->mu);
 	for (unsigned i = 0; i < p->nslots; i++)
 		p->slot[i].state = SLOT_FREE;
-	p->head = p->claim = p->tail = 0;
+	p->head = p->claim = p->tail = p->onext = 0;
+	p->job = (struct seg_pipe_work){ 0 };
 	p->held = false;
 	p->it = NULL;
 	pthread_mutex_unlock(&p->mu);
@@ -273,8 +341,7 @@ unsigned seg_pipe_default_threads(void)
 		n = (uint64_t)CPU_COUNT(&set);
 	else
 		n = (online = sysconf(_SC_NPROCESSORS_ONLN)) > 0 ? (uint64_t)online : 1;
-	/* The analysers run on the caller's thread and set the pace: one decoding
-	 * thread nearly keeps up with them on a syscall trace, and each thread more
-	 * holds another decoded segment in the cache they share. */
+	/* Beyond a few, threads hold more decoded segments in the cache they share
+	 * than they gain: the ordered work and the caller's analysers set the pace. */
 	return n > SEG_PIPE_DEFAULT_THREADS ? SEG_PIPE_DEFAULT_THREADS : (unsigned)n;
 }

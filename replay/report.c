@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/grow.h"
+#include "replay/pipeline.h"
 #include "replay/report.h"
 #include "replay/report_io.h"
 #include "replay/timeclass.h"
@@ -30,14 +31,48 @@ static int header_span(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
 	return 0;
 }
 
-/* Each segment widens the span (syscall returns included), then is analysed. */
+/* Each segment widens the span (syscall returns included), then is analysed.
+ * Split (report_each), the syscall rows' returns are seen on the decoding
+ * threads: this thread writing the span for each row would also slow theirs, on
+ * the cache lines they read. */
 static int report_segment(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
 			  const void *rows)
 {
 	struct report *r = ctx;
 
-	replay_span_rows(&r->span, hdr, rows);
+	if (hdr->kind == KS_KIND_SYSCALL && r->a.parts)
+		replay_span_header(&r->span, hdr);
+	else
+		replay_span_rows(&r->span, hdr, rows);
 	return analyze_segment(&r->a, hdr, seq, rows);
+}
+
+/* The syscall segments' work on the decoding threads (replay/pipeline.h). */
+struct report_work {
+	struct report *r;
+	uint64_t last[SEG_PIPE_MAX_THREADS]; /* the latest syscall return, per thread */
+};
+
+static int report_each(void *ctx, unsigned thread, const struct ks_seg_header *hdr,
+		       const void *rows)
+{
+	struct report_work *w = ctx;
+	const struct ks_syscall *sc = rows;
+	uint64_t last = w->last[thread];
+
+	if (hdr->kind == KS_KIND_SYSCALL)
+		for (uint32_t i = 0; i < hdr->count; i++)
+			if (!(sc[i].flags & KS_SYSF_NORET) && sc[i].ts + sc[i].dur > last)
+				last = sc[i].ts + sc[i].dur;
+	w->last[thread] = last;
+	return analyze_each(&w->r->a, thread, hdr, rows);
+}
+
+static int report_ordered(void *ctx, const struct ks_seg_header *hdr, const void *rows)
+{
+	struct report_work *w = ctx;
+
+	return analyze_ordered(&w->r->a, hdr, rows);
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
@@ -146,7 +181,21 @@ int report_compute(struct report *r, struct replay_trace *t, const struct analyz
 	tm_init(&r->tm, r->a.lo, r->a.range, o->has_pid, o->pid, r->start_ns);
 	if (!err && r->launch_ts)
 		err = tm_set_start(&r->tm, r->launch_pid, r->launch_ts);
+	/* The time model sets the pace on this thread: with more than one, the
+	 * syscall figures are computed on the decoding threads, files and threads
+	 * in order. On one, in one pass over the rows. */
+	struct report_work rw = { .r = r };
+	struct seg_pipe_work w = { report_each, report_ordered, &rw };
+
+	if (!err && t->threads > 1) {
+		err = analyze_split(&r->a, t->threads);
+		err = err ?: replay_set_work(t, KS_KIND_SYSCALL, &w);
+	}
 	err = err ?: tm_run(&r->tm, t, &r->files.ix, report_segment, r);
+	replay_set_work(t, 0, NULL);
+	for (unsigned i = 0; i < SEG_PIPE_MAX_THREADS; i++)
+		if (rw.last[i] > r->span.last)
+			r->span.last = rw.last[i];
 	for (unsigned k = KS_KIND_SCHED + 1; !err && k < KS_KIND_MAX; k++)
 		if (ks_schema_get(k))
 			err = replay_each_segment(t, k, report_segment, r);

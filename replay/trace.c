@@ -416,6 +416,15 @@ int replay_set_threads(struct replay_trace *t, unsigned threads)
 	return 0;
 }
 
+int replay_set_work(struct replay_trace *t, unsigned kind, const struct seg_pipe_work *w)
+{
+	if (t->walking)
+		return -EBUSY;
+	t->work = w;
+	t->work_kind = kind;
+	return 0;
+}
+
 /* What the walk does with one segment, in order: its error (t->err set), 0 when
  * skipped, or fn's value. */
 static int deliver(struct replay_trace *t, const struct seg_result *r, replay_seg_fn fn,
@@ -436,7 +445,7 @@ static int deliver(struct replay_trace *t, const struct seg_result *r, replay_se
 	case SEG_DECODED:
 		break;
 	}
-	return fn(ctx, &r->hdr, r->seq, r->rows);
+	return r->work_err ?: fn(ctx, &r->hdr, r->seq, r->rows);
 }
 
 static int pipe_failed(struct replay_trace *t, int err)
@@ -471,6 +480,8 @@ int replay_each_segment(struct replay_trace *t, unsigned kind, replay_seg_fn fn,
 		goto out;
 	}
 	t->walking = true;
+	if (outer && t->work && t->work_kind == kind)
+		seg_pipe_set_work(p, t->work);
 	seg_pipe_begin(p, it);
 	while ((err = seg_pipe_next(p, &r)) > 0) {
 		err = deliver(t, r, fn, ctx);
@@ -516,6 +527,8 @@ int replay_cursor_open(struct replay_trace *t, unsigned kind, struct replay_curs
 		replay_cursor_close(c);
 		return iter_damaged(t, err);
 	}
+	if (t->work && t->work_kind == kind)
+		seg_pipe_set_work(c->pipe, t->work);
 	seg_pipe_begin(c->pipe, c->it);
 	c->begun = true;
 	*out = c;
@@ -539,6 +552,8 @@ int replay_cursor_next(struct replay_cursor *c, struct ks_seg_header *hdr, uint6
 			t->skipped_segments++;
 			continue;
 		case SEG_DECODED:
+			if (r->work_err)
+				return r->work_err;
 			*hdr = r->hdr;
 			*seq = r->seq;
 			*rows = r->rows;

@@ -11,6 +11,7 @@
 #include "format/segment.h"
 
 struct seg_pipe;
+struct seg_pipe_work;
 
 /* Which numeric meta values were present and well formed. */
 enum {
@@ -67,6 +68,8 @@ struct replay_trace {
 	struct seg_pipe *pipe;      /* decodes ahead for replay_each_segment */
 	unsigned threads;           /* the pipe's threads, the caller's included */
 	bool walking;               /* inside replay_each_segment */
+	const struct seg_pipe_work *work; /* done on work_kind's segments by the walks */
+	unsigned work_kind;
 	struct replay_meta meta;
 	uint64_t skipped_segments; /* of kinds this build does not know */
 	struct replay_whole whole;  /* computed by replay_open */
@@ -82,6 +85,12 @@ void replay_close(struct replay_trace *t);
  * takes KSIGHT_THREADS, else the CPUs the process may use). Returns 0, -EINVAL
  * (0 or over SEG_PIPE_MAX_THREADS), -EBUSY (called from a walk's callback). */
 int replay_set_threads(struct replay_trace *t, unsigned threads);
+
+/* Has every walk and cursor of kind's segments (the outer ones; not 0 for every
+ * kind) do w on the decoder threads before handing a segment back (see
+ * replay/pipeline.h; w stays the caller's, NULL: none). Returns 0, -EBUSY (from
+ * a walk's callback). */
+int replay_set_work(struct replay_trace *t, unsigned kind, const struct seg_pipe_work *w);
 
 /* Called per segment with its decoded rows (hdr->count rows of the kind's struct).
  * A non-zero return stops the walk and is returned by replay_each_segment. */

@@ -4,8 +4,11 @@
  * whose contents say which segment they came from; a damaged segment stops the
  * walk there, named as the one-thread walk names it, with nothing after it
  * delivered; a callback's stop and an unreadable index are reported as before;
- * the pipeline is reused from walk to walk, early stops included; and a walk
- * started from a callback runs beside the outer one without disturbing it. */
+ * the pipeline is reused from walk to walk, early stops included; a walk
+ * started from a callback runs beside the outer one without disturbing it; the
+ * per-segment work runs on every segment, in order where asked, and stops the walk
+ * at its error; and the syscall analysis split over the threads (per-thread
+ * figures merged once, the rest in order) equals the one-pass analysis. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include "format/event.h"
 #include "format/kserr.h"
 #include "format/segment.h"
+#include "replay/analyze.h"
 #include "replay/pipeline.h"
 #include "replay/trace.h"
 #include "store/store.h"
@@ -376,6 +380,273 @@ static void test_nested_walk(void **state)
 	free(n);
 }
 
+/* --- the work done beside the decode -------------------------------------- */
+
+struct work_seen {
+	uint64_t rows[SEG_PIPE_MAX_THREADS]; /* per thread: each's own, unshared */
+	unsigned ordered;                    /* segments seen by ordered, in order */
+	bool done[NSEG];                     /* ordered ran on the segment */
+	int bad;
+	unsigned fail_at;                    /* ordered fails on this one (0: never) */
+	unsigned delivered;
+};
+
+static int work_each(void *ctx, unsigned thread, const struct ks_seg_header *hdr,
+		     const void *rows)
+{
+	struct work_seen *w = ctx;
+
+	(void)rows;
+	if (thread >= SEG_PIPE_MAX_THREADS)
+		return -EINVAL;
+	w->rows[thread] += hdr->count;
+	return 0;
+}
+
+static int work_ordered(void *ctx, const struct ks_seg_header *hdr, const void *rows)
+{
+	struct work_seen *w = ctx;
+	const struct ks_syscall *r = rows;
+	unsigned i = w->ordered++;
+
+	(void)hdr;
+	if (i >= NSEG || r[0].ts != row_of(i, 0).ts)
+		return -EINVAL;
+	w->done[i] = true;
+	return w->fail_at && w->ordered == w->fail_at ? -ENOMEM : 0;
+}
+
+static int work_delivered(void *ctx, const struct ks_seg_header *hdr, uint64_t seq,
+			  const void *rows)
+{
+	struct work_seen *w = ctx;
+
+	(void)hdr;
+	(void)seq;
+	(void)rows;
+	/* ordered ran on this segment and on every one before it (w->ordered
+	 * itself may be moving on: the ordered work runs ahead) */
+	for (unsigned i = 0; i <= w->delivered && i < NSEG; i++)
+		if (!w->done[i])
+			w->bad++;
+	w->delivered++;
+	return 0;
+}
+
+static void test_work_beside_decode(void **state)
+{
+	char path[128];
+
+	(void)state;
+	trace_path(path, sizeof(path), "work.lmdb");
+	write_trace(path, INTACT, false);
+	for (size_t c = 0; c < sizeof(thread_counts) / sizeof(thread_counts[0]); c++) {
+		struct replay_trace *t = open_trace(path);
+		struct work_seen w;
+		struct seg_pipe_work pw = { work_each, work_ordered, &w };
+		uint64_t sum = 0;
+
+		assert_int_equal(replay_set_threads(t, thread_counts[c]), 0);
+		assert_int_equal(replay_set_work(t, KS_KIND_SYSCALL, &pw), 0);
+		memset(&w, 0, sizeof(w));
+		assert_int_equal(replay_each_segment(t, KS_KIND_SYSCALL, work_delivered, &w), 0);
+		for (unsigned i = 0; i < SEG_PIPE_MAX_THREADS; i++) {
+			sum += w.rows[i];
+			if (i >= thread_counts[c])
+				assert_int_equal(w.rows[i], 0);
+		}
+		assert_int_equal(sum, (uint64_t)NSEG * ROWS);
+		assert_int_equal(w.ordered, NSEG);
+		assert_int_equal(w.delivered, NSEG);
+		assert_int_equal(w.bad, 0);
+		/* The work's error stops the walk at its segment, nothing after it
+		 * delivered; the next walk of that kind runs the work again. */
+		memset(&w, 0, sizeof(w));
+		w.fail_at = 20;
+		assert_int_equal(replay_each_segment(t, KS_KIND_SYSCALL, work_delivered, &w),
+				 -ENOMEM);
+		assert_int_equal(w.delivered, 19);
+		assert_int_equal(w.bad, 0);
+		memset(&w, 0, sizeof(w));
+		assert_int_equal(replay_each_segment(t, KS_KIND_SYSCALL, work_delivered, &w), 0);
+		assert_int_equal(w.ordered, NSEG);
+		/* Other kinds and cleared work: nothing runs. */
+		memset(&w, 0, sizeof(w));
+		assert_int_equal(replay_each_segment(t, KS_KIND_PROC, work_delivered, &w), 0);
+		assert_int_equal(replay_set_work(t, 0, NULL), 0);
+		assert_int_equal(replay_each_segment(t, KS_KIND_SYSCALL, work_delivered, &w), 0);
+		assert_int_equal(w.ordered, 0);
+		replay_close(t);
+	}
+}
+
+/* --- the syscall analysis split over the threads --------------------------- */
+
+#define ASEG 40   /* syscall segments of the analysis trace */
+#define AROWS 700 /* rows each */
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Rows that reach every path: common and rare numbers, numbers past the direct
+ * array (more than ANALYZE_NR_FAR of them: the merged entry), calls that never
+ * return, errors, slow calls past the kept cap with equal durations, and tids
+ * that pass from one process to another and back across segments. */
+static void analysis_rows(unsigned seg, struct ks_syscall *rows)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ seg;
+
+	for (unsigned r = 0; r < AROWS; r++) {
+		uint64_t v = rnd(&x);
+		struct ks_syscall *s = &rows[r];
+		unsigned tid = 50 + (unsigned)(v % 23);
+
+		memset(s, 0, sizeof(*s));
+		s->ts = 1000000000ull + (uint64_t)seg * 10000000 + r * 1000 + (v >> 60);
+		s->dur = v % 7 == 0 ? 20000000 + (v >> 40) % 4 * 1000000 : (v >> 20) % 200000;
+		s->nr = v % 11 == 0 ? 1024 + (unsigned)((v >> 8) % 40) : (unsigned)((v >> 8) % 60);
+		s->ret = v % 5 == 0 ? -(int64_t)((v >> 16) % 4200) : (int64_t)(v % 4096);
+		s->tid = tid;
+		/* tids 50..54 belong to process 1 in even tenths of the trace, 2 else */
+		s->pid = tid < 55 ? ((seg / 4) % 2 ? 2 : 1) : tid;
+		if (v % 97 == 0) {
+			s->flags = KS_SYSF_NORET;
+			s->dur = 0;
+		}
+	}
+}
+
+static void write_analysis_trace(const char *path)
+{
+	struct ks_syscall *rows = calloc(AROWS, sizeof(*rows));
+	struct ks_seg_encoder *enc;
+	struct ks_store *st;
+	const uint8_t *buf;
+	size_t len;
+
+	assert_non_null(rows);
+	unlink(path);
+	assert_int_equal(ks_store_open(path, KS_STORE_CREATE, &st), 0);
+	assert_int_equal(ks_seg_encoder_new(0, &enc), 0);
+	assert_int_equal(ks_store_put_meta(st, "state", "complete"), 0);
+	for (unsigned i = 0; i < ASEG; i++) {
+		analysis_rows(i, rows);
+		assert_int_equal(ks_seg_encode(enc, KS_KIND_SYSCALL, rows, AROWS, &buf, &len), 0);
+		assert_int_equal(ks_store_put_segment(st, KS_KIND_SYSCALL, buf, len), 0);
+	}
+	assert_int_equal(ks_store_close(st), 0);
+	ks_seg_encoder_free(enc);
+	free(rows);
+}
+
+static void analysis_opts(struct analyze_opts *o)
+{
+	analyze_opts_default(o);
+	o->slow_ns = 20000000;
+	o->slow_cap = 50; /* fewer than the slow calls: ties decide which are kept */
+}
+
+static void assert_sc_equal(const struct sc_stat *a, const struct sc_stat *b)
+{
+	assert_int_equal(a->nr, b->nr);
+	assert_int_equal(a->cat, b->cat);
+	assert_int_equal(a->calls, b->calls);
+	assert_int_equal(a->errors, b->errors);
+	assert_int_equal(a->noret, b->noret);
+	assert_memory_equal(a->log2us, b->log2us, sizeof(a->log2us));
+	assert_int_equal(a->hist.count, b->hist.count);
+	assert_int_equal(a->hist.sum, b->hist.sum);
+	assert_int_equal(a->hist.min, b->hist.min);
+	assert_int_equal(a->hist.max, b->hist.max);
+	assert_memory_equal(a->hist.bucket, b->hist.bucket, sizeof(a->hist.bucket));
+}
+
+static void assert_analysis_equal(const struct analysis *a, const struct analysis *b)
+{
+	assert_int_equal(a->calls, b->calls);
+	assert_int_equal(a->errors, b->errors);
+	assert_int_equal(a->ns, b->ns);
+	assert_memory_equal(a->cat, b->cat, sizeof(a->cat));
+	assert_int_equal(a->nsorted, b->nsorted);
+	for (size_t i = 0; i < a->nsorted; i++)
+		assert_sc_equal(a->sorted[i], b->sorted[i]);
+	assert_int_equal(a->nthreads, b->nthreads);
+	for (size_t i = 0; i < a->nthreads; i++) {
+		assert_int_equal(a->threads[i].tid, b->threads[i].tid);
+		assert_int_equal(a->threads[i].pid, b->threads[i].pid);
+		assert_int_equal(a->threads[i].first_ts, b->threads[i].first_ts);
+		assert_int_equal(a->threads[i].last_ts, b->threads[i].last_ts);
+		assert_int_equal(a->threads[i].calls, b->threads[i].calls);
+	}
+	assert_int_equal(a->slow_total, b->slow_total);
+	assert_int_equal(a->nslow, b->nslow);
+	for (size_t i = 0; i < a->nslow; i++) { /* field by field: the struct has padding */
+		assert_int_equal(a->slow[i].ts, b->slow[i].ts);
+		assert_int_equal(a->slow[i].dur, b->slow[i].dur);
+		assert_int_equal(a->slow[i].ret, b->slow[i].ret);
+		assert_int_equal(a->slow[i].pid, b->slow[i].pid);
+		assert_int_equal(a->slow[i].tid, b->slow[i].tid);
+		assert_int_equal(a->slow[i].nr, b->slow[i].nr);
+	}
+	assert_int_equal(a->first_ts, b->first_ts);
+	assert_int_equal(a->last_ts, b->last_ts);
+	assert_int_equal(a->thread_ns, b->thread_ns);
+	assert_int_equal(a->wait_ns, b->wait_ns);
+	assert_memory_equal(a->events_read, b->events_read, sizeof(a->events_read));
+	assert_memory_equal(a->segments, b->segments, sizeof(a->segments));
+}
+
+static void test_split_analysis_equals_one_pass(void **state)
+{
+	struct ks_syscall *rows = calloc(AROWS, sizeof(*rows));
+	struct analysis *ref = calloc(1, sizeof(*ref)), *a = calloc(1, sizeof(*a));
+	struct ks_seg_header hdr = { .kind = KS_KIND_SYSCALL, .count = AROWS };
+	struct analyze_opts o;
+	char path[128];
+
+	(void)state;
+	assert_non_null(rows);
+	assert_non_null(ref);
+	assert_non_null(a);
+	trace_path(path, sizeof(path), "analysis.lmdb");
+	write_analysis_trace(path);
+	analysis_opts(&o);
+	/* The reference: every row in store order, in one pass, on this thread. */
+	assert_int_equal(analyze_init(ref, &o, 0), 0);
+	for (unsigned i = 0; i < ASEG; i++) {
+		analysis_rows(i, rows);
+		assert_int_equal(analyze_segment(ref, &hdr, i, rows), 0);
+	}
+	assert_int_equal(analyze_finish(ref), 0);
+	assert_true(ref->nthreads > 23); /* the tids that changed process */
+	assert_true(ref->slow_total > o.slow_cap);
+	assert_non_null(analyze_find(ref, ANALYZE_NR_MERGED));
+
+	for (size_t c = 0; c < sizeof(thread_counts) / sizeof(thread_counts[0]); c++) {
+		struct replay_trace *t = open_trace(path);
+		struct seg_pipe_work w = { analyze_each, analyze_ordered, a };
+
+		assert_int_equal(replay_set_threads(t, thread_counts[c]), 0);
+		assert_int_equal(analyze_init(a, &o, 0), 0);
+		assert_int_equal(analyze_split(a, thread_counts[c]), 0);
+		assert_int_equal(replay_set_work(t, KS_KIND_SYSCALL, &w), 0);
+		assert_int_equal(replay_each_segment(t, KS_KIND_SYSCALL, analyze_segment, a), 0);
+		assert_int_equal(analyze_finish(a), 0);
+		assert_analysis_equal(a, ref);
+		analyze_free(a);
+		replay_close(t);
+	}
+	analyze_free(ref);
+	free(ref);
+	free(a);
+	free(rows);
+}
+
 static void test_default_threads(void **state)
 {
 	(void)state;
@@ -403,6 +674,8 @@ int main(void)
 		cmocka_unit_test(test_bad_index_after_segments),
 		cmocka_unit_test(test_callback_stop_and_reuse),
 		cmocka_unit_test(test_nested_walk),
+		cmocka_unit_test(test_work_beside_decode),
+		cmocka_unit_test(test_split_analysis_equals_one_pass),
 		cmocka_unit_test(test_default_threads),
 	};
 
