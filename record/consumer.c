@@ -57,10 +57,13 @@ struct consumer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct batch *head, *tail; /* full batches waiting for the writer */
+	size_t queued_rows;        /* their rows */
 	struct batch *free_list[KS_KIND_MAX]; /* a list per kind: rows differ in size */
 	bool stop;
 	int err; /* first writer error */
 	size_t wait_bytes;
+	uint64_t win_start, win_busy; /* the writer's load: see writer_idle */
+	bool was_idle;
 	int commit_err;       /* commits failing with this (disk full) since ... */
 	uint64_t last_try_ns; /* ... the last try */
 	struct consumer_stats stats;
@@ -116,6 +119,7 @@ static void batch_free(struct batch *b)
 static void enqueue(struct consumer *c, struct batch *b)
 {
 	pthread_mutex_lock(&c->lock);
+	c->queued_rows += b->n;
 	if (c->tail)
 		c->tail->next = b;
 	else
@@ -370,13 +374,17 @@ int consumer_call(struct consumer *c, consumer_call_fn fn, void *arg)
 	return 0;
 }
 
-/* zstd level by rate: a batch the flush timer cut short (under 64 Ki events in
- * 400 ms) gets a slower, tighter level, a full one or one behind others in the
- * queue the fast default, so the slow level never costs more than a few percent
- * of a core. On tar -xf of /usr/include level 9 stores syscalls in 5% fewer bytes
- * than level 3 (bench/RESULTS.md). */
-#define LEVEL_IDLE 9
+/* zstd level by load: a batch the flush timer cut short (under 64 Ki events in
+ * 400 ms), or any batch while the writer has been busy less than WRITER_IDLE of
+ * the last second, gets the slower, tighter level; a full batch of a busy writer,
+ * or one behind others in the queue, the fast default. So the slow level costs at
+ * most a fifth of a core and a storm is written at the fast one. On tar -xf of
+ * /usr/include into tmpfs level 12 stores syscalls and paths in 10% fewer bytes
+ * than level 3 (bench/RESULTS.md, "Trace size"). */
+#define LEVEL_IDLE 12
 #define LEVEL_BUSY 3
+#define WRITER_IDLE 0.2
+#define WRITER_WINDOW_NS 1000000000ull
 
 /* An upper bound of a full syscall batch's document: every row at its raw size. */
 static size_t full_batch_raw(void)
@@ -386,9 +394,23 @@ static size_t full_batch_raw(void)
 	return n < KS_SEG_MAX_RAW ? n : KS_SEG_MAX_RAW;
 }
 
+/* Whether the writer has been busy less than WRITER_IDLE of its last window
+ * (the time it spent encoding and putting, against the time that passed). */
+static bool writer_idle(struct consumer *c, uint64_t now)
+{
+	if (!c->win_start || now - c->win_start >= WRITER_WINDOW_NS) {
+		c->was_idle = !c->win_start ||
+			      c->win_busy < WRITER_IDLE * (double)(now - c->win_start);
+		c->win_start = now;
+		c->win_busy = 0;
+	}
+	return c->was_idle;
+}
+
 static int write_batch(struct consumer *c, struct batch *b, bool backlog)
 {
 	const uint8_t *seg;
+	uint64_t t0;
 	size_t len;
 	int err;
 
@@ -397,13 +419,16 @@ static int write_batch(struct consumer *c, struct batch *b, bool backlog)
 	if (!b->kind)
 		return ks_store_put(c->store, b->db, b->kv, b->klen, (char *)b->kv + b->klen,
 				    b->vlen);
-	err = ks_seg_encoder_set_level(c->enc, backlog || b->n == b->cap ? LEVEL_BUSY : LEVEL_IDLE);
+	t0 = ks_mono_ns();
+	err = ks_seg_encoder_set_level(c->enc, !backlog && (b->n < b->cap || writer_idle(c, t0)) ?
+					       LEVEL_IDLE : LEVEL_BUSY);
 	if (err)
 		return err;
 	err = ks_seg_encode(c->enc, b->kind, b->rows, b->n, &seg, &len);
 	if (err)
 		return err;
 	err = ks_store_put_segment_events(c->store, b->kind, seg, len, b->n);
+	c->win_busy += ks_mono_ns() - t0;
 	if (err)
 		return err;
 	c->stats.segments++;
@@ -491,7 +516,10 @@ static void *writer_main(void *arg)
 			if (!c->head)
 				c->tail = NULL;
 		}
-		bool stop = c->stop && !b, backlog = c->head != NULL;
+		if (b)
+			c->queued_rows -= b->n;
+		/* behind: more than a full syscall batch still waits after this one */
+		bool stop = c->stop && !b, backlog = c->queued_rows > BATCH_ROWS;
 		pthread_mutex_unlock(&c->lock);
 		if (b) {
 			int err = c->err ? -ECANCELED : write_batch(c, b, backlog);

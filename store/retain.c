@@ -3,9 +3,11 @@
  * compacted copy behind live snapshots. What to drop is the caller's choice. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "format/kserr.h"
 #include "store/store_priv.h"
@@ -210,6 +212,74 @@ int ks_store_copy(struct ks_store *st, const char *path)
 		err = -errno;
 	if (err)
 		unlink(path);
+	return err;
+}
+
+/* Pages of the committed file on LMDB's free list (whose entries are lists of
+ * page numbers, each led by its length), and the file's pages. */
+static int free_pages(struct ks_store *st, uint64_t *nfree, uint64_t *total)
+{
+	MDB_envinfo info;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_txn *txn;
+	int err, rc;
+
+	*nfree = 0;
+	err = ks_mdb_err(mdb_env_info(st->env, &info));
+	err = err ?: ks_mdb_err(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn));
+	if (err)
+		return err;
+	*total = info.me_last_pgno + 1;
+	err = ks_mdb_err(mdb_cursor_open(txn, 0, &cur)); /* 0: the free list */
+	if (!err) {
+		while (!(rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
+			if (v.mv_size >= sizeof(size_t))
+				*nfree += *(const size_t *)v.mv_data;
+		if (rc != MDB_NOTFOUND)
+			err = ks_mdb_err(rc);
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return err;
+}
+
+int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct)
+{
+	uint64_t nfree = 0, total = 0;
+	char *tmp = NULL, *path;
+	struct stat sb;
+	int err, fd = -1;
+
+	if (!st || st->rdonly)
+		return ks_store_close(st);
+	path = strdup(st->path);
+	if (!path)
+		return ks_store_close(st) ?: -ENOMEM;
+	err = ks_store_commit(st);
+	if (!err && !free_pages(st, &nfree, &total) && nfree &&
+	    nfree * 100 >= (uint64_t)min_free_pct * total && !stat(path, &sb) &&
+	    asprintf(&tmp, "%s.compact", path) > 0) {
+		unlink(tmp); /* left by a recorder killed while compacting */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT) ||
+		    fchown(fd, sb.st_uid, sb.st_gid) || fchmod(fd, sb.st_mode & 07777) || fsync(fd)) {
+			if (fd >= 0)
+				unlink(tmp);
+			free(tmp);
+			tmp = NULL;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	/* the copy is whole and synced: it replaces the file once the writer is done */
+	err = ks_store_close(st) ?: err;
+	if (tmp && !err && rename(tmp, path))
+		err = -errno;
+	if (tmp && err)
+		unlink(tmp);
+	free(tmp);
+	free(path);
 	return err;
 }
 

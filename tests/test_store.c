@@ -639,6 +639,53 @@ static void test_reopen_append(void **state)
 	assert_int_equal(count[1], 11);
 }
 
+/* A writer whose commits left pages on the free list closes into a compacted
+ * file: smaller, with every segment and meta value, the owner and mode kept, no
+ * PATH.compact left; with a threshold above what is free the file stays. */
+static void test_close_compact(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	uint64_t count[6] = { 0 };
+	struct stat before, after;
+	char tmp[700], *val = NULL;
+	int fd;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(put_seg(st, 1 + i % 3, count[1 + i % 3]++), 0);
+		assert_int_equal(ks_store_put_meta(st, "state", i % 2 ? "recording" : "x"), 0);
+		assert_int_equal(ks_store_commit(st), 0);
+	}
+	assert_int_equal(chmod(fx->path, 0640), 0);
+	assert_int_equal(chown(fx->path, 65534, 65534), 0);
+	assert_int_equal(stat(fx->path, &before), 0);
+	/* a copy a killed writer left is replaced, not in the way */
+	pathf(tmp, sizeof(tmp), "%s.compact", fx->path);
+	fd = open(tmp, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	/* more than everything free: kept as it is */
+	assert_int_equal(ks_store_close_compact(st, 101), 0);
+	assert_int_equal(stat(fx->path, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_put_meta(st, "state", "complete"), 0);
+	assert_int_equal(ks_store_close_compact(st, 1), 0);
+	assert_int_equal(stat(fx->path, &after), 0);
+	assert_int_not_equal(after.st_ino, before.st_ino);
+	assert_true(after.st_size < before.st_size);
+	assert_int_equal(after.st_mode & 07777, 0640);
+	assert_int_equal(after.st_uid, 65534);
+	assert_int_equal(access(tmp, F_OK), -1);
+	check_segments(fx->path, 0, count, 6);
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_get_meta(st, "state", &val), 0);
+	assert_string_equal(val, "complete");
+	free(val);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
 static void test_commit_policy(void **state)
 {
 	struct fixture *fx = *state;
@@ -2022,6 +2069,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_iter_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segments_order_and_kind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_compact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
