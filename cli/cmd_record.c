@@ -749,8 +749,9 @@ int cmd_record(int argc, char **argv)
 		store_error("cannot finish", r.opts.output, err);
 		ks_store_discard(r.store, NULL, NULL); /* the trace ends at its last commit */
 	}
-	/* a short recording's free pages are a few percent of its file */
-	err = ks_store_close_compact(r.store, 2);
+	/* a short recording's free pages are a few percent of its file; the copy
+	 * that drops them costs a second write, so not for the largest traces */
+	err = ks_store_close_compact(r.store, 2, 1ull << 30);
 	r.store = NULL;
 	if (err)
 		ks_error("cannot close %s: %s", r.opts.output, ks_strerror(err));

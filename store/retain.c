@@ -244,7 +244,7 @@ static int free_pages(struct ks_store *st, uint64_t *nfree, uint64_t *total)
 	return err;
 }
 
-int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct)
+int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct, uint64_t max_bytes)
 {
 	uint64_t nfree = 0, total = 0;
 	char *tmp = NULL, *path;
@@ -258,7 +258,8 @@ int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct)
 		return ks_store_close(st) ?: -ENOMEM;
 	err = ks_store_commit(st);
 	if (!err && !free_pages(st, &nfree, &total) && nfree &&
-	    nfree * 100 >= (uint64_t)min_free_pct * total && !stat(path, &sb) &&
+	    nfree * 100 >= (uint64_t)min_free_pct * total && total * st->psize <= max_bytes &&
+	    !stat(path, &sb) &&
 	    asprintf(&tmp, "%s.compact", path) > 0) {
 		unlink(tmp); /* left by a recorder killed while compacting */
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -110,11 +110,12 @@ int ks_store_copy(struct ks_store *st, const char *path);
 
 /* Writer: commits and closes as ks_store_close does; when at least min_free_pct
  * percent of the file's pages are on LMDB's free list (a short recording's
- * commits leave a few), the file is first copied compacted beside it
+ * commits leave a few) and the file is at most max_bytes (the copy costs a
+ * second write of it), the file is first copied compacted beside it
  * (PATH.compact, synced, the same owner and mode) and then replaces it, so it
  * never holds less than a whole trace. Returns 0 or ks_store_close's error (a
  * copy that fails leaves the file as it was). */
-int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct);
+int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct, uint64_t max_bytes);
 
 /* Writer: bytes of puts waiting for their commit. */
 size_t ks_store_pending_bytes(const struct ks_store *st);

@@ -665,13 +665,17 @@ static void test_close_compact(void **state)
 	fd = open(tmp, O_WRONLY | O_CREAT, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	/* more than everything free: kept as it is */
-	assert_int_equal(ks_store_close_compact(st, 101), 0);
+	/* more than everything free, or a file over the size: kept as it is */
+	assert_int_equal(ks_store_close_compact(st, 101, UINT64_MAX), 0);
+	assert_int_equal(stat(fx->path, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
+	assert_int_equal(ks_store_close_compact(st, 1, (uint64_t)before.st_size - 1), 0);
 	assert_int_equal(stat(fx->path, &after), 0);
 	assert_int_equal(after.st_ino, before.st_ino);
 	assert_int_equal(ks_store_open(fx->path, 0, &st), 0);
 	assert_int_equal(ks_store_put_meta(st, "state", "complete"), 0);
-	assert_int_equal(ks_store_close_compact(st, 1), 0);
+	assert_int_equal(ks_store_close_compact(st, 1, UINT64_MAX), 0);
 	assert_int_equal(stat(fx->path, &after), 0);
 	assert_int_not_equal(after.st_ino, before.st_ino);
 	assert_true(after.st_size < before.st_size);
