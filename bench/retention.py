@@ -6,7 +6,7 @@ first sample; then `report --json` timed on the result and on the snapshot.
 
   bench/retention.py [--minutes 10] [--interval 60] [--max-size 8M] [--keep DIR]
 
-The issue's figures: 10 minutes, a sample every minute. Flat means the last
+The figures in bench/RESULTS.md: 10 minutes, a sample every minute. Flat means the last
 RSS within 10% of the first and the file under the limit plus a few percent.
 Figures, not pass/fail: run it beside nothing else (the machine is shared)."""
 import argparse
