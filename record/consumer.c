@@ -30,6 +30,10 @@
 
 #define MAX_HANDLERS 64
 
+/* Empty batches kept per kind for reuse: the one being filled while the writer
+ * writes another needs two; more come back only after a burst. */
+#define FREE_KEEP 2
+
 /* While commits fail (disk full): puts wait in memory up to this many bytes, then
  * they are dropped and counted lost; a commit is retried this often. */
 #define WAIT_BYTES_DEFAULT (64u << 20)
@@ -59,6 +63,7 @@ struct consumer {
 	struct batch *head, *tail; /* full batches waiting for the writer */
 	size_t queued_rows;        /* their rows */
 	struct batch *free_list[KS_KIND_MAX]; /* a list per kind: rows differ in size */
+	unsigned nfree[KS_KIND_MAX];          /* at most FREE_KEEP each */
 	bool stop;
 	int err; /* first writer error */
 	size_t wait_bytes;
@@ -82,8 +87,10 @@ static struct batch *batch_get(struct consumer *c, unsigned kind)
 
 	pthread_mutex_lock(&c->lock);
 	b = c->free_list[kind];
-	if (b)
+	if (b) {
 		c->free_list[kind] = b->next;
+		c->nfree[kind]--;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (!b) {
 		b = calloc(1, sizeof(*b));
@@ -550,9 +557,13 @@ static void *writer_main(void *arg)
 			b = NULL;
 		}
 		pthread_mutex_lock(&c->lock);
-		if (b) {
+		if (b && c->nfree[b->kind] < FREE_KEEP) {
 			b->next = c->free_list[b->kind];
 			c->free_list[b->kind] = b;
+			c->nfree[b->kind]++;
+		} else if (b) {
+			/* what a burst queued up is given back, not kept for good */
+			batch_free(b);
 		}
 		if (stop)
 			break;
