@@ -329,6 +329,9 @@ static int on_full(void *ctx)
 	return err;
 }
 
+/* Free pages (of the file's) past which a bounded trace is compacted. */
+#define COMPACT_FREE_PCT 25
+
 struct check_job {
 	struct retain *r;
 	uint64_t now;
@@ -357,6 +360,14 @@ static int check_run(void *arg, struct ks_store *st)
 	while (!err && r->o.max_size && r->nkept >= 2 &&
 	       kept_bytes(r, st) > TARGET(r->o.max_size))
 		err = drop_oldest(r, st, true);
+	/* a capped map fills with free pages LMDB does not reuse for new segments:
+	 * the file is compacted before they squeeze the window */
+	if ((!err || err == -ENOENT) && r->o.max_size &&
+	    (err = ks_store_compact_live(st, COMPACT_FREE_PCT)) > 0) {
+		ks_debug("retention: the trace was compacted (free pages past %d%%)",
+			 COMPACT_FREE_PCT);
+		err = 0;
+	}
 	atomic_store(&r->written, ks_store_put_bytes(st));
 	if (err && err != -ENOENT)
 		ks_debug("retention check: %s", ks_strerror(err));

@@ -244,12 +244,64 @@ static int free_pages(struct ks_store *st, uint64_t *nfree, uint64_t *total)
 	return err;
 }
 
+/* A compacted copy of the committed trace at PATH.compact, synced, with the
+ * file's owner and mode. Returns its malloc'd path or NULL (errno set). */
+static char *compact_copy(struct ks_store *st, const char *path)
+{
+	struct stat sb;
+	char *tmp = NULL;
+	int fd, err = 0;
+
+	if (stat(path, &sb) || asprintf(&tmp, "%s.compact", path) < 0)
+		return NULL;
+	unlink(tmp); /* left by a recorder killed while compacting */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT) ||
+	    fchown(fd, sb.st_uid, sb.st_gid) || fchmod(fd, sb.st_mode & 07777) || fsync(fd))
+		err = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		unlink(tmp);
+		free(tmp);
+		errno = err;
+		return NULL;
+	}
+	return tmp;
+}
+
+int ks_store_compact_live(struct ks_store *st, unsigned min_free_pct)
+{
+	uint64_t nfree = 0, total = 0;
+	char *tmp;
+	int err;
+
+	if (!st || st->rdonly)
+		return -EBADF;
+	err = ks_store_commit(st);
+	if (err)
+		return err;
+	if (st->txn || st->pending.count)
+		return -EBUSY;
+	err = free_pages(st, &nfree, &total);
+	if (err || !nfree || nfree * 100 < (uint64_t)min_free_pct * total)
+		return err;
+	tmp = compact_copy(st, st->path);
+	if (!tmp)
+		return -errno;
+	err = rename(tmp, st->path) ? -errno : 0;
+	if (err)
+		unlink(tmp);
+	free(tmp);
+	/* the copy holds everything committed: the writer goes on in it */
+	return err ?: ks_env_reopen_writer(st) ?: 1;
+}
+
 int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct, uint64_t max_bytes)
 {
 	uint64_t nfree = 0, total = 0;
 	char *tmp = NULL, *path;
-	struct stat sb;
-	int err, fd = -1;
+	int err;
 
 	if (!st || st->rdonly)
 		return ks_store_close(st);
@@ -258,21 +310,8 @@ int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct, uint64_t 
 		return ks_store_close(st) ?: -ENOMEM;
 	err = ks_store_commit(st);
 	if (!err && !free_pages(st, &nfree, &total) && nfree &&
-	    nfree * 100 >= (uint64_t)min_free_pct * total && total * st->psize <= max_bytes &&
-	    !stat(path, &sb) &&
-	    asprintf(&tmp, "%s.compact", path) > 0) {
-		unlink(tmp); /* left by a recorder killed while compacting */
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 || mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT) ||
-		    fchown(fd, sb.st_uid, sb.st_gid) || fchmod(fd, sb.st_mode & 07777) || fsync(fd)) {
-			if (fd >= 0)
-				unlink(tmp);
-			free(tmp);
-			tmp = NULL;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
+	    nfree * 100 >= (uint64_t)min_free_pct * total && total * st->psize <= max_bytes)
+		tmp = compact_copy(st, path);
 	/* the copy is whole and synced: it replaces the file once the writer is done */
 	err = ks_store_close(st) ?: err;
 	if (tmp && !err && rename(tmp, path))

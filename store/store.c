@@ -398,6 +398,28 @@ static int env_open_writer(struct ks_store *st, const struct stat *sb, int creat
 	return err;
 }
 
+int ks_env_reopen_writer(struct ks_store *st)
+{
+	MDB_txn *txn;
+	int err;
+
+	if (st->env)
+		mdb_env_close(st->env);
+	st->env = NULL;
+	err = env_create(st, st->mapsize);
+	err = err ?: ks_mdb_err(mdb_env_open(st->env, st->path,
+					     MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600));
+	err = err ?: ks_mdb_err(mdb_txn_begin(st->env, NULL, 0, &txn));
+	if (err)
+		return err;
+	err = ks_dbis_open(st, txn, 0);
+	if (err) {
+		mdb_txn_abort(txn);
+		return err;
+	}
+	return ks_mdb_err(mdb_txn_commit(txn)); /* the handles live on */
+}
+
 static int open_writer_new(struct ks_store *st)
 {
 	struct stat sb;

@@ -117,6 +117,14 @@ int ks_store_copy(struct ks_store *st, const char *path);
  * copy that fails leaves the file as it was). */
 int ks_store_close_compact(struct ks_store *st, unsigned min_free_pct, uint64_t max_bytes);
 
+/* Writer: commits and, when at least min_free_pct percent of the file's pages
+ * are on LMDB's free list (which a capped map fills with pages it then does not
+ * reuse for new values), replaces the file by a compacted copy of itself
+ * (PATH.compact until renamed) and goes on writing in it. Returns 1 when it did,
+ * 0 when there was nothing to gain, or a negative error (after the rename, the
+ * store is then unusable). */
+int ks_store_compact_live(struct ks_store *st, unsigned min_free_pct);
+
 /* Writer: bytes of puts waiting for their commit. */
 size_t ks_store_pending_bytes(const struct ks_store *st);
 /* Writer: commits the open transaction, growing the map if the commit needs it.

@@ -150,4 +150,10 @@ uint64_t ks_put_cost(const struct ks_store *st, size_t klen, size_t vlen);
 int ks_read_check_range(const struct ks_store *st, const MDB_val *v);
 void ks_iters_retire(struct ks_store *st);
 
+/* Writer, between transactions: LMDB's environment on st->path again (after the
+ * file was replaced by a compacted copy of itself), with the same flags and map
+ * size and the database handles reopened. Returns 0 or a negative error (the
+ * store is then unusable). */
+int ks_env_reopen_writer(struct ks_store *st);
+
 #endif

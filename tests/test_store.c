@@ -690,6 +690,37 @@ static void test_close_compact(void **state)
 	assert_int_equal(ks_store_close(st), 0);
 }
 
+/* A writer compacted while it writes goes on in the new file: nothing committed
+ * before or put after is missing, the file got smaller, and with too little
+ * free nothing is done. */
+static void test_compact_live(void **state)
+{
+	struct fixture *fx = *state;
+	struct ks_store *st;
+	uint64_t count[6] = { 0 };
+	struct stat before, after;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(put_seg(st, 1 + i % 3, count[1 + i % 3]++), 0);
+		assert_int_equal(ks_store_put_meta(st, "state", i % 2 ? "recording" : "x"), 0);
+		assert_int_equal(ks_store_commit(st), 0);
+	}
+	assert_int_equal(ks_store_compact_live(st, 101), 0);
+	assert_int_equal(stat(fx->path, &before), 0);
+	assert_int_equal(ks_store_compact_live(st, 1), 1);
+	assert_int_equal(stat(fx->path, &after), 0);
+	assert_int_not_equal(after.st_ino, before.st_ino);
+	assert_true(after.st_size < before.st_size);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(put_seg(st, 1 + i % 3, count[1 + i % 3]++), 0);
+		assert_int_equal(ks_store_commit(st), 0);
+	}
+	assert_int_equal(ks_store_put_meta(st, "state", "complete"), 0);
+	assert_int_equal(ks_store_close(st), 0);
+	check_segments(fx->path, 0, count, 6);
+}
+
 static void test_commit_policy(void **state)
 {
 	struct fixture *fx = *state;
@@ -2074,6 +2105,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_segments_order_and_kind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_compact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
