@@ -56,12 +56,26 @@ static __always_inline struct cpu_slot *cpu_slot(void)
 	return bpf_map_lookup_elem(&cpu_slots, &zero);
 }
 
-static __always_inline void count_drops(__u32 idx, __u64 n)
+/* A program takes its CPU's slot for its whole run and gives it back at the
+ * end. NULL when neither batches nor the cache are on, or the slot is in
+ * use (then records go out on their own). */
+static __always_inline struct cpu_slot *slot_take(void)
 {
-	__u64 *v = bpf_map_lookup_elem(&drops, &idx);
+	struct cpu_slot *s;
 
-	if (v)
-		*v += n;
+	if (!use_batch && !fast_ctx)
+		return NULL;
+	s = cpu_slot();
+	if (!s || s->busy)
+		return NULL;
+	s->busy = 1;
+	return s;
+}
+
+static __always_inline void slot_give(struct cpu_slot *s)
+{
+	if (s)
+		s->busy = 0;
 }
 
 /* Sends the slot's batch, if any; a failure drops its records (counted). */
@@ -89,28 +103,6 @@ static __always_inline void batch_flush(void *ctx, struct cpu_slot *s, __u32 why
 		count_drops(KS_DROP_SYSCALL, s->count);
 	s->len = 0;
 	s->count = 0;
-}
-
-/* A syscall hook takes its CPU's slot for its whole run and gives it back at
- * the end. NULL when neither batches nor the cache are on, or the slot is in
- * use (then records go out on their own). */
-static __always_inline struct cpu_slot *slot_take(void)
-{
-	struct cpu_slot *s;
-
-	if (!use_batch && !fast_ctx)
-		return NULL;
-	s = cpu_slot();
-	if (!s || s->busy)
-		return NULL;
-	s->busy = 1;
-	return s;
-}
-
-static __always_inline void slot_give(struct cpu_slot *s)
-{
-	if (s)
-		s->busy = 0;
 }
 
 /* Whether syscall records go through the batch of slot s (taken), as
@@ -148,16 +140,12 @@ static __always_inline void batch_emit(void *ctx, struct cpu_slot *s, const void
 /* At exec: the batch goes out (a thread that execs may take its process's tid). */
 static __always_inline void slot_exec(void *ctx)
 {
-	struct cpu_slot *s;
+	struct cpu_slot *s = slot_take();
 
-	if (!use_batch)
+	if (!s)
 		return;
-	s = cpu_slot();
-	if (!s || s->busy)
-		return;
-	s->busy = 1;
 	batch_flush(ctx, s, KS_BATCH_EXEC);
-	s->busy = 0;
+	slot_give(s);
 }
 
 /* fast_ctx: the running task's state (the slot's copy) when it is traced, else
@@ -189,15 +177,11 @@ static __always_inline struct task_ctx *fast_current(struct cpu_slot *s, bool *f
  * back to prev's storage, the cache empties and the batch goes out. */
 static __always_inline void slot_switch(void *ctx, struct task_struct *prev)
 {
-	struct cpu_slot *s;
+	struct cpu_slot *s = slot_take();
 	struct task_ctx *c;
 
-	if (!use_batch && !fast_ctx)
+	if (!s)
 		return;
-	s = cpu_slot();
-	if (!s || s->busy)
-		return;
-	s->busy = 1;
 	if (fast_ctx && s->task) {
 		if (s->traced && s->fly.enter_ts && s->task == (__u64)prev &&
 		    (c = bpf_task_storage_get(&traced, prev, 0, 0))) {
@@ -208,25 +192,21 @@ static __always_inline void slot_switch(void *ctx, struct task_struct *prev)
 		s->task = 0;
 	}
 	batch_flush(ctx, s, KS_BATCH_SWITCH);
-	s->busy = 0;
+	slot_give(s);
 }
 
 /* The tick: the batch goes out, and a cached "not traced" is forgotten (a task
  * attached with -p while it runs is seen within a tick). */
 static __always_inline void slot_tick(void *ctx)
 {
-	struct cpu_slot *s;
+	struct cpu_slot *s = slot_take();
 
-	if (!use_batch && !fast_ctx)
+	if (!s)
 		return;
-	s = cpu_slot();
-	if (!s || s->busy)
-		return;
-	s->busy = 1;
 	batch_flush(ctx, s, KS_BATCH_TICK);
 	if (!s->traced)
 		s->task = 0;
-	s->busy = 0;
+	slot_give(s);
 }
 
 #endif

@@ -92,12 +92,17 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+static __always_inline void count_drops(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&drops, &idx);
+
+	if (v)
+		*v += n;
+}
+
 static __always_inline void count_drop(__u32 idx)
 {
-	__u64 *n = bpf_map_lookup_elem(&drops, &idx);
-
-	if (n)
-		*n += 1;
+	count_drops(idx, 1);
 }
 
 /* Batched wake-ups: the consumer polls on a timer and is woken early only when

@@ -98,46 +98,52 @@ int ks_full_drop(struct ks_store *st)
 	return err ? -EFBIG : 0;
 }
 
-int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes)
+/* Pages of the committed file on LMDB's free list (whose entries are lists of
+ * page numbers, each led by its length), and the file's pages. */
+static int free_pages(struct ks_store *st, uint64_t *nfree, uint64_t *total)
 {
 	MDB_envinfo info;
 	MDB_cursor *cur;
-	MDB_txn *txn;
 	MDB_val k, v;
-	uint64_t freed = 0;
-	int rc;
+	MDB_txn *txn;
+	int err, rc;
+
+	*nfree = 0;
+	err = ks_mdb_err(mdb_env_info(st->env, &info));
+	err = err ?: ks_mdb_err(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn));
+	if (err)
+		return err;
+	*total = info.me_last_pgno + 1;
+	err = ks_mdb_err(mdb_cursor_open(txn, 0, &cur)); /* 0: the free list */
+	if (!err) {
+		while (!(rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
+			if (v.mv_size >= sizeof(size_t)) {
+				size_t n;
+
+				memcpy(&n, v.mv_data, sizeof(n));
+				*nfree += n;
+			}
+		if (rc != MDB_NOTFOUND)
+			err = ks_mdb_err(rc);
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return err;
+}
+
+int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes)
+{
+	uint64_t nfree, total;
+	int err;
 
 	if (!st || !bytes)
 		return -EINVAL;
 	if (st->rdonly || st->txn)
 		return -EBADF;
-	rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
-	if (rc)
-		return ks_mdb_err(rc);
-	/* the pages of the file but those on the free list (each record of the free
-	 * database: a count of page numbers, then the numbers) */
-	rc = mdb_env_info(st->env, &info);
-	if (!rc)
-		rc = mdb_cursor_open(txn, 0, &cur); /* FREE_DBI */
-	if (!rc) {
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
-		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			size_t n;
-
-			if (v.mv_size < sizeof(n))
-				continue;
-			memcpy(&n, v.mv_data, sizeof(n));
-			freed += n;
-		}
-		mdb_cursor_close(cur);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	}
-	mdb_txn_abort(txn);
-	if (rc)
-		return ks_mdb_err(rc);
-	*bytes = (info.me_last_pgno + 1 > freed ? info.me_last_pgno + 1 - freed : 0) * st->psize;
-	return 0;
+	err = free_pages(st, &nfree, &total);
+	if (!err)
+		*bytes = (total > nfree ? total - nfree : 0) * st->psize;
+	return err;
 }
 
 /* LMDB's layout (lmdb/mdb.c): a node is its 8-byte header, the key and the value,
@@ -191,21 +197,19 @@ int ks_store_walk(struct ks_store *st, enum ks_db db,
 	return err;
 }
 
-int ks_store_copy(struct ks_store *st, const char *path)
+/* A compacted copy of what is committed, written to the new file path (mode
+ * 0600, or like's owner and mode) and synced; on failure nothing is left. */
+static int write_compacted(struct ks_store *st, const char *path, const struct stat *like)
 {
-	int fd, err;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int err;
 
-	if (!st || !path)
-		return -EINVAL;
-	if (st->rdonly)
-		return -EBADF;
-	err = ks_store_commit(st);
-	if (err)
-		return err;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	err = ks_mdb_err(mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT));
+	if (!err && like && (fchown(fd, like->st_uid, like->st_gid) ||
+			     fchmod(fd, like->st_mode & 07777)))
+		err = -errno;
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
@@ -215,33 +219,16 @@ int ks_store_copy(struct ks_store *st, const char *path)
 	return err;
 }
 
-/* Pages of the committed file on LMDB's free list (whose entries are lists of
- * page numbers, each led by its length), and the file's pages. */
-static int free_pages(struct ks_store *st, uint64_t *nfree, uint64_t *total)
+int ks_store_copy(struct ks_store *st, const char *path)
 {
-	MDB_envinfo info;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	MDB_txn *txn;
-	int err, rc;
+	int err;
 
-	*nfree = 0;
-	err = ks_mdb_err(mdb_env_info(st->env, &info));
-	err = err ?: ks_mdb_err(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn));
-	if (err)
-		return err;
-	*total = info.me_last_pgno + 1;
-	err = ks_mdb_err(mdb_cursor_open(txn, 0, &cur)); /* 0: the free list */
-	if (!err) {
-		while (!(rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
-			if (v.mv_size >= sizeof(size_t))
-				*nfree += *(const size_t *)v.mv_data;
-		if (rc != MDB_NOTFOUND)
-			err = ks_mdb_err(rc);
-		mdb_cursor_close(cur);
-	}
-	mdb_txn_abort(txn);
-	return err;
+	if (!st || !path)
+		return -EINVAL;
+	if (st->rdonly)
+		return -EBADF;
+	err = ks_store_commit(st);
+	return err ?: write_compacted(st, path, NULL);
 }
 
 /* A compacted copy of the committed trace at PATH.compact, synced, with the
@@ -250,21 +237,15 @@ static char *compact_copy(struct ks_store *st, const char *path)
 {
 	struct stat sb;
 	char *tmp = NULL;
-	int fd, err = 0;
+	int err;
 
 	if (stat(path, &sb) || asprintf(&tmp, "%s.compact", path) < 0)
 		return NULL;
 	unlink(tmp); /* left by a recorder killed while compacting */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT) ||
-	    fchown(fd, sb.st_uid, sb.st_gid) || fchmod(fd, sb.st_mode & 07777) || fsync(fd))
-		err = errno ? errno : EIO;
-	if (fd >= 0)
-		close(fd);
+	err = write_compacted(st, tmp, &sb);
 	if (err) {
-		unlink(tmp);
 		free(tmp);
-		errno = err;
+		errno = -err;
 		return NULL;
 	}
 	return tmp;
