@@ -71,9 +71,11 @@ struct retain {
 	struct kept *kept;
 	size_t nkept, capkept;
 	bool dropping;
-	uint64_t ndropped;
+	uint64_t ndropped, nfull;
 	/* both */
 	_Atomic uint64_t written; /* ks_store_put_bytes, as the writer last saw it */
+	_Atomic uint64_t sealed_at; /* ks_store_put_bytes after the last checkpoint */
+	_Atomic uint64_t ck_bytes;  /* what the last checkpoint put */
 	atomic_bool want_epoch; /* the map was full with one epoch: open one now */
 };
 
@@ -157,10 +159,13 @@ static int mark_seal_run(void *arg, struct ks_store *st)
 	int err = 0;
 
 	/* committed at once: a full map can then drop the epoch before it */
-	if (st && j->begun && !j->cancel)
+	if (st && j->begun && !j->cancel) {
 		err = mark_seal(j->r, st, &j->e, j->bytes_at,
 				j->reused + ks_store_same_bytes(st) - j->same_at) ?:
 		      ks_store_commit(st);
+		atomic_store(&j->r->sealed_at, ks_store_put_bytes(st));
+		atomic_store(&j->r->ck_bytes, ks_store_put_bytes(st) - j->bytes_at);
+	}
 	if (err || (st && !j->begun))
 		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
 			 err ? ks_strerror(err) : "its start was not taken");
@@ -334,6 +339,12 @@ static int on_full(void *ctx)
 	ks_debug("retention: the map is full, %zu epochs, %" PRIu64 " bytes in use, %" PRIu64
 		 " held by the kept ones", r->nkept, used,
 		 r->nkept ? kept_bytes(r, r->st) : 0);
+	/* the pages the last transaction freed are reusable from the second one
+	 * after it: one small commit first (in the store's reserve), and the drop
+	 * has them */
+	if (!put_u64(r->st, "retention_full_maps", ++r->nfull))
+		ks_store_commit(r->st);
+	ks_store_discard(r->st, NULL, NULL);
 	err = drop_oldest(r, r->st, false);
 
 	if (err == -ENOENT && !r->dropping)
@@ -532,15 +543,24 @@ int retain_tick(struct retain *r, struct consumer *c, struct statedir *sd,
 		const struct retain_targets *t, uint64_t now)
 {
 	struct check_job *j;
-	uint64_t written = atomic_load(&r->written);
+	uint64_t written, since, slice;
 	int err;
 
 	if (!r || !r->bounded)
 		return 0;
+	/* an epoch's events take a slice of the limit, and four times what its
+	 * checkpoint put at least (a state dir of many files: a delta each) */
+	written = atomic_load(&r->written);
+	since = atomic_load(&r->sealed_at);
+	since = written - (since > r->written_at_epoch && since < written ? since :
+			   r->written_at_epoch);
+	slice = r->o.max_size / SLICES;
+	if (slice < 4 * atomic_load(&r->ck_bytes))
+		slice = 4 * atomic_load(&r->ck_bytes);
 	if (now - r->epoch_start_ns >= r->epoch_ns ||
 	    (atomic_load(&r->want_epoch) && now - r->epoch_start_ns >= EPOCH_MIN_NS / 4) ||
 	    (r->o.max_size && now - r->epoch_start_ns >= EPOCH_MIN_NS &&
-	     written - r->written_at_epoch >= r->o.max_size / SLICES)) {
+	     since >= slice)) {
 		atomic_store(&r->want_epoch, false);
 		err = epoch_open(r, c, sd, t, now);
 		if (err)

@@ -14,6 +14,25 @@
 
 #define CAP_MIN (1ull << 20)
 
+/* A capped map keeps this share of its cap for the full map's callback: the
+ * pages the last transaction freed are reusable only from the second one after
+ * it, and a drop copies the pages it changes before it frees any, so a map
+ * filled to its end right after a transaction that freed much has no page for
+ * the small commit that makes those reusable, nor for the drop. */
+#define RESERVE_DIV 32
+
+int ks_map_soft(struct ks_store *st)
+{
+	MDB_envinfo info;
+	int err = ks_mdb_err(mdb_env_set_mapsize(st->env, st->soft_map));
+
+	/* LMDB keeps the pages in use: the map shrinks to them at most */
+	err = err ?: ks_mdb_err(mdb_env_info(st->env, &info));
+	if (!err)
+		st->mapsize = info.me_mapsize;
+	return err;
+}
+
 int ks_store_set_cap(struct ks_store *st, uint64_t bytes, int (*fn)(void *ctx), void *ctx)
 {
 	MDB_envinfo info;
@@ -28,11 +47,11 @@ int ks_store_set_cap(struct ks_store *st, uint64_t bytes, int (*fn)(void *ctx), 
 		return err;
 	if ((info.me_last_pgno + 1) * st->psize > cap)
 		return -EINVAL;
-	err = ks_mdb_err(mdb_env_set_mapsize(st->env, cap));
+	st->max_map = cap;
+	st->soft_map = (size_t)((cap - cap / RESERVE_DIV) / st->psize * st->psize);
+	err = ks_map_soft(st);
 	if (err)
 		return err;
-	st->mapsize = cap;
-	st->max_map = cap;
 	st->full_fn = fn;
 	st->full_ctx = ctx;
 	return 0;
@@ -75,6 +94,14 @@ int ks_full_drop(struct ks_store *st)
 	if (st->txn)
 		mdb_txn_abort(st->txn);
 	st->txn = NULL;
+	/* the callback may use the reserve */
+	if (mdb_env_set_mapsize(st->env, st->max_map)) {
+		free(mf);
+		free(before);
+		free(seqs);
+		return -EFBIG;
+	}
+	st->mapsize = st->max_map;
 	*mf = st->mf;
 	*before = st->mf_committed;
 	memcpy(seqs, st->next_seq, sizeof(st->next_seq));
@@ -95,6 +122,8 @@ int ks_full_drop(struct ks_store *st)
 	free(mf);
 	free(before);
 	free(seqs);
+	if (ks_map_soft(st))
+		err = -EFBIG;
 	return err ? -EFBIG : 0;
 }
 
@@ -279,7 +308,10 @@ int ks_store_compact_live(struct ks_store *st, unsigned min_free_pct)
 	if (err)
 		unlink(tmp);
 	free(tmp);
-	/* the copy holds everything committed: the writer goes on in it */
+	/* the copy holds everything committed: the writer goes on in it, with
+	 * the reserve whole again */
+	if (!err && st->max_map)
+		st->mapsize = st->soft_map;
 	return err ?: ks_env_reopen_writer(st) ?: 1;
 }
 

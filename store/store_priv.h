@@ -82,6 +82,8 @@ struct ks_store {
 	uint64_t last_commit_ns;
 	size_t mapsize;
 	size_t max_map;        /* 0: the map grows; else its cap (retention) */
+	size_t soft_map;       /* capped: the map ordinary puts may fill (the rest is
+				* for the commits that make room) */
 	int (*full_fn)(void *ctx);
 	void *full_ctx;
 	int in_full;
@@ -144,6 +146,9 @@ void ks_mf_public(const struct ks_mf *mf, struct ks_manifest *m);
  * open transaction's puts wait aside; they are replayed after. Returns 0 (room
  * was made), -EFBIG (none could be). */
 int ks_full_drop(struct ks_store *st);
+/* retain.c: a capped map back to the size ordinary puts may fill (or to the
+ * pages in use, when more). Returns 0 or -KS_ESTORE. */
+int ks_map_soft(struct ks_store *st);
 /* retain.c: the page bytes one put of klen + vlen takes (ks_store_put_bytes). */
 uint64_t ks_put_cost(const struct ks_store *st, size_t klen, size_t vlen);
 

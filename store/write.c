@@ -125,10 +125,10 @@ static int map_grow(struct ks_store *st)
 	size_t size = st->mapsize * 2;
 	int err;
 
-	if (st->max_map && st->mapsize >= st->max_map)
+	if (st->max_map && st->mapsize >= st->soft_map)
 		return ks_full_drop(st);
-	if (st->max_map && size > st->max_map)
-		size = st->max_map;
+	if (st->max_map && size > st->soft_map)
+		size = st->soft_map;
 	if (size > KS_STORE_MAX_MAPSIZE)
 		return -EFBIG;
 	err = ks_mdb_err(mdb_env_set_mapsize(st->env, size));
@@ -147,7 +147,7 @@ static int map_grow_if_near_full(struct ks_store *st)
 	while (!err) {
 		size_t used = (info.me_last_pgno + 1) * st->psize + st->pending.len;
 
-		if (used <= st->mapsize / 4 * 3 || (st->max_map && st->mapsize >= st->max_map))
+		if (used <= st->mapsize / 4 * 3 || (st->max_map && st->mapsize >= st->soft_map))
 			break;
 		err = map_grow(st);
 	}
