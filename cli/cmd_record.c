@@ -42,11 +42,28 @@
 #include "cli/record_profile.h"
 #include "util/clock.h"
 #include "util/grow.h"
+#include "util/log.h"
 #include "util/units.h"
 #include "store/store.h"
 
 #define DRAIN_INTERVAL_MS 20
 #define FLUSH_INTERVAL_NS (400ull * 1000 * 1000) /* with the 200 ms commit: under 1 s at risk */
+
+/* --debug: how long each step of the start and the end took, from the command's
+ * entry (bench/startup.sh reads these lines). */
+static uint64_t phase_t0, phase_last;
+
+static void phase(const char *what)
+{
+	uint64_t now;
+
+	if (!ks_debug_enabled)
+		return;
+	now = ks_mono_ns();
+	ks_debug("phase %-14s +%7.2f ms  at %7.2f ms", what, (now - phase_last) / 1e6,
+		 (now - phase_t0) / 1e6);
+	phase_last = now;
+}
 
 
 struct recorder {
@@ -63,6 +80,7 @@ struct recorder {
 	struct statedir *statedir;
 	struct retain *retain;
 	struct profile *profile;
+	struct profile_kallsyms *kallsyms; /* read from the start, for the profile */
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -477,6 +495,7 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	ks_debug("BTF: %s (%s)", btf.path, btf.source);
+	phase("btf");
 	if (scope_open(&r->opts.scope, &po))
 		return -1;
 	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
@@ -504,8 +523,10 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	probes_get_mode(r->probes, &r->mode);
+	phase("syscalls+sched");
 	if (recorder_io(r))
 		return -1;
+	phase("io");
 	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
 	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
 	err = err ?: ks_store_put_meta(r->store, "btf_source", line);
@@ -591,6 +612,7 @@ int cmd_record(int argc, char **argv)
 	int exit_code = KS_EXIT_FAIL, wstatus, err, lock_fd = -1;
 	char exe[PATH_MAX];
 
+	phase_t0 = phase_last = ks_mono_ns();
 	if (record_parse_args(argc, argv, &r.opts))
 		return KS_EXIT_USAGE;
 	if (!r.opts.attach_list && !r.opts.all && !r.opts.scope.ncgroups &&
@@ -609,6 +631,8 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot set up signal handling: %s", strerror(-r.sigfd));
 		return KS_EXIT_FAIL;
 	}
+	if (r.opts.freq || r.opts.offcpu) /* read meanwhile, on another CPU */
+		r.kallsyms = profile_kallsyms_start();
 	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
 	if (err) {
 		store_error("cannot create", r.opts.output, err);
@@ -632,6 +656,7 @@ int cmd_record(int argc, char **argv)
 		store_error("cannot write", r.opts.output, err);
 		goto out;
 	}
+	phase("store");
 	if (r.opts.attach_list) {
 		const char *bad;
 
@@ -649,9 +674,15 @@ int cmd_record(int argc, char **argv)
 		}
 		child_started = true;
 	}
+	phase("child-fork");
 	err = recorder_attach(&r);
 	if (err < 0)
 		goto out;
+	if (err) { /* no probes, no profile */
+		profile_kallsyms_free(r.kallsyms);
+		r.kallsyms = NULL;
+	}
+	phase("probe-meta");
 	if (r.opts.nstate && recorder_statedirs(&r, err == 0))
 		goto out;
 	if (err == 0)
@@ -665,6 +696,7 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
 	}
+	phase("consumer");
 	if (r.io && (err = io_probes_attach(r.io, r.consumer))) {
 		ks_error("cannot follow the I/O probes: %s", strerror(-err));
 		goto out;
@@ -674,6 +706,7 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	snapshot_fds(&r);
+	phase("fds");
 	if (r.opts.sample_ns) {
 		err = sampler_new(r.opts.sample_ns, &r.sampler);
 		if (err) {
@@ -692,15 +725,20 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	if (r.probes && (r.opts.freq || r.opts.offcpu)) {
-		r.profile = record_profile_start(r.opts.freq, r.opts.offcpu, r.probes, r.consumer);
+		phase("sampler");
+		r.profile = record_profile_start(r.opts.freq, r.opts.offcpu, r.kallsyms, r.probes,
+						 r.consumer);
+		r.kallsyms = NULL;
 		r.opts.scope.next = follow_proc;
 		r.opts.scope.next_ctx = &r;
 	}
+	phase("profile");
 	if (scope_start(&r.opts.scope, r.consumer, r.targets.pids, r.targets.n, r.opts.all,
 			r.probes != NULL))
 		goto out;
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
+	phase("scope");
 	r.start_ns = ks_mono_ns();
 	released = true;
 	err = child_started ? child_release(&r.child) : 0;
@@ -714,14 +752,19 @@ int cmd_record(int argc, char **argv)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
 	r.end_ns = ks_mono_ns();
+	phase("command");
 	if (r.probes && (err = probes_flush_batches(r.probes)))
 		ks_debug("cannot visit every CPU to flush its batch: %s", strerror(-err));
+	phase("flush");
 	scope_finish(&r.opts.scope);
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
+	phase("scope-end");
 	record_profile_finish(r.profile, r.consumer, r.opts.archive_symbols);
+	phase("symbols");
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
+	phase("consumer-end");
 	ks_debug("per-CPU batches: %llu full, %llu at a switch, %llu at a tick; largest %llu "
 		 "bytes; longest wait of a record before it was read %.1f ms",
 		 (unsigned long long)cs.batches[KS_BATCH_FULL],
@@ -751,8 +794,10 @@ int cmd_record(int argc, char **argv)
 	}
 	/* a short recording's free pages are a few percent of its file; the copy
 	 * that drops them costs a second write, so not for the largest traces */
+	phase("end-meta");
 	err = ks_store_close_compact(r.store, 2, 1ull << 30);
 	r.store = NULL;
+	phase("close");
 	if (err)
 		ks_error("cannot close %s: %s", r.opts.output, ks_strerror(err));
 	print_summary(&r, &cs, drops);
@@ -770,6 +815,7 @@ out:
 	io_probes_free(r.io);
 	scope_free(&r.opts.scope);
 	profile_free(r.profile);
+	profile_kallsyms_free(r.kallsyms);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);
@@ -782,5 +828,6 @@ out:
 		close(r.sigfd);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	phase("cleanup");
 	return exit_code;
 }
