@@ -11,6 +11,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "record/loader.h"
 
@@ -240,6 +241,7 @@ int loader_load(struct loader *l, struct bpf_object_skeleton *s, const struct lo
 		const char **why)
 {
 	struct bpf_object *obj = *s->obj;
+	uint64_t t0;
 	int err;
 
 	*why = say(l, "set the knobs of", s);
@@ -253,9 +255,11 @@ int loader_load(struct loader *l, struct bpf_object_skeleton *s, const struct lo
 			return err;
 	}
 	*why = say(l, "load", s);
+	t0 = ks_mono_ns();
 	err = bpf_object__load_skeleton(s);
 	if (err)
 		return err < 0 ? err : -EINVAL;
+	ks_debug("loaded the %s in %.1f ms", family(s), (ks_mono_ns() - t0) / 1e6);
 	if (!l->first)
 		l->first = obj;
 	return 0;

@@ -173,6 +173,9 @@ static void detach_ticks(struct probes *p)
 	p->nticks = 0;
 }
 
+/* Each move onto a CPU is a switch there (the switch program sends its batch);
+ * on the CPU this thread already runs on, it was switched in after the last
+ * traced task ran there, which sent that batch. No sleep is needed at the end. */
 int probes_flush_batches(struct probes *p)
 {
 	cpu_set_t old, one;
@@ -187,8 +190,6 @@ int probes_flush_batches(struct probes *p)
 		CPU_SET(cpu, &one);
 		sched_setaffinity(0, sizeof(one), &one); /* EINVAL: offline */
 	}
-	/* the CPU this thread ends on: it blocks, which is a switch */
-	usleep(1000);
 	return sched_setaffinity(0, sizeof(old), &old) ? -errno : 0;
 }
 

@@ -472,6 +472,8 @@ void profile_proc(struct profile *pf, const struct ks_proc *p)
 
 struct profile_kallsyms {
 	pthread_t thread;
+	pid_t tid;   /* set by the thread */
+	bool urgent; /* someone waits for it: back to the normal priority */
 	FILE *f; /* opened with the privilege to see addresses; the thread's */
 	struct ksyms *ks;
 	int err;
@@ -483,9 +485,26 @@ static void *load_kallsyms(void *arg)
 {
 	struct profile_kallsyms *kj = arg;
 
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* this thread only */
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	__atomic_store_n(&kj->tid, tid, __ATOMIC_SEQ_CST);
+	setpriority(PRIO_PROCESS, (id_t)tid, 19); /* this thread only */
+	if (__atomic_load_n(&kj->urgent, __ATOMIC_SEQ_CST))
+		setpriority(PRIO_PROCESS, (id_t)tid, 0);
 	kj->err = ksyms_load(kj->f, &kj->ks);
 	return NULL;
+}
+
+/* Waits for the thread, back at the normal priority: now it is in the way. */
+static void wait_kallsyms(struct profile_kallsyms *kj)
+{
+	pid_t tid;
+
+	__atomic_store_n(&kj->urgent, true, __ATOMIC_SEQ_CST);
+	tid = __atomic_load_n(&kj->tid, __ATOMIC_SEQ_CST);
+	if (tid > 0)
+		setpriority(PRIO_PROCESS, (id_t)tid, 0); /* EPERM without CAP_SYS_NICE */
+	pthread_join(kj->thread, NULL);
 }
 
 struct profile_kallsyms *profile_kallsyms_start(void)
@@ -512,7 +531,7 @@ void profile_kallsyms_free(struct profile_kallsyms *kj)
 {
 	if (!kj)
 		return;
-	pthread_join(kj->thread, NULL);
+	wait_kallsyms(kj);
 	ksyms_free(kj->ks);
 	free(kj);
 }
@@ -524,7 +543,7 @@ static void join_kallsyms(struct profile *pf)
 
 	if (!kj)
 		return;
-	pthread_join(kj->thread, NULL);
+	wait_kallsyms(kj);
 	pf->ks = kj->ks;
 	pf->ks_err = kj->err;
 	free(kj);
