@@ -8,11 +8,13 @@ Alternates, --runs times each: the command untraced, `ksight --version` (the
 binary's own start: the dynamic loader and its libraries), `ksight record -q --
 CMD`, and `ksight record --debug -q -- CMD`, whose "phase" lines (cli/cmd_record.c)
 time each step of the start and the end. Prints the median wall times and the
-median of each phase. With --ksight given more than once, the binaries take
+median of each phase; "record cpu" is the recorder's CPU time (user + system, every
+thread). With --ksight given more than once, the binaries take
 turns within each round (a before/after comparison on a shared machine)."""
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,11 +24,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHASE = re.compile(r"phase (\S+)\s+\+\s*([0-9.]+) ms")
 
 
+CPU = []  # the CPU time (user + system) of the last wall() call
+
+
 def wall(argv, env=None):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                        env=env)
-    return time.perf_counter() - t, p
+    t = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    return t, p
 
 
 def main():
@@ -40,7 +49,8 @@ def main():
     bins = a.ksight or [os.path.join(ROOT, "ksight")]
     cmd = a.cmd.split()
     untraced = []
-    res = {b: ({"ksight --version": [], "record": [], "record --debug": []}, {}, []) for b in bins}
+    res = {b: ({"ksight --version": [], "record": [], "record cpu": [], "record --debug": []},
+               {}, []) for b in bins}
     for _ in range(a.runs):
         untraced.append(wall(cmd)[0])
         for b in bins:
@@ -52,6 +62,7 @@ def main():
             if p.returncode:
                 sys.exit("record failed: " + p.stderr)
             walls["record"].append(t)
+            walls["record cpu"].append(CPU[-1])
             t, p = wall(dbg)
             walls["record --debug"].append(t)
             seen = {}

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "cli/record_scope.h"
 #include "record/consumer.h"
 #include "record/io.h"
+#include "record/loader.h"
 #include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
@@ -431,27 +433,89 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 		r->cpu_ns / 1e6, r->maxrss_kb);
 }
 
-/* The block I/O and network probes, where the kernel has them (what it lacks
- * goes into the trace's "io_missing"), and the names of the block devices.
- * Returns 0 or -1 (said). */
-static int recorder_io(struct recorder *r)
+/* The block I/O and network probes load in a thread of their own while the
+ * rest starts (the families are independent once the syscall family has made
+ * the shared maps); the command starts only once they are attached. */
+struct io_loading {
+	pthread_t thread;
+	bool running;
+	struct probes *probes;
+	struct io_probes_opts o;
+	struct io_probes *io;
+	char *devs; /* the block devices, JSON */
+	int err;
+};
+
+static void *io_load(void *arg)
 {
-	struct io_probes_opts io = { .block = !r->opts.no_block, .net = !r->opts.no_net };
-	char *devs = NULL;
+	struct io_loading *l = arg;
+
+	l->err = io_probes_start(l->probes, &l->o, &l->io);
+	if (!l->err && l->o.block && io_block_devices_json(&l->devs))
+		l->devs = NULL;
+	return NULL;
+}
+
+/* Starts loading the I/O probes (in a thread when one can be made). */
+static void recorder_io_begin(struct recorder *r, struct io_loading *l)
+{
+	l->o = (struct io_probes_opts){ .block = !r->opts.no_block, .net = !r->opts.no_net };
+	l->probes = r->probes;
+	if (!l->o.block && !l->o.net)
+		return;
+	l->running = !pthread_create(&l->thread, NULL, io_load, l);
+	if (!l->running)
+		io_load(l);
+}
+
+/* Waits for the I/O probes, where the kernel has them (what it lacks goes into
+ * the trace's "io_missing"), notes them and the names of the block devices in
+ * the trace and routes their records. Returns 0 or -1 (said). */
+static int recorder_io_end(struct recorder *r, struct io_loading *l)
+{
+	const char *missing;
 	int err;
 
-	if (!io.block && !io.net)
-		return 0;
-	err = io_probes_start(r->probes, &io, &r->io);
-	if (!err && io.block && !io_block_devices_json(&devs))
-		err = ks_store_put_meta(r->store, "block_devices", devs);
-	free(devs);
-	err = err ?: ks_store_put_meta(r->store, "io_probes", io_probes_describe(r->io));
-	if (!err && io_probes_missing(r->io)[0])
-		err = ks_store_put_meta(r->store, "io_missing", io_probes_missing(r->io));
-	if (err)
+	if (l->running)
+		pthread_join(l->thread, NULL);
+	l->running = false;
+	r->io = l->io;
+	l->io = NULL;
+	err = l->err;
+	if (!err && !r->io)
+		return 0; /* neither asked for */
+	if (!err && l->devs)
+		err = consumer_put(r->consumer, KS_DB_META, "block_devices", 13, l->devs,
+				   strlen(l->devs));
+	err = err ?: consumer_put(r->consumer, KS_DB_META, "io_probes", 9,
+				  io_probes_describe(r->io), strlen(io_probes_describe(r->io)));
+	missing = err ? "" : io_probes_missing(r->io);
+	if (missing[0])
+		err = consumer_put(r->consumer, KS_DB_META, "io_missing", 10, missing,
+				   strlen(missing));
+	free(l->devs);
+	l->devs = NULL;
+	if (err) {
 		ks_error("cannot load the I/O probes: %s", ks_strerror(err));
-	return err ? -1 : 0;
+		return -1;
+	}
+	if ((err = io_probes_attach(r->io, r->consumer))) {
+		ks_error("cannot follow the I/O probes: %s", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+/* The I/O loading abandoned (a failure elsewhere): waited for and freed. */
+static void recorder_io_abort(struct io_loading *l)
+{
+	if (l->running)
+		pthread_join(l->thread, NULL);
+	l->running = false;
+	io_probes_free(l->io);
+	free(l->devs);
+	l->io = NULL;
+	l->devs = NULL;
 }
 
 /* The fds the traced processes hold before the recording starts, so that
@@ -475,7 +539,7 @@ static void snapshot_fds(struct recorder *r)
  * was chosen in the trace. Returns 0; 1 when the probes cannot be loaded for lack
  * of privilege (the recording goes on without them, said on stderr); or -1 after
  * printing why recording cannot go on. */
-static int recorder_attach(struct recorder *r)
+static int recorder_attach(struct recorder *r, struct io_loading *iol)
 {
 	struct probes_opts po = {
 		.ring_bytes = r->opts.ring_bytes, .sched = r->opts.sched,
@@ -524,9 +588,7 @@ static int recorder_attach(struct recorder *r)
 	}
 	probes_get_mode(r->probes, &r->mode);
 	phase("syscalls+sched");
-	if (recorder_io(r))
-		return -1;
-	phase("io");
+	recorder_io_begin(r, iol);
 	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
 	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
 	err = err ?: ks_store_put_meta(r->store, "btf_source", line);
@@ -607,6 +669,7 @@ int cmd_record(int argc, char **argv)
 {
 	struct recorder r = { .sigfd = -1, .child = { .pidfd = -1, .go_fd = -1, .err_fd = -1 } };
 	struct consumer_stats cs = { 0 };
+	struct io_loading iol = { 0 };
 	uint64_t drops[KS_DROP_MAX] = { 0 };
 	bool child_started = false, released = false;
 	int exit_code = KS_EXIT_FAIL, wstatus, err, lock_fd = -1;
@@ -631,7 +694,8 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot set up signal handling: %s", strerror(-r.sigfd));
 		return KS_EXIT_FAIL;
 	}
-	if (r.opts.freq || r.opts.offcpu) /* read meanwhile, on another CPU */
+	loader_prefetch_kernel_btf(); /* both read meanwhile, on another CPU */
+	if (r.opts.freq || r.opts.offcpu)
 		r.kallsyms = profile_kallsyms_start();
 	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
 	if (err) {
@@ -675,7 +739,7 @@ int cmd_record(int argc, char **argv)
 		child_started = true;
 	}
 	phase("child-fork");
-	err = recorder_attach(&r);
+	err = recorder_attach(&r, &iol);
 	if (err < 0)
 		goto out;
 	if (err) { /* no probes, no profile */
@@ -697,10 +761,6 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	phase("consumer");
-	if (r.io && (err = io_probes_attach(r.io, r.consumer))) {
-		ks_error("cannot follow the I/O probes: %s", strerror(-err));
-		goto out;
-	}
 	if (r.statedir && (err = statedir_attach(r.statedir, r.consumer))) {
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
@@ -733,6 +793,9 @@ int cmd_record(int argc, char **argv)
 		r.opts.scope.next_ctx = &r;
 	}
 	phase("profile");
+	if (recorder_io_end(&r, &iol))
+		goto out;
+	phase("io-wait");
 	if (scope_start(&r.opts.scope, r.consumer, r.targets.pids, r.targets.n, r.opts.all,
 			r.probes != NULL))
 		goto out;
@@ -812,6 +875,7 @@ out:
 		consumer_finish(r.consumer, NULL);
 	if (child_started)
 		child_abort(&r.child);
+	recorder_io_abort(&iol);
 	io_probes_free(r.io);
 	scope_free(&r.opts.scope);
 	profile_free(r.profile);

@@ -7,7 +7,8 @@
  * struct btf, and btf__free leaves it alone. libbpf only reads the kernel's BTF
  * (CO-RE relocations, attach points, split module BTF on top of it), so objects
  * loaded at the same time in several threads can share it. Where that file is
- * missing, libbpf's own is called. */
+ * missing, libbpf's own is called. loader_prefetch_kernel_btf (record/loader.h)
+ * starts that first call early, in a thread. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/btf.h>
 
+#include "record/loader.h"
 #include "util/grow.h"
 
 #define SYSFS_BTF "/sys/kernel/btf/vmlinux"
@@ -108,4 +110,23 @@ void btf__free(struct btf *btf)
 	}
 	if (own)
 		own(btf);
+}
+
+static void *prefetch(void *arg)
+{
+	(void)arg;
+	btf__load_vmlinux_btf();
+	return NULL;
+}
+
+void loader_prefetch_kernel_btf(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (pthread_attr_init(&a))
+		return;
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_create(&t, &a, prefetch, NULL); /* else the first load reads it */
+	pthread_attr_destroy(&a);
 }

@@ -58,10 +58,15 @@ static const char *family(const struct bpf_object_skeleton *s)
 	return s->name;
 }
 
+/* The step in words, in the calling thread's buffer: families may load in
+ * several threads at once through one loader (valid until the thread's next
+ * step). */
 static const char *say(struct loader *l, const char *verb, const struct bpf_object_skeleton *s)
 {
-	snprintf(l->why, sizeof(l->why), "%s the %s", verb, family(s));
-	return l->why;
+	static __thread char why[sizeof(l->why)];
+
+	snprintf(why, sizeof(why), "%s the %s", verb, family(s));
+	return why;
 }
 
 static int read_file(const char *path, void **buf, size_t *len)
