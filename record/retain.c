@@ -51,6 +51,7 @@
 struct kept {
 	uint64_t index, ts;
 	uint64_t bytes_at; /* ks_store_put_bytes where its segments begin */
+	uint64_t base;     /* its checkpoint's content stored before it began */
 };
 
 static int put_u64(struct ks_store *st, const char *key, uint64_t v);
@@ -82,7 +83,7 @@ struct retain {
 struct mark_job {
 	struct retain *r;
 	struct ks_epoch e;
-	uint64_t bytes_at;
+	uint64_t bytes_at, same_at;
 	bool begun;  /* writer thread: the start was taken */
 	bool cancel; /* set before the seal is queued: the checkpoint failed */
 };
@@ -102,7 +103,7 @@ static int mark_begin(struct ks_store *st, struct ks_epoch *e)
 }
 
 static int mark_seal(struct retain *r, struct ks_store *st, const struct ks_epoch *e,
-		     uint64_t bytes_at)
+		     uint64_t bytes_at, uint64_t base)
 {
 	char key[KS_EPOCH_KEY_LEN];
 	unsigned char *val = NULL;
@@ -115,7 +116,7 @@ static int mark_seal(struct retain *r, struct ks_store *st, const struct ks_epoc
 	err = ks_epoch_encode(e, &val, &len);
 	err = err ?: ks_store_put(st, KS_DB_META, key, sizeof(key), val, len);
 	if (!err)
-		r->kept[r->nkept++] = (struct kept){ e->index, e->ts, bytes_at };
+		r->kept[r->nkept++] = (struct kept){ e->index, e->ts, bytes_at, base };
 	free(val);
 	return err;
 }
@@ -132,7 +133,7 @@ static int mark_put(struct retain *r, struct ks_store *st, uint64_t index, uint6
 		e->delta_seq = delta_seq;
 	}
 	err = err ?: mark_begin(st, e);
-	err = err ?: mark_seal(r, st, e, ks_store_put_bytes(st));
+	err = err ?: mark_seal(r, st, e, ks_store_put_bytes(st), 0);
 	free(e);
 	return err;
 }
@@ -143,6 +144,7 @@ static int mark_begin_run(void *arg, struct ks_store *st)
 
 	j->begun = st && !mark_begin(st, &j->e);
 	j->bytes_at = ks_store_put_bytes(st);
+	j->same_at = ks_store_same_bytes(st);
 	return 0; /* the seal frees j */
 }
 
@@ -153,7 +155,8 @@ static int mark_seal_run(void *arg, struct ks_store *st)
 
 	/* committed at once: a full map can then drop the epoch before it */
 	if (st && j->begun && !j->cancel)
-		err = mark_seal(j->r, st, &j->e, j->bytes_at) ?: ks_store_commit(st);
+		err = mark_seal(j->r, st, &j->e, j->bytes_at,
+				ks_store_same_bytes(st) - j->same_at) ?: ks_store_commit(st);
 	if (err || (st && !j->begun))
 		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
 			 err ? ks_strerror(err) : "its start was not taken");
@@ -306,6 +309,15 @@ out:
 	return err;
 }
 
+/* The page bytes the kept epochs hold: what was put since the oldest began (its
+ * own and every later epoch's, the open transaction's puts included) and the
+ * content its checkpoint found stored before it (the state dirs' files that did
+ * not change: put once, held by every epoch since). */
+static uint64_t kept_bytes(const struct retain *r, const struct ks_store *st)
+{
+	return ks_store_put_bytes(st) - r->kept[0].bytes_at + r->kept[0].base;
+}
+
 /* The capped map is full: the oldest epoch goes (its chunks are swept by a later
  * check: deltas waiting in the failed transaction may refer to them). */
 static int on_full(void *ctx)
@@ -316,8 +328,8 @@ static int on_full(void *ctx)
 
 	ks_store_used_bytes(r->st, &used);
 	ks_debug("retention: the map is full, %zu epochs, %" PRIu64 " bytes in use, %" PRIu64
-		 " put since the oldest", r->nkept, used,
-		 r->nkept ? ks_store_put_bytes(r->st) - r->kept[0].bytes_at : 0);
+		 " held by the kept ones", r->nkept, used,
+		 r->nkept ? kept_bytes(r, r->st) : 0);
 	err = drop_oldest(r, r->st, false);
 
 	if (err == -ENOENT && !r->dropping)
@@ -336,13 +348,6 @@ struct check_job {
 	struct retain *r;
 	uint64_t now;
 };
-
-/* The page bytes put since the oldest kept epoch began: its own and every later
- * epoch's, the open transaction's puts included. */
-static uint64_t kept_bytes(const struct retain *r, const struct ks_store *st)
-{
-	return ks_store_put_bytes(st) - r->kept[0].bytes_at;
-}
 
 /* Drops epochs older than --keep, and while the kept epochs take more than the
  * target of --max-size, the oldest ones (each in its own commit). */

@@ -169,6 +169,11 @@ uint64_t ks_store_put_bytes(const struct ks_store *st)
 	return st ? st->put_bytes : 0;
 }
 
+uint64_t ks_store_same_bytes(const struct ks_store *st)
+{
+	return st ? st->same_bytes : 0;
+}
+
 int ks_store_walk(struct ks_store *st, enum ks_db db,
 		  int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
 			    size_t vlen),

@@ -95,6 +95,10 @@ int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes);
  * discards never lower: what one span of puts took is the difference of two
  * readings. Bounded recording sizes its epochs with it. */
 uint64_t ks_store_put_bytes(const struct ks_store *st);
+/* Writer: the same for the puts that found the very value under their key and
+ * wrote nothing (not in ks_store_put_bytes): a state dir's content put again by
+ * a checkpoint, stored once but held by every epoch that refers to it. */
+uint64_t ks_store_same_bytes(const struct ks_store *st);
 /* Writer: calls fn for every entry of db as the open write transaction sees it,
  * in key order (fn must not put or drop; key and val are valid during the call);
  * a non-zero return of fn stops the walk and is returned. Returns 0, fn's value,

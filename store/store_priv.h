@@ -86,6 +86,7 @@ struct ks_store {
 	void *full_ctx;
 	int in_full;
 	uint64_t put_bytes;    /* ks_store_put_bytes */
+	uint64_t same_bytes;   /* ks_store_same_bytes */
 	size_t psize;
 	/* reader: values handed out must lie inside [map, map + map_valid) */
 	const unsigned char *map;

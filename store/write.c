@@ -214,18 +214,18 @@ static int put_raw(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *v, i
 	return err;
 }
 
-/* The hash of the value key has now in the open txn, for the manifest to forget
- * it when the put replaces it. Returns 1 (found), 0 or LMDB's error. */
-static int old_hash(struct ks_store *st, enum ks_db db, MDB_val *k, uint64_t h[2])
+/* The value key has now in the open txn (in old), and its hash, for the manifest
+ * to forget it when the put replaces it. Returns 1 (found), 0 or LMDB's error. */
+static int old_value(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *old,
+		     uint64_t h[2])
 {
-	MDB_val v;
-	int rc = mdb_get(st->txn, st->dbi[db], k, &v);
+	int rc = mdb_get(st->txn, st->dbi[db], k, old);
 
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
 		return ks_mdb_err(rc);
-	ks_mf_hash(k->mv_data, k->mv_size, v.mv_data, v.mv_size, h);
+	ks_mf_hash(k->mv_data, k->mv_size, old->mv_data, old->mv_size, h);
 	return 1;
 }
 
@@ -251,9 +251,17 @@ static int store_put(struct ks_store *st, enum ks_db db, const void *key, size_t
 	if (err)
 		return err;
 	if (!fresh) {
-		had = old_hash(st, db, &k, oh);
+		MDB_val was;
+
+		had = old_value(st, db, &k, &was, oh);
 		if (had < 0)
 			return had;
+		/* the same value again (a content-addressed chunk a checkpoint puts
+		 * anew): nothing to write, no page to copy or free */
+		if (had && was.mv_size == vlen && !memcmp(was.mv_data, val, vlen)) {
+			st->same_bytes += ks_put_cost(st, klen, vlen);
+			return 0;
+		}
 	}
 	ks_mf_hash(key, klen, val, vlen, nh);
 	err = put_raw(st, db, &k, &v, 0);
@@ -274,7 +282,7 @@ int ks_store_put(struct ks_store *st, enum ks_db db, const void *key, size_t kle
 
 int ks_store_drop(struct ks_store *st, enum ks_db db, const void *key, size_t klen)
 {
-	MDB_val k = { klen, (void *)key }, v = { 0, NULL };
+	MDB_val k = { klen, (void *)key }, v = { 0, NULL }, was;
 	uint64_t oh[2];
 	int had, err;
 
@@ -290,7 +298,7 @@ int ks_store_drop(struct ks_store *st, enum ks_db db, const void *key, size_t kl
 	err = ks_write_txn(st);
 	if (err)
 		return err;
-	had = old_hash(st, db, &k, oh);
+	had = old_value(st, db, &k, &was, oh);
 	if (had <= 0)
 		return had < 0 ? had : -KS_ENOTFOUND;
 	err = put_raw(st, db, &k, &v, 1);

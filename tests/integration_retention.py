@@ -17,7 +17,8 @@ def register(ns):
     for fn in (retention_storm_under_max_size_counts_every_syscall,
                retention_keep_restores_inside_the_window_and_refuses_before,
                retention_sigusr1_snapshots_open_in_every_command,
-               retention_recorder_killed_while_dropping_opens_and_restores):
+               retention_recorder_killed_while_dropping_opens_and_restores,
+               retention_state_dir_is_held_once_not_once_per_epoch):
         ns["test"](fn)
 
 
@@ -87,6 +88,47 @@ def retention_storm_under_max_size_counts_every_syscall():
     print("   storm under --max-size 2M: %s" % figures)
     # the dropped processes are still named by the checkpoints
     assert any(pr["comm"] == "dd" for pr in doc["processes"]), doc["processes"]
+
+
+def retention_state_dir_is_held_once_not_once_per_epoch():
+    """Every epoch's checkpoint refers to the whole state dir; content that did not
+    change is stored once, so a large unchanging file takes its size from the
+    limit once, and the events keep the rest (counted once per epoch, the 250 ms
+    epochs of a storm kept a few of them)."""
+    needs_bpf()
+    d = os.path.join(TMP, "held-once")
+    state = os.path.join(d, "state")
+    os.makedirs(state)
+    base = 1536 << 10
+    with open(os.path.join(state, "base.bin"), "wb") as f:
+        f.write(os.urandom(base))  # incompressible: stored at its size
+    limit = 4 << 20
+    count = 6_000_000
+    dd = "dd if=/dev/zero of=/dev/null bs=1 count=%d 2>/dev/null"
+    t = os.path.join(d, "held.lmdb")
+    p = record(t, ["sh", "-c", (dd % count) + "; echo done > " + os.path.join(state, "last")],
+               "--max-size", "4M", "--state-dir", state)
+    assert p.returncode == 0, p.stderr
+    assert os.path.getsize(t) <= limit * 1.03, os.path.getsize(t)
+    doc = report_json(t)
+    assert doc["lost_events"] == 0 and doc["complete"] is True, doc["incomplete_reasons"]
+    assert doc["retention"]["dropped_events"] > 0, doc["retention"]
+    # what one event of this storm takes, from an unbounded recording's file
+    u = os.path.join(d, "unbounded.lmdb")
+    n = 400_000
+    p = record(u, ["sh", "-c", dd % n])
+    assert p.returncode == 0, p.stderr
+    per_event = os.path.getsize(u) / report_json(u)["syscalls"]["total"]
+    holds = (limit - base) / per_event
+    kept = doc["syscalls"]["total"]
+    figures = dict(kept=kept, holds=int(holds), per_event=round(per_event, 3))
+    assert kept >= 0.35 * holds, figures
+    print("   storm beside a %d KiB file under --max-size 4M: %s" % (base >> 10, figures))
+    # and the state dir restores whole at the end
+    to = os.path.join(d, "end")
+    p = run([KSIGHT, "restore", t, "--to", to, "--flat"])
+    assert p.returncode == 0, p.stderr
+    assert _tree_of(to) == _tree_of(state)
 
 
 def _tree_of(root):

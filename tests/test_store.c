@@ -1057,6 +1057,62 @@ static void test_put_bytes(void **state)
 	assert_int_equal(ks_store_close(st), 0);
 }
 
+/* The same value put again under its key (a checkpoint's unchanged chunks) writes
+ * nothing: no put bytes, no new pages (the file does not grow), the manifest and
+ * the values as they were; a changed value is written. */
+static void test_same_value_put(void **state)
+{
+	struct fixture *fx = *state;
+	static struct ks_store_check ck[1];
+	struct ks_store *st;
+	struct stat sb0 = { 0 }, sb1;
+	uint64_t put0 = 0, same0 = 0;
+	static unsigned char val[100000];
+	unsigned char key[24];
+	const void *v;
+	size_t vl;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &st), 0);
+	for (int round = 0; round < 2; round++) {
+		if (round) {
+			assert_int_equal(stat(fx->path, &sb0), 0);
+			put0 = ks_store_put_bytes(st);
+			same0 = ks_store_same_bytes(st);
+		}
+		for (int i = 0; i < 20; i++) {
+			memset(key, 0xee, sizeof(key));
+			key[23] = (unsigned char)i;
+			memset(val, i + 1, sizeof(val));
+			assert_int_equal(ks_store_put(st, KS_DB_DELTAS, key, sizeof(key), val,
+						      sizeof(val)), 0);
+		}
+		assert_int_equal(ks_store_commit(st), 0);
+	}
+	assert_int_equal(stat(fx->path, &sb1), 0);
+	assert_true(ks_store_put_bytes(st) == put0);
+	assert_true(ks_store_same_bytes(st) - same0 >= 20 * 25 * 4096ull);
+	assert_true(sb1.st_size <= sb0.st_size + 8 * 4096);
+	/* one byte changed: written */
+	key[23] = 7;
+	memset(val, 8, sizeof(val));
+	val[5000] = 0;
+	assert_int_equal(ks_store_put(st, KS_DB_DELTAS, key, sizeof(key), val, sizeof(val)), 0);
+	assert_true(ks_store_put_bytes(st) - put0 >= 25 * 4096ull);
+	assert_int_equal(ks_store_commit(st), 0);
+	assert_int_equal(ks_store_get(st, KS_DB_DELTAS, key, sizeof(key), &v, &vl), 0);
+	assert_int_equal(vl, sizeof(val));
+	assert_int_equal(((const unsigned char *)v)[5000], 0);
+	assert_int_equal(((const unsigned char *)v)[5001], 8);
+	key[23] = 3;
+	assert_int_equal(ks_store_get(st, KS_DB_DELTAS, key, sizeof(key), &v, &vl), 0);
+	assert_int_equal(((const unsigned char *)v)[99999], 4);
+	assert_int_equal(ks_store_close(st), 0);
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_RDONLY, &st), 0);
+	assert_int_equal(ks_store_check(st, ck), 0);
+	assert_int_equal(ck->nflaws, 0);
+	assert_int_equal(ks_store_close(st), 0);
+}
+
 static void test_readonly_open(void **state)
 {
 	struct fixture *fx = *state;
@@ -2110,6 +2166,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_value_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_traces, setup, teardown),
