@@ -618,6 +618,9 @@ static int recorder_attach(struct recorder *r, struct io_loading *iol)
 	}
 	if (r->opts.all || r->opts.scope.ncgroups)
 		return 0;
+	if ((err = child_wait_parked(&r->child)))
+		ks_debug("the command's process is not waiting to start (%s): its set-up "
+			 "after fork may be recorded", strerror(-err));
 	err = probes_trace_task(r->probes, r->child.pid, r->child.pid, r->child.pidfd);
 	if (err) {
 		ks_error("cannot trace the command: %s", strerror(-err));

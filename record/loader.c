@@ -144,6 +144,7 @@ int loader_open(struct loader *l, struct bpf_object_skeleton *s, const char *cus
 			err = read_file(custom_path, &l->custom_buf, &l->custom_len);
 			if (err) {
 				snprintf(l->why, sizeof(l->why), "read %s", custom_path);
+				*why = l->why;
 				return err;
 			}
 		}
@@ -151,8 +152,10 @@ int loader_open(struct loader *l, struct bpf_object_skeleton *s, const char *cus
 		s->data = l->custom_buf;
 		s->data_sz = l->custom_len;
 		err = check_custom(l, custom_path, s);
-		if (err)
+		if (err) {
+			*why = l->why;
 			return err;
+		}
 		*why = say(l, "open", s);
 	}
 	err = bpf_object__open_skeleton(s, &oo);
