@@ -355,6 +355,7 @@ struct loc {
 	uint8_t hash[16];
 	uint64_t pack;
 	uint32_t off, slen;
+	uint32_t gen; /* the writer's generation when last referred to */
 };
 
 /* A path with its id. */
@@ -376,6 +377,8 @@ struct ks_delta_writer {
 	struct loc *locs;       /* the stored chunks */
 	size_t nlocs, caplocs;
 	struct ks_hmap chunks;  /* first 8 bytes of a chunk's digest -> index in locs */
+	uint32_t gen;           /* one per checkpoint */
+	uint64_t ck_reused;     /* st.reused_bytes when the checkpoint began */
 	struct ks_hmap paths;   /* ks_hash_bytes(path) -> its struct pathent */
 	uint64_t next_id, next_seq;
 	struct ks_dw_stats st;
@@ -452,6 +455,30 @@ void ks_dw_forget_chunks(struct ks_delta_writer *w)
 	w->nlocs = w->caplocs = 0;
 }
 
+void ks_dw_checkpoint_begin(struct ks_delta_writer *w)
+{
+	w->gen++;
+	w->ck_reused = w->st.reused_bytes;
+}
+
+void ks_dw_checkpoint_end(struct ks_delta_writer *w, uint64_t *reused)
+{
+	size_t n = 0;
+
+	*reused = w->st.reused_bytes - w->ck_reused;
+	ks_hmap_free(&w->chunks);
+	for (size_t i = 0; i < w->nlocs; i++) {
+		if (w->locs[i].gen != w->gen)
+			continue;
+		w->locs[n] = w->locs[i];
+		/* the table was freed: a failed add forgets the rest */
+		if (ks_hmap_add(&w->chunks, ks_load64(w->locs[n].hash), n))
+			break;
+		n++;
+	}
+	w->nlocs = n;
+}
+
 uint64_t ks_dw_next_seq(const struct ks_delta_writer *w)
 {
 	return w->next_seq;
@@ -496,7 +523,7 @@ int ks_dw_file(struct ks_delta_writer *w, const char *path, size_t len, uint64_t
 }
 
 /* The location of the stored chunk with digest h, or NULL. */
-static const struct loc *chunk_find(const struct ks_delta_writer *w, const uint8_t h[16])
+static struct loc *chunk_find(struct ks_delta_writer *w, const uint8_t h[16])
 {
 	uint64_t key = ks_load64(h);
 
@@ -541,8 +568,8 @@ static size_t try_zstd(struct ks_delta_writer *w, const void *src, size_t len)
 static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 {
 	uint8_t key[KS_CHUNK_KEY_LEN], *ref;
-	struct loc l = { 0 };
-	const struct loc *found;
+	struct loc l = { .gen = w->gen };
+	struct loc *found;
 	uint8_t kind = KS_CHUNK_DATA;
 	int err;
 
@@ -555,8 +582,10 @@ static int add_chunk(struct ks_delta_writer *w, const uint8_t *data, size_t len)
 		ks_chunk_hash(data, len, l.hash);
 		found = chunk_find(w, l.hash);
 		if (found) {
+			found->gen = w->gen;
 			l = *found;
 			w->st.chunks_dup++;
+			w->st.reused_bytes += l.slen + (l.pack ? 0 : KS_CHUNK_KEY_LEN);
 		} else {
 			size_t z = try_zstd(w, data, len);
 			size_t vlen = KS_CHUNK_HDR_SIZE + (z ? z : len);

@@ -175,6 +175,7 @@ struct ks_dw_stats {
 	uint64_t chunks_zero;  /* all-zero chunks, stored as holes */
 	uint64_t payload_bytes; /* raw payload bytes given to the writer */
 	uint64_t stored_bytes;  /* key + value bytes put into the deltas database */
+	uint64_t reused_bytes;  /* stored lengths of the chunks chunks_dup refer to */
 };
 
 struct ks_delta_writer;
@@ -207,9 +208,17 @@ int ks_dw_content_data(struct ks_delta_writer *w, const void *data, size_t len);
 int ks_dw_content_end(struct ks_delta_writer *w, uint64_t length, uint64_t *seq);
 /* Gives up a CONTENT begun: no delta is written (chunks already put stay, unused). */
 void ks_dw_content_abort(struct ks_delta_writer *w);
-/* Forgets the chunks stored so far (and frees their table): later deltas store
- * their chunks again instead of referring to earlier ones, so old deltas and the
- * chunks only they use can be dropped (bounded recording). Flush first. */
+/* Bounded recording, where old deltas and the chunks only they use are dropped:
+ * a checkpoint (the state written whole) opens each epoch, and a delta may refer
+ * to an earlier chunk only while a delta of the newest epoch still does.
+ * ks_dw_checkpoint_begin (flush first) starts the checkpoint: it may refer to
+ * every chunk the writer knows (they are held by the epoch before it, which
+ * stays while the checkpoint is written); ks_dw_checkpoint_end then forgets the
+ * chunks the checkpoint did not refer to: later deltas store them again.
+ * ks_dw_forget_chunks forgets every chunk. The sum of the stored lengths of
+ * the chunks the checkpoint referred to without storing them: *reused. */
+void ks_dw_checkpoint_begin(struct ks_delta_writer *w);
+void ks_dw_checkpoint_end(struct ks_delta_writer *w, uint64_t *reused);
 void ks_dw_forget_chunks(struct ks_delta_writer *w);
 /* The next sequence number the writer will use. */
 uint64_t ks_dw_next_seq(const struct ks_delta_writer *w);

@@ -6,8 +6,10 @@
  * puts queued before it. The drain thread puts the deltas waiting for their
  * pack before it queues a check, so when a check drops an epoch and sweeps the
  * chunks no kept delta refers to, every chunk put so far has its delta put too.
- * The delta writer forgets its chunks at each checkpoint: an epoch's deltas
- * refer only to chunks stored in it or later. */
+ * A checkpoint may refer to any chunk the delta writer knows (the epoch before
+ * it, which holds them, stays until the checkpoint is sealed); past it the
+ * writer keeps only the chunks the checkpoint referred to, so an epoch's deltas
+ * refer only to chunks its own checkpoint or deltas hold. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -84,6 +86,7 @@ struct mark_job {
 	struct retain *r;
 	struct ks_epoch e;
 	uint64_t bytes_at, same_at;
+	uint64_t reused; /* drain thread, before the seal: its checkpoint's */
 	bool begun;  /* writer thread: the start was taken */
 	bool cancel; /* set before the seal is queued: the checkpoint failed */
 };
@@ -156,7 +159,8 @@ static int mark_seal_run(void *arg, struct ks_store *st)
 	/* committed at once: a full map can then drop the epoch before it */
 	if (st && j->begun && !j->cancel)
 		err = mark_seal(j->r, st, &j->e, j->bytes_at,
-				ks_store_same_bytes(st) - j->same_at) ?: ks_store_commit(st);
+				j->reused + ks_store_same_bytes(st) - j->same_at) ?:
+		      ks_store_commit(st);
 	if (err || (st && !j->begun))
 		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
 			 err ? ks_strerror(err) : "its start was not taken");
@@ -512,7 +516,7 @@ static int epoch_open(struct retain *r, struct consumer *c, struct statedir *sd,
 		free(j);
 		return err;
 	}
-	err = sd ? statedir_checkpoint(sd, now) : 0;
+	err = sd ? statedir_checkpoint(sd, now, &j->reused) : 0;
 	err = err ?: checkpoint_procs(c, t, now);
 	consumer_flush(c);
 	/* a failed checkpoint leaves the epoch unmarked: it belongs to the one

@@ -44,13 +44,15 @@ int statedir_finish(struct statedir *sd);
 /* Frees sd and removes its shadow copy (NULL is fine). */
 void statedir_free(struct statedir *sd);
 
-/* Bounded recording, drain thread. Puts the deltas waiting for their pack and
- * forgets the chunks stored (the epoch's deltas store theirs anew); returns the
- * sequence of the next delta: where the checkpoint begins. */
+/* Bounded recording, drain thread. Puts the deltas waiting for their pack;
+ * returns the sequence of the next delta: where the checkpoint begins. */
 uint64_t statedir_checkpoint_begin(struct statedir *sd);
 /* Writes the state dirs as recorded so far (the shadow copy) as baseline deltas
- * at ts, so that a restore can start from them. Returns 0 or a negative error. */
-int statedir_checkpoint(struct statedir *sd, uint64_t ts);
+ * at ts, so that a restore can start from them. Content stored before (by the
+ * epoch before, which stays while this one is written) is referred to, not
+ * stored again: its stored bytes in *reused; the epoch's later deltas refer only
+ * to what this checkpoint did or they store. Returns 0 or a negative error. */
+int statedir_checkpoint(struct statedir *sd, uint64_t ts, uint64_t *reused);
 /* Puts the deltas waiting for their pack (sd may be NULL). Returns 0 or an error. */
 int statedir_flush(struct statedir *sd);
 

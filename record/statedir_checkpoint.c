@@ -179,7 +179,7 @@ uint64_t statedir_checkpoint_begin(struct statedir *sd)
 
 	if (err)
 		ks_debug("state dirs: cannot flush the deltas: %s", strerror(-err));
-	ks_dw_forget_chunks(sd->w);
+	ks_dw_checkpoint_begin(sd->w);
 	return ks_dw_next_seq(sd->w);
 }
 
@@ -188,14 +188,17 @@ int statedir_flush(struct statedir *sd)
 	return sd ? ks_dw_flush(sd->w) : 0;
 }
 
-int statedir_checkpoint(struct statedir *sd, uint64_t ts)
+int statedir_checkpoint(struct statedir *sd, uint64_t ts, uint64_t *reused)
 {
 	int root = open(sd->shadow_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct ck_walk w = { .sd = sd };
 	int err = 0;
 
-	if (root < 0)
-		return -errno;
+	if (root < 0) {
+		err = -errno;
+		ks_dw_checkpoint_end(sd->w, reused);
+		return err;
+	}
 	for (int i = 0; i < sd->ndirs && !err; i++) {
 		int fd = openat(root, sd->dirs[i].path + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 				O_CLOEXEC);
@@ -213,5 +216,7 @@ int statedir_checkpoint(struct statedir *sd, uint64_t ts)
 	free(w.paths);
 	free(w.devs);
 	ks_hmap_free(&w.inos);
-	return err ?: ks_dw_flush(sd->w);
+	err = err ?: ks_dw_flush(sd->w);
+	ks_dw_checkpoint_end(sd->w, reused);
+	return err;
 }
