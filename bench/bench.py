@@ -3,7 +3,7 @@
 peers, alternating tools within each round, medians and min-max over the runs.
 
     bench/bench.py [--runs N] [--workloads storm,tar,...] [--tools ...] [--tar-on-disk]
-                   [--sizes]
+                   [--sizes] [--ksight-base PATH]
 
 Prints, per workload and tool: the command's own run time (measured inside the
 tracer by bench/timeit) and the wall time of the whole invocation as ratios to the
@@ -13,7 +13,10 @@ last trace of each workload go (build/bench/trace_size: the whole file per
 syscall, per kind, LMDB's share). The tarball is extracted into tmpfs (the
 tarball itself is there too), so the disk adds no noise; --tar-on-disk extracts
 under /tmp as before. Then replay speed: ksight report vs perf trace -i FILE -s
-on the same recording."""
+on the same recording. Tools beside the peers: "floor" runs the command under
+empty sys_enter/sys_exit programs only (bench/tpfloor.c level 0: what any syscall
+tracer costs on this kernel, loading included); --ksight-base PATH adds
+"ksight-base", another ksight binary (a before/after comparison in one run)."""
 import argparse
 import json
 import os
@@ -139,6 +142,17 @@ def t_ksight(cmd, out):
     return [KSIGHT, "record", "-o", out, *KSIGHT_EXTRA, "--", TIMEIT, *cmd]
 
 
+KSIGHT_BASE = None
+
+
+def t_ksight_base(cmd, out):
+    return [KSIGHT_BASE, "record", "-o", out, *KSIGHT_EXTRA, "--", TIMEIT, *cmd]
+
+
+def t_floor(cmd, out):
+    return [os.path.join(ROOT, "build", "bench", "tpfloor"), "0", TIMEIT, *cmd]
+
+
 def t_perf_trace(cmd, out):
     return ["perf", "trace", "record", "-q", "-o", out, "--", TIMEIT, *cmd]
 
@@ -168,7 +182,10 @@ TOOLS = {
     "strace-c": t_strace,
     "bpftrace": t_bpftrace,
     "syscount-L": None,  # system-wide in the background, see run_syscount
+    "floor": t_floor,    # not in the default set
+    "ksight-base": t_ksight_base,  # with --ksight-base
 }
+DEFAULT_TOOLS = ["untraced", "ksight", "perf-trace", "strace-c", "bpftrace", "syscount-L"]
 
 
 def run_syscount(cmd):
@@ -236,9 +253,9 @@ def bench_workload(name, runs, tools, lines, sizes=False):
         for t in order:
             if setup:
                 setup()
-            o = out + (".lmdb" if t == "ksight" else ".data")
+            o = out + (".lmdb" if t.startswith("ksight") else ".data")
             res[t].append(one_run(t, cmd, o))
-            if t == "ksight":
+            if t in ("ksight", "ksight-base"):
                 m = SUMMARY.search(res[t][-1]["stderr"])
                 if m:
                     ev, pe, lost, size, cpu_ms, rss = m.groups()
@@ -258,11 +275,17 @@ def bench_workload(name, runs, tools, lines, sizes=False):
         w = [x["wall_s"] for x in res[t]]
         lines.append(f"| {t} | {fmt_range(c)} | {med(c) / base_cmd:.2f}x | {fmt_range(w)} | "
                      f"{med(w) / base_wall:.2f}x |")
-    k = [x for x in res.get("ksight", []) if "events" in x]
+    for tk in ("ksight", "ksight-base"):
+        ksight_line(tk, res, lines)
+    return res
+
+
+def ksight_line(tk, res, lines):
+    k = [x for x in res.get(tk, []) if "events" in x]
     if k:
         ev = med([x["events"] for x in k])
         lines.append("")
-        lines.append(f"ksight: {int(ev)} syscalls recorded (median), lost {max(x['lost'] for x in k)} "
+        lines.append(f"{tk}: {int(ev)} syscalls recorded (median), lost {max(x['lost'] for x in k)} "
                      f"(max over runs), {med([x['size'] / max(x['events'], 1) for x in k]):.2f} "
                      f"bytes/syscall on disk (whole file / syscalls recorded; min "
                      f"{min(x['size'] / max(x['events'], 1) for x in k):.2f}, max "
@@ -273,7 +296,6 @@ def bench_workload(name, runs, tools, lines, sizes=False):
         if "sizes" in x:
             lines.append("\nwhere the bytes of the last ksight trace go (build/bench/trace_size):\n")
             lines.append("```\n" + x["sizes"].rstrip() + "\n```")
-    return res
 
 
 def bench_replay(runs, lines):
@@ -318,14 +340,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--workloads", default="storm,tar,build,tcp,sqlite")
-    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--tools", default=",".join(DEFAULT_TOOLS))
     ap.add_argument("--no-replay", action="store_true")
     ap.add_argument("--tar-on-disk", action="store_true",
                     help="extract the tarball under /tmp instead of into tmpfs")
     ap.add_argument("--sizes", action="store_true",
                     help="per-kind bytes of ksight's last trace of each workload")
+    ap.add_argument("--ksight-base", help="another ksight binary, as the tool ksight-base")
     a = ap.parse_args()
-    global TAR_ON_DISK
+    global TAR_ON_DISK, KSIGHT_BASE
+    KSIGHT_BASE = a.ksight_base
     TAR_ON_DISK = a.tar_on_disk
     if os.geteuid() != 0:
         sys.exit("bench: run as root (the peers and ksight need BPF and perf)")
@@ -337,6 +361,12 @@ def main():
     tools = [t for t in a.tools.split(",") if t]
     if "untraced" not in tools:
         tools.insert(0, "untraced")
+    if a.ksight_base and "ksight-base" not in tools:
+        tools.append("ksight-base")
+    if "floor" in tools:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import hotpath
+        hotpath.build_floor()
     lines = [f"machine: {os.uname().release}, {os.cpu_count()} CPUs; "
              f"{time.strftime('%Y-%m-%d')}; command: bench/bench.py --runs {a.runs} "
              f"--workloads {a.workloads} --tools {','.join(tools)}"]

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "cli/record_scope.h"
 #include "record/consumer.h"
 #include "record/io.h"
+#include "record/loader.h"
 #include "record/features.h"
 #include "record/privs.h"
 #include "record/probes.h"
@@ -42,11 +44,28 @@
 #include "cli/record_profile.h"
 #include "util/clock.h"
 #include "util/grow.h"
+#include "util/log.h"
 #include "util/units.h"
 #include "store/store.h"
 
 #define DRAIN_INTERVAL_MS 20
 #define FLUSH_INTERVAL_NS (400ull * 1000 * 1000) /* with the 200 ms commit: under 1 s at risk */
+
+/* --debug: how long each step of the start and the end took, from the command's
+ * entry (bench/startup.sh reads these lines). */
+static uint64_t phase_t0, phase_last;
+
+static void phase(const char *what)
+{
+	uint64_t now;
+
+	if (!ks_debug_enabled)
+		return;
+	now = ks_mono_ns();
+	ks_debug("phase %-14s +%7.2f ms  at %7.2f ms", what, (now - phase_last) / 1e6,
+		 (now - phase_t0) / 1e6);
+	phase_last = now;
+}
 
 
 struct recorder {
@@ -63,6 +82,7 @@ struct recorder {
 	struct statedir *statedir;
 	struct retain *retain;
 	struct profile *profile;
+	struct profile_kallsyms *kallsyms; /* read from the start, for the profile */
 	int sigfd;
 	uid_t run_uid;
 	gid_t run_gid;
@@ -413,27 +433,89 @@ static void print_summary(struct recorder *r, const struct consumer_stats *cs,
 		r->cpu_ns / 1e6, r->maxrss_kb);
 }
 
-/* The block I/O and network probes, where the kernel has them (what it lacks
- * goes into the trace's "io_missing"), and the names of the block devices.
- * Returns 0 or -1 (said). */
-static int recorder_io(struct recorder *r)
+/* The block I/O and network probes load in a thread of their own while the
+ * rest starts (the families are independent once the syscall family has made
+ * the shared maps); the command starts only once they are attached. */
+struct io_loading {
+	pthread_t thread;
+	bool running;
+	struct probes *probes;
+	struct io_probes_opts o;
+	struct io_probes *io;
+	char *devs; /* the block devices, JSON */
+	int err;
+};
+
+static void *io_load(void *arg)
 {
-	struct io_probes_opts io = { .block = !r->opts.no_block, .net = !r->opts.no_net };
-	char *devs = NULL;
+	struct io_loading *l = arg;
+
+	l->err = io_probes_start(l->probes, &l->o, &l->io);
+	if (!l->err && l->o.block && io_block_devices_json(&l->devs))
+		l->devs = NULL;
+	return NULL;
+}
+
+/* Starts loading the I/O probes (in a thread when one can be made). */
+static void recorder_io_begin(struct recorder *r, struct io_loading *l)
+{
+	l->o = (struct io_probes_opts){ .block = !r->opts.no_block, .net = !r->opts.no_net };
+	l->probes = r->probes;
+	if (!l->o.block && !l->o.net)
+		return;
+	l->running = !pthread_create(&l->thread, NULL, io_load, l);
+	if (!l->running)
+		io_load(l);
+}
+
+/* Waits for the I/O probes, where the kernel has them (what it lacks goes into
+ * the trace's "io_missing"), notes them and the names of the block devices in
+ * the trace and routes their records. Returns 0 or -1 (said). */
+static int recorder_io_end(struct recorder *r, struct io_loading *l)
+{
+	const char *missing;
 	int err;
 
-	if (!io.block && !io.net)
-		return 0;
-	err = io_probes_start(r->probes, &io, &r->io);
-	if (!err && io.block && !io_block_devices_json(&devs))
-		err = ks_store_put_meta(r->store, "block_devices", devs);
-	free(devs);
-	err = err ?: ks_store_put_meta(r->store, "io_probes", io_probes_describe(r->io));
-	if (!err && io_probes_missing(r->io)[0])
-		err = ks_store_put_meta(r->store, "io_missing", io_probes_missing(r->io));
-	if (err)
+	if (l->running)
+		pthread_join(l->thread, NULL);
+	l->running = false;
+	r->io = l->io;
+	l->io = NULL;
+	err = l->err;
+	if (!err && !r->io)
+		return 0; /* neither asked for */
+	if (!err && l->devs)
+		err = consumer_put(r->consumer, KS_DB_META, "block_devices", 13, l->devs,
+				   strlen(l->devs));
+	err = err ?: consumer_put(r->consumer, KS_DB_META, "io_probes", 9,
+				  io_probes_describe(r->io), strlen(io_probes_describe(r->io)));
+	missing = err ? "" : io_probes_missing(r->io);
+	if (missing[0])
+		err = consumer_put(r->consumer, KS_DB_META, "io_missing", 10, missing,
+				   strlen(missing));
+	free(l->devs);
+	l->devs = NULL;
+	if (err) {
 		ks_error("cannot load the I/O probes: %s", ks_strerror(err));
-	return err ? -1 : 0;
+		return -1;
+	}
+	if ((err = io_probes_attach(r->io, r->consumer))) {
+		ks_error("cannot follow the I/O probes: %s", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+/* The I/O loading abandoned (a failure elsewhere): waited for and freed. */
+static void recorder_io_abort(struct io_loading *l)
+{
+	if (l->running)
+		pthread_join(l->thread, NULL);
+	l->running = false;
+	io_probes_free(l->io);
+	free(l->devs);
+	l->io = NULL;
+	l->devs = NULL;
 }
 
 /* The fds the traced processes hold before the recording starts, so that
@@ -457,7 +539,7 @@ static void snapshot_fds(struct recorder *r)
  * was chosen in the trace. Returns 0; 1 when the probes cannot be loaded for lack
  * of privilege (the recording goes on without them, said on stderr); or -1 after
  * printing why recording cannot go on. */
-static int recorder_attach(struct recorder *r)
+static int recorder_attach(struct recorder *r, struct io_loading *iol)
 {
 	struct probes_opts po = {
 		.ring_bytes = r->opts.ring_bytes, .sched = r->opts.sched,
@@ -477,6 +559,7 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	ks_debug("BTF: %s (%s)", btf.path, btf.source);
+	phase("btf");
 	if (scope_open(&r->opts.scope, &po))
 		return -1;
 	po.btf_path = strcmp(btf.source, "system") ? btf.path : NULL;
@@ -504,8 +587,8 @@ static int recorder_attach(struct recorder *r)
 		return -1;
 	}
 	probes_get_mode(r->probes, &r->mode);
-	if (recorder_io(r))
-		return -1;
+	phase("syscalls+sched");
+	recorder_io_begin(r, iol);
 	snprintf(line, sizeof(line), "%s %s", btf.source, btf.path);
 	err = ks_store_put_meta(r->store, "probes", probes_describe(r->probes));
 	err = err ?: ks_store_put_meta(r->store, "btf_source", line);
@@ -535,6 +618,9 @@ static int recorder_attach(struct recorder *r)
 	}
 	if (r->opts.all || r->opts.scope.ncgroups)
 		return 0;
+	if ((err = child_wait_parked(&r->child)))
+		ks_debug("the command's process is not waiting to start (%s): its set-up "
+			 "after fork may be recorded", strerror(-err));
 	err = probes_trace_task(r->probes, r->child.pid, r->child.pid, r->child.pidfd);
 	if (err) {
 		ks_error("cannot trace the command: %s", strerror(-err));
@@ -586,11 +672,13 @@ int cmd_record(int argc, char **argv)
 {
 	struct recorder r = { .sigfd = -1, .child = { .pidfd = -1, .go_fd = -1, .err_fd = -1 } };
 	struct consumer_stats cs = { 0 };
+	struct io_loading iol = { 0 };
 	uint64_t drops[KS_DROP_MAX] = { 0 };
 	bool child_started = false, released = false;
 	int exit_code = KS_EXIT_FAIL, wstatus, err, lock_fd = -1;
 	char exe[PATH_MAX];
 
+	phase_t0 = phase_last = ks_mono_ns();
 	if (record_parse_args(argc, argv, &r.opts))
 		return KS_EXIT_USAGE;
 	if (!r.opts.attach_list && !r.opts.all && !r.opts.scope.ncgroups &&
@@ -609,6 +697,9 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot set up signal handling: %s", strerror(-r.sigfd));
 		return KS_EXIT_FAIL;
 	}
+	loader_prefetch_kernel_btf(); /* both read meanwhile, on another CPU */
+	if (r.opts.freq || r.opts.offcpu)
+		r.kallsyms = profile_kallsyms_start();
 	err = ks_store_open(r.opts.output, KS_STORE_CREATE, &r.store);
 	if (err) {
 		store_error("cannot create", r.opts.output, err);
@@ -632,6 +723,7 @@ int cmd_record(int argc, char **argv)
 		store_error("cannot write", r.opts.output, err);
 		goto out;
 	}
+	phase("store");
 	if (r.opts.attach_list) {
 		const char *bad;
 
@@ -649,9 +741,15 @@ int cmd_record(int argc, char **argv)
 		}
 		child_started = true;
 	}
-	err = recorder_attach(&r);
+	phase("child-fork");
+	err = recorder_attach(&r, &iol);
 	if (err < 0)
 		goto out;
+	if (err) { /* no probes, no profile */
+		profile_kallsyms_free(r.kallsyms);
+		r.kallsyms = NULL;
+	}
+	phase("probe-meta");
 	if (r.opts.nstate && recorder_statedirs(&r, err == 0))
 		goto out;
 	if (err == 0)
@@ -665,15 +763,13 @@ int cmd_record(int argc, char **argv)
 		ks_error("cannot start the event consumer: %s", strerror(-err));
 		goto out;
 	}
-	if (r.io && (err = io_probes_attach(r.io, r.consumer))) {
-		ks_error("cannot follow the I/O probes: %s", strerror(-err));
-		goto out;
-	}
+	phase("consumer");
 	if (r.statedir && (err = statedir_attach(r.statedir, r.consumer))) {
 		ks_error("cannot follow the state dirs: %s", strerror(-err));
 		goto out;
 	}
 	snapshot_fds(&r);
+	phase("fds");
 	if (r.opts.sample_ns) {
 		err = sampler_new(r.opts.sample_ns, &r.sampler);
 		if (err) {
@@ -692,15 +788,23 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	if (r.probes && (r.opts.freq || r.opts.offcpu)) {
-		r.profile = record_profile_start(r.opts.freq, r.opts.offcpu, r.probes, r.consumer);
+		phase("sampler");
+		r.profile = record_profile_start(r.opts.freq, r.opts.offcpu, r.kallsyms, r.probes,
+						 r.consumer);
+		r.kallsyms = NULL;
 		r.opts.scope.next = follow_proc;
 		r.opts.scope.next_ctx = &r;
 	}
+	phase("profile");
+	if (recorder_io_end(&r, &iol))
+		goto out;
+	phase("io-wait");
 	if (scope_start(&r.opts.scope, r.consumer, r.targets.pids, r.targets.n, r.opts.all,
 			r.probes != NULL))
 		goto out;
 	if (r.probes && (err = privs_drop_after_attach()))
 		ks_debug("cannot drop capabilities: %s", strerror(-err));
+	phase("scope");
 	r.start_ns = ks_mono_ns();
 	released = true;
 	err = child_started ? child_release(&r.child) : 0;
@@ -714,14 +818,19 @@ int cmd_record(int argc, char **argv)
 			ks_error("recording stopped early: %s", strerror(-err));
 	}
 	r.end_ns = ks_mono_ns();
+	phase("command");
 	if (r.probes && (err = probes_flush_batches(r.probes)))
 		ks_debug("cannot visit every CPU to flush its batch: %s", strerror(-err));
+	phase("flush");
 	scope_finish(&r.opts.scope);
 	if (r.statedir)
 		recorder_statedirs_finish(&r);
+	phase("scope-end");
 	record_profile_finish(r.profile, r.consumer, r.opts.archive_symbols);
+	phase("symbols");
 	err = consumer_finish(r.consumer, &cs);
 	r.consumer = NULL;
+	phase("consumer-end");
 	ks_debug("per-CPU batches: %llu full, %llu at a switch, %llu at a tick; largest %llu "
 		 "bytes; longest wait of a record before it was read %.1f ms",
 		 (unsigned long long)cs.batches[KS_BATCH_FULL],
@@ -751,8 +860,10 @@ int cmd_record(int argc, char **argv)
 	}
 	/* a short recording's free pages are a few percent of its file; the copy
 	 * that drops them costs a second write, so not for the largest traces */
+	phase("end-meta");
 	err = ks_store_close_compact(r.store, 2, 1ull << 30);
 	r.store = NULL;
+	phase("close");
 	if (err)
 		ks_error("cannot close %s: %s", r.opts.output, ks_strerror(err));
 	print_summary(&r, &cs, drops);
@@ -767,9 +878,11 @@ out:
 		consumer_finish(r.consumer, NULL);
 	if (child_started)
 		child_abort(&r.child);
+	recorder_io_abort(&iol);
 	io_probes_free(r.io);
 	scope_free(&r.opts.scope);
 	profile_free(r.profile);
+	profile_kallsyms_free(r.kallsyms);
 	probes_close(r.probes);
 	sampler_free(r.sampler);
 	statedir_free(r.statedir);
@@ -782,5 +895,6 @@ out:
 		close(r.sigfd);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	phase("cleanup");
 	return exit_code;
 }

@@ -9,10 +9,10 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-struct profile *record_profile_start(unsigned hz, bool offcpu, struct probes *p,
-				     struct consumer *c)
+struct profile *record_profile_start(unsigned hz, bool offcpu, struct profile_kallsyms *ks,
+				     struct probes *p, struct consumer *c)
 {
-	struct profile_opts po = { .hz = hz, .offcpu = offcpu };
+	struct profile_opts po = { .hz = hz, .offcpu = offcpu, .kallsyms = ks };
 	const char *what = "", *missing = "";
 	struct profile *pf = NULL;
 	char line[768];

@@ -10,9 +10,11 @@
 
 /* On-CPU samples at hz (0: none) and off-CPU stacks, when they can attach; what
  * is missing is said under --debug and in the trace's meta "profile", and the
- * recording goes on without it. Returns the profile, or NULL when nothing runs. */
-struct profile *record_profile_start(unsigned hz, bool offcpu, struct probes *p,
-				     struct consumer *c);
+ * recording goes on without it. ks: the kernel's symbols being read since the
+ * start (profile_kallsyms_start), taken in any case; NULL: read from now on.
+ * Returns the profile, or NULL when nothing runs. */
+struct profile *record_profile_start(unsigned hz, bool offcpu, struct profile_kallsyms *ks,
+				     struct probes *p, struct consumer *c);
 
 /* After the command: drains the ring, archives the frames' symbols (archive) and
  * puts the profile's counts into meta. pf may be NULL. */

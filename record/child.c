@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "record/child.h"
@@ -100,6 +102,41 @@ fail:
 	if (write(err_wr, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
+}
+
+int child_wait_parked(struct child *c)
+{
+	struct timespec nap = { 0, 50 * 1000 }, t0, now;
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->pid);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0;; i++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		char *state;
+
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return -ESRCH;
+		buf[n] = '\0';
+		/* "pid (comm) S ...": the comm may hold anything, the state follows its
+		 * last ')' */
+		state = strrchr(buf, ')');
+		if (state && state[1] == ' ' && state[2] == 'S')
+			return 0;
+		if (!state || state[2] == 'Z' || state[2] == 'X')
+			return -ESRCH;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= 2)
+			return -ETIMEDOUT;
+		/* it is runnable: first give it this CPU, then wait for the other */
+		if (i < 64)
+			sched_yield();
+		else
+			nanosleep(&nap, NULL);
+	}
 }
 
 int child_start(struct child *c, const char *path, char **argv, uid_t uid, gid_t gid)

@@ -24,6 +24,11 @@ int child_resolve(const char *name, char *out, size_t len);
  * first (sudo's invoking user). The signal mask of the child is emptied. Returns 0
  * or a negative errno. */
 int child_start(struct child *c, const char *path, char **argv, uid_t uid, gid_t gid);
+/* Waits until the forked child sleeps in its wait for child_release (it may not
+ * have run at all yet on a busy machine): from then on, every syscall it makes is
+ * the command's, and tracing it sees none of its set-up after fork. Returns 0,
+ * -ESRCH (it died), or -ETIMEDOUT after 2 s. */
+int child_wait_parked(struct child *c);
 /* Lets the child exec. Returns 0, or the negative errno of a failed exec. */
 int child_release(struct child *c);
 /* Waits for the child and returns its shell-style exit code (128+signal). */

@@ -503,7 +503,15 @@ static void *writer_main(void *arg)
 {
 	struct consumer *c = arg;
 	struct timespec deadline;
+	int err;
 
+	/* both levels at the size of a full syscall batch: memory is flat from here
+	 * (the encoder is this thread's; here, the ~30 ms this takes do not delay
+	 * the command's start) */
+	err = ks_seg_encoder_reserve(c->enc, LEVEL_IDLE, full_batch_raw());
+	err = err ?: ks_seg_encoder_reserve(c->enc, LEVEL_BUSY, full_batch_raw());
+	if (err)
+		ks_debug("cannot size the segment encoder in advance: %s", ks_strerror(err));
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (!c->head && !c->stop) {
@@ -619,9 +627,6 @@ int consumer_start(const struct consumer_opts *o, struct ks_store *store,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	err = ks_seg_encoder_new(0, &c->enc);
-	/* both levels at the size of a full syscall batch: memory is flat from here */
-	err = err ?: ks_seg_encoder_reserve(c->enc, LEVEL_IDLE, full_batch_raw());
-	err = err ?: ks_seg_encoder_reserve(c->enc, LEVEL_BUSY, full_batch_raw());
 	if (err)
 		goto fail;
 	if (o->fd < 0) /* no probes: rows come from userspace producers only */

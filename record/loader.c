@@ -11,6 +11,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "record/loader.h"
 
@@ -57,10 +58,15 @@ static const char *family(const struct bpf_object_skeleton *s)
 	return s->name;
 }
 
+/* The step in words, in the calling thread's buffer: families may load in
+ * several threads at once through one loader (valid until the thread's next
+ * step). */
 static const char *say(struct loader *l, const char *verb, const struct bpf_object_skeleton *s)
 {
-	snprintf(l->why, sizeof(l->why), "%s the %s", verb, family(s));
-	return l->why;
+	static __thread char why[sizeof(l->why)];
+
+	snprintf(why, sizeof(why), "%s the %s", verb, family(s));
+	return why;
 }
 
 static int read_file(const char *path, void **buf, size_t *len)
@@ -138,6 +144,7 @@ int loader_open(struct loader *l, struct bpf_object_skeleton *s, const char *cus
 			err = read_file(custom_path, &l->custom_buf, &l->custom_len);
 			if (err) {
 				snprintf(l->why, sizeof(l->why), "read %s", custom_path);
+				*why = l->why;
 				return err;
 			}
 		}
@@ -145,8 +152,10 @@ int loader_open(struct loader *l, struct bpf_object_skeleton *s, const char *cus
 		s->data = l->custom_buf;
 		s->data_sz = l->custom_len;
 		err = check_custom(l, custom_path, s);
-		if (err)
+		if (err) {
+			*why = l->why;
 			return err;
+		}
 		*why = say(l, "open", s);
 	}
 	err = bpf_object__open_skeleton(s, &oo);
@@ -240,6 +249,7 @@ int loader_load(struct loader *l, struct bpf_object_skeleton *s, const struct lo
 		const char **why)
 {
 	struct bpf_object *obj = *s->obj;
+	uint64_t t0;
 	int err;
 
 	*why = say(l, "set the knobs of", s);
@@ -253,9 +263,11 @@ int loader_load(struct loader *l, struct bpf_object_skeleton *s, const struct lo
 			return err;
 	}
 	*why = say(l, "load", s);
+	t0 = ks_mono_ns();
 	err = bpf_object__load_skeleton(s);
 	if (err)
 		return err < 0 ? err : -EINVAL;
+	ks_debug("loaded the %s in %.1f ms", family(s), (ks_mono_ns() - t0) / 1e6);
 	if (!l->first)
 		l->first = obj;
 	return 0;

@@ -31,7 +31,7 @@ struct loader {
 	struct bpf_object *first;    /* whose shared maps later skeletons reuse */
 	void *custom_buf;            /* --ebpf-program's bytes, alive with the object */
 	size_t custom_len;
-	char why[512];               /* the last failure, in words */
+	char why[512];               /* --ebpf-program's failure, in words */
 };
 
 /* Starts l (zeroed by the caller or not) with a BTF path (may be NULL) and
@@ -47,7 +47,11 @@ void loader_fini(struct loader *l);
 int loader_open(struct loader *l, struct bpf_object_skeleton *s, const char *custom_path,
 		const char **why);
 
-/* Sets the knobs (k, or l's when NULL) in the opened object's rodata, makes it
+/* Families other than the first (which makes the shared maps) may be opened,
+ * loaded and attached in several threads at once: l is only read then, and the
+ * libbpf objects are independent (record/btfcache.c shares the kernel's BTF).
+ *
+ * Sets the knobs (k, or l's when NULL) in the opened object's rodata, makes it
  * reuse the shared maps of the first skeleton loaded through l (it becomes the
  * first when there is none) and loads it. Returns 0 or a negative errno; *why
  * names the step that failed. */
@@ -59,6 +63,10 @@ int loader_attach(struct loader *l, struct bpf_object_skeleton *s, const char **
 /* Sets the rodata variable name (size bytes) of an opened object, before load.
  * Returns 0, -ENOENT (no such variable) or -EINVAL (another size). */
 int loader_set_rodata(struct bpf_object *obj, const char *name, const void *val, size_t size);
+
+/* Starts reading and parsing the kernel's BTF (/sys/kernel/btf/vmlinux, 8-12 ms)
+ * in a thread, for the first load to find it done (record/btfcache.c). */
+void loader_prefetch_kernel_btf(void);
 
 /* obj is about to be closed: no later skeleton reuses its maps. */
 void loader_forget(struct loader *l, struct bpf_object *obj);

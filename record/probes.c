@@ -11,6 +11,7 @@
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "util/log.h"
@@ -173,23 +174,97 @@ static void detach_ticks(struct probes *p)
 	p->nticks = 0;
 }
 
+/* Where the batch length sits in each CPU's slot (struct cpu_slot of
+ * bpf/batch.bpf.h, from the object's BTF), or -1 when the object has no such
+ * field (then every CPU is visited). */
+static long slot_len_offset(struct bpf_object *obj)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_member *m;
+	const struct btf_type *t;
+	int id;
+
+	id = btf ? btf__find_by_name_kind(btf, "cpu_slot", BTF_KIND_STRUCT) : -1;
+	if (id < 0 || !(t = btf__type_by_id(btf, id)))
+		return -1;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), "len") &&
+		    !btf_member_bitfield_size(t, i) && btf_member_bit_offset(t, i) % 8 == 0)
+			return btf_member_bit_offset(t, i) / 8;
+	return -1;
+}
+
+/* Which CPUs hold records in their batch: want[cpu] set, from one read of the
+ * per-CPU slots. Returns 0, or a negative errno when they cannot be read (then
+ * every CPU is visited). */
+static int batches_waiting(struct probes *p, bool *want, int ncpu)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(p->skel->obj, "cpu_slots");
+	long off = slot_len_offset(p->skel->obj);
+	size_t stride;
+	uint32_t key = 0, len;
+	uint8_t *v;
+
+	if (!m || off < 0 || off + sizeof(len) > bpf_map__value_size(m))
+		return -ENOENT;
+	stride = (bpf_map__value_size(m) + 7) / 8 * 8;
+	v = malloc(stride * ncpu);
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(m), &key, v)) {
+		free(v);
+		return -errno;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		memcpy(&len, v + c * stride + off, sizeof(len));
+		want[c] = len > 0;
+	}
+	free(v);
+	return 0;
+}
+
+/* Each move onto a CPU is a switch there (the switch program sends its batch);
+ * on the CPU this thread already runs on, it was switched in after the last
+ * traced task ran there, which sent that batch. No sleep is needed at the end,
+ * and a CPU whose batch is empty is not visited: a move onto a busy CPU waits
+ * for it (milliseconds at the end of a busy recording). */
 int probes_flush_batches(struct probes *p)
 {
+	int ncpu = libbpf_num_possible_cpus();
 	cpu_set_t old, one;
-	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	bool *want;
+	int err = 0;
 
 	if (!p->batch)
 		return 0;
-	if (sched_getaffinity(0, sizeof(old), &old))
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	want = calloc(ncpu, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	if ((err = batches_waiting(p, want, ncpu))) {
+		ks_debug("end flush: cannot see which batches hold records (%s): every CPU "
+			 "is visited", strerror(-err));
+		memset(want, 1, ncpu * sizeof(*want));
+		err = 0;
+	}
+	if (sched_getaffinity(0, sizeof(old), &old)) {
+		free(want);
 		return -errno;
-	for (long cpu = 0; cpu < ncpu && cpu < CPU_SETSIZE; cpu++) {
+	}
+	for (int cpu = 0, n = 0; cpu < ncpu && cpu < CPU_SETSIZE; cpu++) {
+		if (!want[cpu])
+			continue;
+		ks_debug("end flush: CPU %d holds a batch (%d visited)", cpu, ++n);
 		CPU_ZERO(&one);
 		CPU_SET(cpu, &one);
 		sched_setaffinity(0, sizeof(one), &one); /* EINVAL: offline */
 	}
-	/* the CPU this thread ends on: it blocks, which is a switch */
-	usleep(1000);
-	return sched_setaffinity(0, sizeof(old), &old) ? -errno : 0;
+	if (sched_setaffinity(0, sizeof(old), &old))
+		err = -errno;
+	free(want);
+	return err;
 }
 
 /* The skeleton of the syscall family, or of its --ebpf-program override. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -36,9 +37,7 @@ struct profile {
 	const char *event;
 	int stackmap_fd;
 	struct pmaps *pm;
-	FILE *ks_file; /* opened at start, with the privilege to see addresses */
-	pthread_t ks_thread; /* reads it meanwhile (the kernel takes ~100 ms to print it) */
-	bool ks_started;
+	struct profile_kallsyms *kj; /* the kernel's symbols, being read meanwhile */
 	struct ksyms *ks;
 	int ks_err;
 	/* the stack table: encoded frames by hash (multimap -> index in st[]) */
@@ -471,20 +470,84 @@ void profile_proc(struct profile *pf, const struct ks_proc *p)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
-/* The kallsyms snapshot, taken while the command runs. */
+struct profile_kallsyms {
+	pthread_t thread;
+	pid_t tid;   /* set by the thread */
+	bool urgent; /* someone waits for it: back to the normal priority */
+	FILE *f; /* opened with the privilege to see addresses; the thread's */
+	struct ksyms *ks;
+	int err;
+};
+
+/* The kallsyms snapshot, at the lowest priority: it takes what the start-up and
+ * the command leave of the CPUs. */
 static void *load_kallsyms(void *arg)
 {
-	struct profile *pf = arg;
+	struct profile_kallsyms *kj = arg;
 
-	pf->ks_err = ksyms_load(pf->ks_file, &pf->ks);
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	__atomic_store_n(&kj->tid, tid, __ATOMIC_SEQ_CST);
+	setpriority(PRIO_PROCESS, (id_t)tid, 19); /* this thread only */
+	if (__atomic_load_n(&kj->urgent, __ATOMIC_SEQ_CST))
+		setpriority(PRIO_PROCESS, (id_t)tid, 0);
+	kj->err = ksyms_load(kj->f, &kj->ks);
 	return NULL;
 }
 
+/* Waits for the thread, back at the normal priority: now it is in the way. */
+static void wait_kallsyms(struct profile_kallsyms *kj)
+{
+	pid_t tid;
+
+	__atomic_store_n(&kj->urgent, true, __ATOMIC_SEQ_CST);
+	tid = __atomic_load_n(&kj->tid, __ATOMIC_SEQ_CST);
+	if (tid > 0)
+		setpriority(PRIO_PROCESS, (id_t)tid, 0); /* EPERM without CAP_SYS_NICE */
+	pthread_join(kj->thread, NULL);
+}
+
+struct profile_kallsyms *profile_kallsyms_start(void)
+{
+	struct profile_kallsyms *kj = calloc(1, sizeof(*kj));
+
+	if (!kj)
+		return NULL;
+	kj->err = -ENOENT;
+	kj->f = fopen("/proc/kallsyms", "re");
+	if (!kj->f) {
+		free(kj);
+		return NULL;
+	}
+	if (pthread_create(&kj->thread, NULL, load_kallsyms, kj)) {
+		fclose(kj->f);
+		free(kj);
+		return NULL;
+	}
+	return kj;
+}
+
+void profile_kallsyms_free(struct profile_kallsyms *kj)
+{
+	if (!kj)
+		return;
+	wait_kallsyms(kj);
+	ksyms_free(kj->ks);
+	free(kj);
+}
+
+/* The snapshot, once read: its table becomes the profile's. */
 static void join_kallsyms(struct profile *pf)
 {
-	if (pf->ks_started)
-		pthread_join(pf->ks_thread, NULL);
-	pf->ks_started = false;
+	struct profile_kallsyms *kj = pf->kj;
+
+	if (!kj)
+		return;
+	wait_kallsyms(kj);
+	pf->ks = kj->ks;
+	pf->ks_err = kj->err;
+	free(kj);
+	pf->kj = NULL;
 }
 
 int profile_start(const struct profile_opts *o, struct probes *p, struct consumer *c,
@@ -495,18 +558,16 @@ int profile_start(const struct profile_opts *o, struct probes *p, struct consume
 	size_t n = 0;
 	int err, err_on = 0, err_off = 0;
 
-	if (!pf)
+	if (!pf) {
+		profile_kallsyms_free(o->kallsyms);
 		return -ENOMEM;
+	}
 	pf->c = c;
 	pf->ld = probes_loader(p);
 	pf->stackmap_fd = -1;
 	pf->maps_known_fd = -1;
 	pf->ks_err = -ENOENT;
-	pf->ks_file = fopen("/proc/kallsyms", "re");
-	if (pf->ks_file && !pthread_create(&pf->ks_thread, NULL, load_kallsyms, pf))
-		pf->ks_started = true; /* the file is the thread's */
-	else if (pf->ks_file)
-		fclose(pf->ks_file);
+	pf->kj = o->kallsyms ? o->kallsyms : profile_kallsyms_start();
 	err = pmaps_new(&pf->pm);
 	if (err)
 		goto fail;

@@ -18,9 +18,13 @@
  * so 1% is near 500 Hz; 199 leaves room for the off-CPU probe). */
 #define PROFILE_DEFAULT_HZ 199
 
+struct profile_kallsyms;
+
 struct profile_opts {
 	unsigned hz;  /* on-CPU sampling rate; 0: no on-CPU samples */
 	bool offcpu;  /* off-CPU spans */
+	struct profile_kallsyms *kallsyms; /* taken by profile_start, even when it
+					     * fails (NULL: it starts one) */
 };
 
 struct profile_stats {
@@ -30,6 +34,14 @@ struct profile_stats {
 };
 
 struct profile;
+
+/* Starts reading /proc/kallsyms (the kernel takes 40-60 ms of CPU to print it)
+ * in a thread at the lowest priority, for a profile_start to come: call it
+ * early, while the privilege to see the addresses is held. Returns NULL when the
+ * file cannot be opened (the profile then names no kernel frame). */
+struct profile_kallsyms *profile_kallsyms_start(void);
+/* Waits for and frees a snapshot no profile took (NULL is fine). */
+void profile_kallsyms_free(struct profile_kallsyms *kj);
 
 /* Loads and attaches what o asks for beside the probes p (sharing their traced
  * set, transport and drop counters) and routes its records from c. What cannot

@@ -136,6 +136,30 @@ def counts_equal_strace():
 
 
 @test
+def every_family_attaches_and_counts_equal_strace():
+    """The families load in threads (record/loader.h): each one is attached in a
+    default recording, and the counts are still strace's."""
+    needs_bpf()
+    t = os.path.join(TMP, "families.lmdb")
+    p = record(t, COUNTS_CMD)
+    assert p.returncode == 0, p.stderr
+    m = meta_of(t)
+    hooks = {x.split("/", 1)[1] for x in m["probes"].split(",")}
+    want = {"sys_enter", "sys_exit", "sched_process_fork", "sched_process_exec",
+            "sched_process_exit", "sched_switch", "sched_wakeup", "sched_wakeup_new"}
+    assert want <= hooks, (want - hooks, m["probes"])
+    # block I/O and network: attached, or said missing (a kernel without the hook)
+    assert m.get("io_probes") or m.get("io_missing"), m
+    if not m.get("io_missing"):
+        io = {x.split("/", 1)[1] for x in m["io_probes"].split(",")}
+        assert {"block_rq_issue", "block_rq_complete", "inet_sock_set_state"} <= io, io
+    assert ("cpu-clock" in m["profile"] or "cycles" in m["profile"]) and \
+        "off-CPU" in m["profile"], m["profile"]
+    diffs = count_diffs(by_name(report_json(t)), strace_counts(COUNTS_CMD))
+    assert not diffs, diffs
+
+
+@test
 def only_the_sleeps_are_slow():
     needs_bpf()
     t = os.path.join(TMP, "slow.lmdb")
