@@ -390,6 +390,7 @@ struct ks_delta_writer {
 	uint8_t *refs;
 	size_t nrefs, refs_cap;
 	uint64_t stream_off;
+	size_t stream_locs; /* nlocs when it began */
 	/* the open pack, and the puts of deltas waiting for it */
 	uint8_t *pack;
 	size_t pack_len, pack_cap;
@@ -767,6 +768,7 @@ int ks_dw_content_begin(struct ks_delta_writer *w, const struct ks_delta *d)
 	w->nrefs = 0;
 	w->part_len = 0;
 	w->stream_off = 0;
+	w->stream_locs = w->nlocs;
 	return 0;
 }
 
@@ -805,6 +807,19 @@ int ks_dw_content_data(struct ks_delta_writer *w, const void *data, size_t len)
 
 void ks_dw_content_abort(struct ks_delta_writer *w)
 {
+	/* the chunks it stored first no delta refers to: a drop's sweep may take
+	 * them, so they are forgotten (the last ones added to locs) */
+	while (w->nlocs > w->stream_locs) {
+		size_t i = --w->nlocs;
+		uint64_t key = ks_load64(w->locs[i].hash);
+
+		for (uint64_t *v = ks_hmap_get(&w->chunks, key); v;
+		     v = ks_hmap_next(&w->chunks, key, v))
+			if (*v == i) {
+				ks_hmap_remove(&w->chunks, v);
+				break;
+			}
+	}
 	w->streaming = false;
 	w->part_len = 0;
 }
