@@ -406,6 +406,7 @@ struct mem_put {
 	uint8_t *v[64];
 	size_t vl[64];
 	int n;
+	bool fail_deltas; /* puts of deltas fail */
 };
 
 static int mem_put(void *ctx, int db, const void *k, size_t kl, const void *v, size_t vl)
@@ -414,6 +415,8 @@ static int mem_put(void *ctx, int db, const void *k, size_t kl, const void *v, s
 
 	if (db != KS_DW_DELTAS || m->n == 64)
 		return 0;
+	if (m->fail_deltas && kl == KS_DELTA_KEY_LEN)
+		return -EIO;
 	memcpy(m->k[m->n], k, kl);
 	m->kl[m->n] = kl;
 	m->v[m->n] = malloc(vl);
@@ -603,6 +606,18 @@ static void test_dw_remembers_what_a_sweep_keeps(void **state)
 	assert_int_equal(ks_dw_add(w, &d, a, sizeof(a)), 0);
 	assert_int_equal(ks_dw_flush(w), 0);
 	assert_int_equal(mem_dangling(&m), 0);
+	/* a delta that cannot be put: the same */
+	fill(b, KS_CHUNK_MAX, 13);
+	m.fail_deltas = true;
+	d = (struct ks_delta){ .op = KS_DOP_WRITE, .file = 2, .length = KS_CHUNK_MAX };
+	assert_int_equal(ks_dw_add(w, &d, b, KS_CHUNK_MAX), -EIO);
+	m.fail_deltas = false;
+	mem_sweep(&m, 1);
+	d = (struct ks_delta){ .op = KS_DOP_WRITE, .file = 2, .length = KS_CHUNK_MAX };
+	assert_int_equal(ks_dw_add(w, &d, b, KS_CHUNK_MAX), 0);
+	assert_int_equal(ks_dw_flush(w), 0);
+	assert_int_equal(mem_dangling(&m), 0);
+	fill(b, KS_CHUNK_MAX, 12);
 
 	/* A, then B; the next checkpoint holds B only; the epoch before it goes
 	 * (its deltas, then what nothing refers to), and A is written again */
