@@ -56,6 +56,17 @@ def timed_report(trace):
     return secs, doc, ru.ru_maxrss
 
 
+def live_window(trace):
+    """Seconds from the window's start to now on the trace being recorded (info
+    reads it beside the recorder), or -1."""
+    p = subprocess.run([KSIGHT, "info", trace, "--json"], capture_output=True, text=True)
+    try:
+        start = json.loads(p.stdout)["retention"]["window_start_ns"]
+    except (ValueError, KeyError, TypeError):
+        return -1.0
+    return (time.clock_gettime_ns(time.CLOCK_MONOTONIC) - int(start)) / 1e9
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10)
@@ -89,7 +100,7 @@ def main():
                             "--state-dir", state, "--", *cmd], stderr=subprocess.PIPE,
                            text=True)
     t0 = time.monotonic()
-    print(f"{'t':>7} {'rss KiB':>9} {'anon KiB':>9} {'mapped':>9} {'file KiB':>9}")
+    print(f"{'t':>7} {'rss KiB':>9} {'anon KiB':>9} {'mapped':>9} {'file KiB':>9} {'window s':>9}")
     samples = []
     n = 0
     while rec.poll() is None:
@@ -102,7 +113,8 @@ def main():
         kb, anon, mapped = rss_kb(rec.pid)
         fkb = os.path.getsize(trace) // 1024 if os.path.exists(trace) else 0
         samples.append((time.monotonic() - t0, kb, fkb, anon))
-        print(f"{samples[-1][0]:7.1f} {kb:9d} {anon:9d} {mapped:9d} {fkb:9d}", flush=True)
+        print(f"{samples[-1][0]:7.1f} {kb:9d} {anon:9d} {mapped:9d} {fkb:9d} "
+              f"{live_window(trace):9.2f}", flush=True)
         if n == 1:
             rec.send_signal(signal.SIGUSR1)
     _, err = rec.communicate()

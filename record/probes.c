@@ -224,23 +224,29 @@ static int batches_waiting(struct probes *p, bool *want, int ncpu)
 	return 0;
 }
 
+/* 10 ms waits on the CPUs that cannot be visited: a tick (10 Hz) has then sent
+ * every record of before the end (a traced task still running there fills the
+ * batch again, so it need not be empty) */
+#define TICK_WAITS 15
+
 /* Each move onto a CPU is a switch there (the switch program sends its batch);
  * on the CPU this thread already runs on, it was switched in after the last
  * traced task ran there, which sent that batch. No sleep is needed at the end,
  * and a CPU whose batch is empty is not visited: a move onto a busy CPU waits
- * for it (milliseconds at the end of a busy recording). */
+ * for it (milliseconds at the end of a busy recording). A CPU this process may
+ * not run on (outside its cpuset) is waited for: its tick sends the batch. */
 int probes_flush_batches(struct probes *p)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	cpu_set_t old, one;
+	int err = 0, unvisited = 0;
 	bool *want;
-	int err = 0;
 
 	if (!p->batch)
 		return 0;
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
-	want = calloc(ncpu, sizeof(*want));
+	want = calloc(2 * (size_t)ncpu, sizeof(*want)); /* and a second reading */
 	if (!want)
 		return -ENOMEM;
 	if ((err = batches_waiting(p, want, ncpu))) {
@@ -259,10 +265,31 @@ int probes_flush_batches(struct probes *p)
 		ks_debug("end flush: CPU %d holds a batch (%d visited)", cpu, ++n);
 		CPU_ZERO(&one);
 		CPU_SET(cpu, &one);
-		sched_setaffinity(0, sizeof(one), &one); /* EINVAL: offline */
+		/* EINVAL: offline, or outside this process's cpuset */
+		if (!sched_setaffinity(0, sizeof(one), &one))
+			want[cpu] = false;
+		else
+			unvisited++;
 	}
 	if (sched_setaffinity(0, sizeof(old), &old))
 		err = -errno;
+	/* a CPU this process cannot run on sends its batch at its next tick */
+	if (unvisited)
+		ks_debug("end flush: %d CPUs this process cannot run on: waiting for their "
+			 "tick", unvisited);
+	for (int i = 0; unvisited && i < TICK_WAITS; i++) {
+		bool *now = want + ncpu;
+
+		usleep(10 * 1000);
+		if (batches_waiting(p, now, ncpu))
+			break;
+		unvisited = 0;
+		for (int cpu = 0; cpu < ncpu; cpu++)
+			unvisited += want[cpu] = want[cpu] && now[cpu];
+	}
+	if (unvisited)
+		ks_debug("end flush: %d CPUs this process cannot run on hold a batch after a "
+			 "tick: records of after the end, or no tick there", unvisited);
 	free(want);
 	return err;
 }
