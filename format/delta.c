@@ -390,6 +390,7 @@ struct ks_delta_writer {
 	uint8_t *refs;
 	size_t nrefs, refs_cap;
 	uint64_t stream_off;
+	size_t stream_locs; /* nlocs when it began */
 	/* the open pack, and the puts of deltas waiting for it */
 	uint8_t *pack;
 	size_t pack_len, pack_cap;
@@ -540,6 +541,23 @@ static int chunk_add(struct ks_delta_writer *w, const struct loc *l)
 		return -ENOMEM;
 	w->locs[w->nlocs++] = *l;
 	return 0;
+}
+
+/* Forgets the chunks stored from locs[n] on (the last ones added): no delta
+ * refers to them, and a drop's sweep deletes what none refers to. */
+static void forget_since(struct ks_delta_writer *w, size_t n)
+{
+	while (w->nlocs > n) {
+		size_t i = --w->nlocs;
+		uint64_t key = ks_load64(w->locs[i].hash);
+
+		for (uint64_t *v = ks_hmap_get(&w->chunks, key); v;
+		     v = ks_hmap_next(&w->chunks, key, v))
+			if (*v == i) {
+				ks_hmap_remove(&w->chunks, v);
+				break;
+			}
+	}
 }
 
 static bool all_zero(const uint8_t *p, size_t len)
@@ -726,6 +744,7 @@ int ks_dw_flush(struct ks_delta_writer *w)
 
 int ks_dw_add(struct ks_delta_writer *w, struct ks_delta *d, const void *data, size_t len)
 {
+	size_t n;
 	int err;
 
 	if (w->streaming || !d->file || d->op == 0 || d->op >= KS_DOP_MAX || len > UINT32_MAX ||
@@ -750,12 +769,18 @@ int ks_dw_add(struct ks_delta_writer *w, struct ks_delta *d, const void *data, s
 		return put_delta(w, d, z ? w->zbuf : data);
 	}
 	w->nrefs = 0;
+	n = w->nlocs;
 	err = add_chunks(w, d->op == KS_DOP_CONTENT ? 0 : d->offset, data, len);
-	if (err)
+	if (err) {
+		forget_since(w, n); /* no delta refers to what it stored */
 		return err;
+	}
 	d->enc = KS_DENC_CHUNKS;
 	d->plen = (uint32_t)(w->nrefs * KS_CHUNK_REF_SIZE);
-	return put_delta(w, d, w->refs);
+	err = put_delta(w, d, w->refs);
+	if (err)
+		forget_since(w, n); /* forgetting is safe: the same bytes are stored again */
+	return err;
 }
 
 int ks_dw_content_begin(struct ks_delta_writer *w, const struct ks_delta *d)
@@ -767,6 +792,7 @@ int ks_dw_content_begin(struct ks_delta_writer *w, const struct ks_delta *d)
 	w->nrefs = 0;
 	w->part_len = 0;
 	w->stream_off = 0;
+	w->stream_locs = w->nlocs;
 	return 0;
 }
 
@@ -805,6 +831,7 @@ int ks_dw_content_data(struct ks_delta_writer *w, const void *data, size_t len)
 
 void ks_dw_content_abort(struct ks_delta_writer *w)
 {
+	forget_since(w, w->stream_locs);
 	w->streaming = false;
 	w->part_len = 0;
 }
@@ -821,11 +848,15 @@ int ks_dw_content_end(struct ks_delta_writer *w, uint64_t length, uint64_t *seq)
 	if (w->part_len) {
 		err = add_chunk(w, w->part, w->part_len);
 		w->part_len = 0;
-		if (err)
+		if (err) {
+			forget_since(w, w->stream_locs);
 			return err;
+		}
 	}
-	if (w->stream_off > d->length)
+	if (w->stream_off > d->length) {
+		forget_since(w, w->stream_locs);
 		return -EINVAL;
+	}
 	d->rlen = 0;
 	d->dlen = w->stream_off;
 	d->enc = w->nrefs ? KS_DENC_CHUNKS : KS_DENC_NONE;
@@ -833,5 +864,7 @@ int ks_dw_content_end(struct ks_delta_writer *w, uint64_t length, uint64_t *seq)
 	err = put_delta(w, d, w->refs);
 	if (!err && seq)
 		*seq = d->seq;
+	if (err)
+		forget_since(w, w->stream_locs);
 	return err;
 }

@@ -206,7 +206,8 @@ int ks_dw_add(struct ks_delta_writer *w, struct ks_delta *d, const void *data, s
 int ks_dw_content_begin(struct ks_delta_writer *w, const struct ks_delta *d);
 int ks_dw_content_data(struct ks_delta_writer *w, const void *data, size_t len);
 int ks_dw_content_end(struct ks_delta_writer *w, uint64_t length, uint64_t *seq);
-/* Gives up a CONTENT begun: no delta is written (chunks already put stay, unused). */
+/* Gives up a CONTENT begun: no delta is written (chunks already put stay, unused,
+ * and are forgotten: a delta refers to none of them). */
 void ks_dw_content_abort(struct ks_delta_writer *w);
 /* Bounded recording, where old deltas and the chunks only they use are dropped:
  * a checkpoint (the state written whole) opens each epoch, and a delta may refer

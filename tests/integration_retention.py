@@ -21,7 +21,8 @@ def register(ns):
                retention_state_dir_is_held_once_not_once_per_epoch,
                retention_small_files_are_packed_once_not_once_per_epoch,
                retention_many_files_under_max_size_lose_nothing,
-               retention_snapshot_at_10s_of_40s_opens_and_memory_stays_flat):
+               retention_snapshot_at_10s_of_40s_opens_and_memory_stays_flat,
+               retention_alternating_contents_restore_exactly_across_drops):
         ns["test"](fn)
 
 
@@ -235,6 +236,79 @@ def _tree_of(root):
 def _restore_at(trace, to, start_ns, at_ns):
     return run([KSIGHT, "restore", trace, "--to", to, "--flat",
                 "--at", "+%.6fs" % ((at_ns - start_ns) / 1e9)])
+
+
+# Files that go back and forth between two contents every round (A, B, A...):
+# a checkpoint refers to what the epoch before it stored, an epoch's deltas to
+# what its checkpoint referred to, and the epoch before goes with what nothing
+# refers to; then the copy aside after each round is the oracle.
+ALTERNATE = r"""
+import os, shutil, sys, time
+state, snaps, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+rnd = [os.urandom(200 << 10) for _ in range(2)]   # chunks of their own and a packed tail
+txt = [("text %d\n" % v) * 700 for v in range(2)]  # packed
+t0 = time.monotonic()
+i = 0
+while time.monotonic() - t0 < secs:
+    i += 1
+    v = i % 2
+    with open(os.path.join(state, "big.bin"), "wb") as f:
+        f.write(rnd[v])
+    with open(os.path.join(state, "small.txt"), "w") as f:
+        f.write(txt[v])
+    if i % 3 == 0:  # A, A, B, A, A, B...: the same content two rounds running too
+        with open(os.path.join(state, "third.bin"), "wb") as f:
+            f.write(rnd[(i // 3) % 2][: 70 << 10])
+    # and one that comes back after longer than the window (a few epochs)
+    with open(os.path.join(state, "rare.bin"), "wb") as f:
+        f.write(rnd[(i // 16) % 2][: 130 << 10])
+    shutil.copytree(state, os.path.join(snaps, str(time.clock_gettime_ns(time.CLOCK_MONOTONIC))))
+    time.sleep(0.12)
+"""
+
+
+def retention_alternating_contents_restore_exactly_across_drops():
+    """Contents that come back (A, B, A), at once or after longer than the
+    window, across epochs dropped under --keep 1s,
+    and under --max-size beside a storm: restore at the end and at moments
+    across the window gives the copy made then, byte for byte, so no kept delta
+    refers to a chunk or a pack a drop deleted."""
+    needs_bpf()
+    for name, opts, storm in (("keep", ("--keep", "1s"), False),
+                              ("size", ("--max-size", "3M"), True)):
+        d = os.path.join(TMP, "alternate-" + name)
+        state, snaps = os.path.join(d, "state"), os.path.join(d, "snaps")
+        os.makedirs(state)
+        os.makedirs(snaps)
+        with open(os.path.join(state, "still.bin"), "wb") as f:
+            f.write(os.urandom(100 << 10))  # unchanged: only checkpoints refer to it
+        t = os.path.join(d, "alt.lmdb")
+        cmd = "python3 -c '%s' %s %s 7" % (ALTERNATE.replace("'", "'\\''"), state, snaps)
+        if storm:
+            cmd = "%s & dd if=/dev/zero of=/dev/null bs=1 count=3000000; wait" % cmd
+        p = record(t, ["sh", "-c", cmd], *opts, "--state-dir", state)
+        assert p.returncode == 0, (name, p.stderr)
+        info = info_json(t)
+        assert info["complete"] is True, (name, info["incomplete_reasons"])
+        ret = info["retention"]
+        assert ret["dropped_segments"] > 0, (name, ret)
+        start = int(info["meta"]["start_ns"])
+        to = os.path.join(d, "end")
+        p = run([KSIGHT, "restore", t, "--to", to, "--flat"])
+        assert p.returncode == 0, (name, p.stderr)
+        assert _tree_of(to) == _tree_of(state), name
+        # moments across the window (its first 100 ms aside), 50 ms after a copy
+        stamps = sorted(int(x) for x in os.listdir(snaps))
+        inside = [x for x in stamps if x >= ret["window_start_ns"] + 100_000_000]
+        assert len(inside) >= 4, (name, len(inside), ret)
+        picks = sorted(set(inside[int(k * (len(inside) - 1) / 5)] for k in range(6)))
+        for x in picks:
+            to = os.path.join(d, "at-%d" % x)
+            p = _restore_at(t, to, start, x + 50_000_000)
+            assert p.returncode == 0, (name, x, p.stderr)
+            assert _tree_of(to) == _tree_of(os.path.join(snaps, str(x))), (name, x)
+        print("   A/B/A contents under %s: restored exactly at the end and at %d moments"
+              % (" ".join(opts), len(picks)))
 
 
 def retention_keep_restores_inside_the_window_and_refuses_before():

@@ -29,6 +29,7 @@
 #include "replay/timeline.h"
 #include "replay/trace.h"
 #include "store/store.h"
+#include "util/bytes.h"
 
 struct fx {
 	char dir[256];     /* scratch root */
@@ -405,6 +406,7 @@ struct mem_put {
 	uint8_t *v[64];
 	size_t vl[64];
 	int n;
+	bool fail_deltas; /* puts of deltas fail */
 };
 
 static int mem_put(void *ctx, int db, const void *k, size_t kl, const void *v, size_t vl)
@@ -413,6 +415,8 @@ static int mem_put(void *ctx, int db, const void *k, size_t kl, const void *v, s
 
 	if (db != KS_DW_DELTAS || m->n == 64)
 		return 0;
+	if (m->fail_deltas && kl == KS_DELTA_KEY_LEN)
+		return -EIO;
 	memcpy(m->k[m->n], k, kl);
 	m->kl[m->n] = kl;
 	m->v[m->n] = malloc(vl);
@@ -507,6 +511,142 @@ static void test_codec_round_trip(void **state)
 	for (int i = 0; i < m.n; i++)
 		free(m.v[i]);
 	ks_delta_reader_free(rd);
+	ks_dw_free(w);
+}
+
+/* What a drop's sweep does to the stored deltas: the deltas below upto go, then
+ * every chunk and pack no delta left refers to. */
+static void mem_sweep(struct mem_put *m, uint64_t upto)
+{
+	struct ks_delta d;
+	struct ks_chunk_ref r;
+	bool refd[64] = { false };
+
+	for (int i = 0; i < m->n; i++)
+		if (m->kl[i] == KS_DELTA_KEY_LEN &&
+		    !ks_delta_decode(m->k[i], m->kl[i], m->v[i], m->vl[i], &d) && d.seq < upto)
+			m->kl[i] = 0;
+	for (int i = 0; i < m->n; i++) {
+		if (m->kl[i] != KS_DELTA_KEY_LEN ||
+		    ks_delta_decode(m->k[i], m->kl[i], m->v[i], m->vl[i], &d) ||
+		    d.enc != KS_DENC_CHUNKS)
+			continue;
+		for (size_t c = 0; c < ks_delta_chunk_count(&d); c++) {
+			ks_delta_chunk_ref(&d, c, &r);
+			for (int j = 0; j < m->n && r.kind == KS_CHUNK_DATA; j++)
+				if (r.pack ? ks_is_pack_key(m->k[j], m->kl[j]) &&
+					     ks_get_be64(m->k[j] + 12) == r.pack :
+					     ks_is_chunk_key(m->k[j], m->kl[j]) &&
+					     !memcmp(m->k[j] + 8, r.hash, 16))
+					refd[j] = true;
+		}
+	}
+	for (int i = 0; i < m->n; i++)
+		if ((ks_is_chunk_key(m->k[i], m->kl[i]) || ks_is_pack_key(m->k[i], m->kl[i])) &&
+		    !refd[i])
+			m->kl[i] = 0;
+}
+
+/* References of the stored deltas to chunks or packs that are not stored. */
+static int mem_dangling(struct mem_put *m)
+{
+	struct ks_delta d;
+	struct ks_chunk_ref r;
+	int n = 0;
+
+	for (int i = 0; i < m->n; i++) {
+		if (m->kl[i] != KS_DELTA_KEY_LEN ||
+		    ks_delta_decode(m->k[i], m->kl[i], m->v[i], m->vl[i], &d) ||
+		    d.enc != KS_DENC_CHUNKS)
+			continue;
+		for (size_t c = 0; c < ks_delta_chunk_count(&d); c++) {
+			bool found = false;
+
+			ks_delta_chunk_ref(&d, c, &r);
+			for (int j = 0; j < m->n && !found; j++)
+				found = r.pack ? ks_is_pack_key(m->k[j], m->kl[j]) &&
+						 ks_get_be64(m->k[j] + 12) == r.pack :
+						 ks_is_chunk_key(m->k[j], m->kl[j]) &&
+						 !memcmp(m->k[j] + 8, r.hash, 16);
+			n += r.kind == KS_CHUNK_DATA && !found;
+		}
+	}
+	return n;
+}
+
+/* The chunks the delta writer remembers are the ones a sweep keeps: those the
+ * deltas of the last checkpoint and after it refer to. A content that is given
+ * up (the shadow refused it) has stored chunks no delta refers to, and one the
+ * checkpoint did not refer to is gone with the epoch before it; the same bytes
+ * written again must be stored again, not referred to. */
+static void test_dw_remembers_what_a_sweep_keeps(void **state)
+{
+	static uint8_t a[KS_CHUNK_MAX + 100], b[KS_CHUNK_MAX + 100];
+	struct mem_put m = { 0 };
+	struct ks_delta_writer *w;
+	struct ks_delta d;
+	uint64_t seq, upto, reused;
+	(void)state;
+
+	/* random, so a value of its own, and 100 bytes of text, so a pack */
+	fill(a, KS_CHUNK_MAX, 11);
+	memset(a + KS_CHUNK_MAX, 'a', 100);
+	fill(b, KS_CHUNK_MAX, 12);
+	memset(b + KS_CHUNK_MAX, 'b', 100);
+	assert_int_equal(ks_dw_new(mem_put, &m, 0, &w), 0);
+
+	/* given up: chunks stored, no delta; a sweep takes them */
+	d = (struct ks_delta){ .op = KS_DOP_CONTENT, .file = 1, .length = sizeof(a) };
+	assert_int_equal(ks_dw_content_begin(w, &d), 0);
+	assert_int_equal(ks_dw_content_data(w, a, sizeof(a)), 0);
+	ks_dw_content_abort(w);
+	assert_int_equal(ks_dw_flush(w), 0);
+	mem_sweep(&m, 1);
+	d = (struct ks_delta){ .op = KS_DOP_WRITE, .file = 2, .length = sizeof(a) };
+	assert_int_equal(ks_dw_add(w, &d, a, sizeof(a)), 0);
+	assert_int_equal(ks_dw_flush(w), 0);
+	assert_int_equal(mem_dangling(&m), 0);
+	/* a delta that cannot be put: the same */
+	fill(b, KS_CHUNK_MAX, 13);
+	m.fail_deltas = true;
+	d = (struct ks_delta){ .op = KS_DOP_WRITE, .file = 2, .length = KS_CHUNK_MAX };
+	assert_int_equal(ks_dw_add(w, &d, b, KS_CHUNK_MAX), -EIO);
+	m.fail_deltas = false;
+	mem_sweep(&m, 1);
+	d = (struct ks_delta){ .op = KS_DOP_WRITE, .file = 2, .length = KS_CHUNK_MAX };
+	assert_int_equal(ks_dw_add(w, &d, b, KS_CHUNK_MAX), 0);
+	assert_int_equal(ks_dw_flush(w), 0);
+	assert_int_equal(mem_dangling(&m), 0);
+	fill(b, KS_CHUNK_MAX, 12);
+
+	/* A, then B; the next checkpoint holds B only; the epoch before it goes
+	 * (its deltas, then what nothing refers to), and A is written again */
+	d = (struct ks_delta){ .op = KS_DOP_CONTENT, .file = 3, .length = sizeof(b) };
+	assert_int_equal(ks_dw_content_begin(w, &d), 0);
+	assert_int_equal(ks_dw_content_data(w, b, sizeof(b)), 0);
+	assert_int_equal(ks_dw_content_end(w, sizeof(b), &seq), 0);
+	assert_int_equal(ks_dw_flush(w), 0);
+	ks_dw_checkpoint_begin(w);
+	upto = ks_dw_next_seq(w);
+	d = (struct ks_delta){ .op = KS_DOP_CONTENT, .file = 3, .length = sizeof(b),
+			       .flags = KS_DF_BASELINE };
+	assert_int_equal(ks_dw_content_begin(w, &d), 0);
+	assert_int_equal(ks_dw_content_data(w, b, sizeof(b)), 0);
+	assert_int_equal(ks_dw_content_end(w, sizeof(b), &seq), 0);
+	assert_int_equal(ks_dw_flush(w), 0);
+	ks_dw_checkpoint_end(w, &reused);
+	assert_true(reused > KS_CHUNK_MAX); /* B referred to, not stored again */
+	mem_sweep(&m, upto);
+	assert_int_equal(mem_dangling(&m), 0);
+	d = (struct ks_delta){ .op = KS_DOP_WRITE, .file = 3, .length = sizeof(a) };
+	assert_int_equal(ks_dw_add(w, &d, a, sizeof(a)), 0);
+	d = (struct ks_delta){ .op = KS_DOP_WRITE, .file = 3, .length = sizeof(b) };
+	assert_int_equal(ks_dw_add(w, &d, b, sizeof(b)), 0);
+	assert_int_equal(ks_dw_flush(w), 0);
+	assert_int_equal(mem_dangling(&m), 0);
+	assert_true(m.n < 64);
+	for (int i = 0; i < m.n; i++)
+		free(m.v[i]);
 	ks_dw_free(w);
 }
 
@@ -1094,6 +1234,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_codec_round_trip),
 		cmocka_unit_test(test_codec_rejects),
+		cmocka_unit_test(test_dw_remembers_what_a_sweep_keeps),
 		cmocka_unit_test(test_rel_ok),
 		cmocka_unit_test_setup_teardown(test_restore_every_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_at_and_torn, setup, teardown),

@@ -2153,6 +2153,107 @@ static void test_capped_map(void **state)
 	assert_int_equal(c->manifest.dropped[KS_DB_SEGMENTS], x.first);
 }
 
+/* The full callback as bounded recording has it: one small put and commit in
+ * the reserve first, then the oldest half of the segments go. */
+static int cap_full_put(void *ctx)
+{
+	struct cap_ctx *x = ctx;
+	char n[24];
+
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)x->drops);
+	if (ks_store_put_meta(x->st, "full_maps", n) || ks_store_commit(x->st))
+		return -EIO;
+	return cap_full(ctx);
+}
+
+/* A capped map where the same values are put again (skipped) beside segments that
+ * fill it: a skipped put survives the full map's drop and the replay of the puts
+ * set aside, a drop after a skipped put in the same transaction deletes, the
+ * manifest matches what is stored; and the map and the file stay within the cap,
+ * through full maps and live compactions alike. */
+static void test_capped_map_same_values(void **state)
+{
+	struct fixture *fx = *state;
+	struct cap_ctx x = { 0 };
+	struct ks_store_check *c;
+	struct ks_store_info info;
+	struct stat sb;
+	static unsigned char b[20000], val[30000];
+	unsigned char key[24];
+	const uint64_t cap = 2 << 20;
+	const void *v;
+	size_t vl;
+	int compacted = 0;
+
+	assert_int_equal(ks_store_open(fx->path, KS_STORE_CREATE, &x.st), 0);
+	for (int k = 0; k < 4; k++) {
+		memset(key, 0xee, sizeof(key));
+		key[23] = (unsigned char)k;
+		memset(val, k + 1, sizeof(val));
+		assert_int_equal(ks_store_put(x.st, KS_DB_DELTAS, key, sizeof(key), val,
+					      sizeof(val)), 0);
+	}
+	assert_int_equal(ks_store_commit(x.st), 0);
+	assert_int_equal(ks_store_set_cap(x.st, cap, cap_full_put, &x), 0);
+	for (unsigned i = 0; i < 800; i++) {
+		int k = (int)(i % 4);
+
+		for (size_t j = 0; j < sizeof(b); j++)
+			b[j] = (unsigned char)(i * 131 + j * 7);
+		memset(key, 0xee, sizeof(key));
+		key[23] = (unsigned char)k;
+		memset(val, k + 1, sizeof(val));
+		/* the same value: skipped, then the segment that fills the map */
+		assert_int_equal(ks_store_put(x.st, KS_DB_DELTAS, key, sizeof(key), val,
+					      sizeof(val)), 0);
+		assert_int_equal(ks_store_put_segment_events(x.st, 1, b, sizeof(b), 1), 0);
+		x.next++;
+		if (i % 50 == 25) {
+			/* put (skipped), dropped and put again in one transaction */
+			key[23] = 9;
+			memset(val, 9, sizeof(val));
+			ks_store_put(x.st, KS_DB_DELTAS, key, sizeof(key), val, sizeof(val));
+			assert_int_equal(ks_store_put(x.st, KS_DB_DELTAS, key, sizeof(key), val,
+						      sizeof(val)), 0);
+			assert_int_equal(ks_store_drop(x.st, KS_DB_DELTAS, key, sizeof(key)), 0);
+			assert_int_equal(ks_store_get(x.st, KS_DB_DELTAS, key, sizeof(key), &v,
+						      &vl), -KS_ENOTFOUND);
+			if (i % 100 == 75)
+				assert_int_equal(ks_store_put(x.st, KS_DB_DELTAS, key, sizeof(key),
+							      val, sizeof(val)), 0);
+		}
+		if (i % 10 == 9)
+			assert_int_equal(ks_store_commit(x.st), 0);
+		if (i % 200 == 199) {
+			int r = ks_store_compact_live(x.st, 1);
+
+			assert_true(r >= 0);
+			compacted += r;
+		}
+		assert_int_equal(ks_store_stat(x.st, &info), 0);
+		assert_true(info.map_size <= cap);
+		assert_int_equal(stat(fx->path, &sb), 0);
+		assert_true((uint64_t)sb.st_size <= cap);
+	}
+	assert_true(x.drops > 1);
+	assert_true(compacted > 0);
+	assert_true(ks_store_same_bytes(x.st) >= 800 * sizeof(val));
+	for (int k = 0; k < 4; k++) {
+		key[23] = (unsigned char)k;
+		assert_int_equal(ks_store_get(x.st, KS_DB_DELTAS, key, sizeof(key), &v, &vl), 0);
+		assert_int_equal(vl, sizeof(val));
+		assert_int_equal(((const unsigned char *)v)[vl - 1], k + 1);
+	}
+	key[23] = 9; /* dropped at i = 725, put again after the drop at i = 775 */
+	assert_int_equal(ks_store_get(x.st, KS_DB_DELTAS, key, sizeof(key), &v, &vl), 0);
+	assert_int_equal(ks_store_close(x.st), 0);
+	c = check_of(fx->path);
+	assert_int_equal(c->nflaws, 0);
+	assert_int_equal(c->manifest.entries[KS_DB_DELTAS], 5);
+	assert_int_equal(c->manifest.first[1], x.first);
+	assert_int_equal(c->manifest.segments[1], 800 - x.first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2181,6 +2282,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_flaws, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capped_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capped_map_same_values, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
