@@ -272,6 +272,9 @@ static int drop_oldest(struct retain *r, struct ks_store *st, bool sweep)
 	err = ks_store_commit(st);
 	if (err)
 		goto out;
+	/* a drop copies the pages it changes before it frees any: it may use the
+	 * map's reserve */
+	ks_store_use_reserve(st, true);
 	r->dropping = true;
 	ks_epoch_key(r->kept[1].index, key);
 	err = ks_store_get(st, KS_DB_META, key, sizeof(key), &v, &vlen);
@@ -309,6 +312,7 @@ static int drop_oldest(struct retain *r, struct ks_store *st, bool sweep)
 		ks_store_discard(st, NULL, NULL);
 	}
 	r->dropping = false;
+	ks_store_use_reserve(st, false);
 out:
 	ks_hmap_free(&s.chunks);
 	ks_hmap_free(&s.packs);
@@ -549,7 +553,8 @@ int retain_tick(struct retain *r, struct consumer *c, struct statedir *sd,
 	if (!r || !r->bounded)
 		return 0;
 	/* an epoch's events take a slice of the limit, and four times what its
-	 * checkpoint put at least (a state dir of many files: a delta each) */
+	 * checkpoint put at least (a state dir of many files: a delta each), but
+	 * not more than a quarter of it */
 	written = atomic_load(&r->written);
 	since = atomic_load(&r->sealed_at);
 	since = written - (since > r->written_at_epoch && since < written ? since :
@@ -557,6 +562,8 @@ int retain_tick(struct retain *r, struct consumer *c, struct statedir *sd,
 	slice = r->o.max_size / SLICES;
 	if (slice < 4 * atomic_load(&r->ck_bytes))
 		slice = 4 * atomic_load(&r->ck_bytes);
+	if (slice > r->o.max_size / 4) /* two epochs must fit to drop one */
+		slice = r->o.max_size / 4;
 	if (now - r->epoch_start_ns >= r->epoch_ns ||
 	    (atomic_load(&r->want_epoch) && now - r->epoch_start_ns >= EPOCH_MIN_NS / 4) ||
 	    (r->o.max_size && now - r->epoch_start_ns >= EPOCH_MIN_NS &&

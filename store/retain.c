@@ -33,6 +33,24 @@ int ks_map_soft(struct ks_store *st)
 	return err;
 }
 
+int ks_store_use_reserve(struct ks_store *st, int on)
+{
+	int err;
+
+	if (!st || st->rdonly)
+		return -EBADF;
+	if (!st->max_map)
+		return 0;
+	if (!on)
+		return ks_map_soft(st);
+	if (st->txn)
+		return -EBUSY;
+	err = ks_mdb_err(mdb_env_set_mapsize(st->env, st->max_map));
+	if (!err)
+		st->mapsize = st->max_map;
+	return err;
+}
+
 int ks_store_set_cap(struct ks_store *st, uint64_t bytes, int (*fn)(void *ctx), void *ctx)
 {
 	MDB_envinfo info;

@@ -86,6 +86,11 @@ int ks_store_drop_segments(struct ks_store *st, unsigned kind, uint64_t upto, ui
  * transaction that did not fit waits aside; it is then retried. fn returns 0
  * when it made room. Returns 0, -EINVAL, -KS_ESTORE. */
 int ks_store_set_cap(struct ks_store *st, uint64_t bytes, int (*fn)(void *ctx), void *ctx);
+/* Writer, capped map: on (no transaction open) lets the next transactions use
+ * the share of the map kept for the transactions that make room (drops); off
+ * gives it back as far as the pages in use allow. Returns 0, -EBADF, -EBUSY,
+ * -KS_ESTORE. */
+int ks_store_use_reserve(struct ks_store *st, int on);
 /* Writer: the bytes of the pages the committed trace uses (the file may be
  * larger: freed pages are reused, never given back). Returns 0 or -KS_ESTORE. */
 int ks_store_used_bytes(struct ks_store *st, uint64_t *bytes);
