@@ -70,7 +70,7 @@ struct retain {
 	struct ks_store *st;
 	struct kept *kept;
 	size_t nkept, capkept;
-	bool dropping;
+	bool dropping, warned;
 	uint64_t ndropped, nfull;
 	/* both */
 	_Atomic uint64_t written; /* ks_store_put_bytes, as the writer last saw it */
@@ -153,6 +153,22 @@ static int mark_begin_run(void *arg, struct ks_store *st)
 	return 0; /* the seal frees j */
 }
 
+/* Once: a checkpoint (the state dirs as stored, and a record per file) that
+ * takes more than a third of --max-size leaves two epochs no room to fit, and
+ * then nothing can be dropped. */
+static void warn_state_size(struct retain *r, struct ks_store *st)
+{
+	uint64_t ck = r->nkept ? r->kept[r->nkept - 1].base + ks_store_put_bytes(st) -
+				 r->kept[r->nkept - 1].bytes_at : 0;
+
+	if (r->warned || !r->o.max_size || ck * 3 <= r->o.max_size)
+		return;
+	r->warned = true;
+	ks_error("warning: a checkpoint of the state dirs takes %" PRIu64 " KiB of the %" PRIu64
+		 " KiB --max-size: events may be lost; give --max-size at least %" PRIu64 " KiB",
+		 ck >> 10, r->o.max_size >> 10, (ck * 4) >> 10);
+}
+
 static int mark_seal_run(void *arg, struct ks_store *st)
 {
 	struct mark_job *j = arg;
@@ -165,6 +181,7 @@ static int mark_seal_run(void *arg, struct ks_store *st)
 		      ks_store_commit(st);
 		atomic_store(&j->r->sealed_at, ks_store_put_bytes(st));
 		atomic_store(&j->r->ck_bytes, ks_store_put_bytes(st) - j->bytes_at);
+		warn_state_size(j->r, st);
 	}
 	if (err || (st && !j->begun))
 		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
@@ -351,8 +368,16 @@ static int on_full(void *ctx)
 	ks_store_discard(r->st, NULL, NULL);
 	err = drop_oldest(r, r->st, false);
 
-	if (err == -ENOENT && !r->dropping)
+	if (err == -ENOENT && !r->dropping) {
 		atomic_store(&r->want_epoch, true);
+		if (!r->warned && r->nkept && kept_bytes(r, r->st) > r->o.max_size / 4) {
+			r->warned = true;
+			ks_error("warning: --max-size %" PRIu64 " KiB is full with one epoch "
+				 "of %" PRIu64 " KiB (the state dirs and what came since): "
+				 "events may be lost; give it more room", r->o.max_size >> 10,
+				 kept_bytes(r, r->st) >> 10);
+		}
+	}
 	if (err)
 		ks_debug("the trace is full and %s", err == -ENOENT ? r->dropping ?
 			 "a drop is under way" : "holds one epoch only: nothing can be dropped" :
