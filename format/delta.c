@@ -448,14 +448,6 @@ void ks_dw_set_put(struct ks_delta_writer *w, ks_dw_put_fn put, void *ctx)
 	w->ctx = ctx;
 }
 
-void ks_dw_forget_chunks(struct ks_delta_writer *w)
-{
-	ks_hmap_free(&w->chunks);
-	free(w->locs);
-	w->locs = NULL;
-	w->nlocs = w->caplocs = 0;
-}
-
 void ks_dw_checkpoint_begin(struct ks_delta_writer *w)
 {
 	w->gen++;

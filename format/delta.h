@@ -215,12 +215,11 @@ void ks_dw_content_abort(struct ks_delta_writer *w);
  * ks_dw_checkpoint_begin (flush first) starts the checkpoint: it may refer to
  * every chunk the writer knows (they are held by the epoch before it, which
  * stays while the checkpoint is written); ks_dw_checkpoint_end then forgets the
- * chunks the checkpoint did not refer to: later deltas store them again.
- * ks_dw_forget_chunks forgets every chunk. The sum of the stored lengths of
- * the chunks the checkpoint referred to without storing them: *reused. */
+ * chunks the checkpoint did not refer to: later deltas store them again. The
+ * sum of the stored lengths of the chunks the checkpoint referred to without
+ * storing them: *reused. */
 void ks_dw_checkpoint_begin(struct ks_delta_writer *w);
 void ks_dw_checkpoint_end(struct ks_delta_writer *w, uint64_t *reused);
-void ks_dw_forget_chunks(struct ks_delta_writer *w);
 /* The next sequence number the writer will use. */
 uint64_t ks_dw_next_seq(const struct ks_delta_writer *w);
 void ks_dw_get_stats(const struct ks_delta_writer *w, struct ks_dw_stats *st);

@@ -113,13 +113,12 @@ int ks_full_drop(struct ks_store *st)
 		mdb_txn_abort(st->txn);
 	st->txn = NULL;
 	/* the callback may use the reserve */
-	if (mdb_env_set_mapsize(st->env, st->max_map)) {
+	if (ks_store_use_reserve(st, 1)) {
 		free(mf);
 		free(before);
 		free(seqs);
 		return -EFBIG;
 	}
-	st->mapsize = st->max_map;
 	*mf = st->mf;
 	*before = st->mf_committed;
 	memcpy(seqs, st->next_seq, sizeof(st->next_seq));
@@ -140,7 +139,7 @@ int ks_full_drop(struct ks_store *st)
 	free(mf);
 	free(before);
 	free(seqs);
-	if (ks_map_soft(st))
+	if (ks_store_use_reserve(st, 0))
 		err = -EFBIG;
 	return err ? -EFBIG : 0;
 }

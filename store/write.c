@@ -214,19 +214,16 @@ static int put_raw(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *v, i
 	return err;
 }
 
-/* The value key has now in the open txn (in old), and its hash, for the manifest
- * to forget it when the put replaces it. Returns 1 (found), 0 or LMDB's error. */
-static int old_value(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *old,
-		     uint64_t h[2])
+/* The value key has now in the open txn (in old): the manifest forgets its hash
+ * when a put replaces it or a drop removes it. Returns 1 (found), 0 or LMDB's
+ * error. */
+static int old_value(struct ks_store *st, enum ks_db db, MDB_val *k, MDB_val *old)
 {
 	int rc = mdb_get(st->txn, st->dbi[db], k, old);
 
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	if (rc)
-		return ks_mdb_err(rc);
-	ks_mf_hash(k->mv_data, k->mv_size, old->mv_data, old->mv_size, h);
-	return 1;
+	return rc ? ks_mdb_err(rc) : 1;
 }
 
 /* A put; fresh: the key is known to be new (a segment's next sequence). */
@@ -253,7 +250,7 @@ static int store_put(struct ks_store *st, enum ks_db db, const void *key, size_t
 	if (!fresh) {
 		MDB_val was;
 
-		had = old_value(st, db, &k, &was, oh);
+		had = old_value(st, db, &k, &was);
 		if (had < 0)
 			return had;
 		/* the same value again (a content-addressed chunk a checkpoint puts
@@ -262,6 +259,8 @@ static int store_put(struct ks_store *st, enum ks_db db, const void *key, size_t
 			st->same_bytes += ks_put_cost(st, klen, vlen);
 			return 0;
 		}
+		if (had)
+			ks_mf_hash(key, klen, was.mv_data, was.mv_size, oh);
 	}
 	ks_mf_hash(key, klen, val, vlen, nh);
 	err = put_raw(st, db, &k, &v, 0);
@@ -298,9 +297,10 @@ int ks_store_drop(struct ks_store *st, enum ks_db db, const void *key, size_t kl
 	err = ks_write_txn(st);
 	if (err)
 		return err;
-	had = old_value(st, db, &k, &was, oh);
+	had = old_value(st, db, &k, &was);
 	if (had <= 0)
 		return had < 0 ? had : -KS_ENOTFOUND;
+	ks_mf_hash(key, klen, was.mv_data, was.mv_size, oh);
 	err = put_raw(st, db, &k, &v, 1);
 	if (err)
 		return err;

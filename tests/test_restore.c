@@ -514,41 +514,9 @@ static void test_codec_round_trip(void **state)
 	ks_dw_free(w);
 }
 
-/* What a drop's sweep does to the stored deltas: the deltas below upto go, then
- * every chunk and pack no delta left refers to. */
-static void mem_sweep(struct mem_put *m, uint64_t upto)
-{
-	struct ks_delta d;
-	struct ks_chunk_ref r;
-	bool refd[64] = { false };
-
-	for (int i = 0; i < m->n; i++)
-		if (m->kl[i] == KS_DELTA_KEY_LEN &&
-		    !ks_delta_decode(m->k[i], m->kl[i], m->v[i], m->vl[i], &d) && d.seq < upto)
-			m->kl[i] = 0;
-	for (int i = 0; i < m->n; i++) {
-		if (m->kl[i] != KS_DELTA_KEY_LEN ||
-		    ks_delta_decode(m->k[i], m->kl[i], m->v[i], m->vl[i], &d) ||
-		    d.enc != KS_DENC_CHUNKS)
-			continue;
-		for (size_t c = 0; c < ks_delta_chunk_count(&d); c++) {
-			ks_delta_chunk_ref(&d, c, &r);
-			for (int j = 0; j < m->n && r.kind == KS_CHUNK_DATA; j++)
-				if (r.pack ? ks_is_pack_key(m->k[j], m->kl[j]) &&
-					     ks_get_be64(m->k[j] + 12) == r.pack :
-					     ks_is_chunk_key(m->k[j], m->kl[j]) &&
-					     !memcmp(m->k[j] + 8, r.hash, 16))
-					refd[j] = true;
-		}
-	}
-	for (int i = 0; i < m->n; i++)
-		if ((ks_is_chunk_key(m->k[i], m->kl[i]) || ks_is_pack_key(m->k[i], m->kl[i])) &&
-		    !refd[i])
-			m->kl[i] = 0;
-}
-
-/* References of the stored deltas to chunks or packs that are not stored. */
-static int mem_dangling(struct mem_put *m)
+/* Walks every chunk reference of the stored deltas: refd[j] set for each stored
+ * chunk or pack referred to. Returns the references to ones not stored. */
+static int mem_refs(const struct mem_put *m, bool refd[64])
 {
 	struct ks_delta d;
 	struct ks_chunk_ref r;
@@ -563,15 +531,44 @@ static int mem_dangling(struct mem_put *m)
 			bool found = false;
 
 			ks_delta_chunk_ref(&d, c, &r);
-			for (int j = 0; j < m->n && !found; j++)
-				found = r.pack ? ks_is_pack_key(m->k[j], m->kl[j]) &&
-						 ks_get_be64(m->k[j] + 12) == r.pack :
-						 ks_is_chunk_key(m->k[j], m->kl[j]) &&
-						 !memcmp(m->k[j] + 8, r.hash, 16);
-			n += r.kind == KS_CHUNK_DATA && !found;
+			if (r.kind != KS_CHUNK_DATA)
+				continue;
+			for (int j = 0; j < m->n; j++)
+				if (r.pack ? ks_is_pack_key(m->k[j], m->kl[j]) &&
+					     ks_get_be64(m->k[j] + 12) == r.pack :
+					     ks_is_chunk_key(m->k[j], m->kl[j]) &&
+					     !memcmp(m->k[j] + 8, r.hash, 16))
+					found = refd[j] = true;
+			n += !found;
 		}
 	}
 	return n;
+}
+
+/* What a drop's sweep does to the stored deltas: the deltas below upto go, then
+ * every chunk and pack no delta left refers to. */
+static void mem_sweep(struct mem_put *m, uint64_t upto)
+{
+	struct ks_delta d;
+	bool refd[64] = { false };
+
+	for (int i = 0; i < m->n; i++)
+		if (m->kl[i] == KS_DELTA_KEY_LEN &&
+		    !ks_delta_decode(m->k[i], m->kl[i], m->v[i], m->vl[i], &d) && d.seq < upto)
+			m->kl[i] = 0;
+	mem_refs(m, refd);
+	for (int i = 0; i < m->n; i++)
+		if ((ks_is_chunk_key(m->k[i], m->kl[i]) || ks_is_pack_key(m->k[i], m->kl[i])) &&
+		    !refd[i])
+			m->kl[i] = 0;
+}
+
+/* References of the stored deltas to chunks or packs that are not stored. */
+static int mem_dangling(struct mem_put *m)
+{
+	bool refd[64] = { false };
+
+	return mem_refs(m, refd);
 }
 
 /* The chunks the delta writer remembers are the ones a sweep keeps: those the
