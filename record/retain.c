@@ -153,22 +153,6 @@ static int mark_begin_run(void *arg, struct ks_store *st)
 	return 0; /* the seal frees j */
 }
 
-/* Once: a checkpoint (the state dirs as stored, and a record per file) that
- * takes more than a third of --max-size leaves two epochs no room to fit, and
- * then nothing can be dropped. */
-static void warn_state_size(struct retain *r, struct ks_store *st)
-{
-	uint64_t ck = r->nkept ? r->kept[r->nkept - 1].base + ks_store_put_bytes(st) -
-				 r->kept[r->nkept - 1].bytes_at : 0;
-
-	if (r->warned || !r->o.max_size || ck * 3 <= r->o.max_size)
-		return;
-	r->warned = true;
-	ks_error("warning: a checkpoint of the state dirs takes %" PRIu64 " KiB of the %" PRIu64
-		 " KiB --max-size: events may be lost; give --max-size at least %" PRIu64 " KiB",
-		 ck >> 10, r->o.max_size >> 10, (ck * 4) >> 10);
-}
-
 static int mark_seal_run(void *arg, struct ks_store *st)
 {
 	struct mark_job *j = arg;
@@ -181,7 +165,6 @@ static int mark_seal_run(void *arg, struct ks_store *st)
 		      ks_store_commit(st);
 		atomic_store(&j->r->sealed_at, ks_store_put_bytes(st));
 		atomic_store(&j->r->ck_bytes, ks_store_put_bytes(st) - j->bytes_at);
-		warn_state_size(j->r, st);
 	}
 	if (err || (st && !j->begun))
 		ks_debug("cannot open epoch %" PRIu64 ": %s", j->e.index,
