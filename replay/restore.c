@@ -90,13 +90,15 @@ int delta_collect(struct replay_trace *t, struct delta_list *out)
 	ks_qsort(out->v, out->n, sizeof(*out->v), ent_cmp);
 	for (size_t i = 1; i < out->n; i++)
 		if (out->v[i].seq == out->v[i - 1].seq) {
+			/* said before the list goes: the message reads it */
+			err = replay_fail(t, -KS_ECORRUPT,
+					  "two deltas have sequence %llu (files %llu and %llu); "
+					  "the trace is damaged",
+					  (unsigned long long)out->v[i].seq,
+					  (unsigned long long)out->v[i - 1].file,
+					  (unsigned long long)out->v[i].file);
 			delta_list_free(out);
-			return replay_fail(t, -KS_ECORRUPT,
-					   "two deltas have sequence %llu (files %llu and %llu); "
-					   "the trace is damaged",
-					   (unsigned long long)out->v[i].seq,
-					   (unsigned long long)out->v[i - 1].file,
-					   (unsigned long long)out->v[i].file);
+			return err;
 		}
 	return 0;
 fail:
